@@ -1,0 +1,76 @@
+"""The `supervise` console command.
+
+Subcommands live beside the code they drive and are imported only when run,
+so `supervise --help` stays instant and a command never pays for another's
+dependencies (PyAV, Dash). Bad input ends in one clear line and exit 2,
+never a traceback.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+# name -> (module:attribute of the click command, one-line help shown by --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("app.database:db_command", "Manage the supervision database (migrations)."),
+    "simulate": ("app.simulate.command:simulate_command", "Write a realistic simulated region into an exchange database."),
+    "demo": ("app.demo:demo_command", "Run everything on embedded defaults and print the URL."),
+    "ingest": ("ingest.command:ingest_command", "Take in exchange rows and fire due alarms."),
+    "alarms": ("ingest.command:alarms_command", "List alarms as JSON lines."),
+    "alarm": ("ingest.command:alarm_command", "Officer actions on one alarm: ack, urge, close."),
+    "case": ("ingest.command:case_command", "Show one case's judgement as JSON."),
+    "quality": ("ingest.command:quality_command", "List the data-quality log as JSON lines."),
+    "video": ("video.command:video_command", "Run camera workers (health, thumbnails, evidence)."),
+    "cameras": ("video.command:cameras_command", "List camera health as JSON lines."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        target, short_help = COMMANDS[name]
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            return _not_yet(name, short_help)
+        command = getattr(module, attr)
+        command.short_help = command.short_help or short_help
+        return command
+
+
+def _not_yet(name: str, short_help: str) -> click.Command:
+    @click.command(name, help=short_help + "\n\nNot available in this build yet.")
+    def missing() -> None:
+        raise click.ClickException(f"'supervise {name}' is not available in this build yet")
+
+    missing.short_help = short_help + " (not in this build yet)"
+    return missing
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """supervise — 行政效能电子监察: supervision of government service centers.
+
+    Configuration comes from SUPERVISE_* environment variables; see README.
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="supervise", standalone_mode=True)
+    except ValueError as exc:  # configuration errors from app.settings.load()
+        click.echo(f"supervise: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,67 @@
+"""Typed configuration of `supervise`, read once from the environment.
+
+Every setting has a default that makes a single machine work with no server
+installed: SQLite files under ``./var/`` and an in-process Redis stand-in.
+A misspelt ``SUPERVISE_*`` variable is an error at start-up, not a silent default.
+"""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "SUPERVISE_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
+
+    var_dir: Path = Field(Path("var"), description="Where embedded databases, evidence and the SMS file gateway live.")
+    exchange_url: str = Field("", description="SQLAlchemy URL of the exchange database (前置库). Default: SQLite in var_dir.")
+    db_url: str = Field("", description="SQLAlchemy URL of the supervision database. Default: SQLite in var_dir.")
+    redis_url: str | None = Field(None, description="Redis URL; unset means an in-process stand-in (fakeredis).")
+    tz: str = Field("Asia/Shanghai", description="Local time zone for working days and due dates.")
+    calendar_dir: Path | None = Field(None, description="Folder of center calendar override files (<center_id>.toml).")
+    camera_offline_seconds: float = Field(30.0, gt=0, description="No decodable frame for this long raises camera_offline.")
+    thumbnail_interval: float = Field(5.0, gt=0, description="Seconds between thumbnails per camera.")
+    thumbnail_ttl: int = Field(120, gt=0, description="Seconds a thumbnail lives in Redis.")
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def exchange_url_resolved(self) -> str:
+        return self.exchange_url or f"sqlite:///{(self.var_dir / 'exchange.db').resolve()}"
+
+    @property
+    def db_url_resolved(self) -> str:
+        return self.db_url or f"sqlite:///{(self.var_dir / 'supervise.db').resolve()}"
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """SUPERVISE_* variables that match no setting (typos), so start-up can refuse them."""
+    environ = os.environ if environ is None else environ
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    allowed_elsewhere = {"SUPERVISE_SMS_TOKEN"}
+    return sorted(k for k in environ if k.startswith(PREFIX) and k not in known | allowed_elsewhere)
+
+
+def load() -> Settings:
+    bad = unknown_variables()
+    if bad:
+        raise ValueError("unknown configuration variable(s): " + ", ".join(bad))
+    return Settings()
