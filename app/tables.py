@@ -1,0 +1,200 @@
+"""Tables of the supervision database (SUPERVISE_DB_URL).
+
+One definition serves SQLite and PostgreSQL. The Alembic migrations in
+``app/migrations`` create exactly these tables; a test compares the two.
+Instants are stored in UTC and always come back timezone-aware.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite's INTEGER PRIMARY KEY is its rowid; BIGINT would not autoincrement there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """An aware instant, stored as UTC on both backends (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# Every exchange row accepted into a case, so a case can be judged again from
+# all its events when a late row arrives.
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("case_no", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("source_system", Text),
+    Column("center_id", Text),
+    Column("dept_id", Text),
+    Column("window_id", Text),
+    Column("staff_id", Text),
+    Column("item_code", Text),
+    Column("payload", JSON, nullable=False),
+    # An exact repeat (same case, kind, occurred_at, payload) is ignored.
+    Column("dup_key", Text, nullable=False),
+    # Held: the case has no `received` yet. Set aside after 24 h, taken in if it arrives later.
+    Column("held", Boolean, nullable=False, default=False),
+    UniqueConstraint("dup_key", name="events_dup_key"),
+)
+Index("events_case", events.c.case_no)
+Index("events_held", events.c.held, events.c.recorded_at)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_no", Text, primary_key=True),
+    Column("item_code", Text, nullable=False),
+    Column("center_id", Text),
+    Column("dept_id", Text),
+    Column("window_id", Text),
+    Column("staff_id", Text),
+    Column("applicant_phone", Text),
+    Column("status", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("start_date", Date),
+    Column("deemed_accepted", Boolean, nullable=False, default=False),
+    Column("promise_due", Date),
+    Column("statutory_due", Date),
+    Column("paused_days", Integer, nullable=False, default=0),
+    Column("extension_days", Integer, nullable=False, default=0),
+    Column("completed_at", UtcDateTime),
+    Column("result", Text),
+    Column("on_time", Boolean),
+    Column("early", Boolean),
+    Column("used_days", Integer),
+    Column("promised_days", Integer),
+    Column("corrections", Integer, nullable=False, default=0),
+    # The next instant at which the judgement changes with no new event: the
+    # due-instant index that fires clock alarms without scanning every case.
+    Column("next_change", UtcDateTime),
+    Column("clocks", JSON, nullable=False),
+    Column("judged_at", UtcDateTime, nullable=False),
+)
+Index("cases_next_change", cases.c.next_change)
+Index("cases_center", cases.c.center_id, cases.c.received_at)
+Index("cases_dept", cases.c.dept_id)
+Index("cases_phone", cases.c.applicant_phone)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("case_no", Text),
+    Column("subject", Text, nullable=False, default=""),
+    Column("center_id", Text),
+    Column("dept_id", Text),
+    Column("window_id", Text),
+    Column("staff_id", Text),
+    Column("camera_id", Text),
+    Column("fired_at", UtcDateTime, nullable=False),
+    Column("due", Date),
+    Column("state", Text, nullable=False),
+    Column("closed_reason", Text),
+    Column("closed_at", UtcDateTime),
+    Column("acknowledged_at", UtcDateTime),
+    Column("urged_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # One alarm per (kind, case, subject); a camera alarm per outage (subject = outage start).
+    UniqueConstraint("kind", "case_no", "subject", name="alarms_identity"),
+)
+Index("alarms_state", alarms.c.state, alarms.c.fired_at)
+Index("alarms_case", alarms.c.case_no)
+Index("alarms_center", alarms.c.center_id, alarms.c.state)
+
+# Append-only: database triggers refuse UPDATE and DELETE (see the migration).
+alarm_actions = Table(
+    "alarm_actions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alarm_id", BigInteger, nullable=False),
+    Column("action", Text, nullable=False),  # fired, ack, urge, close, resolved, retracted, escalated
+    Column("actor", Text, nullable=False),  # an officer's name, or 'system'
+    Column("note", Text, nullable=False, default=""),
+    Column("at", UtcDateTime, nullable=False),
+)
+Index("alarm_actions_alarm", alarm_actions.c.alarm_id)
+
+quality_log = Table(
+    "quality_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),  # case_events or onsite_ratings
+    Column("event_id", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("row", JSON, nullable=False),
+    Column("logged_at", UtcDateTime, nullable=False),
+    UniqueConstraint("source", "event_id", "reason", name="quality_once"),
+)
+
+# Where the tailer stands in each exchange table; written in the same
+# transaction as the results, so a crash can never count a row twice.
+ingest_cursor = Table(
+    "ingest_cursor",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("watermark", BigInteger, nullable=False),  # every id <= watermark is taken in or known absent
+    Column("seen_above", JSON, nullable=False),  # ids above the watermark already taken in
+    Column("gaps", JSON, nullable=False),  # ids above the watermark not yet visible, with when first missed
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),  # onsite or sms
+    Column("source_id", Text, nullable=False),
+    Column("case_no", Text),
+    Column("center_id", Text),
+    Column("dept_id", Text),
+    Column("window_id", Text),
+    Column("staff_id", Text),
+    Column("score", Integer, nullable=False),
+    Column("rated_at", UtcDateTime, nullable=False),
+    Column("followed_up_at", UtcDateTime),
+    Column("follow_up_by", Text),
+    Column("follow_up_note", Text),
+    UniqueConstraint("source", "source_id", name="ratings_source"),
+)
+Index("ratings_window", ratings.c.window_id, ratings.c.rated_at)
