@@ -1,0 +1,20 @@
+"""Prometheus metrics of the ingest, in their own registry so tests and
+several components in one process never collide."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+registry = CollectorRegistry()
+
+rows_total = Counter("supervise_ingest_rows_total", "Exchange rows taken in.", ["source"], registry=registry)
+quality_rejects_total = Counter(
+    "supervise_ingest_quality_rejects_total", "Rows set aside in the data-quality log.", ["source"], registry=registry
+)
+duplicates_total = Counter("supervise_ingest_duplicates_total", "Exact repeats ignored.", registry=registry)
+lag_rows = Gauge("supervise_ingest_lag_rows", "Exchange rows not yet taken in.", ["source"], registry=registry)
+lag_seconds = Gauge(
+    "supervise_ingest_lag_seconds", "Age of the newest row taken in, behind now.", ["source"], registry=registry
+)
+rows_per_second = Gauge("supervise_ingest_rows_per_second", "Rows/s over the last batch.", registry=registry)
+open_alarms = Gauge("supervise_open_alarms", "Alarms not yet closed.", ["kind"], registry=registry)
+is_leader = Gauge("supervise_ingest_leader", "1 while this process is the active ingest.", registry=registry)
