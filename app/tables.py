@@ -198,3 +198,47 @@ ratings = Table(
     UniqueConstraint("source", "source_id", name="ratings_source"),
 )
 Index("ratings_window", ratings.c.window_id, ratings.c.rated_at)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("role", Text, nullable=False),  # region, city, center, department
+    Column("scope_id", Text, nullable=False),  # a center_id, or a dept_id for department viewers
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Append-only like alarm_actions: logins, video views, exports, denials.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),  # login, logout, view_video, export_pdf, denied, ...
+    Column("target", Text, nullable=False, default=""),
+    Column("detail", JSON, nullable=False),
+    Column("remote_addr", Text),
+)
+Index("audit_log_at", audit_log.c.at)
+
+# Stills kept as evidence for an alarm or on an officer's request; files on disk.
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("camera_id", Text, nullable=False),
+    Column("window_id", Text),
+    Column("alarm_id", BigInteger),
+    Column("case_no", Text),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("frame_at", UtcDateTime),
+    Column("path", Text, nullable=False),  # relative to SUPERVISE_VAR_DIR
+    Column("frames", JSON, nullable=False),  # relative paths of the keyframes from the seconds before
+    Column("requested_by", Text, nullable=False),  # an officer's name, or 'system'
+)
+Index("evidence_case", evidence.c.case_no)
+Index("evidence_alarm", evidence.c.alarm_id)

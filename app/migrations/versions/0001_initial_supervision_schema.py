@@ -10,6 +10,8 @@ any UPDATE or DELETE, so nobody can edit history through the database either.
 from alembic import op
 import sqlalchemy as sa
 
+from app.migrations.append_only import append_only as _append_only
+
 
 revision = '0001'
 down_revision = None
@@ -153,25 +155,6 @@ def upgrade() -> None:
         batch_op.create_index('ratings_window', ['window_id', 'rated_at'], unique=False)
 
     _append_only("alarm_actions")
-
-
-def _append_only(table: str) -> None:
-    """Refuse UPDATE and DELETE on `table` at the database level."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE OR REPLACE FUNCTION supervise_append_only() RETURNS trigger AS $$ "
-            "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION supervise_append_only()"
-        )
-    else:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-            )
 
 
 def downgrade() -> None:
