@@ -242,3 +242,70 @@ evidence = Table(
 )
 Index("evidence_case", evidence.c.case_no)
 Index("evidence_alarm", evidence.c.alarm_id)
+
+
+# --- Web dashboard (app/web.py, app/kpi.py): migration 0003 -------------------------------
+# Owned by the dashboard. Indexes on the tables above serve its queries: the
+# board's change check (alarms.updated_at), the KPI refresh (cases.judged_at),
+# date-range scans (received_at, completed_at) and overdue open cases.
+
+OPEN_STATUSES = ("received", "correction", "accepted", "paused")
+
+Index("alarms_updated", alarms.c.updated_at)
+Index("cases_judged", cases.c.judged_at)
+Index("cases_received", cases.c.received_at)
+Index("cases_completed", cases.c.completed_at)
+Index(
+    "cases_open_due",
+    cases.c.promise_due,
+    postgresql_where=cases.c.status.in_(OPEN_STATUSES),
+    sqlite_where=cases.c.status.in_(OPEN_STATUSES),
+)
+
+# Secrets every web server behind a load balancer must share (the session
+# cookie signing key), created once by whichever server starts first.
+web_secrets = Table(
+    "web_secrets",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# KPI pre-aggregation: one row per local day and place (center, department,
+# window, staff; '' where unknown). Cases count on the day they were received
+# (received) and on the day they ended (completed/rejected/withdrawn); ratings
+# on the day they were given. Rebuilt a day at a time by app.kpi.refresh.
+kpi_daily = Table(
+    "kpi_daily",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("center_id", Text, primary_key=True),
+    Column("dept_id", Text, primary_key=True),
+    Column("window_id", Text, primary_key=True),
+    Column("staff_id", Text, primary_key=True),
+    Column("received", Integer, nullable=False, default=0),
+    Column("completed", Integer, nullable=False, default=0),
+    Column("on_time", Integer, nullable=False, default=0),
+    Column("early", Integer, nullable=False, default=0),
+    Column("timed", Integer, nullable=False, default=0),  # completed with used and promised days known
+    Column("used_days", Integer, nullable=False, default=0),  # sum over `timed`
+    Column("promised_days", Integer, nullable=False, default=0),  # sum over `timed`
+    Column("corrected", Integer, nullable=False, default=0),  # ended cases with a correction notice
+    Column("ended", Integer, nullable=False, default=0),  # completed + rejected + withdrawn
+    Column("ratings", Integer, nullable=False, default=0),
+    Column("rating_sum", Integer, nullable=False, default=0),
+    Column("satisfied", Integer, nullable=False, default=0),  # score >= app.kpi.SATISFIED_SCORE
+)
+Index("kpi_daily_center_day", kpi_daily.c.center_id, kpi_daily.c.day)
+Index("kpi_daily_dept_day", kpi_daily.c.dept_id, kpi_daily.c.day)
+
+# Where the KPI refresh stands: the newest cases.judged_at and ratings.id taken in.
+kpi_state = Table(
+    "kpi_state",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("judged_mark", UtcDateTime),
+    Column("rating_mark", BigInteger, nullable=False, default=0),
+    Column("refreshed_at", UtcDateTime),
+)
