@@ -1,0 +1,204 @@
+"""The control room's wiring: poll for changes and patch the board, show the
+selected alarm, and carry out an officer's action.
+
+The board is never redrawn whole once shown. Each second the browser sends the
+marker of what it last saw; when nothing changed anywhere the answer is
+"no update" after one shared look-up. When something did, the scoped board is
+read (cached per scope, filters and marker) and compared with the rows on
+screen, and only the differences travel: rows deleted, inserted or replaced.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dash import ALL, Input, Output, Patch, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from app.auth import actor_name, audit, current_scope, remote_addr
+from app.i18n import current_lang, t
+from app.queries import alarms as alarm_queries
+from app.queries.alarms import BoardFilters
+from layouts import control_room as view
+
+# Escalation is derived from time, so the board re-reads at least this often.
+RECHECK_SECONDS = 15
+
+
+@dataclass
+class RowDiff:
+    deletes: list[int] = field(default_factory=list)  # indexes into the shown list, highest first
+    inserts: list[tuple[int, int]] = field(default_factory=list)  # (index in the result, alarm id), lowest first
+
+
+def diff_rows(shown: list[list], desired: list[tuple[int, str]]) -> RowDiff:
+    """The deletions then insertions that turn `shown` [[id, sig], …] into `desired` [(id, sig), …].
+
+    Both lists are in board order (fired_at, id descending), which never changes
+    for an alarm, so what survives the deletions is already in order. A row
+    whose signature changed is deleted and inserted again at the same place.
+    """
+    wanted = dict(desired)
+    diff = RowDiff()
+    kept: list[int] = []
+    for index in range(len(shown) - 1, -1, -1):
+        alarm_id, sig = shown[index]
+        if wanted.get(alarm_id) != sig:
+            diff.deletes.append(index)
+    kept_set = {shown[i][0] for i in range(len(shown)) if i not in set(diff.deletes)}
+    for index, (alarm_id, _sig) in enumerate(desired):
+        if alarm_id not in kept_set:
+            diff.inserts.append((index, alarm_id))
+        else:
+            kept.append(alarm_id)
+    return diff
+
+
+def read_board(services, scope, filters: BoardFilters, marker: str):
+    """The board for a scope and filters, shared through the cache by every session that asks alike."""
+    key = f"board:{scope.key}:{filters.center_id}:{filters.dept_id}:{filters.kind}:{filters.level}:{marker}"
+    board = services.cache.get(key)
+    if board is None:
+        board = alarm_queries.board(services.engine, scope, filters, services.clock(), services.escalate_after)
+        services.cache.set(key, board, timeout=30)
+    return board
+
+
+def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[bool, str]:
+    """Carry out ack/urge/close for the logged-in officer; returns (done, message in the user's language)."""
+    from ingest.actions import ActionRefused, act
+    from ingest.publisher import AlarmChange, publish
+
+    lang = current_lang()
+    now = services.clock()
+    who = actor_name()
+    if not isinstance(alarm_id, int) or alarm_queries.alarm(services.engine, scope, alarm_id) is None:
+        audit(services.engine, who, "denied", f"alarm:{alarm_id}", {"action": action}, now,
+              remote_addr(services.settings))
+        return False, t("cr.refused", lang, reason=t("page.forbidden", lang))
+    if not (note or "").strip():
+        return False, t("cr.note_required", lang)
+    try:
+        result = act(services.engine, alarm_id, action, who, note, now)
+    except ActionRefused as exc:
+        return False, t("cr.refused", lang, reason=str(exc))
+    audit(services.engine, who, f"alarm_{action}", f"alarm:{alarm_id}",
+          {"note": note.strip(), "action_id": result.action_id}, now, remote_addr(services.settings))
+    row = result.alarm
+    try:
+        publish(services.redis, [AlarmChange(
+            alarm_id=alarm_id, action=action, actor=who, kind=row["kind"], level=row["level"], state=row["state"],
+            closed_reason=row["closed_reason"], case_no=row["case_no"], subject=row["subject"] or "",
+            center_id=row["center_id"], dept_id=row["dept_id"], window_id=row["window_id"],
+            camera_id=row["camera_id"], fired_at=row["fired_at"], at=now)])
+    except Exception:  # the database holds the truth; the board still sees the change via updated_at
+        pass
+    return True, t(f"cr.done.{action}", lang, id=alarm_id)
+
+
+def register(app, services) -> None:
+    @app.callback(
+        Output("control-room-grid", "children"),
+        Output("control-room-shown", "data"),
+        Output("control-room-position", "data"),
+        Output("control-room-counts", "children"),
+        Output("control-room-new-red", "data"),
+        Input("control-room-poll", "n_intervals"),
+        Input("control-room-filter-center", "value"),
+        Input("control-room-filter-dept", "value"),
+        Input("control-room-filter-kind", "value"),
+        Input("control-room-filter-level", "value"),
+        State("control-room-shown", "data"),
+        State("control-room-position", "data"),
+    )
+    def poll(n, center, dept, kind, level, shown, position):
+        scope = current_scope(services)
+        lang = current_lang()
+        filters = BoardFilters(center or None, dept or None, kind or None, level or None)
+        now = services.clock()
+        marker = f"{services.board_marker()}|{int(now.timestamp() // RECHECK_SECONDS)}|{filters}"
+        if marker == position and ctx.triggered_id == "control-room-poll":
+            raise PreventUpdate
+        board = read_board(services, scope, filters, marker)
+        reference = services.reference.get()
+        desired = [(r["id"], view.row_signature(r, now, services.escalate_after)) for r in board.rows]
+        by_id = {r["id"]: r for r in board.rows}
+        counts = view.counts_children(board, len(desired), lang)
+        new_shown = [list(d) for d in desired]
+
+        def draw(alarm_id, fresh=False):
+            return view.board_row(by_id[alarm_id], reference, lang, services.zone, now, services.escalate_after, fresh)
+
+        if shown is None:  # first render of this page
+            return [draw(i) for i, _ in desired], new_shown, marker, counts, no_update
+        diff = diff_rows(shown, desired)
+        if not diff.deletes and not diff.inserts:
+            return no_update, no_update, marker, counts, no_update
+        before = {alarm_id for alarm_id, _ in shown}
+        live = ctx.triggered_id == "control-room-poll"
+        patch = Patch()
+        for index in diff.deletes:
+            del patch[index]
+        new_red = []
+        for index, alarm_id in diff.inserts:
+            fresh = live and alarm_id not in before
+            if fresh and by_id[alarm_id]["level"] == "alarm":
+                new_red.append(alarm_id)
+            patch.insert(index, draw(alarm_id, fresh))
+        return patch, new_shown, marker, counts, ({"ids": new_red, "n": n} if new_red else no_update)
+
+    @app.callback(
+        Output("control-room-filter-dept", "options"),
+        Input("control-room-filter-center", "value"),
+    )
+    def dept_choices(center):
+        scope = current_scope(services)
+        return view.dept_options(services.reference.get(), scope, center)
+
+    # Sound and flash run in the browser: a new red must be noticed even when nobody looks.
+    app.clientside_callback(
+        "function(newRed, sound) { return window.superviseAlert(newRed, sound); }",
+        Output("control-room-alerted", "data"),
+        Input("control-room-new-red", "data"),
+        State("control-room-sound", "value"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output("control-room-detail", "children"),
+        Input("control-room-selected", "data"),
+        Input("control-room-acted", "data"),
+        prevent_initial_call=True,
+    )
+    def detail(alarm_id, _acted):
+        scope = current_scope(services)
+        lang = current_lang()
+        if not isinstance(alarm_id, int):
+            raise PreventUpdate
+        row = alarm_queries.alarm(services.engine, scope, alarm_id)
+        if row is None:
+            audit(services.engine, actor_name(), "denied", f"alarm:{alarm_id}", {"view": "detail"},
+                  services.clock(), remote_addr(services.settings))
+            return t("page.forbidden", lang)
+        actions = alarm_queries.actions(services.engine, scope, [alarm_id])
+        return view.alarm_detail(row, actions, services.reference.get(), lang, services.zone)
+
+    @app.callback(
+        Output("control-room-result", "children"),
+        Output("control-room-note", "value"),
+        Output("control-room-acted", "data"),
+        Input("control-room-ack", "n_clicks"),
+        Input("control-room-urge", "n_clicks"),
+        Input("control-room-close", "n_clicks"),
+        State("control-room-selected", "data"),
+        State("control-room-note", "value"),
+        State("control-room-acted", "data"),
+        prevent_initial_call=True,
+    )
+    def act_on_alarm(_ack, _urge, _close, alarm_id, note, acted):
+        scope = current_scope(services)
+        action = {"control-room-ack": "ack", "control-room-urge": "urge", "control-room-close": "close"}.get(
+            ctx.triggered_id)
+        if action is None or alarm_id is None:
+            raise PreventUpdate
+        done, message = officer_action(services, scope, alarm_id, action, note or "")
+        return message, ("" if done else no_update), (acted or 0) + 1

@@ -1,0 +1,1 @@
+def start_refresher(services): pass

@@ -1,0 +1,171 @@
+"""The control room (监控大厅): live board of open warnings and alarms, filters,
+counters, and the panel where an officer acknowledges, urges or closes one.
+
+The board's rows are patched in place by ``app/callbacks/control_room.py``;
+:func:`board_row` is the one place a row is drawn, for the first render and
+every patch alike.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dash import dcc, html
+
+from app.catalogue import STRINGS
+from app.i18n import kind_label, level_label, state_label, t
+from app.queries.alarms import is_escalated
+from app.queries.reference import Reference
+from app.scope import Scope
+
+KINDS = tuple(key.split(".", 1)[1] for key in STRINGS if key.startswith("kind."))
+POLL_MS = 1000
+
+
+def local(instant: datetime | None, zone, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return instant.astimezone(zone).strftime(fmt) if instant else ""
+
+
+def center_options(reference: Reference, scope: Scope) -> list[dict]:
+    return [{"label": c.name, "value": c.center_id}
+            for c in sorted(reference.centers.values(), key=lambda c: c.center_id) if scope.allows_center(c.center_id)]
+
+
+def dept_options(reference: Reference, scope: Scope, center_id: str | None) -> list[dict]:
+    return [{"label": f"{d.name}（{reference.center_name(d.center_id)}）" if not center_id else d.name,
+             "value": d.dept_id}
+            for d in sorted(reference.departments.values(), key=lambda d: d.dept_id)
+            if scope.allows(d.center_id, d.dept_id) and (not center_id or d.center_id == center_id)]
+
+
+def row_signature(row: dict, now: datetime, escalate_after: timedelta) -> str:
+    """What makes a drawn row out of date: a change of state, an urge, an escalation."""
+    return f"{row['state']}|{row['urged_at']}|{int(is_escalated(row, now, escalate_after))}"
+
+
+def board_row(row: dict, reference: Reference, lang: str, zone, now: datetime, escalate_after: timedelta,
+              fresh: bool = False):
+    escalated = is_escalated(row, now, escalate_after)
+    classes = ["control-room-row", f"level-{row['level']}", f"state-{row['state']}"]
+    if escalated:
+        classes.append("escalated")
+    if fresh:
+        classes.append("fresh")
+    kind = kind_label(row["kind"], lang) + (f" · {row['subject']}" if row["subject"] else "")
+    state = [state_label(row["state"], lang)]
+    if row["urged_at"]:
+        state.append(html.Span(t("cr.urged", lang), className="badge badge-urged"))
+    if escalated:
+        minutes = int(escalate_after.total_seconds() // 60)
+        state.append(html.Span(t("cr.escalated", lang, minutes=minutes), className="badge badge-escalated"))
+    place = " / ".join(p for p in (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
+                                   reference.window_label(row["window_id"])) if p)
+    case_cell = dcc.Link(row["case_no"], href=f"/case/{row['case_no']}") if row["case_no"] else (row["camera_id"] or "")
+    return html.Div(
+        id={"type": "control-room-row", "alarm": row["id"]},
+        className=" ".join(classes),
+        **{"data-alarm": str(row["id"]), "data-level": row["level"]},
+        children=[
+            html.Span(level_label(row["level"], lang), className="cell cell-level"),
+            html.Span(kind, className="cell cell-kind"),
+            html.Span(case_cell, className="cell cell-case"),
+            html.Span(place, className="cell cell-place"),
+            html.Span(local(row["fired_at"], zone), className="cell cell-fired"),
+            html.Span(row["due"].isoformat() if row["due"] else "", className="cell cell-due"),
+            html.Span(state, className="cell cell-state"),
+        ],
+    )
+
+
+def board_header(lang: str):
+    return html.Div(className="control-room-row control-room-head", children=[
+        html.Span(t(key, lang), className=f"cell cell-{name}") for key, name in (
+            ("cr.col.level", "level"), ("cr.col.kind", "kind"), ("cr.col.case", "case"), ("cr.col.place", "place"),
+            ("cr.col.fired", "fired"), ("cr.col.due", "due"), ("cr.col.state", "state"))
+    ])
+
+
+def board_block(lang: str, query: dict, reference: Reference, scope: Scope, kiosk: bool = False):
+    """The board with its filters and counters: all the ids the poll callback needs."""
+    center = query.get("center") if query.get("center") and scope.allows_center(query.get("center")) else None
+    dropdown = dict(clearable=True, className="control-room-filter")
+    filters = html.Div(className="control-room-filters" + (" hidden" if kiosk else ""), children=[
+        dcc.Dropdown(id="control-room-filter-center", options=center_options(reference, scope), value=center,
+                     placeholder=t("cr.filter.center", lang), **dropdown),
+        dcc.Dropdown(id="control-room-filter-dept", options=dept_options(reference, scope, center),
+                     value=query.get("dept") or None, placeholder=t("cr.filter.dept", lang), **dropdown),
+        dcc.Dropdown(id="control-room-filter-kind", value=query.get("kind") or None,
+                     options=[{"label": kind_label(k, lang), "value": k} for k in KINDS],
+                     placeholder=t("cr.filter.kind", lang), **dropdown),
+        dcc.Dropdown(id="control-room-filter-level", value=query.get("level") or None,
+                     options=[{"label": level_label(k, lang), "value": k} for k in ("alarm", "warning")],
+                     placeholder=t("cr.filter.level", lang), **dropdown),
+        dcc.Checklist(id="control-room-sound", options=[{"label": t("cr.sound", lang), "value": "on"}],
+                      value=["on"], className="control-room-sound"),
+        html.A(t("cr.snapshot_pdf", lang), href="/pdf/control-room.pdf", target="_blank",
+               id="control-room-pdf", className="button-link"),
+    ])
+    return html.Div(id="control-room-board", className="control-room-board", children=[
+        filters,
+        html.Div(id="control-room-counts", className="control-room-counts"),
+        board_header(lang),
+        html.Div(id="control-room-grid", className="control-room-grid", children=[]),
+        dcc.Store(id="control-room-shown", data=None),
+        dcc.Store(id="control-room-position", data=None),
+        dcc.Store(id="control-room-new-red", data=None),
+        dcc.Store(id="control-room-alerted", data=None),
+        dcc.Interval(id="control-room-poll", interval=POLL_MS),
+    ])
+
+
+def counts_children(board, shown: int, lang: str):
+    return [
+        html.Span(t("cr.count.alarm", lang, n=board.alarm_count), className="count count-alarm",
+                  id="control-room-count-alarm"),
+        html.Span(t("cr.count.warning", lang, n=board.warning_count), className="count count-warning",
+                  id="control-room-count-warning"),
+        html.Span(t("cr.count.escalated", lang, n=board.escalated_count), className="count count-escalated"),
+        html.Span(t("cr.count.shown", lang, shown=shown, total=board.total), className="count count-shown"),
+    ] + ([html.Span(t("cr.empty", lang), className="count")] if not board.total else [])
+
+
+def action_panel(lang: str):
+    return html.Aside(id="control-room-panel", className="control-room-panel", children=[
+        dcc.Store(id="control-room-selected", data=None),
+        dcc.Store(id="control-room-acted", data=0),
+        html.Div(t("cr.select_hint", lang), id="control-room-detail"),
+        dcc.Textarea(id="control-room-note", placeholder=t("cr.note", lang), className="control-room-note"),
+        html.Div(className="control-room-buttons", children=[
+            html.Button(t("cr.ack", lang), id="control-room-ack", className="button"),
+            html.Button(t("cr.urge", lang), id="control-room-urge", className="button"),
+            html.Button(t("cr.close", lang), id="control-room-close", className="button button-danger"),
+        ]),
+        html.Div(id="control-room-result", className="control-room-result", role="status"),
+    ])
+
+
+def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str, zone):
+    lines = [
+        html.H3(f"#{row['id']} {kind_label(row['kind'], lang)}", id="control-room-detail-title"),
+        html.P(f"{level_label(row['level'], lang)} · {state_label(row['state'], lang)}"),
+        html.P(" / ".join(p for p in (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
+                                       reference.window_label(row["window_id"]),
+                                       reference.staff_name(row["staff_id"])) if p)),
+    ]
+    if row["case_no"]:
+        lines.append(dcc.Link(t("cr.open_case", lang) + f" {row['case_no']}", href=f"/case/{row['case_no']}",
+                              id="control-room-case-link"))
+    lines.append(html.H4(t("cr.actions", lang)))
+    lines.append(html.Ul([
+        html.Li(f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {a['actor']}"
+                + (f"：{a['note']}" if a["note"] else ""))
+        for a in actions
+    ], className="control-room-actions"))
+    return lines
+
+
+def layout(services, scope: Scope, lang: str, query: dict):
+    reference = services.reference.get()
+    return html.Div(className="control-room", children=[
+        board_block(lang, query, reference, scope),
+        action_panel(lang),
+    ])

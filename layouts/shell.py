@@ -1,0 +1,46 @@
+"""The frame around every page: navigation, the stale-data banner, the page slot.
+
+In kiosk mode (``?kiosk``) the frame hides itself and the page goes dark.
+"""
+from __future__ import annotations
+
+from dash import dcc, html
+from flask_login import current_user
+
+from app.i18n import current_lang, t
+
+
+def shell_layout(services):
+    lang = current_lang()
+    other = "en" if lang != "en" else "zh"
+    nav = [
+        dcc.Link(t("nav.control_room", lang), href="/", id="shell-nav-control-room"),
+        dcc.Link(t("nav.overview", lang), href="/overview", id="shell-nav-overview"),
+        dcc.Link(t("nav.cases", lang), href="/case", id="shell-nav-cases"),
+        dcc.Link(t("nav.kpi", lang), href="/kpi", id="shell-nav-kpi"),
+        dcc.Link(t("nav.wall", lang), href="/wall", id="shell-nav-wall"),
+        html.A(t("nav.kiosk", lang), href="/?kiosk", id="shell-nav-kiosk"),
+    ]
+    user = html.Span(current_user.name if current_user.is_authenticated else "", id="shell-user")
+    return html.Div(id="shell-root", className="shell", children=[
+        dcc.Location(id="shell-url", refresh=False),
+        html.Header(id="shell-header", className="shell-header", children=[
+            html.Span(t("app.title", lang), className="shell-title"),
+            html.Nav(nav, className="shell-nav"),
+            html.Span(className="shell-spacer"),
+            user,
+            html.A(t("nav.language", lang), href=f"/lang/{other}", id="shell-language", className="shell-link"),
+            html.A(t("nav.logout", lang), href="/logout", id="shell-logout", className="shell-link"),
+        ]),
+        html.Div(id="shell-banner", className="shell-banner"),
+        dcc.Interval(id="shell-banner-poll", interval=30_000),
+        html.Main(id="shell-page", className="shell-page"),
+    ])
+
+
+def not_found(lang: str):
+    return html.Div(t("page.not_found", lang), className="page-message", id="shell-not-found")
+
+
+def forbidden(lang: str):
+    return html.Div(t("page.forbidden", lang), className="page-message", id="shell-forbidden")

@@ -1,0 +1,2 @@
+from dash import html
+def layout(services, scope, lang, query): return html.Div("wall")
