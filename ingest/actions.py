@@ -25,6 +25,8 @@ class ActionRefused(ValueError):
 class ActionResult:
     alarm: dict
     action_id: int
+    action: str
+    by: str
 
 
 def act(engine: Engine, alarm_id: int, action: str, by: str, note: str, now: datetime) -> ActionResult:
@@ -58,4 +60,4 @@ def act(engine: Engine, alarm_id: int, action: str, by: str, note: str, now: dat
             .returning(alarm_actions.c.id)
         ).scalar_one()
         alarm = dict(conn.execute(select(alarms).where(alarms.c.id == alarm_id)).mappings().one())
-    return ActionResult(alarm, action_id)
+    return ActionResult(alarm, action_id, action, by)

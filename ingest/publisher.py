@@ -77,3 +77,23 @@ def read_after(redis, position: str, block_ms: int | None = None, count: int = 1
             except (ValueError, TypeError) as exc:
                 log.warning("skipping unreadable alarm message %s: %s", position, exc)
     return position, changes
+
+
+def change_from(alarm: dict, action: str, actor: str, at: datetime) -> AlarmChange:
+    """The message for `action` just applied to the stored `alarm` row."""
+    fields = {k: alarm.get(k) for k in AlarmChange.model_fields if k in alarm and k not in ("v",)}
+    return AlarmChange(alarm_id=alarm["id"], action=action, actor=actor, at=at, **{
+        k: v for k, v in fields.items() if k not in ("alarm_id", "action", "actor", "at")
+    })
+
+
+def publish_action(settings, result) -> None:
+    """Tell other processes about an officer's action (ingest.actions.ActionResult)."""
+    from app.messaging import connect  # noqa: PLC0415
+
+    alarm = result.alarm
+    try:
+        publish(connect(settings), [change_from(alarm, result.action, result.by, alarm["updated_at"])])
+    except Exception as exc:  # noqa: BLE001 - the action is committed; the stream is only a notification
+        log.warning("alarm %s changed but the notification could not be sent: %s", alarm["id"], exc)
+

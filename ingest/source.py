@@ -24,17 +24,18 @@ EVENT_COLUMNS = (
 RATING_COLUMNS = ("rating_id", "case_no", "window_id", "staff_id", "score", "rated_at")
 
 # PostgreSQL: instants as epoch microseconds, payload as its JSON text.
+def _micros(column: str) -> str:
+    # 'infinity' has no epoch: it is passed on as its text, for rules to reject with a reason.
+    return (f"CASE WHEN isfinite({column}) THEN ((extract(epoch from {column}) * 1000000)::bigint)::text "
+            f"ELSE {column}::text END")
+
+
 _PG_SELECT = {
     "case_events": (
-        "event_id, case_no, kind, "
-        "(extract(epoch from occurred_at) * 1000000)::bigint, "
-        "(extract(epoch from recorded_at) * 1000000)::bigint, "
+        f"event_id, case_no, kind, {_micros('occurred_at')}, {_micros('recorded_at')}, "
         "source_system, center_id, dept_id, window_id, staff_id, item_code, payload::text"
     ),
-    "onsite_ratings": (
-        "rating_id, case_no, window_id, staff_id, score, "
-        "(extract(epoch from rated_at) * 1000000)::bigint"
-    ),
+    "onsite_ratings": f"rating_id, case_no, window_id, staff_id, score, {_micros('rated_at')}",
 }
 _SQLITE_SELECT = {
     "case_events": ", ".join(EVENT_COLUMNS),
@@ -123,9 +124,17 @@ def _copy_rows(cur, query: str, source: str) -> list[tuple]:
                 fields[i] = int(fields[i])
         for i in instants:
             if fields[i] is not None:
-                fields[i] = EPOCH + timedelta(microseconds=int(fields[i]))
+                fields[i] = _instant(fields[i])
         rows.append(tuple(fields))
     return rows
+
+
+def _instant(micros: str) -> datetime | str:
+    """Epoch microseconds as an aware instant; anything Python cannot hold stays text."""
+    try:
+        return EPOCH + timedelta(microseconds=int(micros))
+    except (ValueError, OverflowError):
+        return micros
 
 
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}

@@ -1,0 +1,327 @@
+"""The ingest: exchange rows in, judgements and alarm changes out.
+
+Each step reads one batch of new rows, judges every case they touch from ALL
+the case's events (so a late row corrects the judgement), and writes cases,
+alarms, alarm actions, the data-quality log and the cursor in ONE transaction.
+Clock alarms fire from the due-instant index (``cases.next_change``) with no
+new event arriving. Time is an input: every method takes `now`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Callable, Iterable
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from app.tables import alarms
+from ingest import metrics, store
+from ingest.calendars import CalendarBook
+from ingest.exchange import items as exchange_items
+from ingest.publisher import AlarmChange, publish
+from ingest.source import EVENT_COLUMNS, read_batch
+from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
+from rules.clocks import CaseJudgement, Item, judge_case
+from rules.events import ORPHAN_HOLD, Event, Rejection, check_row, orphan_rejection
+
+log = logging.getLogger(__name__)
+
+SOURCE = "case_events"
+ITEMS_REFRESH_SECONDS = 60  # the catalogue changes rarely; new items are picked up within a minute
+
+
+@dataclass
+class Totals:
+    rows: int = 0
+    events: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    judged: int = 0
+    changes: int = 0
+    orphans: int = 0
+
+    def add(self, other: "Totals") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Ingest:
+    exchange: Engine
+    db: Engine
+    calendars: CalendarBook
+    tz: tzinfo
+    redis: object | None = None
+    batch_size: int = 5000
+    items: dict[str, Item] = field(default_factory=dict)
+
+    # --- the loop -------------------------------------------------------
+    def run_once(self, now: datetime) -> Totals:
+        """Take in every row not yet taken in, then fire everything due at or before `now`."""
+        self.load_items()
+        totals = Totals()
+        while True:
+            step = self.step(now)
+            totals.add(step)
+            if step.rows == 0:
+                break
+        totals.add(self.fire_due(now))
+        totals.add(self.expire_orphans(now))
+        self._refresh_gauges()
+        return totals
+
+    def follow(self, clock: Callable[[], datetime], stop: threading.Event, interval: float = 0.5,
+               still_leader: Callable[[], bool] = lambda: True) -> None:
+        """Run until `stop` is set: new rows as they commit, clock alarms as they fall due."""
+        items_loaded = 0.0
+        while not stop.is_set() and still_leader():
+            started = time.monotonic()
+            if started - items_loaded > ITEMS_REFRESH_SECONDS:
+                self.load_items()
+                items_loaded = started
+            totals = self._cycle(clock())
+            if totals.rows:
+                metrics.rows_per_second.set(totals.rows / max(time.monotonic() - started, 1e-6))
+            else:
+                stop.wait(interval)
+
+    def _cycle(self, now: datetime) -> Totals:
+        totals = self.step(now)
+        totals.add(self.fire_due(now))
+        totals.add(self.expire_orphans(now))
+        self._refresh_gauges()
+        return totals
+
+    # --- reference data -------------------------------------------------
+    def load_items(self) -> None:
+        """The item catalogue (政务服务事项) from the exchange database."""
+        with self.exchange.connect() as conn:
+            rows = conn.execute(select(exchange_items)).mappings().all()
+        loaded: dict[str, Item] = {}
+        for row in rows:
+            try:
+                fee = row["fee_yuan"] if isinstance(row["fee_yuan"], Decimal) else Decimal(0)
+                loaded[row["item_code"]] = Item(
+                    row["item_code"], int(row["promised_days"]), int(row["statutory_days"]),
+                    str(row["day_unit"]), fee, row["dept_id"],
+                )  # fmt: skip
+            except (TypeError, ValueError) as exc:
+                log.warning("item %s is unusable and is left out: %s", row["item_code"], exc)
+        self.items = loaded
+
+    # --- one batch of exchange rows -------------------------------------
+    def step(self, now: datetime) -> Totals:
+        totals = Totals()
+        with self.db.begin() as conn:
+            cursor = store.load_cursor(conn, SOURCE)
+            batch = read_batch(self.exchange, SOURCE, cursor, self.batch_size)
+            good, rejected = self._check(batch.rows)
+            received = store.cases_with_received(conn, {e.case_no for e in good})
+            received |= {e.case_no for e in good if e.kind == "received"}
+            inserted = store.insert_events(conn, good, held_cases={e.case_no for e in good} - received)
+            fresh = [e for e in good if e.event_id in inserted]
+            store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"})
+            store.log_quality(conn, SOURCE, rejected, now)
+            changes = self.judge(conn, {e.case_no for e in fresh} & received, now)
+            cursor.take(batch.ids, batch.snapshot)
+            store.save_cursor(conn, SOURCE, cursor, now)
+        self._publish(changes)
+        totals.rows, totals.events, totals.rejected = len(batch.rows), len(fresh), len(rejected)
+        totals.duplicates, totals.changes = len(good) - len(fresh), len(changes)
+        metrics.rows_total.labels(SOURCE).inc(len(batch.rows))
+        metrics.quality_rejects_total.labels(SOURCE).inc(len(rejected))
+        metrics.duplicates_total.inc(totals.duplicates)
+        metrics.lag_rows.labels(SOURCE).set(max(batch.max_id - cursor.watermark, 0))
+        if good:
+            metrics.lag_seconds.labels(SOURCE).set(max((now - max(e.recorded_at for e in good)).total_seconds(), 0))
+        return totals
+
+    def _check(self, rows: list[tuple]) -> tuple[list[Event], list[tuple[int, str, dict]]]:
+        good: list[Event] = []
+        rejected: list[tuple[int, str, dict]] = []
+        for row in rows:
+            result = check_row(*row, known_items=self.items, tz=self.tz)
+            if isinstance(result, Rejection):
+                rejected.append((result.event_id, result.reason, _raw_row(row)))
+            else:
+                good.append(result)
+        return good, rejected
+
+    # --- clocks that fall due with no new event -------------------------
+    def fire_due(self, now: datetime) -> Totals:
+        totals = Totals()
+        while True:
+            with self.db.begin() as conn:
+                due = store.due_cases(conn, now, self.batch_size)
+                if not due:
+                    break
+                changes = self.judge(conn, due, now)
+            self._publish(changes)
+            totals.judged += len(due)
+            totals.changes += len(changes)
+        return totals
+
+    def expire_orphans(self, now: datetime) -> Totals:
+        """Held events still without their case's `received` after 24 h go to the quality log."""
+        totals = Totals()
+        with self.db.begin() as conn:
+            expired = store.expired_orphans(conn, now - ORPHAN_HOLD)
+            entries = [(e.event_id, orphan_rejection(e).reason, _event_row(e)) for e in expired]
+            totals.orphans = store.log_quality(conn, SOURCE, entries, now)
+        metrics.quality_rejects_total.labels(SOURCE).inc(totals.orphans)
+        return totals
+
+    # --- judgement ------------------------------------------------------
+    def judge(self, conn: Connection, case_nos: Iterable[str], now: datetime) -> list[AlarmChange]:
+        """Judge `case_nos` from all their stored events; store cases and alarm changes."""
+        case_nos = set(case_nos)
+        if not case_nos:
+            return []
+        events_by_case = store.case_events(conn, case_nos)
+        stored_by_case = store.stored_alarms(conn, case_nos)
+        rows, published = [], []
+        for case_no in sorted(case_nos):
+            case_events = events_by_case.get(case_no, [])
+            received = _first_received(case_events)
+            if received is None or received.item_code not in self.items:
+                continue
+            item = self.items[received.item_code]
+            calendar = self.calendars.for_center(received.center_id)
+            judgement = judge_case(case_events, item, calendar, now, self.tz)
+            rows.append(_case_row(judgement, received, case_events, item, calendar, now, self.tz))
+            if judgement is None:
+                continue
+            stored = stored_by_case.get(case_no, [])
+            changes = reconcile([_stored(a) for a in stored], judgement.alarms, now)
+            ids = {(a["kind"], a["case_no"], a["subject"]): a["id"] for a in stored}
+            published += [_apply(conn, change, ids, now) for change in changes]
+        store.upsert_cases(conn, rows)
+        return published
+
+    # --- publishing -----------------------------------------------------
+    def _publish(self, changes: list[AlarmChange]) -> None:
+        if not changes or self.redis is None:
+            return
+        try:
+            publish(self.redis, changes)
+        except Exception as exc:  # noqa: BLE001 - results are committed; the stream only notifies
+            log.warning("could not publish %d alarm changes: %s", len(changes), exc)
+
+    def _refresh_gauges(self) -> None:
+        with self.db.connect() as conn:
+            counts = store.open_alarm_counts(conn)
+        for kind, n in counts.items():
+            metrics.open_alarms.labels(kind).set(n)
+
+
+# --- rows of the supervision database -----------------------------------
+def _first_received(case_events: list[Event]) -> Event | None:
+    received = [e for e in case_events if e.kind == "received"]
+    return min(received, key=lambda e: (e.occurred_at, e.event_id)) if received else None
+
+
+def _case_row(j: CaseJudgement | None, received: Event, case_events: list[Event], item: Item, calendar,
+              now: datetime, tz: tzinfo) -> dict:  # fmt: skip
+    """The stored judgement. A case whose `received` lies after `now` (a replay of an
+    earlier instant) is stored as received, due to be judged at that instant."""
+    future = [e.occurred_at for e in case_events if e.occurred_at > now]
+    if j is None:
+        return {
+            "case_no": received.case_no, "item_code": item.item_code, "center_id": received.center_id,
+            "dept_id": received.dept_id or item.dept_id, "window_id": received.window_id,
+            "staff_id": received.staff_id, "applicant_phone": received.payload.get("applicant_phone"),
+            "status": "received", "received_at": received.occurred_at, "start_date": None,
+            "deemed_accepted": False, "promise_due": None, "statutory_due": None, "paused_days": 0,
+            "extension_days": 0, "completed_at": None, "result": None, "on_time": None, "early": None,
+            "used_days": None, "promised_days": item.promised_days, "corrections": 0,
+            "next_change": min(future), "clocks": [], "judged_at": now,
+        }  # fmt: skip
+    center_id, dept_id, window_id, staff_id = j.place
+    next_change = min([t for t in [j.next_change, *future] if t is not None], default=None)
+    completed_day = j.completed_at.astimezone(tz).date() if j.completed_at else None
+    used = calendar.working_days_between(j.start_date, completed_day) if completed_day and j.start_date else None
+    phone = received.payload.get("applicant_phone")
+    return {
+        "case_no": j.case_no, "item_code": j.item_code, "center_id": center_id, "dept_id": dept_id,
+        "window_id": window_id, "staff_id": staff_id,
+        "applicant_phone": phone if isinstance(phone, str) else None,
+        "status": j.status, "received_at": j.received_at, "start_date": j.start_date,
+        "deemed_accepted": j.deemed_accepted, "promise_due": j.promise_due, "statutory_due": j.statutory_due,
+        "paused_days": j.paused_days, "extension_days": j.extension_days, "completed_at": j.completed_at,
+        "result": j.result, "on_time": j.on_time,
+        "early": (completed_day < j.promise_due) if completed_day and j.promise_due else None,
+        "used_days": used, "promised_days": item.promised_days + j.extension_days,
+        "corrections": sum(1 for e in case_events if e.kind == "correction_notice" and e.occurred_at <= now),
+        "next_change": next_change, "clocks": [_clock_json(c) for c in j.clocks], "judged_at": now,
+    }  # fmt: skip
+
+
+def _clock_json(clock) -> dict:
+    def iso(v):
+        return v.isoformat() if v is not None else None
+
+    return {
+        "name": clock.name, "start": iso(clock.start), "due": iso(clock.due), "stopped_at": iso(clock.stopped_at),
+        "dept_id": clock.dept_id, "unit": clock.unit, "limit_days": clock.limit_days,
+        "extension_days": clock.extension_days, "paused_days": clock.paused_days, "overdue_at": iso(clock.overdue_at),
+    }  # fmt: skip
+
+
+def _stored(row: dict) -> StoredAlarm:
+    reason = ClosedReason(row["closed_reason"]) if row["closed_reason"] else None
+    return StoredAlarm(row["kind"], row["case_no"], row["subject"], AlarmState(row["state"]), reason,
+                       row["fired_at"], row["due"], row["closed_at"])  # fmt: skip
+
+
+def _apply(conn: Connection, change: Change, ids: dict, now: datetime) -> AlarmChange:
+    """Persist one reconcile change and the system's entry in the audit trail."""
+    key = (change.kind, change.case_no, change.subject)
+    fact = change.fact
+    if change.action == "fired":
+        values = {
+            "kind": fact.kind, "level": str(fact.level), "case_no": fact.case_no, "subject": fact.subject,
+            "center_id": fact.center_id, "dept_id": fact.dept_id, "window_id": fact.window_id,
+            "staff_id": fact.staff_id, "camera_id": fact.camera_id, "fired_at": fact.fired_at, "due": fact.due,
+            "state": "open", "updated_at": now,
+        }  # fmt: skip
+        ids[key] = conn.execute(insert(alarms).values(**values).returning(alarms.c.id)).scalar_one()
+        action = "fired"
+    elif change.action == "closed":
+        values = {"state": "closed", "closed_reason": str(change.closed_reason), "closed_at": change.at,
+                  "updated_at": now}  # fmt: skip
+        action = str(change.closed_reason)
+    elif change.action == "reopened":
+        values = {"state": "open", "closed_reason": None, "closed_at": None, "fired_at": fact.fired_at,
+                  "due": fact.due, "updated_at": now}  # fmt: skip
+        action = "reopened"
+    else:  # updated: late data moved its instant or due date
+        values = {"fired_at": fact.fired_at, "due": fact.due, "updated_at": now}
+        action = "updated"
+    alarm_id = ids[key]
+    if change.action != "fired":
+        conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**values))
+    store.record_action(conn, alarm_id, action, change.at)
+    row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).mappings().one()
+    return AlarmChange(
+        alarm_id=alarm_id, action=action, actor="system", kind=row["kind"], level=row["level"], state=row["state"],
+        closed_reason=row["closed_reason"], case_no=row["case_no"], subject=row["subject"],
+        center_id=row["center_id"], dept_id=row["dept_id"], window_id=row["window_id"],
+        camera_id=row["camera_id"], fired_at=row["fired_at"], at=change.at,
+    )  # fmt: skip
+
+
+def _raw_row(row: tuple) -> dict:
+    """A rejected row as JSON, every value kept as text so nothing is lost or refused."""
+    return {name: (None if v is None else v if isinstance(v, (int, str)) else str(v)) for name, v in zip(EVENT_COLUMNS, row)}
+
+
+def _event_row(event: Event) -> dict:
+    return {
+        "event_id": event.event_id, "case_no": event.case_no, "kind": event.kind,
+        "occurred_at": event.occurred_at.isoformat(), "recorded_at": event.recorded_at.isoformat(),
+        "payload": event.payload,
+    }  # fmt: skip

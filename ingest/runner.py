@@ -1,0 +1,109 @@
+"""The ingest process: settings in, one active `Ingest` loop out.
+
+Builds the pipeline from configuration, holds the leader lock, serves
+metrics, and stops cleanly on SIGINT/SIGTERM. `now` is the only clock: a
+fixed instant for --once, or the wall clock (offset to start at --now) when
+following.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import click
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
+
+from app.database import open_database
+from app.messaging import connect
+from app.settings import Settings
+from ingest import metrics
+from ingest.calendars import CalendarBook
+from ingest.exchange import exchange_engine
+from ingest.leader import Leadership
+from ingest.pipeline import Ingest
+
+log = logging.getLogger("ingest")
+
+
+def build(settings: Settings, batch_size: int = 5000) -> Ingest:
+    """An `Ingest` wired to the configured databases, calendars and Redis."""
+    exchange = exchange_engine(settings.exchange_url_resolved)
+    try:
+        tables = set(inspect(exchange).get_table_names())
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot open the exchange database: {exc.orig}") from exc
+    if "case_events" not in tables:
+        raise click.ClickException(
+            "the exchange database has no case_events table "
+            "(SUPERVISE_EXCHANGE_URL; try 'supervise simulate --backfill 7' for a demo one)"
+        )
+    try:
+        calendars = CalendarBook.from_dir(settings.calendar_dir)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return Ingest(exchange, open_database(settings), calendars, settings.zone, connect(settings), batch_size)
+
+
+def wall_clock(start_at: datetime | None):
+    """The wall clock, or one that starts at `start_at` and runs at the same pace."""
+    if start_at is None:
+        return lambda: datetime.now(timezone.utc)
+    origin = time.monotonic()
+    return lambda: start_at + timedelta(seconds=time.monotonic() - origin)
+
+
+def run_ingest(settings: Settings, *, once: bool, now: datetime | None, batch_size: int,
+               metrics_port: int | None, wait_for_lock: float) -> None:  # fmt: skip
+    ingest = build(settings, batch_size)
+    if metrics_port:
+        from prometheus_client import start_http_server  # noqa: PLC0415
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    leadership = Leadership(ingest.db)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if once:
+            _run_once(ingest, leadership, now or datetime.now(timezone.utc), wait_for_lock)
+        else:
+            _follow(ingest, leadership, wall_clock(now), stop)
+    finally:
+        leadership.release()
+
+
+def _run_once(ingest: Ingest, leadership: Leadership, now: datetime, wait_for_lock: float) -> None:
+    deadline = time.monotonic() + wait_for_lock
+    while not leadership.try_acquire():
+        if time.monotonic() > deadline:
+            raise click.ClickException("another ingest holds the lock; try again when it stops")
+        time.sleep(0.5)
+    totals = ingest.run_once(now)
+    print(
+        f"ingest: {totals.rows} rows read, {totals.events} events taken in, {totals.rejected} set aside, "
+        f"{totals.duplicates} repeats ignored, {totals.orphans} orphans expired, "
+        f"{totals.changes} alarm changes (now = {now.isoformat()})",
+        file=sys.stderr,
+    )
+
+
+def _follow(ingest: Ingest, leadership: Leadership, clock, stop: threading.Event) -> None:
+    standing_by = False
+    while not stop.is_set():
+        if not leadership.try_acquire():
+            if not standing_by:
+                log.warning("another ingest is active; standing by to take over")
+                standing_by = True
+            metrics.is_leader.set(0)
+            stop.wait(1.0)
+            continue
+        log.warning("this ingest is now the active one")
+        standing_by = False
+        metrics.is_leader.set(1)
+        ingest.follow(clock, stop, still_leader=leadership.held)
+        metrics.is_leader.set(0)
