@@ -192,7 +192,7 @@ def install(server: Flask, services) -> LoginManager:
             return None
         from app.i18n import current_lang, t
 
-        if path.startswith(("/api/", "/_dash-", "/video/", "/pdf/")):
+        if path.startswith(("/api/", "/_dash-", "/video/", "/pdf/", "/evidence/")):
             return jsonify(error=t("api.unauthorized", current_lang())), 401
         return redirect("/login?next=" + _quote_next(request.full_path.rstrip("?")))
 

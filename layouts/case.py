@@ -1,3 +1,348 @@
-from dash import html
-def layout(services, scope, lang, case_no): return html.Div(case_no)
-def search_layout(services, scope, lang, query): return html.Div("search")
+"""The case page (/case/<case_no>): facts, the timeline chart, every clock with
+its due date and working days left, alarms and officers' actions, evidence
+stills, and the live video of the window handling the case, on one screen.
+
+:func:`timeline` and :func:`read_clocks` are the one reading of a case's events
+and clocks; the PDF dossier draws from them too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from app.i18n import kind_label, level_label, state_label, t
+from app.queries import alarms as alarm_queries
+from app.queries import cases as case_queries
+from app.queries.reference import Reference
+from app.scope import Scope
+from layouts.control_room import local
+
+ENDING_KINDS = ("completed", "rejected", "withdrawn")
+SPAN_COLOURS = {"case": "#90a4ae", "receipt": "#64b5f6", "step": "#1565c0", "pause": "#bdbdbd", "delivery": "#26a69a"}
+
+
+# --- reading the case ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClockView:
+    name: str  # receipt, promise, statutory, step:<id>, special:<id>, delivery
+    start: date | None
+    due: date | None
+    stopped_at: datetime | None
+    limit_days: int | None
+    extension_days: int
+    paused_days: int
+    overdue_at: datetime | None
+
+    def label(self, lang: str) -> str:
+        kind, _, subject = self.name.partition(":")
+        key = f"clock.{kind}"
+        return t(key, lang, subject=subject) if subject else t(key, lang)
+
+    def days_left(self, calendar, today: date) -> int | None:
+        """W(due) − W(today), counted with the center's calendar; None when paused or stopped."""
+        if self.due is None or self.stopped_at is not None:
+            return None
+        return calendar.working_days_between(today, self.due)
+
+    def state(self, calendar, today: date, lang: str) -> str:
+        if self.stopped_at is not None:
+            return t("case.clock.stopped", lang)
+        if self.due is None:
+            return t("case.clock.paused", lang)
+        left = self.days_left(calendar, today)
+        return t("case.clock.overdue", lang, n=-left) if left < 0 else t("case.clock.running", lang)
+
+
+def _date(value) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+
+
+def _instant(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def read_clocks(case_row: dict) -> list[ClockView]:
+    """The clocks the ingest judged (cases.clocks: a list of rules.clocks.Clock as JSON, or a name -> clock map)."""
+    raw = case_row.get("clocks") or []
+    if isinstance(raw, dict):
+        raw = [{"name": name, **value} for name, value in raw.items() if isinstance(value, dict)]
+    clocks = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or not item.get("name"):
+            continue
+        try:
+            clocks.append(ClockView(
+                name=str(item["name"]), start=_date(item.get("start")), due=_date(item.get("due")),
+                stopped_at=_instant(item.get("stopped_at")), limit_days=item.get("limit_days"),
+                extension_days=int(item.get("extension_days") or 0), paused_days=int(item.get("paused_days") or 0),
+                overdue_at=_instant(item.get("overdue_at"))))
+        except (TypeError, ValueError):
+            continue  # one unreadable clock must not hide the others
+    return clocks
+
+
+@dataclass(frozen=True)
+class Span:
+    row: str
+    label: str
+    start: datetime
+    end: datetime
+    kind: str  # case, receipt, step, pause, delivery
+    still_open: bool
+
+
+@dataclass(frozen=True)
+class Marker:
+    label: str
+    at: datetime
+    kind: str  # event, due
+
+
+def timeline(case_row: dict, events: list[dict], clocks: list[ClockView], lang: str, now: datetime, zone
+             ) -> tuple[list[Span], list[Marker]]:
+    """Bars (the case, receipt, each step — parallel ones side by side —, pauses, delivery) and marks (events, due dates)."""
+    spans: list[Span] = []
+    received = case_row["received_at"]
+    end_event = next((e for e in events if e["kind"] in ENDING_KINDS), None)
+    end = end_event["occurred_at"] if end_event else now
+    spans.append(Span(t("tl.case", lang), t("tl.case", lang), received, end, "case", end_event is None))
+    answer = next((e for e in events if e["kind"] in ("accepted", "correction_notice", "rejected")), None)
+    spans.append(Span(t("tl.receipt", lang), t("tl.receipt", lang), received, answer["occurred_at"] if answer else now,
+                      "receipt", answer is None))
+    opened: dict[tuple[str, str], dict] = {}
+    for e in events:
+        payload = e["payload"] if isinstance(e["payload"], dict) else {}
+        if e["kind"] in ("step_started", "special_started"):
+            key = ("step", str(payload.get("step_id"))) if e["kind"] == "step_started" else (
+                "pause", str(payload.get("special_id")))
+            opened[key] = {"start": e["occurred_at"], "payload": payload}
+        elif e["kind"] in ("step_completed", "special_ended"):
+            key = ("step", str(payload.get("step_id"))) if e["kind"] == "step_completed" else (
+                "pause", str(payload.get("special_id")))
+            begun = opened.pop(key, None)
+            if begun:
+                spans.append(_span(key, begun, e["occurred_at"], False, lang))
+    for key, begun in opened.items():
+        spans.append(_span(key, begun, end, True, lang))
+    completed = next((e for e in events if e["kind"] == "completed"), None)
+    if completed:
+        delivered = next((e for e in events if e["kind"] == "delivered"), None)
+        spans.append(Span(t("tl.delivery", lang), t("tl.delivery", lang), completed["occurred_at"],
+                          delivered["occurred_at"] if delivered else now, "delivery", delivered is None))
+    markers = [Marker(t(f"event.{e['kind']}", lang), e["occurred_at"], "event") for e in events]
+    for clock in clocks:
+        if clock.due is not None:
+            # A due date is met until 23:59:59 of that day: the mark stands at the midnight after it.
+            at = datetime.combine(clock.due + timedelta(days=1), time(0), zone)
+            markers.append(Marker(t("tl.due", lang, clock=clock.label(lang)), at, "due"))
+    order = {"case": 0, "receipt": 1, "step": 2, "pause": 3, "delivery": 4}
+    spans.sort(key=lambda s: (order[s.kind], s.start))
+    return spans, markers
+
+
+def _span(key: tuple[str, str], begun: dict, end: datetime, still_open: bool, lang: str) -> Span:
+    kind, ident = key
+    payload = begun["payload"]
+    if kind == "step":
+        label = t("tl.step", lang, name=payload.get("name") or ident)
+    else:
+        label = t("tl.pause", lang, type=payload.get("type") or ident)
+    return Span(f"{label} [{ident}]", label, begun["start"], end, kind, still_open)
+
+
+def timeline_figure(spans: list[Span], markers: list[Marker], now: datetime, zone, lang: str) -> go.Figure:
+    figure = go.Figure()
+    rows = list(dict.fromkeys(s.row for s in spans)) + [t("case.events", lang)]
+    for kind in SPAN_COLOURS:
+        chosen = [s for s in spans if s.kind == kind]
+        if not chosen:
+            continue
+        figure.add_bar(
+            y=[s.row for s in chosen],
+            base=[s.start.astimezone(zone).isoformat() for s in chosen],
+            x=[max((s.end - s.start).total_seconds() * 1000, 60_000) for s in chosen],
+            orientation="h", marker_color=SPAN_COLOURS[kind],
+            marker_pattern_shape=["/" if s.still_open else "" for s in chosen] if kind != "pause" else "x",
+            name=chosen[0].kind, showlegend=False,
+            hovertext=[f"{s.label}<br>{local(s.start, zone)} → {local(s.end, zone)}" for s in chosen],
+            hoverinfo="text",
+        )
+    event_marks = [m for m in markers if m.kind == "event"]
+    figure.add_scatter(x=[m.at.astimezone(zone).isoformat() for m in event_marks],
+                       y=[t("case.events", lang)] * len(event_marks), mode="markers",
+                       marker=dict(size=10, color="#37474f", symbol="diamond"),
+                       hovertext=[f"{m.label} {local(m.at, zone)}" for m in event_marks], hoverinfo="text",
+                       showlegend=False)
+    for index, mark in enumerate(m for m in markers if m.kind == "due"):
+        at = mark.at.astimezone(zone).isoformat()
+        figure.add_shape(type="line", x0=at, x1=at, yref="paper", y0=0, y1=1,
+                         line=dict(color="#d4302b", dash="dash", width=1))
+        figure.add_annotation(x=at, yref="paper", y=1 - 0.07 * (index % 4), text=mark.label, showarrow=False,
+                              font=dict(color="#d4302b", size=11), xanchor="left")
+    now_at = now.astimezone(zone).isoformat()
+    figure.add_shape(type="line", x0=now_at, x1=now_at, yref="paper", y0=0, y1=1, line=dict(color="#2e7d32", width=2))
+    figure.add_annotation(x=now_at, yref="paper", y=0, text=t("tl.now", lang), showarrow=False,
+                          font=dict(color="#2e7d32"), yanchor="top")
+    figure.update_layout(
+        barmode="overlay", height=120 + 34 * len(rows), margin=dict(l=10, r=10, t=30, b=30),
+        xaxis=dict(type="date"), yaxis=dict(categoryorder="array", categoryarray=list(reversed(rows)), automargin=True),
+        plot_bgcolor="#fff", font=dict(family="Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"),
+    )
+    return figure
+
+
+# --- the page ----------------------------------------------------------------------------
+
+def search_block(lang: str, value: str = ""):
+    return html.Div(className="case-search", children=[
+        dcc.Input(id="case-search-input", value=value, placeholder=t("case.search", lang), debounce=False,
+                  type="text", n_submit=0),
+        html.Button(t("case.search_button", lang), id="case-search-button", className="button"),
+        html.Div(id="case-search-results", className="case-results"),
+    ])
+
+
+def search_results(rows: list[dict], reference: Reference, lang: str, zone):
+    if not rows:
+        return html.P(t("case.none", lang))
+    return [html.P(t("case.results", lang, n=len(rows))), html.Ul([
+        html.Li([dcc.Link(r["case_no"], href=f"/case/{r['case_no']}"), " · ", reference.item_name(r["item_code"]),
+                 " · ", reference.dept_name(r["dept_id"]), " · ", reference.window_label(r["window_id"]), " · ",
+                 t(f"status.{r['status']}", lang), " · ", local(r["received_at"], zone)])
+        for r in rows])]
+
+
+def search_layout(services, scope: Scope, lang: str, query: dict):
+    return html.Div(className="case-page", children=[search_block(lang, query.get("q", ""))])
+
+
+def facts_block(case_row: dict, reference: Reference, lang: str, zone):
+    yes_no = lambda v: t("case.yes", lang) if v else t("case.no", lang)  # noqa: E731
+    used = f"{case_row['used_days'] if case_row['used_days'] is not None else '—'} / {case_row['promised_days'] or '—'}"
+    pairs = [
+        ("case.item", reference.item_name(case_row["item_code"])),
+        ("case.status", t(f"status.{case_row['status']}", lang)),
+        ("case.center", reference.center_name(case_row["center_id"])),
+        ("case.dept", reference.dept_name(case_row["dept_id"])),
+        ("case.window", reference.window_label(case_row["window_id"])),
+        ("case.staff", reference.staff_name(case_row["staff_id"])),
+        ("case.received", local(case_row["received_at"], zone)),
+        ("case.start", case_row["start_date"].isoformat() if case_row["start_date"] else "—"),
+        ("case.deemed", yes_no(case_row["deemed_accepted"])),
+        ("case.promise_due", case_row["promise_due"].isoformat() if case_row["promise_due"] else "—"),
+        ("case.statutory_due", case_row["statutory_due"].isoformat() if case_row["statutory_due"] else "—"),
+        ("case.completed", local(case_row["completed_at"], zone) or "—"),
+        ("case.used_days", used),
+    ]
+    children = []
+    for key, value in pairs:
+        children += [html.Dt(t(key, lang)), html.Dd(value)]
+    notes = []
+    if case_row["paused_days"]:
+        notes.append(t("case.paused_days", lang, n=case_row["paused_days"]))
+    if case_row["extension_days"]:
+        notes.append(t("case.extension_days", lang, n=case_row["extension_days"]))
+    if case_row["on_time"] is not None:
+        notes.append(t("case.on_time", lang) if case_row["on_time"] else t("case.late", lang))
+    children += [html.Dt(""), html.Dd("；".join(notes))]
+    return html.Dl(children, className="case-facts", id="case-facts")
+
+
+def clocks_table(clocks: list[ClockView], calendar, today: date, lang: str):
+    head = html.Tr([html.Th(t(k, lang)) for k in ("case.clock", "case.clock_start", "case.clock_due",
+                                                   "case.clock_left", "case.clock_state")])
+    body = []
+    for clock in clocks:
+        left = clock.days_left(calendar, today)
+        overdue = left is not None and left < 0
+        body.append(html.Tr(className="clock-overdue" if overdue else "", children=[
+            html.Td(clock.label(lang)), html.Td(clock.start.isoformat() if clock.start else "—"),
+            html.Td(clock.due.isoformat() if clock.due else "—"), html.Td("—" if left is None else str(left)),
+            html.Td(clock.state(calendar, today, lang))]))
+    return html.Table([html.Thead(head), html.Tbody(body)], className="case-table", id="case-clocks")
+
+
+def alarms_table(alarm_rows: list[dict], actions: list[dict], lang: str, zone):
+    rows = []
+    by_alarm: dict[int, list[dict]] = {}
+    for action in actions:
+        by_alarm.setdefault(action["alarm_id"], []).append(action)
+    for a in alarm_rows:
+        rows.append(html.Tr([html.Td(level_label(a["level"], lang)), html.Td(kind_label(a["kind"], lang)),
+                             html.Td(a["subject"]), html.Td(local(a["fired_at"], zone)),
+                             html.Td(state_label(a["state"], lang))], className=f"level-{a['level']}"))
+        for action in by_alarm.get(a["id"], []):
+            rows.append(html.Tr([html.Td(""), html.Td(t(f"action.{action['action']}", lang)),
+                                 html.Td(action["actor"]), html.Td(local(action["at"], zone)),
+                                 html.Td(action["note"])], className="case-action"))
+    return html.Table(html.Tbody(rows), className="case-table", id="case-alarms")
+
+
+def live_block(case_row: dict, reference: Reference, scope: Scope, lang: str):
+    cameras = [c for c in reference.cameras_of_window(case_row["window_id"]) if c.enabled]
+    if not cameras or not scope.allows_camera(reference, cameras[0].camera_id):
+        return html.Div(t("case.no_camera", lang), id="case-live", className="case-live")
+    camera = cameras[0].camera_id
+    return html.Div(id="case-live", className="case-live", children=[
+        html.Img(src=f"/video/{camera}/live.mjpeg", className="live-video", id="case-live-video",
+                 **{"data-camera": camera, "data-snapshot": f"/video/{camera}/snapshot.jpg"}),
+        html.Div(reference.window_label(case_row["window_id"]), className="wall-label"),
+    ])
+
+
+def evidence_block(stills: list[dict], lang: str, zone):
+    if not stills:
+        return html.P(t("case.no_evidence", lang))
+    return html.Div(className="case-evidence", id="case-evidence", children=[
+        html.Img(src=f"/evidence/{s['id']}.jpg", title=local(s["captured_at"], zone)) for s in stills])
+
+
+def layout(services, scope: Scope, lang: str, case_no: str):
+    from app.auth import actor_name, audit, remote_addr
+
+    reference = services.reference.get()
+    case_row = case_queries.case(services.engine, scope, case_no)
+    if case_row is None:
+        audit(services.engine, actor_name(), "denied", f"case:{case_no}", {"view": "case_page"}, services.clock(),
+              remote_addr(services.settings))
+        return html.Div([search_block(lang), html.P(t("case.not_found", lang, case_no=case_no),
+                                                    className="page-message", id="case-not-found")])
+    now, zone = services.clock(), services.zone
+    events = case_queries.case_events(services.engine, scope, case_no)
+    clocks = read_clocks(case_row)
+    spans, markers = timeline(case_row, events, clocks, lang, now, zone)
+    alarm_rows = alarm_queries.for_case(services.engine, scope, case_no)
+    actions = alarm_queries.actions(services.engine, scope, [a["id"] for a in alarm_rows])
+    calendar = services.calendar(case_row["center_id"])
+    return html.Div(className="case-page", children=[
+        search_block(lang),
+        html.H2([t("case.title", lang, case_no=case_no), " ",
+                 html.A(t("case.pdf", lang), href=f"/pdf/case/{case_no}.pdf", target="_blank",
+                        className="button-link", id="case-pdf")]),
+        html.Div(className="case-grid", children=[
+            html.Div([
+                facts_block(case_row, reference, lang, zone),
+                html.H3(t("case.timeline", lang)),
+                dcc.Graph(id="case-timeline", figure=timeline_figure(spans, markers, now, zone, lang),
+                          config={"displaylogo": False}),
+                html.H3(t("case.clocks", lang)),
+                clocks_table(clocks, calendar, services.today(), lang),
+                html.H3(t("case.alarms", lang)),
+                alarms_table(alarm_rows, actions, lang, zone),
+            ]),
+            html.Div([
+                html.H3(t("case.live", lang)),
+                live_block(case_row, reference, scope, lang),
+                html.H3(t("case.evidence", lang)),
+                evidence_block(case_queries.case_evidence(services.engine, scope, case_no), lang, zone),
+            ]),
+        ]),
+    ])
