@@ -187,7 +187,7 @@ class _Judge:
         return CaseJudgement(
             case_no=h.received.case_no,
             item_code=self.item.item_code,
-            status=self._status(promise),
+            status=self._status(promise, statutory),
             received_at=h.received.occurred_at,
             start_date=self.start,
             deemed_accepted=self.deemed,
@@ -204,12 +204,13 @@ class _Judge:
             next_change=min((t for t in self.upcoming if t > self.now), default=None),
         )
 
-    def _status(self, promise: _Run | None) -> str:
+    def _status(self, promise: _Run | None, statutory: _Run | None) -> str:
+        """The case's status; 'paused' while a special procedure stops its promise or statutory clock."""
         h = self.h
         if h.end is not None:
             return h.end.kind
         if promise is not None:
-            return "paused" if promise.due_now() is None else "accepted"
+            return "paused" if None in (promise.due_now(), statutory.due_now()) else "accepted"
         return "correction" if h.correction_notices else "received"
 
     # -- receipt clock and start date (第32条) ---------------------------------------------
@@ -284,7 +285,7 @@ class _Judge:
         """Step clocks (审批环节): add_working(date(step_started), limit_days + pause)."""
         end_at = self._at(self.h.end)
         for span in self.h.steps:
-            place = _event_place(span.started, self.place)
+            place = _event_place(span.started, self.place, own_desk=True)
             stop = _earliest(self._at(span.ended), end_at)
             self._clock(f"step:{span.id}", self._date(span.started), span.started.occurred_at, span.limit_days,
                         "working", self._special_moves(), stop, place, "step_overdue", span.id)  # fmt: skip
@@ -293,7 +294,7 @@ class _Judge:
         """Special-procedure clocks (特别程序, 第45条): add_working(date(special_started), limit_days)."""
         end_at = self._at(self.h.end)
         for span in self.h.specials:
-            place = _event_place(span.started, self.place)
+            place = _event_place(span.started, self.place, own_desk=True)
             stop = _earliest(self._at(span.ended), end_at)
             self._clock(f"special:{span.id}", self._date(span.started), span.started.occurred_at, span.limit_days,
                         "working", [], stop, place, "special_overdue", span.id)  # fmt: skip
@@ -432,12 +433,14 @@ def _overdue(run: _Run, midnight_after) -> tuple[datetime, date] | None:
 
     00:00 after the due date; or, if the clock resumed from a pause with its due date
     already past, the instant it resumed. None if it stopped (or is paused) in time.
+    A segment never ends exactly at its own 00:00 by a move (a move at that instant finds
+    the clock run out and is ignored), so `fire <= ends` only matters for a stop.
     """
     for (begins, due), ends in _with_ends(run):
         if due is None:
             continue
         fire = max(midnight_after(due), begins)
-        if ends is None or fire < ends:
+        if ends is None or fire <= ends:  # stopping at 00:00 after the due date is already late
             return fire, due
     return None
 
@@ -460,7 +463,14 @@ def _case_place(history: CaseHistory, item: Item) -> Place:
     return tuple(place)
 
 
-def _event_place(event: Event, case_place: Place) -> Place:
-    """An event's own place (the step's department, the officer who did it), gaps from the case."""
+def _event_place(event: Event, case_place: Place, *, own_desk: bool = False) -> Place:
+    """An event's own place (the officer who did it), gaps filled from the case's place.
+
+    With own_desk (steps and special procedures, often done away from any window), the
+    window and staff are the event's own only: the receiving window is not to blame.
+    """
     own = (event.center_id, event.dept_id, event.window_id, event.staff_id)
-    return tuple(mine if mine is not None else theirs for mine, theirs in zip(own, case_place))
+    place = [mine if mine is not None else theirs for mine, theirs in zip(own, case_place)]
+    if own_desk:
+        place[2:] = own[2:]
+    return tuple(place)
