@@ -81,3 +81,7 @@ def main() -> None:
     except ValueError as exc:  # configuration errors from app.settings.load()
         click.echo(f"supervise: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The ingest against real PostgreSQL: rows that commit out of id order, and
+several ingest processes with one active."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from .conftest import Supervise
+from .exchange_builder import Exchange, local
+
+pytestmark = pytest.mark.slow
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture
+def pg_exchange(pg_url) -> Exchange:
+    return Exchange(pg_url)
+
+
+@pytest.fixture
+def pg_supervise(pg_url, tmp_path, monkeypatch) -> Supervise:
+    monkeypatch.delenv("SUPERVISE_REDIS_URL", raising=False)
+    # The exchange and supervision tables share one throwaway database; their names never collide.
+    return Supervise({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": pg_url, "SUPERVISE_DB_URL": pg_url})
+
+
+def _insert(conn: psycopg.Connection, case_no: str, kind: str, occurred: str, item_code=None) -> int:
+    at = local(occurred)
+    return conn.execute(
+        "INSERT INTO case_events (case_no, kind, occurred_at, recorded_at, center_id, dept_id, item_code, payload) "
+        "VALUES (%s, %s, %s, %s, 'GX-450100', 'D-SCJG', %s, '{}') RETURNING event_id",
+        (case_no, kind, at, at + timedelta(seconds=1), item_code),
+    ).fetchone()[0]
+
+
+def _taken_in(pg_url) -> list[int]:
+    with create_engine(pg_url).connect() as conn:
+        return list(conn.execute(text("SELECT event_id FROM events ORDER BY event_id")).scalars())
+
+
+def test_a_row_that_commits_after_a_larger_id_was_read_is_still_taken_in(pg_url, pg_exchange, pg_supervise):
+    slow = psycopg.connect(_libpq(pg_url))  # a writer whose transaction stays open
+    fast = psycopg.connect(_libpq(pg_url), autocommit=True)
+    rolled_back = psycopg.connect(_libpq(pg_url))
+    try:
+        small = _insert(slow, "P1", "received", "2025-11-03 09:00", "ITEM-W")
+        lost = _insert(rolled_back, "P3", "received", "2025-11-03 09:00", "ITEM-W")
+        large = _insert(fast, "P2", "received", "2025-11-03 09:05", "ITEM-W")
+        assert small < lost < large
+
+        pg_supervise.ingest("2025-11-03T12:00:00+08:00")
+        assert _taken_in(pg_url) == [large]
+
+        slow.commit()  # commits after the larger id was already read
+        rolled_back.rollback()
+        for _ in range(3):
+            pg_supervise.ingest("2025-11-03T12:00:00+08:00")
+        assert _taken_in(pg_url) == [small, large]  # nothing lost, nothing twice
+        assert {c: pg_supervise.case(c)["status"] for c in ("P1", "P2")} == {"P1": "received", "P2": "received"}
+
+        with create_engine(pg_url).connect() as conn:
+            cursor = conn.execute(text("SELECT watermark, gaps FROM ingest_cursor")).one()
+        assert cursor.watermark == large and cursor.gaps == []  # the rolled-back id was proven gone
+    finally:
+        for conn in (slow, fast, rolled_back):
+            conn.close()
+
+
+def _start_follower(pg_url, tmp_path, name: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERVISE_")}
+    env |= {"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": pg_url, "SUPERVISE_DB_URL": pg_url}
+    log = open(tmp_path / f"{name}.log", "w")
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "ingest"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_for(predicate, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def test_one_ingest_is_active_and_another_takes_over_when_it_dies(pg_url, pg_exchange, pg_supervise, tmp_path):
+    pg_supervise("db", "upgrade")
+    first = _start_follower(pg_url, tmp_path, "first")
+    _wait_for(lambda: "now the active one" in (tmp_path / "first.log").read_text(), 20)
+    second = _start_follower(pg_url, tmp_path, "second")
+    try:
+        _wait_for(lambda: "standing by" in (tmp_path / "second.log").read_text(), 20)
+        pg_exchange.event("L1", "received", "2025-11-03 09:00", item_code="ITEM-W")
+        _wait_for(lambda: len(_taken_in(pg_url)) == 1, 10)
+
+        first.kill()  # kill -9: no clean release
+        first.wait()
+        pg_exchange.event("L2", "received", "2025-11-03 09:10", item_code="ITEM-W")
+        took = _wait_for(lambda: len(_taken_in(pg_url)) == 2, 15)
+        assert "now the active one" in (tmp_path / "second.log").read_text()
+        assert took < 10
+    finally:
+        for proc in (first, second):
+            proc.kill()
+            proc.wait()
