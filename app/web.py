@@ -39,6 +39,17 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@lru_cache(maxsize=512)
+def center_calendar(calendar_dir: Path | None, center_id: str | None = None):
+    """Official working days plus the center's own file (<calendar_dir>/<center_id>.toml), if it has one."""
+    from rules.calendar import WorkCalendar, parse_center_override
+
+    if calendar_dir and center_id and (calendar_dir / f"{center_id}.toml").exists():
+        override = parse_center_override((calendar_dir / f"{center_id}.toml").read_text(encoding="utf-8"))
+        return WorkCalendar.for_center(override)
+    return WorkCalendar()
+
+
 @dataclass
 class Services:
     """What every route and callback of one app needs, built once per app."""
@@ -88,16 +99,18 @@ class Services:
                 self._marker = (time.monotonic(), value)
         return value
 
-    @lru_cache(maxsize=256)
     def calendar(self, center_id: str | None = None):
         """The working-day calendar of a center: official days plus its own file, if any."""
-        from rules.calendar import WorkCalendar, parse_center_override
+        return center_calendar(self.settings.calendar_dir, center_id)
 
-        folder = self.settings.calendar_dir
-        if folder and center_id and (folder / f"{center_id}.toml").exists():
-            override = parse_center_override((folder / f"{center_id}.toml").read_text(encoding="utf-8"))
-            return WorkCalendar.for_center(override)
-        return WorkCalendar()
+    def pdf_sources(self, lang: str | None = None):
+        """What the PDF makers need, for the user of this request."""
+        from app.auth import actor_name
+        from app.i18n import current_lang
+        from app.pdf import Sources
+
+        return Sources(self.engine, self.reference.get(), self.clock(), self.zone, self.calendar,
+                       self.settings.var_dir, actor_name(), lang or current_lang())
 
     __hash__ = object.__hash__
 
@@ -264,8 +277,61 @@ def _install_api(server: Flask, services: Services) -> None:
     pass
 
 
+def _pdf_response(body: bytes, filename: str) -> Response:
+    from urllib.parse import quote
+
+    return Response(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}", "Cache-Control": "no-store"})
+
+
 def _install_downloads(server: Flask, services: Services) -> None:
-    pass
+    """PDF snapshots: scoped like the pages, and every export is audited."""
+    from flask import abort
+
+    from app import pdf
+    from app.auth import actor_name, audit, current_scope, remote_addr
+    from app.queries import alarms as alarm_queries
+    from app.queries.alarms import BoardFilters
+
+    def record(action: str, target: str, detail: dict) -> None:
+        audit(services.engine, actor_name(), action, target, detail, services.clock(), remote_addr(services.settings))
+
+    @server.route("/pdf/case/<case_no>.pdf")
+    def case_pdf(case_no: str):
+        scope = current_scope(services)
+        body = pdf.case_dossier(services.pdf_sources(), scope, case_no)
+        if body is None:
+            record("denied", f"case:{case_no}", {"export": "case_pdf"})
+            abort(404)
+        record("export_pdf", f"case:{case_no}", {"kind": "case"})
+        return _pdf_response(body, f"办件档案-{case_no}.pdf")
+
+    @server.route("/pdf/control-room.pdf")
+    def control_room_pdf():
+        scope = current_scope(services)
+        filters = BoardFilters(request.args.get("center") or None, request.args.get("dept") or None,
+                               request.args.get("kind") or None, request.args.get("level") or None)
+        board = alarm_queries.board(services.engine, scope, filters, services.clock(), services.escalate_after)
+        load = alarm_queries.load_by_place(services.engine, scope)
+        record("export_pdf", "control-room", {"kind": "control_room"})
+        body = pdf.control_room_snapshot(services.pdf_sources(), scope, board, load)
+        stamp = services.clock().astimezone(services.zone).strftime("%Y%m%d-%H%M")
+        return _pdf_response(body, f"监控大厅快照-{stamp}.pdf")
+
+    @server.route("/pdf/kpi.pdf")
+    def kpi_pdf():
+        from app import kpi
+
+        scope = current_scope(services)
+        try:
+            request_scope, start, end = kpi.parse_request(services, scope, request.args)
+        except ValueError:
+            record("denied", f"kpi:{request.args.get('scope')}", {"export": "kpi_pdf"})
+            abort(403)
+        report = kpi.report(services, request_scope, start, end)
+        record("export_pdf", f"kpi:{request_scope.scope_id}", {"kind": "kpi", "from": str(start), "to": str(end)})
+        body = pdf.kpi_report(services.pdf_sources(), report)
+        return _pdf_response(body, f"效能指标-{start}-{end}.pdf")
 
 
 VIDEO_VIEW_AUDIT_SECONDS = 300  # one audit line per user and camera per five minutes of watching
