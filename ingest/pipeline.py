@@ -126,12 +126,12 @@ class Ingest:
             fresh = [e for e in good if e.event_id in inserted]
             store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"})
             store.log_quality(conn, SOURCE, rejected, now)
-            changes = self.judge(conn, {e.case_no for e in fresh} & received, now)
+            # Judged by fire_due, once per cycle however many batches touched them.
+            store.mark_for_judgement(conn, {e.case_no for e in fresh} & received, _placeholders(fresh, self.items))
             cursor.take(batch.ids, batch.snapshot)
             store.save_cursor(conn, SOURCE, cursor, now)
-        self._publish(changes)
         totals.rows, totals.events, totals.rejected = len(batch.rows), len(fresh), len(rejected)
-        totals.duplicates, totals.changes = len(good) - len(fresh), len(changes)
+        totals.duplicates = len(good) - len(fresh)
         metrics.rows_total.labels(SOURCE).inc(len(batch.rows))
         metrics.quality_rejects_total.labels(SOURCE).inc(len(rejected))
         metrics.duplicates_total.inc(totals.duplicates)
@@ -219,6 +219,21 @@ class Ingest:
 
 
 # --- rows of the supervision database -----------------------------------
+def _placeholders(fresh: list[Event], items: dict[str, Item]) -> list[dict]:
+    """Rows for cases received in this batch, until fire_due judges them."""
+    firsts: dict[str, Event] = {}
+    for e in fresh:
+        if e.kind == "received" and e.item_code in items:
+            if e.case_no not in firsts or (e.occurred_at, e.event_id) < (firsts[e.case_no].occurred_at, firsts[e.case_no].event_id):
+                firsts[e.case_no] = e
+    return [
+        {"case_no": e.case_no, "item_code": e.item_code, "status": "received", "received_at": e.occurred_at,
+         "center_id": e.center_id, "dept_id": e.dept_id, "window_id": e.window_id, "staff_id": e.staff_id,
+         "clocks": [], "judged_at": e.recorded_at}
+        for e in firsts.values()
+    ]  # fmt: skip
+
+
 def _first_received(case_events: list[Event]) -> Event | None:
     received = [e for e in case_events if e.kind == "received"]
     return min(received, key=lambda e: (e.occurred_at, e.event_id)) if received else None

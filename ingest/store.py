@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, func, select, update
@@ -155,6 +155,20 @@ def upsert_cases(conn: Connection, rows: Sequence[dict]) -> None:
     stmt = stmt.on_conflict_do_update(index_elements=["case_no"], set_={c: stmt.excluded[c] for c in columns})
     for part in _chunks(list(rows), 500):
         conn.execute(stmt, part)
+
+
+# A next_change this far in the past means "judge again at the next chance".
+JUDGE_NOW = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def mark_for_judgement(conn: Connection, case_nos: set[str], new_cases: Sequence[dict]) -> None:
+    """Put `case_nos` at the head of the due index; `new_cases` get a row first."""
+    if new_cases:
+        rows = [r | {"next_change": JUDGE_NOW} for r in new_cases]
+        stmt = _insert(conn, cases)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["case_no"], set_={"next_change": JUDGE_NOW}), rows)
+    for part in _chunks(sorted(case_nos)):
+        conn.execute(update(cases).where(cases.c.case_no.in_(part)).values(next_change=JUDGE_NOW))
 
 
 def due_cases(conn: Connection, now: datetime, limit: int) -> list[str]:
