@@ -71,6 +71,7 @@ class Clock:
 
     @property
     def paused(self) -> bool:
+        """True while an open special procedure stops this clock (第45条)."""
         return self.due is None and self.stopped_at is None
 
     def working_days_left(self, today: date) -> int | None:
@@ -108,6 +109,7 @@ class CaseJudgement:
         return list(dict.fromkeys(fact.kind for fact in self.alarms))
 
     def clock(self, name: str) -> Clock | None:
+        """The clock called `name` ('promise', 'step:a', ...), or None."""
         return next((c for c in self.clocks if c.name == name), None)
 
 
@@ -122,6 +124,8 @@ def judge_case(
     第42条 (extension), 第45条 (special procedures); delivery: 第44条; day counting:
     民法典 第201条, 第203条 and 行政许可法 第82条.
     """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"judge_case: now must be tz-aware, got {now!r}")
     history = read_history(events, now)
     if history is None:
         return None

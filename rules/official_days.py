@@ -33,6 +33,7 @@ class Holiday:
     last: date
 
     def dates(self) -> list[date]:
+        """Every date of the block, first to last."""
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
 
 
@@ -48,6 +49,7 @@ class OfficialYear:
     amended_by: str = ""
 
     def days_off(self) -> frozenset[date]:
+        """Every date off that the notice lists (weekend days inside a block included)."""
         return frozenset(d for h in self.holidays for d in h.dates())
 
 
