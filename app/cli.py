@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quality": ("ingest.command:quality_command", "List the data-quality log as JSON lines."),
     "video": ("video.command:video_command", "Run camera workers (health, thumbnails, evidence)."),
     "cameras": ("video.command:cameras_command", "List camera health as JSON lines."),
+    "serve": ("app.serve:serve_command", "Run the web dashboard with gunicorn (several workers)."),
+    "user": ("app.users:user_command", "Dashboard users: add a user (password from stdin)."),
+    "export": ("app.export:export_command", "Write PDF snapshots: case dossier, KPI report, control room."),
+    "kpi": ("app.kpi:kpi_command", "Maintain the KPI pre-aggregation (refresh, rebuild)."),
 }
 
 

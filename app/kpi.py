@@ -1,1 +1,492 @@
-def start_refresher(services): pass
+"""Performance indicators (效能指标) for managers: pre-aggregated by day and place,
+read for any date range and scope, with roll-ups by level, rankings and trends.
+
+Definitions (shown to users on the KPI page and in the PDF):
+
+* 按时办结率 on-time rate = cases completed in the period with ``on_time`` ÷ cases completed in the period.
+* 提前办结率 early rate = completed cases with ``early`` ÷ cases completed.
+* 超期未办结 overdue open = cases not ended whose promise due date is before today (as of now).
+* average used vs promised working days = Σ used_days ÷ n and Σ promised_days ÷ n over completed
+  cases that have both.
+* 补正率 correction rate = completed cases that had a correction notice ÷ cases completed;
+  最多跑一次率 one-visit rate = the rest (no correction notice).
+* satisfaction = average score of ratings given in the period (on-site devices and SMS replies alike);
+  满意率 = ratings with score ≥ :data:`SATISFIED_SCORE` ÷ all ratings. The four-button devices send
+  100/80/60/0, so "满意" and "基本满意" count as satisfied and 60 ("一般") does not.
+
+``kpi_daily`` holds one row per local day and (center, department, window, staff).
+:func:`refresh` rebuilds only the days touched since it last ran: days on which
+a re-judged case was received or completed, and days of new ratings. A day is
+rebuilt whole (delete + insert in one transaction), so running it twice is harmless.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from itertools import groupby
+
+from sqlalchemy import Engine, and_, case as sql_case, delete, func, insert, select, text
+
+from app.queries.reference import Reference
+from app.scope import Scope, scope_for
+from app.tables import OPEN_STATUSES, cases, kpi_daily, kpi_state, ratings
+
+log = logging.getLogger(__name__)
+
+SATISFIED_SCORE = 80  # 满意率 cut-off; coordinated with the SMS ratings, which share the `ratings` table
+REFRESH_SECONDS = 60.0
+SAFETY_MARGIN = timedelta(minutes=10)  # rows committed late with an older judged_at are still caught
+DAYS_PER_BATCH = 31
+PLACE = ("center_id", "dept_id", "window_id", "staff_id")
+COUNTERS = ("received", "completed", "on_time", "early", "timed", "used_days", "promised_days", "corrected",
+            "ended", "ratings", "rating_sum", "satisfied")
+ADVISORY_LOCK = 7_401_2025
+
+
+# --- maintenance ---------------------------------------------------------------------------------
+
+def _bounds(day: date, zone) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+def _place(row) -> tuple[str, str, str, str]:
+    return tuple(row[i] or "" for i in range(4))
+
+
+def _day_rows(conn, day: date, zone) -> list[dict]:
+    """Every kpi_daily row of one day, computed from cases and ratings."""
+    start, end = _bounds(day, zone)
+    place = (cases.c.center_id, cases.c.dept_id, cases.c.window_id, cases.c.staff_id)
+    totals: dict[tuple, dict] = {}
+
+    def bucket(key):
+        return totals.setdefault(key, dict.fromkeys(COUNTERS, 0))
+
+    ended = sql_case((cases.c.status.in_(("rejected", "withdrawn")), 1), else_=0)
+    for row in conn.execute(select(*place, func.count(), func.sum(ended))
+                            .where(cases.c.received_at >= start, cases.c.received_at < end).group_by(*place)):
+        b = bucket(_place(row))
+        b["received"] += row[4]
+        b["ended"] += int(row[5] or 0)
+    timed = and_(cases.c.used_days.is_not(None), cases.c.promised_days.is_not(None))
+    flag = lambda condition: func.sum(sql_case((condition, 1), else_=0))  # noqa: E731
+    for row in conn.execute(
+        select(*place, func.count(), flag(cases.c.on_time.is_(True)), flag(cases.c.early.is_(True)), flag(timed),
+               func.sum(sql_case((timed, cases.c.used_days), else_=0)),
+               func.sum(sql_case((timed, cases.c.promised_days), else_=0)), flag(cases.c.corrections > 0))
+        .where(cases.c.completed_at >= start, cases.c.completed_at < end, cases.c.status == "completed")
+        .group_by(*place)
+    ):
+        b = bucket(_place(row))
+        for name, value in zip(("completed", "on_time", "early", "timed", "used_days", "promised_days", "corrected"),
+                               row[4:]):
+            b[name] += int(value or 0)
+    rplace = (ratings.c.center_id, ratings.c.dept_id, ratings.c.window_id, ratings.c.staff_id)
+    for row in conn.execute(
+        select(*rplace, func.count(), func.sum(ratings.c.score), flag(ratings.c.score >= SATISFIED_SCORE))
+        .where(ratings.c.rated_at >= start, ratings.c.rated_at < end).group_by(*rplace)
+    ):
+        b = bucket(_place(row))
+        b["ratings"] += row[4]
+        b["rating_sum"] += int(row[5] or 0)
+        b["satisfied"] += int(row[6] or 0)
+    return [dict(day=day, **dict(zip(PLACE, key)), **values) for key, values in totals.items()]
+
+
+def rebuild_days(engine: Engine, days: set[date], zone) -> int:
+    """Recompute these days whole; returns how many rows were written."""
+    written = 0
+    ordered = sorted(days)
+    for index in range(0, len(ordered), DAYS_PER_BATCH):
+        batch = ordered[index:index + DAYS_PER_BATCH]
+        with engine.begin() as conn:
+            rows = [r for day in batch for r in _day_rows(conn, day, zone)]
+            conn.execute(delete(kpi_daily).where(kpi_daily.c.day.in_(batch)))
+            if rows:
+                conn.execute(insert(kpi_daily), rows)
+            written += len(rows)
+    return written
+
+
+def _touched_days(conn, judged_mark: datetime | None, rating_mark: int, zone) -> set[date]:
+    if judged_mark is None:
+        first, last = conn.execute(select(func.min(cases.c.received_at), func.max(cases.c.completed_at))).one()
+        first_rating, last_rating = conn.execute(select(func.min(ratings.c.rated_at), func.max(ratings.c.rated_at))).one()
+        instants = [_aware(v) for v in (first, last, first_rating, last_rating) if v is not None]
+        if not instants:
+            return set()
+        lo, hi = min(instants).astimezone(zone).date(), max(instants).astimezone(zone).date()
+        return {lo + timedelta(days=i) for i in range((hi - lo).days + 1)}
+    days: set[date] = set()
+    for received, completed in conn.execute(select(cases.c.received_at, cases.c.completed_at)
+                                            .where(cases.c.judged_at > judged_mark - SAFETY_MARGIN)):
+        days.add(received.astimezone(zone).date())
+        if completed is not None:
+            days.add(completed.astimezone(zone).date())
+    for (rated,) in conn.execute(select(ratings.c.rated_at).where(ratings.c.id > rating_mark)):
+        days.add(rated.astimezone(zone).date())
+    return days
+
+
+def _aware(value):
+    from app.queries.health import _aware as aware
+
+    return aware(value)
+
+
+_refresh_lock = threading.Lock()
+
+
+def refresh(engine: Engine, zone, now: datetime) -> int:
+    """Bring kpi_daily up to date with cases and ratings; returns the number of days rebuilt."""
+    if not _refresh_lock.acquire(blocking=False):
+        return 0
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several web servers run this loop; one at a time does the work.
+                if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK}).scalar():
+                    return 0
+            try:
+                state = conn.execute(select(kpi_state).where(kpi_state.c.name == "daily")).mappings().first()
+                judged_mark = state["judged_mark"] if state else None
+                rating_mark = state["rating_mark"] if state else 0
+                # Marks are read before the scan: anything judged after them is caught next time.
+                new_judged = _aware(conn.execute(select(func.max(cases.c.judged_at))).scalar())
+                new_rating = conn.execute(select(func.max(ratings.c.id))).scalar() or 0
+                days = _touched_days(conn, judged_mark, rating_mark, zone)
+                conn.commit()
+                rebuild_days(engine, days, zone)
+                with engine.begin() as write:
+                    values = dict(judged_mark=new_judged or judged_mark, rating_mark=new_rating, refreshed_at=now)
+                    if state:
+                        write.execute(kpi_state.update().where(kpi_state.c.name == "daily").values(**values))
+                    else:
+                        write.execute(insert(kpi_state).values(name="daily", **values))
+                return len(days)
+            finally:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK})
+                    conn.commit()
+    finally:
+        _refresh_lock.release()
+
+
+def version(engine: Engine) -> str:
+    """Changes whenever kpi_daily does: part of every cache key of a report."""
+    with engine.connect() as conn:
+        value = conn.execute(select(kpi_state.c.refreshed_at).where(kpi_state.c.name == "daily")).scalar()
+    return str(value)
+
+
+def start_refresher(services) -> threading.Thread:
+    """A daemon thread keeping kpi_daily fresh (on PostgreSQL one server at a time works)."""
+    stop = threading.Event()
+    services.kpi_stop = stop
+
+    def loop():
+        while True:
+            try:
+                days = refresh(services.engine, services.zone, services.clock())
+                if days:
+                    log.info("kpi: rebuilt %d day(s)", days)
+            except Exception:
+                log.exception("kpi refresh failed; retrying in %.0f s", REFRESH_SECONDS)
+            if stop.wait(REFRESH_SECONDS):
+                return
+
+    thread = threading.Thread(target=loop, name="web.kpi-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Totals:
+    received: int = 0
+    completed: int = 0
+    on_time: int = 0
+    early: int = 0
+    timed: int = 0
+    used_days: int = 0
+    promised_days: int = 0
+    corrected: int = 0
+    ended: int = 0
+    ratings: int = 0
+    rating_sum: int = 0
+    satisfied: int = 0
+
+    def __add__(self, other: "Totals") -> "Totals":
+        return Totals(*(getattr(self, n) + getattr(other, n) for n in COUNTERS))
+
+    @staticmethod
+    def _rate(part: int, whole: int) -> float | None:
+        return 100.0 * part / whole if whole else None
+
+    @property
+    def on_time_rate(self):
+        return self._rate(self.on_time, self.completed)
+
+    @property
+    def early_rate(self):
+        return self._rate(self.early, self.completed)
+
+    @property
+    def correction_rate(self):
+        return self._rate(self.corrected, self.completed)
+
+    @property
+    def one_visit_rate(self):
+        return self._rate(self.completed - self.corrected, self.completed)
+
+    @property
+    def avg_used(self):
+        return self.used_days / self.timed if self.timed else None
+
+    @property
+    def avg_promised(self):
+        return self.promised_days / self.timed if self.timed else None
+
+    @property
+    def avg_score(self):
+        return self.rating_sum / self.ratings if self.ratings else None
+
+    @property
+    def satisfied_rate(self):
+        return self._rate(self.satisfied, self.ratings)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    key: str
+    name: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class RollupRow:
+    depth: int  # 0 region, 1 city, 2 county
+    center_id: str
+    name: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class Report:
+    scope: Scope
+    scope_name: str
+    start: date
+    end: date
+    totals: Totals
+    overdue_open: int
+    rollup: list[RollupRow]
+    rankings: dict[str, list[Ranked]]  # center, dept, window, staff
+    trend: list[tuple[date, Totals]]  # per week (Monday)
+    satisfied_score: int = SATISFIED_SCORE
+    computed_at: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _totals(row, offset: int) -> Totals:
+    return Totals(*(int(v or 0) for v in row[offset:offset + len(COUNTERS)]))
+
+
+def _sums():
+    return [func.sum(kpi_daily.c[name]) for name in COUNTERS]
+
+
+def overdue_open(engine: Engine, scope: Scope, today: date) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).where(
+            cases.c.status.in_(OPEN_STATUSES), cases.c.promise_due < today,
+            scope.where(cases.c.center_id, cases.c.dept_id))).scalar_one()
+
+
+def compute_report(engine: Engine, reference: Reference, scope: Scope, start: date, end: date, now: datetime,
+                   zone) -> Report:
+    """The KPI report from kpi_daily: two grouped reads, everything else folded in memory."""
+    in_range = and_(kpi_daily.c.day >= start, kpi_daily.c.day <= end,
+                    scope.where(kpi_daily.c.center_id, kpi_daily.c.dept_id))
+    place = [kpi_daily.c[name] for name in PLACE]
+    with engine.connect() as conn:
+        by_place = conn.execute(select(*place, *_sums()).where(in_range).group_by(*place)).all()
+        by_day = conn.execute(select(kpi_daily.c.day, *_sums()).where(in_range).group_by(kpi_daily.c.day)
+                              .order_by(kpi_daily.c.day)).all()
+    total = Totals()
+    groups: dict[str, dict[str, Totals]] = {name: {} for name in ("center", "dept", "window", "staff")}
+    for row in by_place:
+        values = _totals(row, 4)
+        total = total + values
+        for name, key in zip(("center", "dept", "window", "staff"), row[:4]):
+            if key:
+                groups[name][key] = groups[name].get(key, Totals()) + values
+    names = {"center": reference.center_name, "dept": lambda k: f"{reference.dept_name(k)}（"
+                                                                f"{reference.center_name(_dept_center(reference, k))}）",
+             "window": lambda k: f"{reference.window_label(k)}（{reference.center_name(_window_center(reference, k))}）",
+             "staff": lambda k: f"{reference.staff_name(k)}（{reference.center_name(_staff_center(reference, k))}）"}
+    rankings = {name: _rank(values, names[name]) for name, values in groups.items()}
+    weeks: list[tuple[date, Totals]] = []
+    for monday, rows in groupby(by_day, key=lambda r: r[0] - timedelta(days=r[0].weekday())):
+        week = Totals()
+        for r in rows:
+            week = week + _totals(r, 1)
+        weeks.append((monday, week))
+    today = now.astimezone(zone).date()
+    return Report(scope=scope, scope_name=_scope_name(reference, scope), start=start, end=end, totals=total,
+                  overdue_open=overdue_open(engine, scope, today),
+                  rollup=_rollup(reference, scope, groups["center"]), rankings=rankings, trend=weeks,
+                  computed_at=now)
+
+
+def _dept_center(reference: Reference, dept_id: str):
+    dept = reference.departments.get(dept_id)
+    return dept.center_id if dept else None
+
+
+def _staff_center(reference: Reference, staff_id: str):
+    person = reference.staff.get(staff_id)
+    return _window_center(reference, person.window_id) if person and person.window_id else (
+        _dept_center(reference, person.dept_id) if person and person.dept_id else None)
+
+
+def _window_center(reference: Reference, window_id: str):
+    window = reference.windows.get(window_id)
+    return window.center_id if window else None
+
+
+def _rank(values: dict[str, Totals], name) -> list[Ranked]:
+    """Best first: on-time rate, then satisfaction, then volume; places with nothing completed last."""
+    ranked = [Ranked(key, name(key), totals) for key, totals in values.items()]
+    ranked.sort(key=lambda r: (r.totals.on_time_rate is None, -(r.totals.on_time_rate or 0),
+                               -(r.totals.satisfied_rate or 0), -r.totals.completed, r.key))
+    return ranked
+
+
+def _scope_name(reference: Reference, scope: Scope) -> str:
+    from app.scope import scope_label
+
+    return scope_label(scope, reference)
+
+
+def _rollup(reference: Reference, scope: Scope, by_center: dict[str, Totals]) -> list[RollupRow]:
+    """Region → cities → counties, each row the sum of its own center and everything below it."""
+    if scope.dept is not None:
+        return []
+
+    def subtree(center_id: str) -> Totals:
+        total = Totals()
+        for member in reference.descendants(center_id):
+            total = total + by_center.get(member, Totals())
+        return total
+
+    rows: list[RollupRow] = []
+
+    def walk(center_id: str, depth: int) -> None:
+        if not scope.allows_center(center_id) and not any(scope.allows_center(c) for c in
+                                                            reference.descendants(center_id)):
+            return
+        center = reference.centers.get(center_id)
+        rows.append(RollupRow(depth, center_id, center.name if center else center_id, subtree(center_id)))
+        for child in reference.children(center_id):
+            walk(child.center_id, depth + 1)
+
+    roots = [scope.scope_id] if scope.scope_id in reference.centers else [reference.region_id()]
+    for root in roots:
+        if root:
+            walk(root, 0)
+    return rows
+
+
+def narrow_scope(reference: Reference, user_scope: Scope, scope_id: str | None) -> Scope:
+    """The scope a report asks for, which must lie inside the user's own; ValueError otherwise."""
+    if not scope_id or scope_id == user_scope.scope_id:
+        return user_scope
+    if scope_id in reference.centers:
+        if user_scope.dept is not None or not user_scope.allows_center(scope_id):
+            raise ValueError(f"scope {scope_id} lies outside yours")
+        level = reference.centers[scope_id].level
+        return scope_for({"region": "region", "city": "city"}.get(level, "center"), scope_id, reference)
+    dept = reference.departments.get(scope_id)
+    if dept is not None and user_scope.allows(dept.center_id, dept.dept_id):
+        return scope_for("department", scope_id, reference)
+    raise ValueError(f"scope {scope_id} lies outside yours")
+
+
+def default_range(today: date) -> tuple[date, date]:
+    return today - timedelta(days=29), today
+
+
+def parse_request(services, user_scope: Scope, args) -> tuple[Scope, date, date]:
+    """Scope, from and to of a KPI request (query string), checked against the user's scope."""
+    start, end = default_range(services.today())
+    if args.get("from"):
+        start = date.fromisoformat(args["from"])
+    if args.get("to"):
+        end = date.fromisoformat(args["to"])
+    if end < start:
+        raise ValueError("to is before from")
+    return narrow_scope(services.reference.get(), user_scope, args.get("scope")), start, end
+
+
+def report(services, scope: Scope, start: date, end: date, cached: bool = True) -> Report:
+    """The report through the shared cache (Redis with several servers), keyed by the data's version."""
+    key = f"kpi:{scope.key}:{start}:{end}:{version(services.engine)}"
+    if cached:
+        hit = services.cache.get(key)
+        if hit is not None:
+            return hit
+    result = compute_report(services.engine, services.reference.get(), scope, start, end, services.clock(),
+                            services.zone)
+    if cached:
+        services.cache.set(key, result, timeout=600)
+    return result
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+import click  # noqa: E402  (kept beside the command it serves)
+
+
+@click.group("kpi")
+def kpi_command() -> None:
+    """KPI pre-aggregation (kpi_daily)."""
+
+
+@kpi_command.command("refresh")
+def kpi_refresh() -> None:
+    """Rebuild the days touched since the last refresh (all days the first time)."""
+    from datetime import timezone
+
+    from app.database import open_database
+    from app.settings import load
+
+    settings = load()
+    days = refresh(open_database(settings), settings.zone, datetime.now(timezone.utc))
+    click.echo(f"kpi: rebuilt {days} day(s)")
+
+
+@kpi_command.command("rebuild")
+@click.option("--days", type=int, default=None, help="Only the last N days (default: everything).")
+def kpi_rebuild(days: int | None) -> None:
+    """Recompute days whole, e.g. after a completion was retracted by late data."""
+    from datetime import timezone
+
+    from app.database import open_database
+    from app.settings import load
+
+    settings = load()
+    engine = open_database(settings)
+    now = datetime.now(timezone.utc)
+    if days is None:
+        with engine.begin() as conn:
+            conn.execute(delete(kpi_state))
+        click.echo(f"kpi: rebuilt {refresh(engine, settings.zone, now)} day(s)")
+        return
+    today = now.astimezone(settings.zone).date()
+    chosen = {today - timedelta(days=i) for i in range(days)}
+    rebuild_days(engine, chosen, settings.zone)
+    click.echo(f"kpi: rebuilt {len(chosen)} day(s)")

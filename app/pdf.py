@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from reportlab.graphics.shapes import STATE_DEFAULTS, Drawing, Line, Rect, String
+from reportlab.graphics.shapes import STATE_DEFAULTS, Circle, Drawing, Line, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
@@ -313,6 +313,7 @@ def line_chart(labels: list[str], series: dict[str, list[float | None]], width: 
                 previous = None
                 continue
             here = (left + plot_w * i / (n - 1), bottom + plot_h * min(value, top) / top)
+            drawing.add(Circle(*here, 1.6, fillColor=colour, strokeColor=None))
             if previous:
                 drawing.add(Line(*previous, *here, strokeColor=colour, strokeWidth=1.2))
             previous = here
@@ -352,5 +353,56 @@ def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> 
                      _local(r["fired_at"], zone), str(r["due"] or ""), state_label(r["state"], lang)])
     story.append(Spacer(1, 6))
     story.append(_table(rows, [16 * mm, 40 * mm, 34 * mm, 88 * mm, 30 * mm, 22 * mm, 22 * mm], style_rows=styles_rows))
+    _build(doc, story)
+    return buffer.getvalue()
+
+
+# --- the KPI report --------------------------------------------------------------------------
+
+def kpi_report(src: Sources, report) -> bytes:
+    """效能指标报告: headline indicators, roll-up by level, rankings and the weekly trend, charts in vector."""
+    from layouts.kpi import RANK_ROWS, cards, metric_cells, metric_columns
+
+    styles = _styles()
+    lang = src.lang
+    cut = report.satisfied_score
+    buffer = io.BytesIO()
+    title = t("pdf.kpi.title", lang)
+    doc = _document(buffer, title, src)
+    width = A4[0] - 30 * mm
+    story = [Paragraph(_xml(f"{title} · {report.scope_name}"), styles["title"]),
+             Paragraph(_xml(t("pdf.kpi.period", lang, start=report.start, end=report.end, scope=report.scope_name)),
+                       styles["body"]), Spacer(1, 6)]
+    headline = cards(report.totals, report.overdue_open, lang, cut)
+    pairs = [[headline[i][1], headline[i][2]] + ([headline[i + 1][1], headline[i + 1][2]] if i + 1 < len(headline)
+                                                  else ["", ""]) for i in range(0, len(headline), 2)]
+    story.append(_table(pairs, [55 * mm, 35 * mm, 55 * mm, 35 * mm], header=False))
+    story.append(Paragraph(_xml(t("kpi.trend", lang)), styles["h2"]))
+    labels = [w.strftime("%m-%d") for w, _ in report.trend]
+    story.append(line_chart(labels, {t("kpi.on_time_rate", lang): [w.on_time_rate for _, w in report.trend],
+                                     t("kpi.satisfied_rate", lang, cut=cut): [w.satisfied_rate for _, w in report.trend]},
+                            width, 60 * mm, maximum=100.0))
+    header = metric_columns(lang, cut)
+    widths = [60 * mm, 20 * mm, 25 * mm, 25 * mm, 25 * mm, 25 * mm]
+    if report.rollup:
+        story.append(Paragraph(_xml(t("kpi.rollup", lang)), styles["h2"]))
+        story.append(_table([header] + [metric_cells("　" * r.depth + r.name, r.totals) for r in report.rollup],
+                            widths))
+        ranked = [r for r in report.rollup if r.totals.completed][:20]
+        if ranked:
+            story.append(Spacer(1, 4))
+            story.append(bar_chart([r.name for r in ranked], [r.totals.on_time_rate or 0.0 for r in ranked], width,
+                                   14 * len(ranked) + 6, value_format="{:.1f}%"))
+    for name in ("center", "dept", "window", "staff"):
+        rows = report.rankings[name][:RANK_ROWS]
+        if not rows:
+            continue
+        story.append(Paragraph(_xml(f"{t('kpi.ranking', lang)} · {t(f'kpi.rank.{name}', lang)}"), styles["h2"]))
+        story.append(_table([["#"] + header] + [[str(i + 1)] + metric_cells(r.name, r.totals)
+                                                 for i, r in enumerate(rows)], [8 * mm] + [52 * mm] + widths[1:]))
+    story.append(Paragraph(_xml(t("kpi.definitions", lang)), styles["h2"]))
+    for key in ("kpi.def.on_time", "kpi.def.early", "kpi.def.correction"):
+        story.append(Paragraph(_xml(t(key, lang)), styles["small"]))
+    story.append(Paragraph(_xml(t("kpi.def.satisfied", lang, cut=cut)), styles["small"]))
     _build(doc, story)
     return buffer.getvalue()

@@ -1,2 +1,124 @@
-from dash import html
-def layout(services, scope, lang, query): return html.Div("kpi")
+"""The KPI page (效能指标) for center managers: any date range, any part of their
+scope, with roll-ups by level, rankings of centers, departments, windows and
+staff, and weekly trends. :func:`report_view` draws an :class:`app.kpi.Report`."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from app.i18n import t
+from app.kpi import Report, Totals, default_range
+from app.queries.reference import Reference
+from app.scope import Scope
+
+RANK_ROWS = 10
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def cards(totals: Totals, overdue_open: int, lang: str, cut: int) -> list[tuple[str, str, str]]:
+    """(id, label, value) of each headline indicator, shared with the PDF."""
+    return [
+        ("on-time", t("kpi.on_time_rate", lang), pct(totals.on_time_rate)),
+        ("early", t("kpi.early_rate", lang), pct(totals.early_rate)),
+        ("overdue-open", t("kpi.overdue_open", lang), str(overdue_open)),
+        ("avg-days", t("kpi.avg_days", lang), f"{num(totals.avg_used)} / {num(totals.avg_promised)}"),
+        ("correction", t("kpi.correction_rate", lang), pct(totals.correction_rate)),
+        ("one-visit", t("kpi.one_visit_rate", lang), pct(totals.one_visit_rate)),
+        ("score", t("kpi.satisfaction", lang), num(totals.avg_score)),
+        ("satisfied", t("kpi.satisfied_rate", lang, cut=cut), pct(totals.satisfied_rate)),
+        ("received", t("kpi.received", lang), str(totals.received)),
+        ("completed", t("kpi.completed", lang), str(totals.completed)),
+        ("ratings", t("kpi.ratings", lang), str(totals.ratings)),
+    ]
+
+
+def metric_columns(lang: str, cut: int) -> list[str]:
+    return [t("kpi.name", lang), t("kpi.completed", lang), t("kpi.on_time_rate", lang), t("kpi.early_rate", lang),
+            t("kpi.one_visit_rate", lang), t("kpi.satisfied_rate", lang, cut=cut)]
+
+
+def metric_cells(name: str, totals: Totals) -> list[str]:
+    return [name, str(totals.completed), pct(totals.on_time_rate), pct(totals.early_rate),
+            pct(totals.one_visit_rate), pct(totals.satisfied_rate)]
+
+
+def _table(header: list[str], rows: list[list[str]], table_id: str):
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])),
+                       html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows])],
+                      className="case-table", id=table_id)
+
+
+def trend_figure(report: Report, lang: str) -> go.Figure:
+    weeks = [w.isoformat() for w, _ in report.trend]
+    figure = go.Figure()
+    figure.add_scatter(x=weeks, y=[w.on_time_rate for _, w in report.trend], name=t("kpi.on_time_rate", lang),
+                       mode="lines+markers")
+    figure.add_scatter(x=weeks, y=[w.satisfied_rate for _, w in report.trend],
+                       name=t("kpi.satisfied_rate", lang, cut=report.satisfied_score), mode="lines+markers")
+    figure.add_bar(x=weeks, y=[w.received for _, w in report.trend], name=t("kpi.received", lang), yaxis="y2",
+                   opacity=0.3)
+    figure.update_layout(height=320, margin=dict(l=40, r=40, t=20, b=40), yaxis=dict(range=[0, 100], title="%"),
+                         yaxis2=dict(overlaying="y", side="right", showgrid=False), legend=dict(orientation="h"),
+                         font=dict(family="Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"))
+    return figure
+
+
+def report_view(report: Report, lang: str):
+    cut = report.satisfied_score
+    header = metric_columns(lang, cut)
+    rollup_rows = [metric_cells("　" * r.depth + r.name, r.totals) for r in report.rollup]
+    rankings = [html.Div([html.H4(t(f"kpi.rank.{name}", lang)),
+                          _table(["#"] + header, [[str(i + 1)] + metric_cells(r.name, r.totals)
+                                                  for i, r in enumerate(report.rankings[name][:RANK_ROWS])],
+                                 f"kpi-rank-{name}")])
+                for name in ("center", "dept", "window", "staff")]
+    return [
+        html.Div(className="kpi-cards", children=[
+            html.Div([html.Div(value, className="kpi-value", id=f"kpi-card-{key}"),
+                      html.Div(label, className="kpi-label")], className="kpi-card")
+            for key, label, value in cards(report.totals, report.overdue_open, lang, cut)]),
+        html.H3(t("kpi.trend", lang)),
+        dcc.Graph(id="kpi-trend", figure=trend_figure(report, lang), config={"displaylogo": False}),
+        html.H3(t("kpi.rollup", lang)),
+        _table(header, rollup_rows, "kpi-rollup") if rollup_rows else html.Div(),
+        html.H3(t("kpi.ranking", lang)),
+        html.Div(rankings, className="kpi-rankings"),
+        html.H3(t("kpi.definitions", lang)),
+        html.Ul([html.Li(t("kpi.def.on_time", lang)), html.Li(t("kpi.def.early", lang)),
+                 html.Li(t("kpi.def.correction", lang)), html.Li(t("kpi.def.satisfied", lang, cut=cut))]),
+    ]
+
+
+def scope_options(reference: Reference, scope: Scope) -> list[dict]:
+    options = []
+    for center in sorted(reference.centers.values(), key=lambda c: c.center_id):
+        if scope.dept is None and scope.allows_center(center.center_id):
+            options.append({"label": center.name, "value": center.center_id})
+    for dept in sorted(reference.departments.values(), key=lambda d: d.dept_id):
+        if scope.allows(dept.center_id, dept.dept_id):
+            options.append({"label": f"{reference.center_name(dept.center_id)} · {dept.name}", "value": dept.dept_id})
+    return options
+
+
+def layout(services, scope: Scope, lang: str, query: dict):
+    start, end = default_range(services.today())
+    return html.Div(className="kpi-page", children=[
+        html.H2(t("kpi.title", lang)),
+        html.Div(className="kpi-controls", children=[
+            html.Span(t("kpi.range", lang)),
+            dcc.DatePickerRange(id="kpi-range", start_date=query.get("from") or start.isoformat(),
+                                end_date=query.get("to") or end.isoformat(), display_format="YYYY-MM-DD"),
+            html.Span(t("kpi.scope", lang)),
+            dcc.Dropdown(id="kpi-scope", options=scope_options(services.reference.get(), scope),
+                         value=query.get("scope") or scope.scope_id, clearable=False, style={"width": "320px"}),
+            html.A(t("kpi.pdf", lang), id="kpi-pdf", href="/pdf/kpi.pdf", target="_blank", className="button-link"),
+        ]),
+        dcc.Loading(html.Div(id="kpi-content")),
+    ])
