@@ -46,6 +46,10 @@ class Item:
     def __post_init__(self) -> None:
         if self.day_unit not in ("working", "natural"):
             raise ValueError(f"item {self.item_code}: day_unit must be 'working' or 'natural', got {self.day_unit!r}")
+        if self.promised_days < 0 or self.statutory_days < 0:
+            raise ValueError(f"item {self.item_code}: negative time limit")
+        # NUMERIC may arrive as a float (SQLite): compare fees as the decimal it was written as
+        object.__setattr__(self, "fee_yuan", Decimal(str(self.fee_yuan)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,9 @@ class _Judge:
         self.facts: list[AlarmFact] = []
         self.clocks: list[Clock] = []
         self.upcoming: list[datetime] = []  # instants > now at which the judgement changes
+        self.deemed = False  # the receipt clock was missed: accepted on the day of receipt (第32条)
+        self.start: date | None = None  # the start date of the promise and statutory clocks
+        self.opened: datetime | None = None  # the instant those clocks came into existence
 
     # -- the whole case ------------------------------------------------------------------
 
@@ -240,8 +247,6 @@ class _Judge:
         elif h.end is not None and h.end.kind == "completed":
             # completed with no acceptance at all: judged as if accepted on receipt
             self.start, self.opened = received_on, h.received.occurred_at
-        else:
-            self.start = self.opened = None
 
     def _main_moves(self) -> list[_Move]:
         moves = [_Move(e.occurred_at, e.event_id, "extend", days=e.payload["days"]) for e in self.h.extensions]

@@ -6,10 +6,11 @@ make-up Sunday 09-20 and Saturday 10-10; Mid-Autumn 09-25..27; Spring Festival 2
 """
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
+from rules.clocks import judge_case
 from tests.rules.builders import CAL, N10, TZ, W5, E, at, fact, judge
 
 D = date.fromisoformat
@@ -46,6 +47,10 @@ JUDGEMENTS = [
     ("accepted on a working day", BASIC, "2026-09-29 12:00", W5, "accepted", "2026-09-29", False, "2026-10-12", "2026-11-02", 0, 0),
     # 10-10 is a make-up Saturday: it counts (09-30, 10-08, 10-09, 10-10, 10-12)
     ("National Day 2026 inside the limit", BASIC, "2026-10-12 12:00", W5, "accepted", "2026-09-29", False, "2026-10-12", "2026-11-02", 0, 0),
+    # National Day 2025 (10-01..10-08): receipt 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10;
+    # statutory 10-11 (make-up Saturday) and on to 10-30
+    ("receipt clock across National Day 2025", [E("received", "2025-09-26 09:00")], "2025-10-11 00:00", W5, "accepted", "2025-09-26", True, "2025-10-10", "2025-10-30", 0, 0),
+    ("one instant earlier it is not yet missed", [E("received", "2025-09-26 09:00")], "2025-10-10 23:59:59.999", W5, "received", None, False, None, None, 0, 0),
     ("before the receipt clock runs out: no start yet", ONLY_RECEIVED, "2026-10-10 23:59:59.999", W5, "received", None, False, None, None, 0, 0),
     # 第32条: 逾期不告知的，自收到申请材料之日起即为受理
     ("receipt clock missed: deemed accepted on the day of receipt", ONLY_RECEIVED, "2026-10-11 00:00", W5, "accepted", "2026-09-28", True, "2026-10-10", "2026-10-30", 0, 0),
@@ -345,10 +350,23 @@ def test_a_paused_clock_has_no_working_days_left():
     assert j.clock("promise").paused and j.clock("promise").working_days_left(D("2026-03-05")) is None
 
 
+def test_item_fee_is_compared_as_a_decimal():
+    item = replace(N10, fee_yuan=0.7)  # a float from SQLite NUMERIC
+    events = NATURAL_HOLIDAY + [E("completed", "2026-09-22 10:00", result="approved", fee_charged="0.70")]
+    assert judge(events, "2026-09-22 12:00", item).alarm_kinds == []
+    with pytest.raises(ValueError, match="day_unit"):
+        replace(W5, day_unit="hours")
+
+
 def test_tz_decides_the_local_date():
-    # accepted 2026-03-01 17:00 UTC = 03-02 01:00 in Beijing: the start date is 03-02
-    events = [E("received", "2026-03-02 00:30"), E("accepted", "2026-03-02 01:00")]
-    j = judge(events, "2026-03-02 12:00")
-    assert j.start_date == D("2026-03-02") and j.promise_due == D("2026-03-09")
-    assert events[1].occurred_at.astimezone(TZ).date() == D("2026-03-02")
-    assert CAL.add_working(D("2026-03-02"), 5) == D("2026-03-09")
+    # accepted 2026-03-01 17:00 UTC = Monday 03-02 01:00 in Beijing: the start date is 03-02, not Sunday 03-01
+    accepted = replace(E("accepted", "2026-03-02 01:00"), occurred_at=datetime(2026, 3, 1, 17, 0, tzinfo=timezone.utc))
+    j = judge([E("received", "2026-03-02 00:30"), accepted], "2026-03-02 12:00")
+    assert (j.start_date, j.promise_due) == (D("2026-03-02"), D("2026-03-09"))
+    utc = judge_case([E("received", "2026-03-02 00:30"), accepted], W5, CAL, at("2026-03-02 12:00"), timezone.utc)
+    assert (utc.start_date, utc.promise_due) == (D("2026-03-01"), D("2026-03-06"))  # in UTC it was Sunday
+
+
+def test_now_must_be_tz_aware():
+    with pytest.raises(ValueError, match="tz-aware"):
+        judge_case(BASIC, W5, CAL, datetime(2026, 10, 1), TZ)
