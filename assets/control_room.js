@@ -21,6 +21,12 @@
   window.superviseAlert = function (newRed, sound) {
     if (!newRed || !newRed.ids || !newRed.ids.length) { return window.dash_clientside.no_update; }
     window.superviseAlerts += 1;
+    window.superviseLastAlertAt = Date.now();
+    var boardView = document.getElementById("kiosk-view-board");
+    if (boardView && !boardView.classList.contains("active")) {
+      document.querySelectorAll(".kiosk-view").forEach(function (v) { v.classList.remove("active"); });
+      boardView.classList.add("active");
+    }
     if (sound && sound.indexOf("on") >= 0) { beep(); }
     var board = document.getElementById("control-room-board");
     if (board) {

@@ -1,2 +1,31 @@
-from dash import html
-def layout(services, scope, lang, query): return html.Div("kiosk")
+"""Kiosk mode for the wall screen (``/?kiosk``): dark, no chrome, rotating views.
+
+``?kiosk&views=board,overview,wall&seconds=20`` chooses the views and how long
+each stays. The board keeps polling while hidden, so a new red alarm still
+sounds and flashes, and the rotation jumps back to the board when one comes.
+"""
+from __future__ import annotations
+
+from dash import dcc, html
+
+from layouts import control_room, overview, wall
+
+VIEWS = ("board", "overview", "wall")
+
+
+def layout(services, scope, lang: str, query: dict):
+    views = [v for v in (query.get("views") or ",".join(VIEWS)).split(",") if v in VIEWS] or list(VIEWS)
+    seconds = max(5, int(query.get("seconds") or 20)) if str(query.get("seconds") or "20").isdigit() else 20
+    reference = services.reference.get()
+    blocks = {
+        "board": control_room.board_block(lang, query, reference, scope, kiosk=True),
+        "overview": overview.overview_block(lang, dark=True),
+        "wall": wall.wall_block(services, scope, lang, query, kiosk=True),
+    }
+    # Every block is present (their callbacks need their ids); only the chosen ones rotate.
+    return html.Div(id="kiosk", className="kiosk-page", children=[
+        dcc.Store(id="kiosk-views", data=views),
+        dcc.Interval(id="kiosk-rotate", interval=seconds * 1000),
+        *[html.Div(blocks[name], id=f"kiosk-view-{name}",
+                   className="kiosk-view" + (" active" if name == views[0] else "")) for name in VIEWS],
+    ])

@@ -1,2 +1,61 @@
-from dash import html
-def layout(services, scope, lang, query): return html.Div("wall")
+"""The video wall (视频墙): chosen windows' cameras, 16 tiles or more.
+
+Browsers keep about six long-lived HTTP/1.1 connections per host, so a tile
+never holds a stream open: each tile refreshes a still (``snapshot.jpg``, served
+from the thumbnails the camera workers keep in Redis) every couple of seconds
+with a short request, and only the one focused tile plays live (fragmented MP4,
+MJPEG as fallback). Sixteen tiles thus cost one long connection, not sixteen.
+"""
+from __future__ import annotations
+
+from dash import dcc, html
+
+from app.i18n import t
+from app.queries.reference import Reference
+from app.scope import Scope
+
+DEFAULT_TILES = 16
+MAX_TILES = 36
+SNAPSHOT_SECONDS = 2
+
+
+def camera_options(reference: Reference, scope: Scope) -> list[dict]:
+    options = []
+    for camera in sorted(reference.cameras.values(), key=lambda c: c.camera_id):
+        if camera.enabled and scope.allows_camera(reference, camera.camera_id):
+            window = reference.windows[camera.window_id]
+            options.append({"label": f"{reference.center_name(window.center_id)} · {reference.dept_name(window.dept_id)}"
+                                     f" · {window.label}", "value": camera.camera_id})
+    return options
+
+
+def tiles(reference: Reference, scope: Scope, camera_ids: list[str], lang: str):
+    chosen = [c for c in camera_ids if scope.allows_camera(reference, c)][:MAX_TILES]
+    children = []
+    for camera_id in chosen:
+        window = reference.windows[reference.cameras[camera_id].window_id]
+        children.append(html.Div(
+            id={"type": "wall-tile", "camera": camera_id}, className="wall-tile",
+            **{"data-camera": camera_id}, children=[
+                html.Img(src=f"/video/{camera_id}/snapshot.jpg", className="wall-snapshot", alt=camera_id),
+                html.Span(f"{reference.center_name(window.center_id)} {window.label}", className="wall-label"),
+            ]))
+    return children
+
+
+def wall_block(services, scope: Scope, lang: str, query: dict, kiosk: bool = False):
+    reference = services.reference.get()
+    options = camera_options(reference, scope)
+    wanted = [c for c in (query.get("cameras") or "").split(",") if c] or [o["value"] for o in options[:DEFAULT_TILES]]
+    return html.Div(className="wall", children=[
+        html.Div(className="hidden" if kiosk else "wall-controls", children=[
+            html.Span(t("wall.cameras", lang, n=MAX_TILES)),
+            dcc.Dropdown(id="wall-cameras", options=options, value=wanted, multi=True),
+            html.P(t("wall.focus", lang)),
+        ]),
+        html.Div(id="wall-grid", className="wall-grid", **{"data-interval": str(SNAPSHOT_SECONDS)}),
+    ])
+
+
+def layout(services, scope: Scope, lang: str, query: dict):
+    return html.Div([html.H2(t("wall.title", lang)), wall_block(services, scope, lang, query)])

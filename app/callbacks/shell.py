@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from dash import Input, Output, html
+from dash import Input, Output, State, html
 
 from app.auth import current_scope
 from app.i18n import current_lang, t
@@ -70,6 +70,14 @@ def register(app, services) -> None:
     def route(pathname, search):
         kiosk = (pathname or "/") in ("/", "") and "kiosk" in (search or "")
         return page_for(services, pathname, search), (KIOSK_CLASS if kiosk else "shell")
+
+    app.clientside_callback(
+        "function(n, views) { return window.superviseRotate(n, views); }",
+        Output("kiosk-rotate", "className"),
+        Input("kiosk-rotate", "n_intervals"),
+        State("kiosk-views", "data"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(Output("shell-banner", "children"), Input("shell-banner-poll", "n_intervals"))
     def banner(_n):

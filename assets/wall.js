@@ -1,0 +1,76 @@
+/* Video wall in the browser: refresh every tile's still with short requests,
+   and play live only in the focused tile (one long-lived connection). */
+(function () {
+  var next = 0;
+
+  function tiles() { return Array.prototype.slice.call(document.querySelectorAll(".wall-tile[data-camera]")); }
+
+  function refreshSome() {
+    if (document.hidden) { return; }
+    var all = tiles().filter(function (t) { return !t.classList.contains("wall-focus") && t.offsetParent !== null; });
+    if (!all.length) { return; }
+    // A few tiles per tick, staggered, so 16+ tiles never open more than a few requests at once.
+    var perTick = Math.max(1, Math.ceil(all.length / 4));
+    for (var i = 0; i < perTick; i++) {
+      var tile = all[(next + i) % all.length];
+      var img = tile.querySelector("img.wall-snapshot");
+      if (!img || img.dataset.loading) { continue; }
+      var fresh = new Image();
+      img.dataset.loading = "1";
+      fresh.onload = (function (target, loader) { return function () { target.src = loader.src; delete target.dataset.loading; }; })(img, fresh);
+      fresh.onerror = (function (target) { return function () { delete target.dataset.loading; target.classList.add("wall-error"); }; })(img);
+      fresh.src = "/video/" + encodeURIComponent(tile.dataset.camera) + "/snapshot.jpg?t=" + Date.now();
+    }
+    next = (next + perTick) % all.length;
+  }
+
+  function unfocus(tile) {
+    tile.classList.remove("wall-focus");
+    var live = tile.querySelector(".wall-live");
+    if (live) { if (live.pause) { live.pause(); } live.removeAttribute("src"); live.remove(); }
+    var img = tile.querySelector("img.wall-snapshot");
+    if (img) { img.style.display = ""; }
+  }
+
+  function focus(tile) {
+    tiles().forEach(function (t) { if (t !== tile) { unfocus(t); } });
+    if (tile.classList.contains("wall-focus")) { unfocus(tile); return; }
+    tile.classList.add("wall-focus");
+    var camera = encodeURIComponent(tile.dataset.camera);
+    var img = tile.querySelector("img.wall-snapshot");
+    var video = document.createElement("video");
+    video.className = "wall-live"; video.autoplay = true; video.muted = true; video.playsInline = true;
+    video.style.width = "100%"; video.style.height = "100%";
+    video.onerror = function () {
+      // No fMP4 from this camera: fall back to MJPEG, still a single connection.
+      var mjpeg = document.createElement("img");
+      mjpeg.className = "wall-live"; mjpeg.src = "/video/" + camera + "/live.mjpeg";
+      mjpeg.style.width = "100%"; mjpeg.style.height = "100%";
+      video.replaceWith(mjpeg);
+    };
+    video.src = "/video/" + camera + "/live.mp4";
+    if (img) { img.style.display = "none"; }
+    tile.insertBefore(video, tile.firstChild);
+  }
+
+  document.addEventListener("click", function (event) {
+    var tile = event.target.closest && event.target.closest(".wall-tile[data-camera]");
+    if (tile) { focus(tile); }
+  });
+
+  // Kiosk rotation: show one view at a time; jump to the board when a new red alarm arrives.
+  var rotation = 0;
+  window.superviseRotate = function (n, views) {
+    if (!views || !views.length) { return window.dash_clientside.no_update; }
+    rotation = (rotation + 1) % views.length;
+    var show = views[rotation];
+    if (window.superviseLastAlertAt && Date.now() - window.superviseLastAlertAt < 30000) { show = "board"; }
+    ["board", "overview", "wall"].forEach(function (name) {
+      var el = document.getElementById("kiosk-view-" + name);
+      if (el) { el.classList.toggle("active", name === show); }
+    });
+    return show;
+  };
+
+  setInterval(refreshSome, 500);
+})();
