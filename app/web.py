@@ -258,23 +258,99 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
         return response
 
 
-def run_in_thread(settings: Settings, port: int, clock: Clock = system_clock, host: str = "127.0.0.1"):
-    """Serve the dashboard from a background thread of this process (for `make demo`).
+def _iso(value, zone) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(zone).isoformat() if isinstance(value, datetime) else value.isoformat()
 
-    Uses waitress, a production WSGI server, never Flask's development server.
-    Returns the waitress server; call ``.close()`` to stop it.
-    """
-    from waitress.server import create_server
 
-    wsgi = create_app(settings, clock)
-    server = create_server(wsgi, host=host, port=port, threads=8, ident="supervise")
-    thread = threading.Thread(target=server.run, name=f"web.waitress:{port}", daemon=True)
-    thread.start()
-    return server
+def alarm_json(row: dict, zone) -> dict:
+    """An alarm as `supervise alarms --json` prints it."""
+    return {"id": row["id"], "kind": row["kind"], "level": row["level"], "case_no": row["case_no"],
+            "subject": row["subject"], "center_id": row["center_id"], "dept_id": row["dept_id"],
+            "window_id": row["window_id"], "camera_id": row["camera_id"], "fired_at": _iso(row["fired_at"], zone),
+            "due": _iso(row["due"], zone), "state": row["state"], "closed_reason": row["closed_reason"],
+            "acknowledged_at": _iso(row["acknowledged_at"], zone), "urged_at": _iso(row["urged_at"], zone)}
+
+
+def _totals_json(totals) -> dict:
+    from dataclasses import asdict
+
+    return {**asdict(totals), "on_time_rate": totals.on_time_rate, "early_rate": totals.early_rate,
+            "correction_rate": totals.correction_rate, "one_visit_rate": totals.one_visit_rate,
+            "avg_used_days": totals.avg_used, "avg_promised_days": totals.avg_promised,
+            "avg_score": totals.avg_score, "satisfied_rate": totals.satisfied_rate}
 
 
 def _install_api(server: Flask, services: Services) -> None:
-    pass
+    """JSON for scripts, under the same login (session cookie or HTTP basic) and scopes as the pages."""
+    from app import kpi
+    from app.auth import actor_name, audit, current_scope, remote_addr
+    from app.i18n import current_lang, t
+    from app.queries import alarms as alarm_queries
+    from app.queries import cases as case_queries
+    from layouts.case import read_clocks
+
+    def refuse(status: int, key: str, target: str):
+        audit(services.engine, actor_name(), "denied", target, {"path": request.path}, services.clock(),
+              remote_addr(services.settings))
+        return jsonify(error=t(key, current_lang())), status
+
+    @server.route("/api/alarms")
+    def api_alarms():
+        scope = current_scope(services)
+        args = request.args
+        state = args.get("state", "open")
+        if state not in ("open", "all"):
+            return jsonify(error="state must be open or all"), 400
+        filters = alarm_queries.BoardFilters(args.get("center") or None, args.get("dept") or None,
+                                             args.get("kind") or None, args.get("level") or None)
+        try:
+            limit = min(max(int(args.get("limit", 1000)), 1), 10_000)
+        except ValueError:
+            return jsonify(error="limit must be a number"), 400
+        rows = alarm_queries.listing(services.engine, scope, filters, state, args.get("case") or None, limit)
+        return jsonify([alarm_json(r, services.zone) for r in rows])
+
+    @server.route("/api/cases/<case_no>")
+    def api_case(case_no: str):
+        scope = current_scope(services)
+        row = case_queries.case(services.engine, scope, case_no)
+        if row is None:
+            return refuse(404, "api.not_found", f"case:{case_no}")
+        zone, today = services.zone, services.today()
+        calendar = services.calendar(row["center_id"])
+        alarm_rows = alarm_queries.for_case(services.engine, scope, case_no)
+        body = {k: row[k] for k in ("case_no", "item_code", "status", "deemed_accepted", "paused_days",
+                                    "extension_days", "on_time", "early", "used_days", "promised_days",
+                                    "corrections", "center_id", "dept_id", "window_id", "staff_id")}
+        body |= {k: _iso(row[k], zone) for k in ("received_at", "start_date", "promise_due", "statutory_due",
+                                                 "completed_at")}
+        body["alarms"] = [alarm_json(a, zone) for a in alarm_rows]
+        body["clocks"] = [{"name": c.name, "start": _iso(c.start, zone), "due": _iso(c.due, zone),
+                           "stopped_at": _iso(c.stopped_at, zone), "paused_days": c.paused_days,
+                           "extension_days": c.extension_days,
+                           "working_days_left": c.days_left(calendar, today)} for c in read_clocks(row)]
+        return jsonify(body)
+
+    @server.route("/api/kpi")
+    def api_kpi():
+        user_scope = current_scope(services)
+        try:
+            scope, start, end = kpi.parse_request(services, user_scope, request.args)
+        except ValueError:
+            return refuse(403, "api.forbidden", f"kpi:{request.args.get('scope')}")
+        report = kpi.report(services, scope, start, end)
+        return jsonify({
+            "scope": scope.scope_id, "from": start.isoformat(), "to": end.isoformat(),
+            "satisfied_score": report.satisfied_score, "overdue_open": report.overdue_open,
+            "totals": _totals_json(report.totals),
+            "rollup": [{"center_id": r.center_id, "name": r.name, "depth": r.depth, **_totals_json(r.totals)}
+                       for r in report.rollup],
+            "rankings": {name: [{"id": r.key, "name": r.name, **_totals_json(r.totals)} for r in rows[:50]]
+                         for name, rows in report.rankings.items()},
+            "trend": [{"week": week.isoformat(), **_totals_json(totals)} for week, totals in report.trend],
+        })
 
 
 def _pdf_response(body: bytes, filename: str) -> Response:

@@ -132,3 +132,17 @@ def change_marker(engine: Engine) -> tuple:
     with engine.connect() as conn:
         newest_id, newest_update = conn.execute(select(func.max(alarms.c.id), func.max(alarms.c.updated_at))).one()
     return newest_id or 0, str(newest_update or "")
+
+
+def listing(engine: Engine, scope: Scope, filters: BoardFilters, state: str = "open", case_no: str | None = None,
+            limit: int = 1000) -> list[dict]:
+    """Alarms for the API: open ones (not closed) or all, newest first, within `scope`."""
+    conditions = [scope.where(alarms.c.center_id, alarms.c.dept_id), filters.where()]
+    if state == "open":
+        conditions.append(alarms.c.state != "closed")
+    if case_no:
+        conditions.append(alarms.c.case_no == case_no)
+    with engine.connect() as conn:
+        rows = conn.execute(select(*_BOARD_COLUMNS).where(*conditions)
+                            .order_by(alarms.c.fired_at.desc(), alarms.c.id.desc()).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]

@@ -1,0 +1,82 @@
+"""Running the dashboard: `supervise serve` under gunicorn, or in a thread for the demo.
+
+Never Flask's development server. Each gunicorn worker builds its own app (its
+own database pool and Redis client, nothing shared across fork); workers and
+servers share state only through PostgreSQL and Redis, so any one of them may
+restart without logging anybody out or losing an action.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int) -> dict:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        # Threads, because a focused live video tile holds a request open for minutes.
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": timeout,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "proc_name": "supervise-web",
+        "accesslog": "-",
+        "errorlog": "-",
+        "preload_app": False,
+    }
+
+
+def run_gunicorn(options: dict) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Application(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from app.settings import load
+            from app.web import create_app
+
+            return create_app(load())
+
+    Application().run()
+
+
+def run_in_thread(settings, port: int, clock=None, host: str = "127.0.0.1", threads: int = 16):
+    """Serve the dashboard from a daemon thread of this process (for `make demo`), with waitress.
+
+    Returns the waitress server; ``server.close()`` stops accepting, the thread ends with the process.
+    """
+    from waitress.server import create_server
+
+    from app.web import create_app, system_clock
+
+    wsgi = create_app(settings, clock or system_clock)
+    server = create_server(wsgi, host=host, port=port, threads=threads, ident="supervise",
+                           channel_timeout=300, connection_limit=500)
+    thread = threading.Thread(target=server.run, name=f"web.waitress:{port}", daemon=True)
+    thread.start()
+    return server
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8050, show_default=True, type=int)
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
+@click.option("--timeout", default=120, show_default=True, type=int, help="Seconds before a stuck worker restarts.")
+def serve_command(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Run the web dashboard with gunicorn (several workers)."""
+    from app.database import open_database
+    from app.settings import load
+
+    # Migrate once here, before workers start, instead of in every worker at once.
+    open_database(load())
+    run_gunicorn(gunicorn_options(host, port, workers, threads, timeout))
