@@ -97,9 +97,12 @@ def read_timestamp(value: object) -> datetime | Unparsed | None:
     return parsed
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_text(value: object) -> str:
     """Compact JSON text, Chinese kept readable."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(value)
 
 
 def read_json(value: object) -> object:

@@ -16,9 +16,8 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Callable, Iterable
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select
 
-from app.tables import alarms
 from ingest import metrics, store
 from ingest.calendars import CalendarBook
 from ingest.exchange import items as exchange_items
@@ -183,7 +182,7 @@ class Ingest:
             return []
         events_by_case = store.case_events(conn, case_nos)
         stored_by_case = store.stored_alarms(conn, case_nos)
-        rows, published = [], []
+        rows, changes, alarm_rows = [], [], {}
         for case_no in sorted(case_nos):
             case_events = events_by_case.get(case_no, [])
             received = _first_received(case_events)
@@ -196,11 +195,10 @@ class Ingest:
             if judgement is None:
                 continue
             stored = stored_by_case.get(case_no, [])
-            changes = reconcile([_stored(a) for a in stored], judgement.alarms, now)
-            ids = {(a["kind"], a["case_no"], a["subject"]): a["id"] for a in stored}
-            published += [_apply(conn, change, ids, now) for change in changes]
+            changes += reconcile([_stored(a) for a in stored], judgement.alarms, now)
+            alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
         store.upsert_cases(conn, rows)
-        return published
+        return apply_changes(conn, changes, alarm_rows, now)
 
     # --- publishing -----------------------------------------------------
     def _publish(self, changes: list[AlarmChange]) -> None:
@@ -292,40 +290,57 @@ def _stored(row: dict) -> StoredAlarm:
                        row["fired_at"], row["due"], row["closed_at"])  # fmt: skip
 
 
-def _apply(conn: Connection, change: Change, ids: dict, now: datetime) -> AlarmChange:
-    """Persist one reconcile change and the system's entry in the audit trail."""
-    key = (change.kind, change.case_no, change.subject)
+def apply_changes(conn: Connection, changes: list[Change], rows: dict[tuple, dict], now: datetime) -> list[AlarmChange]:
+    """Persist reconcile changes in three statements (new alarms, updates, audit entries)
+    and return the messages to publish, each with the alarm as it stood after it."""
+    fired = [c for c in changes if c.action == "fired"]
+    new_rows = [_new_alarm(c.fact, now) for c in fired]
+    for change, row, alarm_id in zip(fired, new_rows, store.insert_alarms(conn, new_rows)):
+        rows[(change.kind, change.case_no, change.subject)] = row | {"id": alarm_id}
+    touched: dict[int, dict] = {}
+    actions, messages = [], []
+    for change in changes:
+        row = rows[(change.kind, change.case_no, change.subject)]
+        action = _fold(row, change, now)
+        if change.action != "fired":
+            touched[row["id"]] = row
+        actions.append({"alarm_id": row["id"], "action": action, "at": change.at})
+        messages.append(_message(row, action, change.at))
+    store.update_alarms(conn, list(touched.values()))
+    store.record_actions(conn, actions)
+    return messages
+
+
+def _new_alarm(fact, now: datetime) -> dict:
+    return {
+        "kind": fact.kind, "level": str(fact.level), "case_no": fact.case_no, "subject": fact.subject,
+        "center_id": fact.center_id, "dept_id": fact.dept_id, "window_id": fact.window_id,
+        "staff_id": fact.staff_id, "camera_id": fact.camera_id, "fired_at": fact.fired_at, "due": fact.due,
+        "state": "open", "closed_reason": None, "closed_at": None, "updated_at": now,
+    }  # fmt: skip
+
+
+def _fold(row: dict, change: Change, now: datetime) -> str:
+    """Apply one change to the alarm's row in memory; returns the audit action's name."""
     fact = change.fact
     if change.action == "fired":
-        values = {
-            "kind": fact.kind, "level": str(fact.level), "case_no": fact.case_no, "subject": fact.subject,
-            "center_id": fact.center_id, "dept_id": fact.dept_id, "window_id": fact.window_id,
-            "staff_id": fact.staff_id, "camera_id": fact.camera_id, "fired_at": fact.fired_at, "due": fact.due,
-            "state": "open", "updated_at": now,
-        }  # fmt: skip
-        ids[key] = conn.execute(insert(alarms).values(**values).returning(alarms.c.id)).scalar_one()
-        action = "fired"
-    elif change.action == "closed":
-        values = {"state": "closed", "closed_reason": str(change.closed_reason), "closed_at": change.at,
-                  "updated_at": now}  # fmt: skip
-        action = str(change.closed_reason)
-    elif change.action == "reopened":
-        values = {"state": "open", "closed_reason": None, "closed_at": None, "fired_at": fact.fired_at,
-                  "due": fact.due, "updated_at": now}  # fmt: skip
-        action = "reopened"
-    else:  # updated: late data moved its instant or due date
-        values = {"fired_at": fact.fired_at, "due": fact.due, "updated_at": now}
-        action = "updated"
-    alarm_id = ids[key]
-    if change.action != "fired":
-        conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**values))
-    store.record_action(conn, alarm_id, action, change.at)
-    row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).mappings().one()
+        return "fired"
+    row["updated_at"] = now
+    if change.action == "closed":
+        row.update(state="closed", closed_reason=str(change.closed_reason), closed_at=change.at)
+        return str(change.closed_reason)
+    row.update(fired_at=fact.fired_at, due=fact.due)
+    if change.action == "reopened":
+        row.update(state="open", closed_reason=None, closed_at=None)
+    return change.action  # reopened, or updated: late data moved its instant or due date
+
+
+def _message(row: dict, action: str, at: datetime) -> AlarmChange:
     return AlarmChange(
-        alarm_id=alarm_id, action=action, actor="system", kind=row["kind"], level=row["level"], state=row["state"],
+        alarm_id=row["id"], action=action, actor="system", kind=row["kind"], level=row["level"], state=row["state"],
         closed_reason=row["closed_reason"], case_no=row["case_no"], subject=row["subject"],
         center_id=row["center_id"], dept_id=row["dept_id"], window_id=row["window_id"],
-        camera_id=row["camera_id"], fired_at=row["fired_at"], at=change.at,
+        camera_id=row["camera_id"], fired_at=row["fired_at"], at=at,
     )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import JSON, Connection, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.tables import alarm_actions, alarms, cases, events, ingest_cursor, quality_log
@@ -69,15 +69,34 @@ def _event_row(event: Event, held: bool) -> dict:
 
 
 def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set[str]) -> set[int]:
-    """Store `new_events`; returns the ids actually inserted (exact repeats and re-reads are not)."""
-    if not new_events:
-        return set()
-    rows = [_event_row(e, e.case_no in held_cases) for e in new_events]
-    stmt = _insert(conn, events).on_conflict_do_nothing().returning(events.c.event_id)
-    inserted: set[int] = set()
-    for part in _chunks(rows, 500):
-        inserted.update(conn.execute(stmt, part).scalars().all())
-    return inserted
+    """Store `new_events`; returns the ids stored. An exact repeat of an event already
+    stored, or earlier in the same batch, is not. (An id is never offered twice: the
+    cursor commits with the events.)"""
+    by_key: dict[str, dict] = {}
+    for event in sorted(new_events, key=lambda e: e.event_id):
+        row = _event_row(event, event.case_no in held_cases)
+        by_key.setdefault(row["dup_key"], row)
+    stored: set[str] = set()
+    for part in _chunks(list(by_key)):
+        stored.update(conn.execute(select(events.c.dup_key).where(events.c.dup_key.in_(part))).scalars())
+    rows = [row for key, row in by_key.items() if key not in stored]
+    bulk_insert(conn, events, rows)
+    return {row["event_id"] for row in rows}
+
+
+def bulk_insert(conn: Connection, table, rows: Sequence[dict]) -> None:
+    """Insert many rows in the connection's transaction: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), list(rows))
+        return
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c], ensure_ascii=False) if c in as_json else row[c] for c in columns])
 
 
 def case_events(conn: Connection, case_nos: Iterable[str]) -> dict[str, list[Event]]:
@@ -191,5 +210,29 @@ def open_alarm_counts(conn: Connection) -> dict[str, int]:
     return {kind: n for kind, n in conn.execute(query)}
 
 
-def record_action(conn: Connection, alarm_id: int, action: str, at: datetime, note: str = "") -> None:
-    conn.execute(alarm_actions.insert().values(alarm_id=alarm_id, action=action, actor="system", note=note, at=at))
+def insert_alarms(conn: Connection, rows: Sequence[dict]) -> list[int]:
+    """Insert new alarms; their ids in the order given."""
+    if not rows:
+        return []
+    stmt = alarms.insert().returning(alarms.c.id, sort_by_parameter_order=True)
+    return list(conn.execute(stmt, list(rows)).scalars())
+
+
+ALARM_MUTABLE = ("state", "closed_reason", "closed_at", "fired_at", "due", "updated_at")
+
+
+def update_alarms(conn: Connection, rows: Sequence[dict]) -> None:
+    """Write the mutable columns of each alarm row (by id), in one executemany."""
+    if not rows:
+        return
+    stmt = (
+        update(alarms)
+        .where(alarms.c.id == bindparam("alarm_id"))
+        .values({c: bindparam(f"new_{c}") for c in ALARM_MUTABLE})
+    )
+    conn.execute(stmt, [{"alarm_id": r["id"], **{f"new_{c}": r[c] for c in ALARM_MUTABLE}} for r in rows])
+
+
+def record_actions(conn: Connection, rows: Sequence[dict]) -> None:
+    """Append the system's entries to the audit trail (alarm_id, action, at)."""
+    bulk_insert(conn, alarm_actions, [r | {"actor": "system", "note": r.get("note", "")} for r in rows])
