@@ -76,9 +76,13 @@ class SourceSystem(NamedTuple):
 
 
 class Pushed(NamedTuple):
-    """A row on its way into the exchange database, with what the summary needs to know about it."""
+    """A row on its way into the exchange database, with what the summary needs to know about it.
+
+    Ordered by (recorded, seq): the order rows reach the database in.
+    """
 
     recorded: int
+    seq: int             # tie-break among rows arriving the same second, set by the feed
     table: str           # 'case_events' or 'onsite_ratings'
     row: tuple           # case_events: case_no, kind, occurred_at, recorded_at, source_system, center_id,
                          # dept_id, window_id, staff_id, item_code, payload; onsite_ratings: case_no,
@@ -118,7 +122,7 @@ class Upstream:
             out.extend(self._rows(event, rng, level, "orphan" if orphan else None))
         for rating in story.ratings:
             recorded = rating.at + rng.randint(1, 30)
-            out.append(Pushed(recorded, "onsite_ratings",
+            out.append(Pushed(recorded, 0, "onsite_ratings",
                               (rating.case_no, rating.window_id, rating.staff_id, rating.score, rating.at),
                               None, None, None))
         return out
@@ -155,11 +159,11 @@ class Upstream:
             occurred = recorded + rng.choice((8 * 3600, 86400, rng.randint(900, 3 * 3600)))
         row = (case_no, kind, occurred, recorded, system.name, event.center_id, event.dept_id, event.window_id,
                event.staff_id, item_code, payload_text)
-        out = [Pushed(recorded, "case_events", row, level, bad or fault, late)]
+        out = [Pushed(recorded, 0, "case_events", row, level, bad or fault, late)]
         if rng.random() < DUPLICATE:
             again, _ = self._push_time(recorded + rng.randint(60, 5400), system, rng)
             late = (late or system.mode) if again - event.at > LATE_AFTER else None
-            out.append(Pushed(again, "case_events", row[:3] + (again,) + row[4:], None, bad or "duplicate", late))
+            out.append(Pushed(again, 0, "case_events", row[:3] + (again,) + row[4:], None, bad or "duplicate", late))
         return out
 
     def _push_time(self, at: int, system: SourceSystem, rng: random.Random) -> tuple[int, str | None]:
