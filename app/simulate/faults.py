@@ -162,7 +162,8 @@ class Upstream:
         out = [Pushed(recorded, 0, "case_events", row, level, bad or fault, late)]
         if rng.random() < DUPLICATE:
             again, _ = self._push_time(recorded + rng.randint(60, 5400), system, rng)
-            late = (late or system.mode) if again - event.at > LATE_AFTER else None
+            resent = "retried" if system.mode == REALTIME else system.mode
+            late = (late or resent) if again - event.at > LATE_AFTER else None
             out.append(Pushed(again, 0, "case_events", row[:3] + (again,) + row[4:], None, bad or "duplicate", late))
         return out
 
