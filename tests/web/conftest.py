@@ -127,8 +127,9 @@ def add_case(region: Region, d: str, number: int, completed: bool) -> str:
             status="completed" if completed else "accepted", received_at=received, start_date=start,
             deemed_accepted=False, promise_due=date(2026, 11, 26), statutory_due=date(2026, 12, 18),
             paused_days=2, extension_days=0, completed_at=region.now - timedelta(days=1) if completed else None,
-            result="approved" if completed else None, on_time=False if completed else None,
-            early=False if completed else None, used_days=7 if completed else None, promised_days=5,
+            result="approved" if completed else None, on_time=d.endswith("MZ") if completed else None,
+            early=d.endswith("MZ") if completed else None, used_days=(4 if d.endswith("MZ") else 7) if completed else None,
+            promised_days=5,
             corrections=number % 2, next_change=None, clocks=clocks, judged_at=region.now - timedelta(minutes=1)))
         for kind, at, payload in ev:
             event_id = next(region._ids) + 10_000
@@ -182,6 +183,7 @@ def make_region(settings: Settings, now: datetime = NOW) -> Region:
 
 @pytest.fixture
 def web_settings(tmp_path: Path) -> Settings:
+    (tmp_path / "var").mkdir()
     return Settings(var_dir=tmp_path / "var")
 
 
@@ -215,3 +217,19 @@ def chromium_path() -> str:
         warnings.warn("SKIPPED: chromium is not installed (apt-get install chromium)", UserWarning)
         pytest.skip("chromium is not installed — browser test NOT run")
     return path
+
+
+def dash_call(client, outputs, inputs, state=(), triggered=None):
+    """POST one Dash callback the way the browser does: outputs [(id, prop)], inputs/state [(id, prop, value)]."""
+    if len(outputs) == 1:
+        output = f"{outputs[0][0]}.{outputs[0][1]}"
+        outs = {"id": outputs[0][0], "property": outputs[0][1]}
+    else:
+        output = ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
+        outs = [{"id": i, "property": p} for i, p in outputs]
+    first = triggered or f"{inputs[0][0]}.{inputs[0][1]}"
+    body = {"output": output, "outputs": outs,
+            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+            "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+            "changedPropIds": [first]}
+    return client.post("/_dash-update-component", json=body)
