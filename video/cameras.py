@@ -1,0 +1,74 @@
+"""The cameras to watch, read from the exchange database's ``cameras`` table.
+
+A :class:`Camera` holds its URL, which holds a password: creating one
+registers that password for redaction (:mod:`video.redact`), and its ``repr``
+shows the URL redacted, so a camera can be logged or put in an exception
+without a second thought.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from video import redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, repr=False)
+class Camera:
+    camera_id: str
+    window_id: str | None
+    url: str  # SECRET: never shown, logged or sent to a browser
+    label: str | None = None  # the window's label, e.g. 'A12'
+
+    def __post_init__(self) -> None:
+        redact.register_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"Camera({self.camera_id!r}, window={self.window_id!r}, url={redact.safe_url(self.url)!r})"
+
+
+def load_enabled(engine: Engine) -> list[Camera]:
+    """Every enabled camera, by camera_id. A row with an unreadable `enabled` flag is skipped, with a warning."""
+    try:
+        from ingest import exchange
+    except ImportError:
+        exchange = None
+    if exchange is None or not hasattr(exchange, "cameras"):
+        with engine.connect() as conn:
+            rows = conn.execute(text("select url, camera_id, window_id from cameras where enabled")).all()
+        return sorted((Camera(r.camera_id, r.window_id, r.url) for r in rows if r.url), key=lambda c: c.camera_id)
+    return _load_with_tables(engine, exchange)
+
+
+def _load_with_tables(engine: Engine, exchange) -> list[Camera]:
+    from sqlalchemy import select
+
+    cameras, windows = exchange.cameras, exchange.windows
+    query = (select(cameras.c.camera_id, cameras.c.window_id, cameras.c.url, cameras.c.enabled, windows.c.label)
+             .select_from(cameras.outerjoin(windows, cameras.c.window_id == windows.c.window_id)))
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    found = []
+    for row in rows:
+        if row.enabled is not True:
+            if row.enabled is not False:
+                log.warning("camera %s: enabled flag %r is not a boolean; not watched", row.camera_id, str(row.enabled))
+            continue
+        if not row.url:
+            log.warning("camera %s has no URL; not watched", row.camera_id)
+            continue
+        found.append(Camera(row.camera_id, row.window_id, row.url, row.label))
+    return sorted(found, key=lambda c: c.camera_id)
+
+
+def engine_for(url: str) -> Engine:
+    """An engine on the exchange database (the ingest's lenient one when available)."""
+    try:
+        from ingest.exchange import exchange_engine
+    except ImportError:
+        from sqlalchemy import create_engine as exchange_engine
+    return exchange_engine(url)

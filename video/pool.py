@@ -1,0 +1,229 @@
+"""Many cameras in one process: their capture threads and one publisher.
+
+:class:`CameraPool` runs a :class:`~video.camera_worker.CameraWorker` per
+camera and a publisher thread (``video.publisher``) that, every half second,
+asks each camera's :class:`~video.outage.OutageWatch` for outages (calling
+``on_outage``), and writes changed health records, heartbeats and new
+thumbnails to Redis in one pipeline. A Redis outage delays those writes; it
+never stalls a capture thread, and outage notifications that failed are kept
+and retried in order.
+
+With an ``evidence_dir``, a third thread (``video.evidence``) answers evidence
+requests for this pool's cameras from other processes (:mod:`video.evidence`).
+
+Usage::
+
+    pool = CameraPool(redis, VideoConfig.from_settings(settings), on_outage=hook, evidence_dir=dir)
+    pool.sync(cameras)              # start, stop and restart workers to match this list
+    jpeg, before, meta = pool.capture_evidence("K123")
+    feed = pool.live_feed("K123")   # for video.routes
+    pool.stop()                     # returns the names of threads that did not end in time
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import redis as redis_lib
+
+from video import evidence, health, keys, redact, thumbnails
+from video.camera_worker import CameraWorker
+from video.cameras import Camera
+from video.config import VideoConfig
+from video.evidence import Evidence, EvidenceReply, EvidenceRequest
+from video.live import LiveFeed
+from video.outage import OutageHook, instant
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5
+MAX_BACKLOG = 10_000
+
+
+class CameraPool:
+    def __init__(self, redis, config: VideoConfig, *, on_outage: OutageHook | None = None,
+                 evidence_dir: Path | None = None, clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.redis, self.config = redis, config
+        self.on_outage = on_outage
+        self.evidence_dir = Path(evidence_dir) if evidence_dir else None
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._workers: dict[str, CameraWorker] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._published: dict[str, tuple[int, float]] = {}  # camera_id -> (changes, at) last written
+        self._backlog: deque[tuple[str, datetime, datetime | None]] = deque(maxlen=MAX_BACKLOG)
+        self._redis_down_logged = 0.0
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._threads.append(threading.Thread(target=self._publish_loop, name="video.publisher", daemon=True))
+        if self.evidence_dir is not None:
+            self._threads.append(threading.Thread(target=self._evidence_loop, name="video.evidence", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def sync(self, cameras: list[Camera]) -> None:
+        """Pull exactly `cameras`: new ones start, removed ones stop, changed ones (URL, window) restart."""
+        self.start()
+        wanted = {c.camera_id: c for c in cameras}
+        with self._lock:
+            for camera_id, worker in list(self._workers.items()):
+                if wanted.get(camera_id) != worker.camera:
+                    worker.stop()
+                    del self._workers[camera_id]
+            for camera_id, camera in wanted.items():
+                if camera_id not in self._workers:
+                    worker = CameraWorker(camera, self.config, clock=self._clock,
+                                          rng=random.Random(self._rng.random()))
+                    self._workers[camera_id] = worker
+                    worker.start()
+
+    def stop(self, timeout: float | None = None) -> list[str]:
+        """Stop every thread; the names of those still running after `timeout` (default: read timeout + 2 s)."""
+        self._stop.set()
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.stop()
+        deadline = time.monotonic() + (self.config.read_timeout * 2 + 2 if timeout is None else timeout)
+        for thread in [*workers, *self._threads]:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [t.name for t in [*workers, *self._threads] if t.is_alive()]
+
+    # --- what other code asks ---
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return sorted(self._workers)
+
+    def worker(self, camera_id: str) -> CameraWorker | None:
+        return self._workers.get(camera_id)
+
+    def health(self, camera_id: str) -> health.CameraHealth | None:
+        worker = self._workers.get(camera_id)
+        return None if worker is None else worker.health.health(self._clock())
+
+    def live_feed(self, camera_id: str) -> LiveFeed | None:
+        """The camera's live feed, if this pool pulls it (the video routes' live source)."""
+        worker = self._workers.get(camera_id)
+        return None if worker is None else worker.live
+
+    def capture_evidence(self, camera_id: str) -> Evidence:
+        """(still JPEG, JPEGs of the keyframes before it, metadata) of a camera this pool pulls.
+
+        Raises KeyError for a camera not pulled here, evidence.NoPicture when it has no picture.
+        """
+        worker = self._workers[camera_id]
+        record = worker.health.health(self._clock())
+        return evidence.capture(worker.camera, worker.ring.recent(), instant(self._clock()),
+                                quality=max(self.config.jpeg_quality, 90), health=record.model_dump(mode="json"))
+
+    def keep_evidence(self, camera_id: str, requested_by: str, directory: Path | None = None) -> Path:
+        """Capture evidence and write it under `directory` (default: evidence_dir); the sidecar's path."""
+        directory = directory or self.evidence_dir
+        if directory is None:
+            raise ValueError("no evidence directory configured")
+        worker = self._workers[camera_id]
+        ring = worker.ring.recent()
+        found = self.capture_evidence(camera_id)
+        found.metadata["requested_by"] = requested_by
+        return evidence.write(found, directory, original=ring)
+
+    # --- the publisher ---
+
+    def _publish_loop(self) -> None:
+        while not self._stop.wait(TICK):
+            self.publish_once()
+
+    def publish_once(self) -> None:
+        """One round: outage hooks, then health records and thumbnails in one Redis pipeline."""
+        now = self._clock()
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            for since, ended_at in worker.outage.check(now):
+                self._backlog.append((worker.camera.camera_id, instant(since), instant(ended_at)))
+        self._deliver_outages()
+        pipe = self.redis.pipeline(transaction=False)
+        written: dict[str, tuple[int, float]] = {}
+        for worker in workers:
+            camera_id = worker.camera.camera_id
+            changes = worker.health.changes
+            last_changes, last_at = self._published.get(camera_id, (-1, 0.0))
+            if changes != last_changes or now - last_at >= self.config.health_interval:
+                health.write(pipe, worker.health.health(now))
+                written[camera_id] = (changes, now)
+            thumbnail = worker.take_thumbnail()
+            if thumbnail is not None:
+                thumbnails.write(pipe, camera_id, thumbnail, self.config.thumbnail_ttl)
+        try:
+            pipe.execute()
+        except redis_lib.RedisError as exc:
+            self._redis_failed(exc, now)
+            return
+        self._published.update(written)
+
+    def _deliver_outages(self) -> None:
+        if self.on_outage is None:
+            self._backlog.clear()
+            return
+        while self._backlog:
+            camera_id, since, ended_at = self._backlog[0]
+            try:
+                self.on_outage(camera_id, since, ended_at)
+            except Exception as exc:  # noqa: BLE001 - keep it and retry next round
+                log.warning("on_outage(%s) failed, will retry: %s", camera_id, redact.describe(exc))
+                return
+            self._backlog.popleft()
+
+    def _redis_failed(self, exc: Exception, now: float) -> None:
+        if now - self._redis_down_logged >= 60:
+            self._redis_down_logged = now
+            log.warning("cannot write camera health to Redis, will retry: %s", redact.describe(exc))
+
+    # --- evidence requests from other processes ---
+
+    def _evidence_loop(self) -> None:
+        pubsub = None
+        while not self._stop.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(keys.EVIDENCE_REQUESTS)
+                message = pubsub.get_message(timeout=1.0)
+                if message and message.get("type") == "message":
+                    self._answer(message["data"])
+            except redis_lib.RedisError as exc:
+                self._redis_failed(exc, self._clock())
+                pubsub = None
+                self._stop.wait(5.0)
+        if pubsub is not None:
+            pubsub.close()
+
+    def _answer(self, raw) -> None:
+        try:
+            ask = EvidenceRequest.model_validate_json(raw)
+        except ValueError:
+            return
+        if ask.camera_id not in self._workers:
+            return  # another shard pulls it
+        try:
+            path = self.keep_evidence(ask.camera_id, ask.requested_by)
+            answer = EvidenceReply(request_id=ask.request_id, camera_id=ask.camera_id, ok=True,
+                                   metadata_path=str(path))
+        except (evidence.NoPicture, KeyError, OSError) as exc:
+            answer = EvidenceReply(request_id=ask.request_id, camera_id=ask.camera_id, ok=False,
+                                   error=redact.redact(str(exc)))
+        evidence.reply(self.redis, answer)
