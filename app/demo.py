@@ -1,0 +1,188 @@
+"""`supervise demo`: the whole system on one machine, on embedded defaults.
+
+One process runs every component in its own thread, because the embedded
+Redis stand-in lives in this process: the simulated region keeps writing into
+the exchange database, the ingest follows it, camera workers watch the demo
+cameras, and the dashboard serves the control room. Stop with Ctrl-C.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select, update
+
+from app.settings import Settings, load
+
+log = logging.getLogger("demo")
+
+DEMO_SEED = 1
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _camera_password(var_dir: Path) -> str:
+    """The demo cameras' RTSP password: made once, kept in var/ (never printed)."""
+    path = var_dir / "demo-camera-password"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _prepare_exchange(ctx: click.Context, settings: Settings, days: int, scale: float, camera_url: str) -> None:
+    """Create and backfill the exchange database the first time."""
+    from app.simulate.command import simulate_command
+    from ingest import exchange
+
+    engine = exchange.exchange_engine(settings.exchange_url_resolved)
+    exchange.create_exchange_schema(engine)
+    with engine.connect() as conn:
+        held = conn.execute(select(func.count()).select_from(exchange.case_events)).scalar_one()
+    if held:
+        _say(f"Exchange database already holds {held:,} case events; continuing it.")
+        return
+    _say(f"Simulating {days} days of the region at {scale:.0%} of its traffic…")
+    ctx.invoke(simulate_command, exchange_url=settings.exchange_url_resolved, seed=DEMO_SEED, scale=scale,
+               backfill_days=days, until=None, live=False, speed=1.0, writers=4, camera_url=camera_url,
+               camera_substream_url=None, now_text=None, summary=False, quiet=False)  # fmt: skip
+
+
+def _enable_only_demo_cameras(settings: Settings, count: int) -> list[dict]:
+    """The demo serves `count` camera streams: the first windows' cameras are enabled, the rest not."""
+    from ingest import exchange
+
+    engine = exchange.exchange_engine(settings.exchange_url_resolved)
+    with engine.begin() as conn:
+        rows = conn.execute(select(exchange.cameras.c.camera_id).order_by(exchange.cameras.c.camera_id)).scalars().all()
+        chosen = set(_natural_first(rows, count))
+        conn.execute(update(exchange.cameras).values(enabled=exchange.cameras.c.camera_id.in_(chosen)))
+    return sorted(chosen)
+
+
+def _natural_first(camera_ids: list[str], count: int) -> list[str]:
+    def key(camera_id: str):
+        digits = "".join(ch for ch in camera_id if ch.isdigit())
+        return (int(digits) if digits else 0, camera_id)
+
+    return sorted(camera_ids, key=key)[:count]
+
+
+def _start_ingest(settings: Settings, stop: threading.Event) -> threading.Thread:
+    from ingest.leader import Leadership
+    from ingest.runner import build
+
+    ingest = build(settings)
+
+    def run() -> None:
+        leadership = Leadership(ingest.db)
+        while not stop.is_set():
+            if leadership.try_acquire():
+                ingest.follow(lambda: datetime.now(timezone.utc), stop, still_leader=leadership.held)
+            else:
+                stop.wait(1.0)
+        leadership.release()
+
+    thread = threading.Thread(target=run, name="demo.ingest", daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_live_simulator(settings: Settings, scale: float, camera_url: str, stop: threading.Event) -> threading.Thread:
+    from app.simulate.command import _live_feed
+    from app.simulate.live import accelerated, run_live
+    from app.simulate.region import build_region
+    from ingest import exchange
+    from rules.calendar import WorkCalendar
+
+    engine = exchange.exchange_engine(settings.exchange_url_resolved)
+    now = lambda: datetime.now(timezone.utc)  # noqa: E731
+    feed = _live_feed(engine, build_region(DEMO_SEED, camera_url), WorkCalendar(), settings.zone, DEMO_SEED, scale, now)
+    thread = threading.Thread(target=run_live, args=(engine, feed, accelerated(now, 1.0), stop),
+                              kwargs={"writers": 1}, name="demo.simulate", daemon=True)  # fmt: skip
+    thread.start()
+    return thread
+
+
+def _start_video(settings: Settings, cameras: int, password: str, port: int, stop: threading.Event):
+    """Demo cameras over real RTSP, and the camera workers watching them (when video/ has them)."""
+    try:
+        from video.demo_cameras import start_demo_cameras
+        from video.pool import start_workers
+    except ImportError:
+        _say("Video: camera workers are not in this build yet; the dashboard shows no live pictures.")
+        return None
+    server = start_demo_cameras(cameras, port=port, user="demo", password=password, var_dir=settings.var_dir)
+    start_workers(settings, stop)
+    return server
+
+
+@click.command("demo")
+@click.option("--port", default=8050, show_default=True, help="Port of the dashboard.")
+@click.option("--days", default=21, show_default=True, help="Days of history simulated on the first run.")
+@click.option("--scale", default=0.02, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Share of the region's real traffic to simulate (1.0 ≈ 26,000 cases a working day).")
+@click.option("--cameras", default=16, show_default=True, help="Demo camera streams served over RTSP.")
+@click.option("--rtsp-port", default=8554, show_default=True, help="Port of the demo RTSP server.")
+@click.pass_context
+def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras: int, rtsp_port: int) -> None:
+    """Run everything on embedded defaults and print the URL.
+
+    The first run creates SQLite databases under ./var/ (SUPERVISE_VAR_DIR) and
+    simulates a few weeks of a scaled-down region; later runs continue them.
+    Then the simulator keeps writing live, the ingest follows, demo cameras
+    stream, and the dashboard serves the control room until Ctrl-C.
+    """
+    settings = load()
+    password = _camera_password(settings.var_dir)
+    camera_url = f"rtsp://demo:{password}@127.0.0.1:{rtsp_port}/cam{{n}}"
+    _prepare_exchange(ctx, settings, days, scale, camera_url)
+    _enable_only_demo_cameras(settings, cameras)
+
+    from app.database import open_database
+
+    engine = open_database(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    _say("Taking in the history…")
+    from ingest.runner import build
+
+    totals = build(settings).run_once(datetime.now(timezone.utc))
+    _say(f"Ingest: {totals.events:,} events taken in, {totals.rejected:,} set aside, {totals.changes:,} alarm changes.")
+
+    _start_ingest(settings, stop)
+    _start_live_simulator(settings, scale, camera_url, stop)
+    _start_video(settings, cameras, password, rtsp_port, stop)
+    url = _start_web(settings, engine, port)
+    stop.wait()
+    _say("Stopping…")
+    time.sleep(0.5)
+
+
+def _start_web(settings: Settings, engine, port: int) -> str:
+    try:
+        from app.serve import run_in_thread
+        from app.users import ensure_demo_user
+    except ImportError:
+        _say("Web: the dashboard is not in this build yet.")
+        return ""
+    name, password = ensure_demo_user(engine)
+    run_in_thread(settings, port)
+    url = f"http://127.0.0.1:{port}/"
+    _say("")
+    click.echo(f"  supervise is running: {url}")
+    _say(f"  log in as {name!r} with password {password!r}")
+    _say("  Ctrl-C stops it.")
+    _say("")
+    return url
