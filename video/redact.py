@@ -135,6 +135,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
 
 
 _installed = False
+_previous = None
 
 
 def install() -> None:
@@ -146,12 +147,13 @@ def install() -> None:
     covered too. Uncaught exceptions, in the main thread or a worker thread,
     are printed redacted. Idempotent.
     """
-    global _installed
+    global _installed, _previous
     with _lock:
         if _installed:
             return
         _installed = True
     make_record = logging.getLogRecordFactory()
+    _previous = (make_record, sys.excepthook, threading.excepthook)
 
     def redacting_factory(*args, **kwargs) -> logging.LogRecord:
         return redact_record(make_record(*args, **kwargs))
@@ -169,6 +171,20 @@ def install() -> None:
 
     sys.excepthook = excepthook
     threading.excepthook = thread_excepthook
+
+
+def uninstall() -> None:
+    """Undo :func:`install` (for tests that must leave the process as they found it)."""
+    global _installed, _previous
+    with _lock:
+        if not _installed or _previous is None:
+            return
+        make_record, sys.excepthook, threading.excepthook = _previous
+        logging.setLogRecordFactory(make_record)
+        for existing in list(logging.getLogger("libav").filters):
+            if isinstance(existing, RedactingFilter):
+                logging.getLogger("libav").removeFilter(existing)
+        _installed, _previous = False, None
 
 
 def _encoded_forms(secret: str) -> str:

@@ -1,0 +1,137 @@
+"""``supervise video`` (run camera workers) and ``supervise cameras`` (list their health).
+
+``supervise video [--shard I/N]`` pulls every enabled camera of the exchange
+database whose shard is I (0 ≤ I < N, see :mod:`video.sharding`), re-reads the
+cameras table every ``--reload-seconds`` (a changed URL, e.g. a new password,
+restarts that camera), publishes health and thumbnails to Redis, appends
+outages to the ``supervise:camera-outages`` stream and answers evidence
+requests. SIGTERM or SIGINT stops it; ``--once-seconds S`` stops it after S
+seconds.
+
+``supervise cameras --json`` prints one JSON object per camera with a health
+record in Redis; a record whose worker stopped reporting shows as offline.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from video import redact
+
+log = logging.getLogger(__name__)
+
+LISTED_FIELDS = ("camera_id", "window_id", "state", "reason", "reason_code", "fps", "width", "height", "bitrate",
+                 "last_frame_at", "reconnects", "since")
+
+
+@click.command("video")
+@click.option("--shard", default="0/1", show_default=True, metavar="I/N",
+              help="Pull only the cameras of shard I of N (numbered from 0).")
+@click.option("--once-seconds", type=click.FloatRange(min=0), metavar="S",
+              help="Stop after S seconds (smoke tests); default: run until SIGTERM/SIGINT.")
+@click.option("--reload-seconds", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="How often to re-read the cameras table.")
+@click.option("--evidence-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where evidence is written. Default: <var_dir>/evidence.")
+def video_command(shard: str, once_seconds: float | None, reload_seconds: float, evidence_dir: Path | None) -> None:
+    """Run camera workers: health, thumbnails, outages, evidence, live feeds."""
+    redact.install()
+    from app.messaging import connect
+    from app.settings import load
+    from video.cameras import engine_for
+    from video.config import VideoConfig
+    from video.outage import stream_hook
+    from video.pool import CameraPool
+    from video.sharding import Shard
+
+    try:
+        mine = Shard.parse(shard)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    settings = load()
+    config = VideoConfig.from_settings(settings)
+    redis = connect(settings)
+    engine = engine_for(settings.exchange_url_resolved)
+    cameras = _cameras_of(engine, mine, fail=True)
+    windows = {c.camera_id: c.window_id for c in cameras}
+    pool = CameraPool(redis, config, on_outage=stream_hook(redis, windows.get, config.offline_after),
+                      evidence_dir=evidence_dir or settings.var_dir / "evidence")
+    stop = _stop_on_signals()
+    log.warning("video shard %s: pulling %d cameras", mine, len(cameras))
+    pool.sync(cameras)
+    started = time.monotonic()
+    try:
+        while not stop.wait(_next_wait(started, once_seconds, reload_seconds)):
+            if once_seconds is not None and time.monotonic() - started >= once_seconds:
+                break
+            fresh = _cameras_of(engine, mine, fail=False)
+            if fresh is not None:
+                windows.update({c.camera_id: c.window_id for c in fresh})
+                pool.sync(fresh)
+    finally:
+        left = pool.stop()
+        if left:
+            log.warning("threads still running at exit: %s", ", ".join(left))
+
+
+@click.command("cameras")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--stale-after", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="A record older than this many seconds shows as offline (its worker is gone).")
+def cameras_command(as_json: bool, stale_after: float) -> None:
+    """List camera health from Redis, one camera per line."""
+    redact.install()
+    from app.messaging import connect
+    from app.settings import load
+    from video import health
+
+    redis = connect(load())
+    now = datetime.now(timezone.utc)
+    for camera_id, record in sorted(health.read_all(redis).items()):
+        row = record.seen_at(now, stale_after).model_dump(mode="json", include=set(LISTED_FIELDS))
+        if as_json:
+            click.echo(json.dumps({name: row.get(name) for name in LISTED_FIELDS}, ensure_ascii=False))
+        else:
+            size = f"{row['width']}x{row['height']}" if row["width"] else "-"
+            fps = f"{row['fps']:.1f}fps" if row["fps"] else "-"
+            click.echo(f"{camera_id:<24} {row['state']:<8} {fps:>8} {size:>10}  {row['reason'] or ''}")
+
+
+def _cameras_of(engine, shard, *, fail: bool):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from video.cameras import load_enabled
+
+    try:
+        return [c for c in load_enabled(engine) if shard.owns(c.camera_id)]
+    except SQLAlchemyError as exc:
+        message = f"cannot read cameras from the exchange database: {redact.describe(getattr(exc, "orig", None) or exc)}"
+        if fail:
+            raise click.ClickException(message) from None
+        log.warning("%s; keeping the current list", message)
+        return None
+
+
+def _next_wait(started: float, once_seconds: float | None, reload_seconds: float) -> float:
+    if once_seconds is None:
+        return reload_seconds
+    return max(0.0, min(reload_seconds, once_seconds - (time.monotonic() - started)))
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum, _frame) -> None:
+        log.warning("signal %s: stopping camera workers", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handle)
+    return stop
