@@ -182,8 +182,13 @@ class Upstream:
         return recorded, (system.mode if recorded - at > LATE_AFTER else None)
 
 
+_ANY_FAULT = sum(share for _, share in ROW_FAULTS)
+
+
 def _draw_fault(rng: random.Random, kind: str) -> str | None:
     roll = rng.random()
+    if roll >= _ANY_FAULT:
+        return None
     for fault, share in ROW_FAULTS:
         if roll < share:
             if fault == "payload_missing_field" and kind not in REQUIRED:

@@ -71,16 +71,14 @@ def online_arrival(rng: random.Random) -> int:
 
 def work_time(rng: random.Random, d: date, after: int = 0) -> int | None:
     """A moment within office hours of `d` not before `after` (seconds after midnight); None if the day is over."""
-    periods = [(max(a, after), b) for a, b in office_periods(d) if b - 60 > max(a, after)]
-    if not periods:
+    (m0, m1), (a0, a1) = office_periods(d)
+    m0, a0 = max(m0, after), max(a0, after)
+    morning = max(0, m1 - 60 - m0)
+    afternoon = max(0, a1 - 60 - a0)
+    if not morning + afternoon:
         return None
-    total = sum(b - a for a, b in periods)
-    x = rng.randrange(total)
-    for a, b in periods:
-        if x < b - a:
-            return a + x
-        x -= b - a
-    raise AssertionError("unreachable")
+    x = rng.randrange(morning + afternoon)
+    return m0 + x if x < morning else a0 + x - morning
 
 
 def day_factor(calendar: Calendar, d: date) -> float:
