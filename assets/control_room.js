@@ -36,6 +36,77 @@
     return newRed.n;
   };
 
+  function span(cls, text) {
+    var el = document.createElement("span");
+    el.className = "cell " + cls;
+    if (text) { el.textContent = text; }
+    return el;
+  }
+
+  function badge(cls, text) {
+    var el = document.createElement("span");
+    el.className = "badge " + cls;
+    el.textContent = text;
+    return el;
+  }
+
+  function drawRow(view) {
+    var c = view.cells, row = document.createElement("div");
+    row.className = "control-room-row level-" + view.level + " state-" + view.state +
+      (view.escalated ? " escalated" : "") + (view.fresh ? " fresh" : "");
+    row.dataset.alarm = String(view.id);
+    row.dataset.level = view.level;
+    row.id = "control-room-row-" + view.id;
+    row.appendChild(span("cell-level", c.level));
+    row.appendChild(span("cell-kind", c.kind));
+    var caseCell = span("cell-case", c.case ? "" : c.camera);
+    if (c.case) {
+      var link = document.createElement("a");
+      link.href = "/case/" + encodeURIComponent(c.case);
+      link.textContent = c.case;
+      caseCell.appendChild(link);
+    }
+    row.appendChild(caseCell);
+    row.appendChild(span("cell-place", c.place));
+    row.appendChild(span("cell-fired", c.fired));
+    row.appendChild(span("cell-due", c.due));
+    var state = span("cell-state", c.state);
+    if (c.urged) { state.appendChild(badge("badge-urged", c.urged)); }
+    if (c.escalated) { state.appendChild(badge("badge-escalated", c.escalated)); }
+    row.appendChild(state);
+    return row;
+  }
+
+  // Apply the server's row operations: deletions (highest index first), then insertions (lowest first).
+  // Rows not named stay untouched in the page, so nothing else redraws or flickers.
+  window.superviseApplyBoard = function (ops) {
+    var grid = document.getElementById("control-room-grid");
+    if (!ops || !grid) { return window.dash_clientside.no_update; }
+    var selected = grid.querySelector(".control-room-row.selected");
+    var selectedId = selected ? selected.dataset.alarm : null;
+    if (ops.reset) { while (grid.firstChild) { grid.removeChild(grid.firstChild); } }
+    ops.deletes.forEach(function (index) {
+      var row = grid.children[index];
+      if (row) { grid.removeChild(row); }
+    });
+    ops.inserts.forEach(function (pair) {
+      var row = drawRow(pair[1]);
+      if (String(pair[1].id) === selectedId) { row.classList.add("selected"); }
+      grid.insertBefore(row, grid.children[pair[0]] || null);
+    });
+    return ops.n;
+  };
+
+  // Case links inside the board navigate like dcc.Link: no page reload.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("#control-room-grid a[href^='/case/']");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+    event.preventDefault();
+    window.history.pushState({}, "", link.getAttribute("href"));
+    window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+    window.scrollTo(0, 0);
+  });
+
   // One listener for every row, present and future: rows are patched in and out.
   document.addEventListener("click", function (event) {
     var row = event.target.closest && event.target.closest(".control-room-row[data-alarm]");

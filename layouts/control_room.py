@@ -42,38 +42,36 @@ def row_signature(row: dict, now: datetime, escalate_after: timedelta) -> str:
     return f"{row['state']}|{row['urged_at']}|{int(is_escalated(row, now, escalate_after))}"
 
 
-def board_row(row: dict, reference: Reference, lang: str, zone, now: datetime, escalate_after: timedelta,
-              fresh: bool = False):
+def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, escalate_after: timedelta,
+             fresh: bool = False) -> dict:
+    """One board row as the browser draws it (assets/control_room.js): every text already in the user's language.
+
+    The board's rows are drawn by the browser, not by Dash: Dash remounts every
+    child of a component whose children change, which would redraw (and flash)
+    the whole board for each new alarm. The browser inserts and deletes single rows.
+    """
     escalated = is_escalated(row, now, escalate_after)
-    classes = ["control-room-row", f"level-{row['level']}", f"state-{row['state']}"]
-    if escalated:
-        classes.append("escalated")
-    if fresh:
-        classes.append("fresh")
-    kind = kind_label(row["kind"], lang) + (f" · {row['subject']}" if row["subject"] else "")
-    state = [state_label(row["state"], lang)]
-    if row["urged_at"]:
-        state.append(html.Span(t("cr.urged", lang), className="badge badge-urged"))
-    if escalated:
-        minutes = int(escalate_after.total_seconds() // 60)
-        state.append(html.Span(t("cr.escalated", lang, minutes=minutes), className="badge badge-escalated"))
-    place = " / ".join(p for p in (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
-                                   reference.window_label(row["window_id"])) if p)
-    case_cell = dcc.Link(row["case_no"], href=f"/case/{row['case_no']}") if row["case_no"] else (row["camera_id"] or "")
-    return html.Div(
-        id={"type": "control-room-row", "alarm": row["id"]},
-        className=" ".join(classes),
-        **{"data-alarm": str(row["id"]), "data-level": row["level"]},
-        children=[
-            html.Span(level_label(row["level"], lang), className="cell cell-level"),
-            html.Span(kind, className="cell cell-kind"),
-            html.Span(case_cell, className="cell cell-case"),
-            html.Span(place, className="cell cell-place"),
-            html.Span(local(row["fired_at"], zone), className="cell cell-fired"),
-            html.Span(row["due"].isoformat() if row["due"] else "", className="cell cell-due"),
-            html.Span(state, className="cell cell-state"),
-        ],
-    )
+    minutes = int(escalate_after.total_seconds() // 60)
+    return {
+        "id": row["id"],
+        "level": row["level"],
+        "state": row["state"],
+        "escalated": escalated,
+        "fresh": fresh,
+        "cells": {
+            "level": level_label(row["level"], lang),
+            "kind": kind_label(row["kind"], lang) + (f" · {row['subject']}" if row["subject"] else ""),
+            "case": row["case_no"] or "",
+            "camera": row["camera_id"] or "",
+            "place": " / ".join(p for p in (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
+                                            reference.window_label(row["window_id"])) if p),
+            "fired": local(row["fired_at"], zone),
+            "due": row["due"].isoformat() if row["due"] else "",
+            "state": state_label(row["state"], lang),
+            "urged": t("cr.urged", lang) if row["urged_at"] else "",
+            "escalated": t("cr.escalated", lang, minutes=minutes) if escalated else "",
+        },
+    }
 
 
 def board_header(lang: str):
@@ -108,7 +106,10 @@ def board_block(lang: str, query: dict, reference: Reference, scope: Scope, kios
         filters,
         html.Div(id="control-room-counts", className="control-room-counts"),
         board_header(lang),
-        html.Div(id="control-room-grid", className="control-room-grid", children=[]),
+        # Rows are inserted and removed by assets/control_room.js from the ops below; Dash never redraws them.
+        html.Div(id="control-room-grid", className="control-room-grid"),
+        dcc.Store(id="control-room-ops", data=None),
+        dcc.Store(id="control-room-applied", data=None),
         dcc.Store(id="control-room-shown", data=None),
         dcc.Store(id="control-room-position", data=None),
         dcc.Store(id="control-room-new-red", data=None),

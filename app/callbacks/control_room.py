@@ -5,13 +5,14 @@ The board is never redrawn whole once shown. Each second the browser sends the
 marker of what it last saw; when nothing changed anywhere the answer is
 "no update" after one shared look-up. When something did, the scoped board is
 read (cached per scope, filters and marker) and compared with the rows on
-screen, and only the differences travel: rows deleted, inserted or replaced.
+screen, and only the differences travel: rows deleted, inserted or replaced,
+applied to the page by assets/control_room.js row by row.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dash import ALL, Input, Output, Patch, State, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from app.auth import actor_name, audit, current_scope, remote_addr
@@ -97,7 +98,7 @@ def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[b
 
 def register(app, services) -> None:
     @app.callback(
-        Output("control-room-grid", "children"),
+        Output("control-room-ops", "data"),
         Output("control-room-shown", "data"),
         Output("control-room-position", "data"),
         Output("control-room-counts", "children"),
@@ -126,25 +127,25 @@ def register(app, services) -> None:
         new_shown = [list(d) for d in desired]
 
         def draw(alarm_id, fresh=False):
-            return view.board_row(by_id[alarm_id], reference, lang, services.zone, now, services.escalate_after, fresh)
+            return view.row_view(by_id[alarm_id], reference, lang, services.zone, now, services.escalate_after, fresh)
 
         if shown is None:  # first render of this page
-            return [draw(i) for i, _ in desired], new_shown, marker, counts, no_update
+            ops = {"reset": True, "deletes": [], "inserts": [[i, draw(a)] for i, (a, _) in enumerate(desired)], "n": n}
+            return ops, new_shown, marker, counts, no_update
         diff = diff_rows(shown, desired)
         if not diff.deletes and not diff.inserts:
             return no_update, no_update, marker, counts, no_update
         before = {alarm_id for alarm_id, _ in shown}
         live = ctx.triggered_id == "control-room-poll"
-        patch = Patch()
-        for index in diff.deletes:
-            del patch[index]
         new_red = []
+        inserts = []
         for index, alarm_id in diff.inserts:
             fresh = live and alarm_id not in before
             if fresh and by_id[alarm_id]["level"] == "alarm":
                 new_red.append(alarm_id)
-            patch.insert(index, draw(alarm_id, fresh))
-        return patch, new_shown, marker, counts, ({"ids": new_red, "n": n} if new_red else no_update)
+            inserts.append([index, draw(alarm_id, fresh)])
+        ops = {"reset": False, "deletes": diff.deletes, "inserts": inserts, "n": n}
+        return ops, new_shown, marker, counts, ({"ids": new_red, "n": n} if new_red else no_update)
 
     @app.callback(
         Output("control-room-filter-dept", "options"),
@@ -153,6 +154,13 @@ def register(app, services) -> None:
     def dept_choices(center):
         scope = current_scope(services)
         return view.dept_options(services.reference.get(), scope, center)
+
+    app.clientside_callback(
+        "function(ops) { return window.superviseApplyBoard(ops); }",
+        Output("control-room-applied", "data"),
+        Input("control-room-ops", "data"),
+        prevent_initial_call=True,
+    )
 
     # Sound and flash run in the browser: a new red must be noticed even when nobody looks.
     app.clientside_callback(

@@ -172,7 +172,7 @@ def test_board_callback_ignores_filters_outside_scope(viewer, region):
     inputs = [("control-room-poll", "n_intervals", 0), ("control-room-filter-center", "value", None),
               ("control-room-filter-dept", "value", OTHER), ("control-room-filter-kind", "value", None),
               ("control-room-filter-level", "value", None)]
-    outputs = [("control-room-grid", "children"), ("control-room-shown", "data"), ("control-room-position", "data"),
+    outputs = [("control-room-ops", "data"), ("control-room-shown", "data"), ("control-room-position", "data"),
                ("control-room-counts", "children"), ("control-room-new-red", "data")]
     state = [("control-room-shown", "data", None), ("control-room-position", "data", None)]
     shown = dash_call(viewer, outputs, inputs, state).json["response"]["control-room-shown"]["data"]
