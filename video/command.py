@@ -40,7 +40,10 @@ LISTED_FIELDS = ("camera_id", "window_id", "state", "reason", "reason_code", "fp
               help="How often to re-read the cameras table.")
 @click.option("--evidence-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where evidence is written. Default: <var_dir>/evidence.")
-def video_command(shard: str, once_seconds: float | None, reload_seconds: float, evidence_dir: Path | None) -> None:
+@click.option("--start-spread", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Spread the first connections over this many seconds.")
+def video_command(shard: str, once_seconds: float | None, reload_seconds: float, evidence_dir: Path | None,
+                  start_spread: float) -> None:
     """Run camera workers: health, thumbnails, outages, evidence, live feeds."""
     redact.install()
     from app.messaging import connect
@@ -56,7 +59,7 @@ def video_command(shard: str, once_seconds: float | None, reload_seconds: float,
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
     settings = load()
-    config = VideoConfig.from_settings(settings)
+    config = VideoConfig.from_settings(settings, start_spread=start_spread)
     redis = connect(settings)
     engine = engine_for(settings.exchange_url_resolved)
     cameras = _cameras_of(engine, mine, fail=True)
@@ -112,7 +115,8 @@ def _cameras_of(engine, shard, *, fail: bool):
     try:
         return [c for c in load_enabled(engine) if shard.owns(c.camera_id)]
     except SQLAlchemyError as exc:
-        message = f"cannot read cameras from the exchange database: {redact.describe(getattr(exc, "orig", None) or exc)}"
+        cause = getattr(exc, "orig", None) or exc
+        message = f"cannot read cameras from the exchange database: {redact.describe(cause)}"
         if fail:
             raise click.ClickException(message) from None
         log.warning("%s; keeping the current list", message)
