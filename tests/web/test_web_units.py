@@ -1,0 +1,283 @@
+"""The dashboard's plain functions and routes, without a browser: scopes, the board's
+row diff, escalation at its boundary, the catalogue, login and sessions, SSO, KPIs, PDFs, health."""
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from app.callbacks.control_room import diff_rows
+from app.queries.alarms import is_escalated
+from app.queries.reference import read_reference
+from app.scope import scope_for
+from app.tables import audit_log, cases, users
+from tests.web.conftest import NOW, PASSWORD, login
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- scopes -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role, scope_id, center, dept, allowed", [
+    ("region", "GX-450000", "GX-450202", "GX-450202:SC", True),   # region sees everything
+    ("region", "GX-450000", None, None, True),                    # ... even places without a center
+    ("city", "GX-450100", "GX-450100", "GX-450100:MZ", True),     # its own city center
+    ("city", "GX-450100", "GX-450103", "GX-450103:SC", True),     # a county below it
+    ("city", "GX-450100", "GX-450202", "GX-450202:SC", False),    # a county of another city
+    ("city", "GX-450100", "GX-450000", "GX-450000:MZ", False),    # the region center above it
+    ("center", "GX-450102", "GX-450102", "GX-450102:SC", True),
+    ("center", "GX-450102", "GX-450103", "GX-450103:SC", False),  # a sibling county
+    ("department", "GX-450102:MZ", "GX-450102", "GX-450102:MZ", True),
+    ("department", "GX-450102:MZ", "GX-450102", "GX-450102:SC", False),  # same center, other department
+    ("department", "nope", "GX-450102", "GX-450102:MZ", False),   # an unknown scope id sees nothing
+    ("auditor", "GX-450000", "GX-450102", "GX-450102:MZ", False),  # an unknown role sees nothing
+])
+def test_scope_allows(region, role, scope_id, center, dept, allowed):
+    reference = read_reference(_exchange(region))
+    assert scope_for(role, scope_id, reference).allows(center, dept) is allowed
+
+
+def _exchange(region):
+    from ingest.exchange import exchange_engine
+
+    return exchange_engine(region.settings.exchange_url_resolved)
+
+
+# --- the board ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shown, desired, deletes, inserts", [
+    ([], [(3, "a"), (2, "a")], [], [(0, 3), (1, 2)]),                        # first rows
+    ([[2, "a"], [1, "a"]], [(3, "a"), (2, "a"), (1, "a")], [], [(0, 3)]),    # a new alarm on top: one insert
+    ([[3, "a"], [2, "a"], [1, "a"]], [(3, "a"), (1, "a")], [1], []),         # closed: one delete
+    ([[3, "a"], [2, "a"], [1, "a"]], [(3, "a"), (2, "b"), (1, "a")], [1], [(1, 2)]),  # changed: replaced in place
+    ([[3, "a"], [2, "a"]], [(3, "a"), (2, "a")], [], []),                    # nothing changed: nothing sent
+    ([[3, "a"], [2, "a"], [1, "a"]], [], [2, 1, 0], []),                     # all gone, highest index first
+])
+def test_diff_rows(shown, desired, deletes, inserts):
+    diff = diff_rows(shown, desired)
+    assert (diff.deletes, diff.inserts) == (deletes, inserts)
+    # Applying the ops to the shown ids gives the desired order.
+    ids = [i for i, _ in shown]
+    for index in diff.deletes:
+        del ids[index]
+    for index, alarm_id in diff.inserts:
+        ids.insert(index, alarm_id)
+    assert ids == [i for i, _ in desired]
+
+
+@pytest.mark.parametrize("state, age_minutes, expected", [
+    ("open", 29, False),
+    ("open", 30, True),            # the boundary instant escalates
+    ("acknowledged", 300, False),  # an acknowledged alarm never escalates
+])
+def test_escalation_boundary(state, age_minutes, expected):
+    row = {"state": state, "fired_at": NOW - timedelta(minutes=age_minutes)}
+    assert is_escalated(row, NOW, timedelta(minutes=30)) is expected
+
+
+# --- the catalogue --------------------------------------------------------------------------------
+
+def test_every_catalogue_key_used_in_code_exists():
+    from app.catalogue import STRINGS
+
+    used = set()
+    for path in list((ROOT / "app").rglob("*.py")) + list((ROOT / "layouts").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "t" and node.args and isinstance(
+                    node.args[0], ast.Constant):
+                used.add(node.args[0].value)
+    assert used, "no t() calls found"
+    assert sorted(used - set(STRINGS)) == []
+    assert all(zh.strip() and en.strip() for zh, en in STRINGS.values())
+
+
+# --- logging in ----------------------------------------------------------------------------------
+
+def test_passwords_are_argon2_hashes(region):
+    with region.engine.connect() as conn:
+        hashes = conn.execute(select(users.c.password_hash)).scalars().all()
+    assert hashes and all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+
+
+def test_login_survives_a_server_restart(region):
+    """Sessions are signed cookies with a key in the database: a second server (or a restarted one) accepts them."""
+    from app.web import create_app
+
+    first = create_app(region.settings, lambda: NOW, engine=region.engine, background=False)
+    client = login(first.test_client(), region.users["center"])
+    cookie = client.get_cookie("session")
+    second = create_app(region.settings, lambda: NOW, engine=region.engine, background=False)
+    other = second.test_client()
+    other.set_cookie("session", cookie.value)
+    assert other.get("/api/alarms").status_code == 200
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+
+
+def test_password_change_ends_old_sessions(web_app, region):
+    from app.users import add_user
+
+    client = login(web_app.test_client(), region.users["center"])
+    add_user(region.engine, region.users["center"], "a new password 2", "center", "GX-450102", NOW)
+    import time
+    time.sleep(5.1)  # the user cache keeps a user for five seconds
+    assert client.get("/api/alarms").status_code == 401
+
+
+def test_wrong_password_and_audit(web_app, region):
+    client = web_app.test_client()
+    response = client.post("/login", data={"name": region.users["region"], "password": "nope", "next": "/"})
+    assert response.status_code == 401
+    login(client, region.users["region"])
+    with region.engine.connect() as conn:
+        actions = conn.execute(select(audit_log.c.action).order_by(audit_log.c.id)).scalars().all()
+    assert actions == ["login_failed", "login"]
+
+
+def test_open_redirect_refused(web_app, region):
+    client = web_app.test_client()
+    response = client.post("/login", data={"name": region.users["region"], "password": PASSWORD,
+                                           "next": "https://evil.example/"})
+    assert response.headers["Location"] == "/"
+
+
+def test_sso_header_only_from_trusted_proxies(region, monkeypatch):
+    from app.web import create_app
+
+    monkeypatch.setenv("SUPERVISE_SSO_HEADER", "X-Remote-User")
+    monkeypatch.setenv("SUPERVISE_TRUSTED_PROXIES", "10.0.0.0/8")
+    app = create_app(region.settings, lambda: NOW, engine=region.engine, background=False)
+    client = app.test_client()
+    header = {"X-Remote-User": region.users["region"]}
+    assert client.get("/api/alarms", headers=header, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    assert client.get("/api/alarms", headers=header, environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 401
+    unknown = {"X-Remote-User": "nobody"}
+    assert client.get("/api/alarms", headers=unknown, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 401
+
+
+def test_user_add_command(region, monkeypatch):
+    from click.testing import CliRunner
+
+    from app.auth import find_user, verify_password
+    from app.users import user_command
+
+    monkeypatch.setenv("SUPERVISE_VAR_DIR", str(region.settings.var_dir))
+    result = CliRunner().invoke(user_command, ["add", "wang", "--role", "city", "--scope", "GX-450200"],
+                                input="secret password\n")
+    assert result.exit_code == 0, result.output
+    user = find_user(region.engine, "wang")
+    assert (user.role, user.scope_id) == ("city", "GX-450200") and verify_password(user.password_hash,
+                                                                                   "secret password")
+    bad = CliRunner().invoke(user_command, ["add", "li", "--role", "city", "--scope", "X"], input="short\n")
+    assert bad.exit_code != 0 and "8 characters" in bad.output
+
+
+def test_ensure_demo_user(region):
+    from app.auth import find_user, verify_password
+    from app.users import ensure_demo_user
+
+    name, password = ensure_demo_user(region.engine, "GX-450000")
+    user = find_user(region.engine, name)
+    assert user.role == "region" and verify_password(user.password_hash, password)
+
+
+# --- KPIs ------------------------------------------------------------------------------------------
+
+def test_kpi_preaggregation_matches_the_cases(region):
+    from app import kpi
+
+    reference = read_reference(_exchange(region))
+    zone = region.settings.zone
+    assert kpi.refresh(region.engine, zone, NOW) > 0
+    scope = scope_for("region", "GX-450000", reference)
+    report = kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), NOW, zone)
+    totals = report.totals
+    # 12 departments x 3 cases received; 1 completed each (MZ on time and early, SC late); 3 ratings each.
+    assert (totals.received, totals.completed, totals.on_time, totals.early) == (36, 12, 6, 6)
+    assert totals.on_time_rate == 50.0 and totals.avg_used == 5.5 and totals.avg_promised == 5.0
+    assert (totals.ratings, totals.satisfied) == (36, 24)  # scores 100, 100, 60: 60 is below the 80 cut-off
+    assert report.overdue_open == 24
+    by_depth = {(r.depth, r.center_id): r.totals.completed for r in report.rollup}
+    assert by_depth[(0, "GX-450000")] == 12 and by_depth[(1, "GX-450100")] == 6 and by_depth[(2, "GX-450103")] == 2
+    assert report.rankings["dept"][0].totals.on_time_rate == 100.0
+    # Incremental: a case completed later shows up after the next refresh, and a refresh with nothing new is cheap.
+    later = NOW + timedelta(hours=1)
+    with region.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.case_no == region.case_nos["GX-450102:MZ"][0]).values(
+            status="completed", completed_at=later, on_time=True, early=False, used_days=5, judged_at=later))
+    assert kpi.refresh(region.engine, zone, later) >= 1
+    report = kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later, zone)
+    assert (report.totals.completed, report.totals.on_time) == (13, 7)
+    kpi.refresh(region.engine, zone, later)
+    assert kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later,
+                              zone).totals == report.totals  # idempotent
+
+
+# --- PDFs --------------------------------------------------------------------------------------------
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _fonts_embedded(path: Path) -> bool:
+    lines = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    cjk = [line for line in lines if "WenQuanYi" in line]
+    # Helvetica is referenced by reportlab's document skeleton but draws nothing; every other font is embedded.
+    others = [line for line in lines if "WenQuanYi" not in line and not line.startswith("Helvetica ")]
+    return bool(cjk) and all(re.search(r"\byes\s+yes\s+yes\b", line) for line in cjk) and not others
+
+
+def test_export_commands(region, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from app import kpi
+    from app.export import export_command
+
+    monkeypatch.setenv("SUPERVISE_VAR_DIR", str(region.settings.var_dir))
+    case_no = region.case_nos["GX-450102:MZ"][0]
+    out = tmp_path / "case.pdf"
+    result = CliRunner().invoke(export_command, ["case", case_no, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = _pdf_text(out)
+    assert f"办件档案 {case_no}" in text and "兴宁区政务服务中心" in text and "承诺时限" in text
+    assert _fonts_embedded(out)
+    kpi_out = tmp_path / "kpi.pdf"
+    result = CliRunner().invoke(export_command, ["kpi", "--scope", "GX-450100", "--from", "2026-11-01", "--to",
+                                                 "2026-11-30", "-o", str(kpi_out)])
+    assert result.exit_code == 0, result.output
+    text = _pdf_text(kpi_out)
+    assert "效能指标报告" in text and "南宁市政务服务中心" in text and "按时办结率" in text and "50.0%" in text
+    assert _fonts_embedded(kpi_out)
+    images = subprocess.run(["pdfimages", "-list", str(kpi_out)], capture_output=True, text=True).stdout
+    assert len(images.strip().splitlines()) == 2, "KPI charts must be vector drawings, not pictures"
+    denied = CliRunner().invoke(export_command, ["case", region.case_nos["GX-450102:SC"][0], "-o",
+                                                 str(tmp_path / "x.pdf"), "--user", region.users["department"]])
+    assert denied.exit_code != 0 and not (tmp_path / "x.pdf").exists()
+    room = tmp_path / "room.pdf"
+    assert CliRunner().invoke(export_command, ["control-room", "-o", str(room)]).exit_code == 0
+    assert "监控大厅快照" in _pdf_text(room)
+
+
+# --- health, metrics, banner ------------------------------------------------------------------------
+
+def test_healthz_metrics_and_stale_banner(web_app, region):
+    from app.callbacks.shell import banner_messages
+
+    client = web_app.test_client()
+    health = client.get("/healthz").json
+    assert health["database"] and health["redis"] and health["stale"] is False  # judged a minute before NOW
+    services = web_app.extensions["supervise"]
+    with web_app.test_request_context():
+        assert banner_messages(services, "zh") == []
+        services.clock = lambda: NOW + timedelta(hours=2)
+        services.cache.clear()
+        assert any("数据可能已过时" in m for m in banner_messages(services, "zh"))
+        services.clock = lambda: NOW.replace(year=2031)
+        services.cache.clear()
+        assert any("2031" in m and "周一至周五" in m for m in banner_messages(services, "zh"))
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "supervise_web_requests_total" in metrics and "supervise_ingest_rows_total" in metrics
