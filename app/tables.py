@@ -309,3 +309,68 @@ kpi_state = Table(
     Column("rating_mark", BigInteger, nullable=False, default=0),
     Column("refreshed_at", UtcDateTime),
 )
+
+
+# --- Completion SMS and satisfaction (app/sms, ingest/ratings.py): migration 0004 ----------
+# Owned by the SMS/satisfaction package.
+
+# The rating alarms' due-instant index, like cases.next_change: the next instant at
+# which a rating's low_satisfaction / rectification_overdue judgement changes with no
+# new data (rated_at in the future, the rectification deadline, a follow-up recorded).
+ratings.append_column(Column("next_change", UtcDateTime))
+Index("ratings_next_change", ratings.c.next_change)
+Index("ratings_center_rated", ratings.c.center_id, ratings.c.rated_at)
+Index("ratings_rated", ratings.c.rated_at)
+Index("ratings_case", ratings.c.case_no)
+
+# Outgoing SMS, one row per message. The row id is the idempotency key: the gateway
+# gets it as the client message id and never delivers one id twice. State machine:
+# queued → sending (claimed, with a fencing token) → sent | failed; a failed attempt
+# goes back to queued with a later not_before; a claim older than the lease is taken
+# up again (the sender died mid-send) and re-sent under the same id.
+sms_outbox = Table(
+    "sms_outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("purpose", Text, nullable=False),  # completion, ask_score
+    Column("case_no", Text, nullable=False),
+    Column("phone", Text, nullable=False),  # full number: only the gateway sees it
+    Column("text", Text, nullable=False),  # exactly what is sent, kept as evidence
+    Column("state", Text, nullable=False),  # queued, sending, sent, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UtcDateTime, nullable=False),  # earliest next attempt (retry back-off)
+    Column("claim_token", Text),
+    Column("claimed_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("gateway", Text),  # which gateway delivered it
+    Column("gateway_ref", Text),  # the provider's own message id
+    Column("last_error", Text),
+    Column("reply_to", Text),  # ask_score: the inbound message_id it answers
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Exactly one completion SMS per case, and at most one "please reply with a number".
+    UniqueConstraint("case_no", "purpose", name="sms_outbox_once"),
+)
+Index("sms_outbox_due", sms_outbox.c.state, sms_outbox.c.not_before)
+Index("sms_outbox_phone", sms_outbox.c.phone, sms_outbox.c.sent_at)
+
+# Replies from applicants (POST /api/sms/inbound), one row per provider message_id.
+sms_inbox = Table(
+    "sms_inbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", Text, nullable=False),
+    Column("phone", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+    Column("case_no", Text),  # the case whose completion SMS it answers, if any
+    Column("outbox_id", BigInteger),  # that completion SMS
+    Column("score", Integer),  # what the text reads as; None when unreadable
+    Column("problem", Text),  # why it is unreadable
+    Column("outcome", Text, nullable=False),  # rated, asked_for_number, unreadable, already_rated, late, unknown_number
+    Column("rating_id", BigInteger),  # the ratings row it became (outcome rated)
+    UniqueConstraint("message_id", name="sms_inbox_message"),
+)
+Index("sms_inbox_case", sms_inbox.c.case_no)
+Index("sms_inbox_received", sms_inbox.c.received_at)
