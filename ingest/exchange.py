@@ -416,6 +416,7 @@ def exchange_engine(url: str, **kwargs) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
         return create_engine(url, **kwargs)
+    kwargs.setdefault("connect_args", {"connect_timeout": 10})  # a dead server must not hang the caller
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -187,7 +187,7 @@ class _Life:
         self.item: Item = rng.choices(office.item_list, cum_weights=office.item_cum)[0]
         self.spec = self.item.spec
         self.dept = office.departments[self.spec.dept]
-        self.received_day, self.received_second, self.channel = d, second, channel
+        self.channel = channel
         self.day, self.second = d, second   # the cursor: nothing later in the main line happens before it
         self.events: list[Event] = []
         self.ratings: list[Rating] = []
@@ -364,7 +364,7 @@ class _Life:
         rng, spec, office = self.rng, self.spec, self.office
         plans: list[tuple[Office, Department, str, bool]] = []   # where, who, what, vertical?
         if spec.profile == REVIEW or spec.profile == SIMPLE and rng.random() < 0.6:
-            plans += [(office, self.dept, name, False) for name in rng.sample(STEP_NAMES, rng.randint(1, 3))]
+            plans += [(office, self.dept, name, False) for name in rng.sample(STEP_NAMES, rng.randint(2, 3))]
         elif spec.profile == JOINT:
             plans.append((office, self.dept, "受理审查", False))
             plans += [(office, office.departments[code], "并联审查", False) for code in spec.joint

@@ -141,13 +141,13 @@ def simulate_command(exchange_url, seed, scale, backfill_days, until, live, spee
         click.echo(tally.report(f"Backfill wrote in {time.monotonic() - started:.0f} s"))
     if live:
         feed = feed or _live_feed(engine, region, calendar, zone, seed, scale, clock)
-        before = _copy(feed.tally)
+        before = feed.tally.copy()
         with _stop_on_signals() as stop:
             tally = run_live(engine, feed, accelerated(clock, speed), stop, writers=writers,
                              on_tick=None if quiet else _status_line(feed))
         if not quiet:
             click.echo("", err=True)
-        click.echo(_since(tally, before).report("Live mode wrote"))
+        click.echo(tally.since(before).report("Live mode wrote"))
     if summary:
         click.echo(database_report(engine))
     engine.dispose()
@@ -229,14 +229,3 @@ def _status_line(feed: Feed):
             sys.stderr.flush()
 
     return show
-
-
-def _copy(tally: Tally) -> Tally:
-    return Tally(tally.cases.copy(), tally.kinds.copy(), tally.bad.copy(), tally.late.copy(), tally.scores.copy(),
-                 tally.events, tally.ratings)
-
-
-def _since(tally: Tally, before: Tally) -> Tally:
-    return Tally(tally.cases - before.cases, tally.kinds - before.kinds, tally.bad - before.bad,
-                 tally.late - before.late, tally.scores - before.scores, tally.events - before.events,
-                 tally.ratings - before.ratings)

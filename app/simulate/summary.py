@@ -41,6 +41,16 @@ class Tally:
         if pushed.late:
             self.late[pushed.late] += 1
 
+    def copy(self) -> Tally:
+        return Tally(self.cases.copy(), self.kinds.copy(), self.bad.copy(), self.late.copy(), self.scores.copy(),
+                     self.events, self.ratings)
+
+    def since(self, earlier: Tally) -> Tally:
+        """What was counted after `earlier` (a copy of this tally) was taken."""
+        return Tally(self.cases - earlier.cases, self.kinds - earlier.kinds, self.bad - earlier.bad,
+                     self.late - earlier.late, self.scores - earlier.scores, self.events - earlier.events,
+                     self.ratings - earlier.ratings)
+
     def report(self, title: str = "Written") -> str:
         lines = [f"{title}: {sum(self.cases.values()):,} cases, {self.events:,} case events, "
                  f"{self.ratings:,} on-site ratings"]
