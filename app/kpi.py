@@ -39,6 +39,7 @@ SATISFIED_SCORE = 80  # 满意率 cut-off; coordinated with the SMS ratings, whi
 REFRESH_SECONDS = 60.0
 SAFETY_MARGIN = timedelta(minutes=10)  # rows committed late with an older judged_at are still caught
 DAYS_PER_BATCH = 31
+RANK_TOP, RANK_BOTTOM = 50, 10  # a report keeps the best fifty and the worst ten of each ranking
 PLACE = ("center_id", "dept_id", "window_id", "staff_id")
 COUNTERS = ("received", "completed", "on_time", "early", "timed", "used_days", "promised_days", "corrected",
             "ended", "ratings", "rating_sum", "satisfied")
@@ -161,7 +162,9 @@ def refresh(engine: Engine, zone, now: datetime) -> int:
                 conn.commit()
                 rebuild_days(engine, days, zone)
                 with engine.begin() as write:
-                    values = dict(judged_mark=new_judged or judged_mark, rating_mark=new_rating, refreshed_at=now)
+                    values = dict(judged_mark=new_judged or judged_mark, rating_mark=new_rating)
+                    if days or not state:  # refreshed_at is the cache version: it moves only when data did
+                        values["refreshed_at"] = now
                     if state:
                         write.execute(kpi_state.update().where(kpi_state.c.name == "daily").values(**values))
                     else:
@@ -329,6 +332,9 @@ def compute_report(engine: Engine, reference: Reference, scope: Scope, start: da
              "window": lambda k: f"{reference.window_label(k)}（{reference.center_name(_window_center(reference, k))}）",
              "staff": lambda k: f"{reference.staff_name(k)}（{reference.center_name(_staff_center(reference, k))}）"}
     rankings = {name: _rank(values, names[name]) for name, values in groups.items()}
+    # Thousands of windows and staff: keep the ends of each ranking so a cached report stays small.
+    rankings = {name: rows if len(rows) <= RANK_TOP + RANK_BOTTOM else rows[:RANK_TOP] + rows[-RANK_BOTTOM:]
+                for name, rows in rankings.items()}
     weeks: list[tuple[date, Totals]] = []
     for monday, rows in groupby(by_day, key=lambda r: r[0] - timedelta(days=r[0].weekday())):
         week = Totals()

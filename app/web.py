@@ -116,8 +116,13 @@ class Services:
 
 
 def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engine | None = None,
-               background: bool = True) -> Flask:
-    """The dashboard's WSGI app. `background` starts the KPI refresher thread."""
+               background: bool = True, video_live=None) -> Flask:
+    """The dashboard's WSGI app.
+
+    `background` starts the KPI refresher thread; `video_live` is the live source
+    for video/routes.py (the demo passes its camera pool; by default each web
+    process pulls a camera on demand while someone watches it).
+    """
     from app import auth
 
     engine = engine or open_database(settings)
@@ -168,7 +173,7 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
 
     _install_api(server, services)
     _install_downloads(server, services)
-    _install_video(server, services)
+    _install_video(server, services, video_live)
     _install_evidence(server, services)
     if background:
         from app.kpi import start_refresher
@@ -437,7 +442,7 @@ def authorize_camera(services: Services, camera_id: str) -> bool:
     return True
 
 
-def _install_video(server: Flask, services: Services) -> None:
+def _install_video(server: Flask, services: Services, live=None) -> None:
     """Mount video/routes.py with our authorize hook, and guard every /video/ path ourselves as well."""
     import inspect
 
@@ -462,7 +467,8 @@ def _install_video(server: Flask, services: Services) -> None:
     if factory is not None:
         accepted = inspect.signature(factory).parameters
         offered = {"settings": services.settings, "authorize": authorize, "redis": services.redis,
-                   "clock": services.clock}
+                   "clock": services.clock, "live": live}
+        offered = {k: v for k, v in offered.items() if v is not None}
         server.register_blueprint(factory(**{k: v for k, v in offered.items() if k in accepted}))
         return
     log.warning("video.routes is not available: serving placeholder pictures for cameras")

@@ -81,7 +81,7 @@ def build_exchange(url: str) -> None:
                 conn.execute(insert(x.windows).values(window_id=f"{d}:W1", center_id=center_id, dept_id=d,
                                                       label=f"{code}01"))
                 conn.execute(insert(x.cameras).values(camera_id=f"{d}:CAM", window_id=f"{d}:W1",
-                                                      url="rtsp://admin:secret@10.9.9.9/stream", enabled=True))
+                                                      url="rtsp://admin:secret@127.0.0.1:9/stream", enabled=True))
                 conn.execute(insert(x.staff).values(staff_id=f"{d}:S1", name=f"{name}窗口员", dept_id=d,
                                                     window_id=f"{d}:W1"))
                 conn.execute(insert(x.items).values(item_code=f"ITEM-{d}", name=f"{name}许可事项",

@@ -185,7 +185,7 @@ def test_video_wall_sixteen_tiles(site, browser):
     with engine.begin() as conn:  # 12 cameras in the region; add 8 more on the same windows
         for n, window in enumerate(["GX-450102:MZ:W1", "GX-450102:SC:W1", "GX-450100:MZ:W1", "GX-450200:SC:W1"] * 2):
             conn.execute(insert(x.cameras).values(camera_id=f"EXTRA{n}", window_id=window,
-                                                  url="rtsp://u:p@10.0.0.1/", enabled=True))
+                                                  url="rtsp://u:p@127.0.0.1:9/", enabled=True))
     page = log_in(browser, url, region.users["region"], path="/wall")
     live_requests = []
     page.on("request", lambda r: live_requests.append(r.url) if "/live." in r.url else None)

@@ -1,0 +1,475 @@
+"""Benchmark of the web dashboard on a large region.
+
+    .venv/bin/python bench/web.py [--cases 1000000] [--sessions 50] [--seconds 60] [--workers 2]
+
+1. Builds a region (1 region center, 14 cities, 111 counties; 20 departments per
+   center, 3 windows each) in a throwaway PostgreSQL database, with ``--cases``
+   cases spread over the past 365 days, ratings, and open and closed alarms,
+   written straight into the supervision tables with COPY. The exchange database
+   (reference data only) is a SQLite file.
+2. Builds the KPI pre-aggregation from scratch (timed).
+3. Starts ``supervise serve`` (gunicorn, ``--workers``) against it and a real Redis,
+   logs in ``--sessions`` users of every role, and has each poll the control room
+   every second and ask for the KPI page (a whole year) every ten seconds, while a
+   writer adds an alarm and acknowledges another every two seconds.
+4. Computes the same callbacks' data uncached in the same run: the board query
+   and the KPI report read from kpi_daily without the cache, and the KPI totals
+   computed straight from the cases table (what the page would cost with no
+   pre-aggregation).
+5. Times a case dossier PDF, cold and warm.
+
+Results go to stdout and bench/out/web.json. Exits 1 if a goal is missed:
+callback p95 <= 150 ms, >= 10x faster than uncached, warm dossier <= 2 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
+
+ZONE = ZoneInfo("Asia/Shanghai")
+PG_ADMIN = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+PASSWORD = "bench password 1"
+DEPTS = ["民政局", "市场监管局", "人社局", "住建局", "自然资源局", "公安局", "税务局", "卫健委", "交通运输局", "教育局",
+         "生态环境局", "农业农村局", "商务局", "文旅局", "水利局", "应急管理局", "医保局", "司法局", "林业局", "发改委"]
+CITIES = ["南宁", "柳州", "桂林", "梧州", "北海", "防城港", "钦州", "贵港", "玉林", "百色", "贺州", "河池", "来宾", "崇左"]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# --- the region --------------------------------------------------------------------------------
+
+def build_reference(exchange_url: str) -> dict:
+    from ingest import exchange as x
+    from ingest.exchange import create_exchange_schema, exchange_engine
+
+    engine = exchange_engine(exchange_url)
+    create_exchange_schema(engine)
+    centers = [("GX-450000", "广西壮族自治区政务服务中心", "region", None)]
+    for c, city in enumerate(CITIES, start=1):
+        city_id = f"GX-45{c:02d}00"
+        centers.append((city_id, f"{city}市政务服务中心", "city", "GX-450000"))
+        for k in range(1, 9 if c < 14 else 6):  # 13 x 8 + 7 = 111 counties
+            centers.append((f"GX-45{c:02d}{k:02d}", f"{city}第{k}县区政务服务中心", "county", city_id))
+    places = []
+    with engine.begin() as conn:
+        conn.execute(insert(x.centers), [dict(center_id=a, name=b, level=c, parent_id=d, area_code=a[3:])
+                                         for a, b, c, d in centers])
+        depts, windows, cameras, staff, items = [], [], [], [], []
+        for center_id, *_ in centers:
+            for d, name in enumerate(DEPTS):
+                dept_id = f"{center_id}-D{d:02d}"
+                depts.append(dict(dept_id=dept_id, center_id=center_id, name=name))
+                items.append(dict(item_code=f"I-{dept_id}", name=f"{name}许可", dept_id=dept_id,
+                                  promised_days=5 + d % 4 * 5, statutory_days=20))
+                for w in range(3):
+                    window_id = f"{dept_id}-W{w}"
+                    windows.append(dict(window_id=window_id, center_id=center_id, dept_id=dept_id, label=f"{d}{w}"))
+                    cameras.append(dict(camera_id=f"C-{window_id}", window_id=window_id, url="rtsp://u:p@127.0.0.1:9/",
+                                        enabled=True))
+                    staff.append(dict(staff_id=f"S-{window_id}", name=f"员工{d}{w}", dept_id=dept_id,
+                                      window_id=window_id))
+                    places.append((center_id, dept_id, window_id, f"S-{window_id}", 5 + d % 4 * 5))
+        for table, rows in ((x.departments, depts), (x.windows, windows), (x.cameras, cameras), (x.staff, staff),
+                            (x.items, items)):
+            conn.execute(insert(table), rows)
+    return {"centers": centers, "places": places}
+
+
+def build_cases(db_url: str, places: list, n_cases: int, now: datetime, seed: int = 7) -> dict:
+    """COPY cases, ratings and alarms into the supervision database; returns sample ids."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    rng = random.Random(seed)
+    url = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    start = now - timedelta(days=365)
+    samples = {}
+    open_cases = []
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        columns = ("case_no, item_code, center_id, dept_id, window_id, staff_id, applicant_phone, status, received_at,"
+                   " start_date, deemed_accepted, promise_due, statutory_due, paused_days, extension_days,"
+                   " completed_at, result, on_time, early, used_days, promised_days, corrections, clocks, judged_at")
+        with cur.copy(f"COPY cases ({columns}) FROM STDIN") as copy:
+            for i in range(n_cases):
+                center_id, dept_id, window_id, staff_id, promised = places[rng.randrange(len(places))]
+                received = start + timedelta(seconds=rng.random() * 365 * 86400)
+                received = received.replace(hour=1 + rng.randrange(8))  # 09:00-17:00 local
+                age = (now - received).days
+                used = max(1, min(promised + 3, int(rng.gauss(promised * 0.6, promised * 0.3))))
+                done = age > used * 1.5 and rng.random() > 0.02
+                status = "completed" if done else ("accepted" if rng.random() > 0.1 else "correction")
+                completed_at = received + timedelta(days=used * 1.4, hours=rng.random() * 6) if done else None
+                if completed_at and completed_at > now:
+                    completed_at, status, done = None, "accepted", False
+                on_time = used <= promised if done else None
+                case_no = f"B{i:09d}"
+                due = (received + timedelta(days=promised * 1.4)).date()
+                copy.write_row((case_no, f"I-{dept_id}", center_id, dept_id, window_id, staff_id,
+                                f"139{rng.randrange(10**8):08d}", status, received, received.date(), False, due,
+                                due + timedelta(days=20), 0, 0, completed_at, "approved" if done else None, on_time,
+                                (used < promised) if done else None, used if done else None, promised,
+                                1 if rng.random() < 0.15 else 0, "[]", now - timedelta(minutes=rng.randrange(60))))
+                if not done:
+                    open_cases.append((case_no, center_id, dept_id, window_id, staff_id, due))
+                if i == n_cases // 2:
+                    samples["case_no"] = case_no
+                    samples["dept_id"] = dept_id
+        with cur.copy("COPY ratings (source, source_id, case_no, center_id, dept_id, window_id, staff_id, score,"
+                      " rated_at) FROM STDIN") as copy:
+            for i in range(n_cases // 2):
+                center_id, dept_id, window_id, staff_id, _ = places[rng.randrange(len(places))]
+                copy.write_row(("onsite", f"r{i}", None, center_id, dept_id, window_id, staff_id,
+                                rng.choices((100, 80, 60, 0), (70, 20, 8, 2))[0],
+                                start + timedelta(seconds=rng.random() * 365 * 86400)))
+        with cur.copy("COPY alarms (kind, level, case_no, subject, center_id, dept_id, window_id, staff_id, fired_at,"
+                      " due, state, closed_reason, closed_at, updated_at) FROM STDIN") as copy:
+            for case_no, center_id, dept_id, window_id, staff_id, due in open_cases:
+                fired = datetime.combine(due + timedelta(days=1), dtime(0), ZONE)
+                if fired > now:
+                    continue
+                state = "open" if rng.random() < 0.6 else "acknowledged"
+                copy.write_row(("promise_overdue", "alarm", case_no, "", center_id, dept_id, window_id, staff_id,
+                                fired, due, state, None, None, fired))
+            for i in range(n_cases // 50):  # history: closed alarms
+                center_id, dept_id, window_id, staff_id, _ = places[rng.randrange(len(places))]
+                fired = start + timedelta(seconds=rng.random() * 360 * 86400)
+                copy.write_row(("promise_warning", "warning", f"B{rng.randrange(n_cases):09d}", f"h{i}", center_id,
+                                dept_id, window_id, staff_id, fired, None, "closed", "resolved",
+                                fired + timedelta(days=2), fired + timedelta(days=2)))
+        conn.commit()
+        cur.execute("ANALYZE")
+    samples["open_cases"] = len(open_cases)
+    return samples
+
+
+def add_sample_events(engine, case_no: str, now: datetime) -> None:
+    from app.tables import cases, events
+
+    with engine.begin() as conn:
+        row = conn.execute(select(cases).where(cases.c.case_no == case_no)).mappings().one()
+        received = row["received_at"]
+        kinds = [("received", received, {}), ("accepted", received + timedelta(hours=3), {}),
+                 ("step_started", received + timedelta(days=1), {"step_id": "S1", "name": "审查", "limit_days": 3}),
+                 ("step_started", received + timedelta(days=1), {"step_id": "S2", "name": "核查", "limit_days": 3}),
+                 ("step_completed", received + timedelta(days=2), {"step_id": "S1"}),
+                 ("step_completed", received + timedelta(days=3), {"step_id": "S2"})]
+        for n, (kind, at, payload) in enumerate(kinds):
+            conn.execute(insert(events).values(event_id=10**12 + n, case_no=case_no, kind=kind, occurred_at=at,
+                                               recorded_at=at, center_id=row["center_id"], dept_id=row["dept_id"],
+                                               payload=payload, dup_key=f"bench-{case_no}-{n}", held=False))
+
+
+# --- load ------------------------------------------------------------------------------------------
+
+class Session(threading.Thread):
+    """One browser: polls the control room each second and the KPI page every ten seconds."""
+
+    def __init__(self, base: str, name: str, until: float, results: dict, lock: threading.Lock, kpi_range):
+        super().__init__(name=f"bench.session:{name}", daemon=True)
+        self.base, self.name, self.until, self.results, self.lock = base, name, until, results, lock
+        self.kpi_range = kpi_range
+        self.http = requests.Session()
+        self.shown, self.position = None, None
+
+    def record(self, kind: str, seconds: float) -> None:
+        with self.lock:
+            self.results.setdefault(kind, []).append(seconds)
+
+    def call(self, outputs, inputs, state=()):
+        output = f"{outputs[0][0]}.{outputs[0][1]}" if len(outputs) == 1 else \
+            ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
+        outs = {"id": outputs[0][0], "property": outputs[0][1]} if len(outputs) == 1 else \
+            [{"id": i, "property": p} for i, p in outputs]
+        body = {"output": output, "outputs": outs,
+                "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+                "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+                "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
+        started = time.perf_counter()
+        response = self.http.post(self.base + "/_dash-update-component", json=body, timeout=30)
+        return response, time.perf_counter() - started
+
+    def poll_board(self, n: int) -> None:
+        outputs = [("control-room-ops", "data"), ("control-room-shown", "data"), ("control-room-position", "data"),
+                   ("control-room-counts", "children"), ("control-room-new-red", "data")]
+        inputs = [("control-room-poll", "n_intervals", n), ("control-room-filter-center", "value", None),
+                  ("control-room-filter-dept", "value", None), ("control-room-filter-kind", "value", None),
+                  ("control-room-filter-level", "value", None)]
+        response, seconds = self.call(outputs, inputs, [("control-room-shown", "data", self.shown),
+                                                        ("control-room-position", "data", self.position)])
+        if response.status_code == 200:
+            body = response.json()["response"]
+            self.shown = body.get("control-room-shown", {}).get("data", self.shown)
+            self.position = body.get("control-room-position", {}).get("data", self.position)
+            self.record("board_changed", seconds)
+        elif response.status_code != 204:
+            self.record("errors", seconds)
+        self.record("board", seconds)
+
+    def ask_kpi(self) -> None:
+        start, end = self.kpi_range
+        response, seconds = self.call([("kpi-content", "children"), ("kpi-pdf", "href")],
+                                      [("kpi-range", "start_date", start), ("kpi-range", "end_date", end),
+                                       ("kpi-scope", "value", None)])
+        self.record("kpi" if response.status_code == 200 else "errors", seconds)
+
+    def run(self) -> None:
+        login = self.http.post(self.base + "/login", data={"name": self.name, "password": PASSWORD, "next": "/"},
+                               allow_redirects=False, timeout=30)
+        assert login.status_code == 302, login.text
+        time.sleep(random.random())
+        n, next_kpi = 0, time.monotonic() + random.random() * 10
+        while time.monotonic() < self.until:
+            tick = time.monotonic()
+            try:
+                self.poll_board(n)
+                if tick >= next_kpi:
+                    self.ask_kpi()
+                    next_kpi = tick + 10
+            except requests.RequestException:
+                self.record("errors", 0.0)
+            n += 1
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+
+
+def writer(engine, places, stop: threading.Event, now_fn) -> None:
+    """The ingest's side: a new alarm and an acknowledgement every two seconds."""
+    from ingest.actions import ActionRefused, act
+    from app.tables import alarms
+
+    rng = random.Random(3)
+    while not stop.wait(2.0):
+        center_id, dept_id, window_id, staff_id, _ = places[rng.randrange(len(places))]
+        now = now_fn()
+        with engine.begin() as conn:
+            conn.execute(insert(alarms).values(kind="statutory_overdue", level="alarm", case_no=None,
+                                               subject=uuid.uuid4().hex, center_id=center_id, dept_id=dept_id,
+                                               window_id=window_id, staff_id=staff_id, fired_at=now, state="open",
+                                               updated_at=now))
+            target = conn.execute(select(alarms.c.id).where(alarms.c.state == "open").limit(1)).scalar()
+        try:
+            act(engine, target, "ack", "bench", "基准测试", now)
+        except ActionRefused:
+            pass
+
+
+# --- uncached ------------------------------------------------------------------------------------
+
+def raw_kpi_totals(engine, scope, start: date, end: date):
+    """What the KPI headline costs without pre-aggregation: straight from the cases table."""
+    from sqlalchemy import and_, case as sql_case
+
+    from app.tables import cases
+
+    lo = datetime.combine(start, dtime(0), ZONE)
+    hi = datetime.combine(end + timedelta(days=1), dtime(0), ZONE)
+    flag = lambda c: func.sum(sql_case((c, 1), else_=0))  # noqa: E731
+    with engine.connect() as conn:
+        return conn.execute(select(
+            func.count(), flag(cases.c.on_time.is_(True)), flag(cases.c.early.is_(True)),
+            func.avg(cases.c.used_days), func.avg(cases.c.promised_days), flag(cases.c.corrections > 0),
+            cases.c.center_id).where(and_(cases.c.completed_at >= lo, cases.c.completed_at < hi,
+                                          scope.where(cases.c.center_id, cases.c.dept_id)))
+            .group_by(cases.c.center_id)).all()
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+def free_redis_db() -> str:
+    import redis
+
+    for number in range(15, 0, -1):
+        client = redis.Redis.from_url(REDIS, db=number)
+        if client.dbsize() == 0 and client.set(f"supervise-bench:lock:{number}", "1", nx=True, ex=3600):
+            return f"{REDIS.rstrip('/')}/{number}"
+    raise SystemExit("no empty Redis database for the bench")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8093)
+    parser.add_argument("--keep", action="store_true", help="Keep the bench database afterwards.")
+    args = parser.parse_args()
+
+    import psycopg
+    import redis as redis_lib
+    from sqlalchemy.engine import make_url
+
+    from app import kpi
+    from app.database import open_database
+    from app.queries import alarms as alarm_queries
+    from app.queries.reference import read_reference
+    from app.scope import scope_for
+    from app.settings import Settings
+    from app.users import add_user
+    from ingest.exchange import exchange_engine
+
+    db_name = f"supervise_bench_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(make_url(PG_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False),
+                            autocommit=True)
+    admin.execute(f'CREATE DATABASE "{db_name}"')
+    db_url = make_url(PG_ADMIN).set(database=db_name).render_as_string(hide_password=False)
+    redis_url = free_redis_db()
+    var_dir = Path(tempfile.mkdtemp(prefix="supervise-bench-"))
+    settings = Settings(var_dir=var_dir, db_url=db_url, redis_url=redis_url)
+    report: dict = {"cases": args.cases, "sessions": args.sessions, "seconds": args.seconds, "workers": args.workers}
+    server = None
+    try:
+        now = datetime.now(timezone.utc)
+        started = time.perf_counter()
+        ref_info = build_reference(settings.exchange_url_resolved)
+        engine = open_database(settings)
+        samples = build_cases(db_url, ref_info["places"], args.cases, now)
+        add_sample_events(engine, samples["case_no"], now)
+        report["build_seconds"] = round(time.perf_counter() - started, 1)
+        print(f"built {args.cases} cases over 365 days, {samples['open_cases']} open, "
+              f"{len(ref_info['centers'])} centers, {len(ref_info['places'])} windows in {report['build_seconds']} s",
+              flush=True)
+
+        started = time.perf_counter()
+        days = kpi.refresh(engine, ZONE, now)
+        report["kpi_full_build_seconds"] = round(time.perf_counter() - started, 1)
+        with engine.connect() as conn:
+            report["kpi_daily_rows"] = conn.execute(text("SELECT count(*) FROM kpi_daily")).scalar()
+        print(f"kpi pre-aggregation: {days} days, {report['kpi_daily_rows']} rows in "
+              f"{report['kpi_full_build_seconds']} s", flush=True)
+
+        reference = read_reference(exchange_engine(settings.exchange_url_resolved))
+        users = []
+        roles = [("region", "GX-450000")] * 5 + [("city", c) for c, _, lv, _ in ref_info["centers"] if lv == "city"]
+        counties = [c for c, _, lv, _ in ref_info["centers"] if lv == "county"]
+        roles += [("center", c) for c in counties[:21]]
+        roles += [("department", f"{c}-D{d:02d}") for c in counties[21:31] for d in (0,)]
+        for index, (role, scope_id) in enumerate(roles[:args.sessions]):
+            name = f"bench{index:02d}"
+            add_user(engine, name, PASSWORD, role, scope_id, now)
+            users.append((name, role, scope_id))
+
+        env = {**os.environ, "SUPERVISE_VAR_DIR": str(var_dir), "SUPERVISE_DB_URL": db_url,
+               "SUPERVISE_REDIS_URL": redis_url}
+        server = subprocess.Popen([str(ROOT / ".venv/bin/supervise"), "serve", "--port", str(args.port),
+                                   "--workers", str(args.workers), "--threads", "16"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=open(var_dir / "serve.log", "w"),
+                                  start_new_session=True)
+        base = f"http://127.0.0.1:{args.port}"
+        for _ in range(120):
+            try:
+                if requests.get(base + "/healthz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.5)
+        today = now.astimezone(ZONE).date()
+        kpi_range = ((today - timedelta(days=364)).isoformat(), today.isoformat())
+        results: dict[str, list[float]] = {}
+        lock = threading.Lock()
+        until = time.monotonic() + args.seconds
+        stop = threading.Event()
+        write_thread = threading.Thread(target=writer, args=(engine, ref_info["places"], stop,
+                                                             lambda: datetime.now(timezone.utc)),
+                                        name="bench.writer", daemon=True)
+        write_thread.start()
+        sessions = [Session(base, name, until, results, lock, kpi_range) for name, _, _ in users]
+        for s in sessions:
+            s.start()
+        for s in sessions:
+            s.join()
+        stop.set()
+        for kind in ("board", "board_changed", "kpi"):
+            values = results.get(kind, [])
+            report[f"{kind}_requests"] = len(values)
+            report[f"{kind}_p50_ms"] = round(1000 * percentile(values, 50), 1)
+            report[f"{kind}_p95_ms"] = round(1000 * percentile(values, 95), 1)
+        report["errors"] = len(results.get("errors", []))
+
+        # The same data, uncached, in the same run.
+        scopes = [scope_for(role, scope_id, reference) for _, role, scope_id in users]
+        escalate = timedelta(minutes=30)
+        first, last = date.fromisoformat(kpi_range[0]), date.fromisoformat(kpi_range[1])
+        board_raw = [t for s in scopes[:20] for t in timed(
+            lambda s=s: alarm_queries.board(engine, s, alarm_queries.BoardFilters(), datetime.now(timezone.utc),
+                                            escalate), 1)]
+        kpi_uncached = [t for s in scopes[:10] for t in timed(
+            lambda s=s: kpi.compute_report(engine, reference, s, first, last, now, ZONE), 1)]
+        kpi_raw = [t for s in scopes[:10] for t in timed(lambda s=s: raw_kpi_totals(engine, s, first, last), 1)]
+        for kind, values in (("board_uncached", board_raw), ("kpi_uncached_preaggregated", kpi_uncached),
+                             ("kpi_from_cases", kpi_raw)):
+            report[f"{kind}_p50_ms"] = round(1000 * percentile(values, 50), 1)
+            report[f"{kind}_p95_ms"] = round(1000 * percentile(values, 95), 1)
+
+        from app.pdf import Sources, case_dossier
+        from app.web import center_calendar
+
+        sources = Sources(engine, reference, now, ZONE, lambda c: center_calendar(None, c), var_dir, "bench")
+        region_scope = scope_for("region", "GX-450000", reference)
+        cold = timed(lambda: case_dossier(sources, region_scope, samples["case_no"]), 1)[0]
+        warm = timed(lambda: case_dossier(sources, region_scope, samples["case_no"]), 5)
+        report["dossier_pdf_cold_s"] = round(cold, 3)
+        report["dossier_pdf_warm_s"] = round(statistics.median(warm), 3)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        try:
+            engine.dispose()
+        except NameError:
+            pass
+        redis_lib.Redis.from_url(redis_url).flushdb()
+        redis_lib.Redis.from_url(REDIS).delete(f"supervise-bench:lock:{redis_url.rsplit('/', 1)[1]}")
+        if not args.keep:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+    cached_p95 = max(report["board_p95_ms"], report["kpi_p95_ms"])
+    report["speedup_board"] = round(report["board_uncached_p50_ms"] / max(report["board_p50_ms"], 0.1), 1)
+    report["speedup_kpi_vs_cases"] = round(report["kpi_from_cases_p50_ms"] / max(report["kpi_p50_ms"], 0.1), 1)
+    report["goals"] = {
+        "callback_p95_le_150ms": cached_p95 <= 150,
+        "ten_times_faster_than_uncached": min(report["speedup_board"], report["speedup_kpi_vs_cases"]) >= 10,
+        "warm_dossier_le_2s": report["dossier_pdf_warm_s"] <= 2.0,
+        "no_errors": report["errors"] == 0,
+    }
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "web.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0 if all(report["goals"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
