@@ -167,3 +167,27 @@ def test_officer_actions_are_recorded_and_history_cannot_be_edited(exchange, sup
 def test_bad_now_is_a_clear_error(supervise):
     result = supervise("ingest", "--once", "--now", "next tuesday", ok=False)
     assert result.exit_code == 2 and "ISO 8601" in result.output and "Traceback" not in result.output
+
+
+def test_a_center_calendar_file_moves_its_due_dates_and_no_other_center(exchange, supervise, tmp_path):
+    # The Nanning center closes on Fri 2025-11-07 (say, a local emergency) and opens Sat 2025-11-15.
+    folder = tmp_path / "calendars"
+    folder.mkdir()
+    (folder / "GX-450100.toml").write_text('closures = ["2025-11-07"]\nworking_days = ["2025-11-15"]\n')
+    supervise.env["SUPERVISE_CALENDAR_DIR"] = str(folder)
+    for case_no, center in (("K1", "GX-450100"), ("K2", "GX-450102")):
+        exchange.event(case_no, "received", "2025-11-03 09:00", item_code="ITEM-W", center_id=center)
+        exchange.event(case_no, "accepted", "2025-11-03 09:30", center_id=center)
+    supervise.ingest("2025-11-04T00:00:00+08:00")
+    # Official: 11-04, 05, 06, 07, 10 -> due Mon 11-10. With 11-07 closed: 04, 05, 06, 10, 11.
+    assert supervise.case("K1")["promise_due"] == "2025-11-11"
+    assert supervise.case("K2")["promise_due"] == "2025-11-10"
+
+
+def test_a_bad_calendar_file_is_refused_with_its_name(exchange, supervise, tmp_path):
+    folder = tmp_path / "calendars"
+    folder.mkdir()
+    (folder / "GX-450100.toml").write_text('closures = ["2025-13-07"]\n')
+    supervise.env["SUPERVISE_CALENDAR_DIR"] = str(folder)
+    result = supervise("ingest", "--once", ok=False)
+    assert result.exit_code == 1 and "GX-450100.toml" in result.output and "2025-13-07" in result.output
