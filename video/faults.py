@@ -48,6 +48,8 @@ _BY_TYPE: list[tuple[type[BaseException], Fault]] = [
     (av.error.ConnectionAbortedError, _offline("reset", "connection aborted")),
     (av.error.BrokenPipeError, _offline("reset", "connection broken")),
     (av.error.EOFError, ENDED),
+    # FFmpeg's RTSP demuxer returns a bare -1 (EPERM) when an interleaved read comes up short.
+    (av.error.PermissionError, _offline("reset", "connection lost while reading")),
     (av.error.InvalidDataError, UNDECODABLE._replace(reason="undecodable stream: the camera sent data FFmpeg cannot parse")),
     (av.error.DecoderNotFoundError, _error("undecodable", "undecodable stream: no decoder for its codec")),
     (av.error.ProtocolNotFoundError, _error("bad_url", "unsupported URL scheme")),

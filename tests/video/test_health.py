@@ -73,6 +73,7 @@ URL = "rtsp://admin:secret@10.0.0.1/x"
     (av.error.ExitError(-1, "exit", URL), True, "offline", "timeout"),  # no answer while opening
     (av.error.ExitError(-1, "exit", URL), False, "offline", "timeout"),  # hung while streaming
     (av.error.EOFError(-1, "eof", URL), False, "offline", "ended"),
+    (av.error.PermissionError(1, "EPERM", URL), False, "offline", "reset"),  # RTSP's short interleaved read
     (av.error.InvalidDataError(-1, "bad", URL), True, "error", "undecodable"),
     (av.error.OSError(5, "I/O error", URL), True, "offline", "network"),  # FFmpeg's EIO: e.g. unknown host
     (RuntimeError(URL), False, "offline", "unexpected"),
