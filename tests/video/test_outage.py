@@ -42,3 +42,21 @@ def test_short_gaps_are_not_outages():
     for second in range(0, 300, 29):
         watch.frame(T0 + second)
         assert watch.check(T0 + second) == []
+
+
+def test_stream_hook_appends_versioned_events():
+    from datetime import datetime, timezone
+
+    import fakeredis
+
+    from video import keys
+    from video.outage import OutageEvent, stream_hook
+
+    redis = fakeredis.FakeRedis()
+    hook = stream_hook(redis, {"K1": "W1"}.get, 30.0)
+    since = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)
+    hook("K1", since, None)
+    hook("K1", since, datetime(2026, 11, 27, 4, 5, tzinfo=timezone.utc))
+    events = [OutageEvent.model_validate_json(fields[b"event"]) for _, fields in redis.xrange(keys.OUTAGE_STREAM)]
+    assert [(e.version, e.camera_id, e.window_id, e.since, e.ended_at is None) for e in events] == [
+        (1, "K1", "W1", since, True), (1, "K1", "W1", since, False)]

@@ -229,3 +229,27 @@ def test_live_fmp4_remux_can_be_demuxed(rtsp_server, pools):
         frames = list(container.decode(video=0))
     assert len(frames) >= 20 and (frames[0].width, frames[0].height) == (320, 240)
     assert frames[0].key_frame
+
+
+def test_evidence_requested_by_another_process_over_redis(rtsp_server, pools, redis_client, tmp_path):
+    import hashlib
+    import json
+
+    from video import evidence
+
+    server = rtsp_server()
+    pools([Camera("KEV", "W9", server.url("cam1"), "B07")], evidence_dir=tmp_path)
+    assert wait_until(lambda: state_of(redis_client, "KEV", "online"), 15)
+    time.sleep(2)  # a few keyframes into the ring
+
+    answer = evidence.request(redis_client, "KEV", "officer 王", timeout=10)
+    assert answer is not None and answer.ok, answer
+    sidecar = json.loads(open(answer.metadata_path).read())
+    folder = tmp_path / "KEV"
+    assert sidecar["requested_by"] == "officer 王" and sidecar["window_label"] == "B07"
+    for entry in [sidecar["still"], sidecar["stream"], *sidecar["keyframes"]]:
+        data = next(folder.rglob(entry["file"])).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    with av.open(str(next(folder.rglob(sidecar["stream"]["file"])))) as original:  # the camera's own bits
+        assert len(list(original.decode(video=0))) >= 2
+    assert evidence.request(redis_client, "NOT-PULLED-HERE", "officer", timeout=1) is None
