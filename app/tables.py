@@ -73,9 +73,9 @@ events = Table(
     Column("dup_key", Text, nullable=False),
     # Held: the case has no `received` yet. Set aside after 24 h, taken in if it arrives later.
     Column("held", Boolean, nullable=False, default=False),
-    UniqueConstraint("dup_key", name="events_dup_key"),
+    # A repeat is always of the same case; this also serves every lookup by case.
+    UniqueConstraint("case_no", "dup_key", name="events_case_dup"),
 )
-Index("events_case", events.c.case_no)
 Index("events_held", events.c.held, events.c.recorded_at)
 
 cases = Table(

@@ -117,18 +117,20 @@ class Ingest:
         totals = Totals()
         with self.db.begin() as conn:
             cursor = store.load_cursor(conn, SOURCE)
+            before = cursor.to_row()
             batch = read_batch(self.exchange, SOURCE, cursor, self.batch_size)
             good, rejected = self._check(batch.rows)
-            received = store.cases_with_received(conn, {e.case_no for e in good})
-            received |= {e.case_no for e in good if e.kind == "received"}
-            inserted = store.insert_events(conn, good, held_cases={e.case_no for e in good} - received)
-            fresh = [e for e in good if e.event_id in inserted]
-            store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"})
+            touched = {e.case_no for e in good}
+            had_received = store.cases_with_received(conn, touched)
+            received = had_received | {e.case_no for e in good if e.kind == "received"}
+            fresh = store.insert_events(conn, good, held_cases=touched - received)
+            store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"} - had_received)
             store.log_quality(conn, SOURCE, rejected, now)
             # Judged by fire_due, once per cycle however many batches touched them.
             store.mark_for_judgement(conn, {e.case_no for e in fresh} & received, _placeholders(fresh, self.items))
             cursor.take(batch.ids, batch.snapshot)
-            store.save_cursor(conn, SOURCE, cursor, now)
+            if batch.rows or cursor.to_row() != before:
+                store.save_cursor(conn, SOURCE, cursor, now)
         totals.rows, totals.events, totals.rejected = len(batch.rows), len(fresh), len(rejected)
         totals.duplicates = len(good) - len(fresh)
         metrics.rows_total.labels(SOURCE).inc(len(batch.rows))
@@ -292,23 +294,33 @@ def _stored(row: dict) -> StoredAlarm:
 
 def apply_changes(conn: Connection, changes: list[Change], rows: dict[tuple, dict], now: datetime) -> list[AlarmChange]:
     """Persist reconcile changes in three statements (new alarms, updates, audit entries)
-    and return the messages to publish, each with the alarm as it stood after it."""
-    fired = [c for c in changes if c.action == "fired"]
-    new_rows = [_new_alarm(c.fact, now) for c in fired]
-    for change, row, alarm_id in zip(fired, new_rows, store.insert_alarms(conn, new_rows)):
-        rows[(change.kind, change.case_no, change.subject)] = row | {"id": alarm_id}
-    touched: dict[int, dict] = {}
-    actions, messages = [], []
+    and return the messages to publish, each with the alarm as it stood after it.
+
+    The changes are folded into the rows in memory first, so an alarm that fires
+    and closes in one judgement is inserted as it ends up, not inserted then updated."""
+    new: dict[tuple, dict] = {}
+    touched: dict[tuple, dict] = {}
+    done: list[tuple[dict, str, datetime, dict]] = []
     for change in changes:
-        row = rows[(change.kind, change.case_no, change.subject)]
-        action = _fold(row, change, now)
-        if change.action != "fired":
-            touched[row["id"]] = row
-        actions.append({"alarm_id": row["id"], "action": action, "at": change.at})
-        messages.append(_message(row, action, change.at))
+        key = (change.kind, change.case_no, change.subject)
+        if change.action == "fired":
+            row = rows[key] = new[key] = _new_alarm(change.fact, now)
+            action = "fired"
+        else:
+            row = rows[key]
+            action = _fold(row, change, now)
+            if key not in new:
+                touched[key] = row
+        done.append((row, action, change.at, {c: row[c] for c in _MESSAGE_STATE}))
+    for row, alarm_id in zip(new.values(), store.insert_alarms(conn, list(new.values()))):
+        row["id"] = alarm_id
     store.update_alarms(conn, list(touched.values()))
-    store.record_actions(conn, actions)
-    return messages
+    store.record_actions(conn, [{"alarm_id": row["id"], "action": action, "at": at} for row, action, at, _ in done])
+    return [_message(row | state, action, at) for row, action, at, state in done]
+
+
+# What a message shows of an alarm as it stood right after the change.
+_MESSAGE_STATE = ("state", "closed_reason", "fired_at")
 
 
 def _new_alarm(fact, now: datetime) -> dict:

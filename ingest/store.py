@@ -2,8 +2,10 @@
 
 Small functions over a connection that is already in a transaction, so the
 caller commits results and cursor together (a crash replays exactly what was
-not committed). One code path for SQLite and PostgreSQL: the dialect's own
-``INSERT … ON CONFLICT`` does the upserts.
+not committed). One code path for SQLite and PostgreSQL: each function says
+which rows to read or write, and :mod:`ingest.bulk` moves them the dialect's
+fastest way. Every function costs a fixed number of statements, however many
+rows it handles.
 """
 from __future__ import annotations
 
@@ -12,24 +14,19 @@ import json
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import JSON, Connection, and_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
 from app.tables import alarm_actions, alarms, cases, events, ingest_cursor, quality_log
+from ingest import bulk
 from ingest.tailer import Cursor
 from rules.events import Event, duplicate_key
 
-CHUNK = 900  # stays under SQLite's bound-parameter limit in IN lists
-
-
-def _insert(conn: Connection, table):
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
-def _chunks(values: Sequence, size: int = CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+# The ingest's own view of the events table: an Event's fields, in their order.
+EVENT_FIELDS = (
+    events.c.event_id, events.c.case_no, events.c.kind, events.c.occurred_at, events.c.recorded_at,
+    events.c.source_system, events.c.center_id, events.c.dept_id, events.c.window_id, events.c.staff_id,
+    events.c.item_code, events.c.payload,
+)  # fmt: skip
 
 
 # --- cursor -------------------------------------------------------------
@@ -44,112 +41,90 @@ def save_cursor(conn: Connection, source: str, cursor: Cursor, now: datetime) ->
     conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=values))
 
 
+def _insert(conn: Connection, table):
+    from sqlalchemy.dialects import postgresql, sqlite  # noqa: PLC0415
+
+    return (postgresql if bulk.is_postgres(conn) else sqlite).insert(table)
+
+
 # --- events -------------------------------------------------------------
+# json.dumps(…, default=str) with an encoder built once instead of per call.
+_KEY_TEXT = json.JSONEncoder(default=str).encode
+
+
 def dup_key(event: Event) -> str:
-    return hashlib.blake2b(json.dumps(duplicate_key(event), default=str).encode(), digest_size=16).hexdigest()
+    """The stored form of an exact repeat's identity (rules.events.duplicate_key), hashed."""
+    return hashlib.blake2b(_KEY_TEXT(duplicate_key(event)).encode(), digest_size=16).hexdigest()
 
 
-def _event_row(event: Event, held: bool) -> dict:
+def _event_row(event: Event, key: str, held: bool) -> dict:
     return {
-        "event_id": event.event_id,
-        "case_no": event.case_no,
-        "kind": event.kind,
-        "occurred_at": event.occurred_at,
-        "recorded_at": event.recorded_at,
-        "source_system": event.source_system,
-        "center_id": event.center_id,
-        "dept_id": event.dept_id,
-        "window_id": event.window_id,
-        "staff_id": event.staff_id,
-        "item_code": event.item_code,
-        "payload": event.payload,
-        "dup_key": dup_key(event),
-        "held": held,
-    }
+        "event_id": event.event_id, "case_no": event.case_no, "kind": event.kind,
+        "occurred_at": event.occurred_at, "recorded_at": event.recorded_at,
+        "source_system": event.source_system, "center_id": event.center_id, "dept_id": event.dept_id,
+        "window_id": event.window_id, "staff_id": event.staff_id, "item_code": event.item_code,
+        "payload": event.payload, "dup_key": key, "held": held,
+    }  # fmt: skip
 
 
-def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set[str]) -> set[int]:
-    """Store `new_events`; returns the ids stored. An exact repeat of an event already
+def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set[str]) -> list[Event]:
+    """Store `new_events`; returns the events stored. An exact repeat of an event already
     stored, or earlier in the same batch, is not. (An id is never offered twice: the
     cursor commits with the events.)"""
-    by_key: dict[str, dict] = {}
+    by_key: dict[str, Event] = {}
     for event in sorted(new_events, key=lambda e: e.event_id):
-        row = _event_row(event, event.case_no in held_cases)
-        by_key.setdefault(row["dup_key"], row)
-    stored: set[str] = set()
-    for part in _chunks(list(by_key)):
-        stored.update(conn.execute(select(events.c.dup_key).where(events.c.dup_key.in_(part))).scalars())
-    rows = [row for key, row in by_key.items() if key not in stored]
-    bulk_insert(conn, events, rows)
-    return {row["event_id"] for row in rows}
-
-
-def bulk_insert(conn: Connection, table, rows: Sequence[dict]) -> None:
-    """Insert many rows in the connection's transaction: COPY on PostgreSQL, executemany on SQLite."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(table.insert(), list(rows))
-        return
-    columns = [c.name for c in table.columns if c.name in rows[0]]
-    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row[c], ensure_ascii=False) if c in as_json else row[c] for c in columns])
+        by_key.setdefault(dup_key(event), event)
+    if not by_key:
+        return []
+    # Every key of the cases at hand, read from the index alone: two key lists in
+    # one condition would make the planner try every pair.
+    query = select(events.c.dup_key).where(bulk.where_one_of(conn, events.c.case_no, {e.case_no for e in by_key.values()}))
+    stored = {key for (key,) in bulk.fetch(conn, query)}
+    fresh = [(key, e) for key, e in by_key.items() if key not in stored]
+    bulk.insert(conn, events, [_event_row(e, key, e.case_no in held_cases) for key, e in fresh])
+    return [e for _, e in fresh]
 
 
 def case_events(conn: Connection, case_nos: Iterable[str]) -> dict[str, list[Event]]:
     """Every stored event of each case, held or not."""
     found: dict[str, list[Event]] = {}
-    for part in _chunks(sorted(set(case_nos))):
-        for row in conn.execute(select(events).where(events.c.case_no.in_(part))).mappings():
-            found.setdefault(row["case_no"], []).append(_event(row))
+    query = select(*EVENT_FIELDS).where(bulk.where_one_of(conn, events.c.case_no, set(case_nos)))
+    for row in bulk.fetch(conn, query):
+        found.setdefault(row[1], []).append(Event(*row))
     return found
-
-
-def _event(row) -> Event:
-    return Event(
-        event_id=row["event_id"],
-        case_no=row["case_no"],
-        kind=row["kind"],
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        source_system=row["source_system"],
-        center_id=row["center_id"],
-        dept_id=row["dept_id"],
-        window_id=row["window_id"],
-        staff_id=row["staff_id"],
-        item_code=row["item_code"],
-        payload=row["payload"],
-    )
 
 
 def release_held(conn: Connection, case_nos: Iterable[str]) -> None:
     """The case's `received` has arrived: its held events are taken in."""
-    for part in _chunks(sorted(set(case_nos))):
-        conn.execute(update(events).where(and_(events.c.case_no.in_(part), events.c.held)).values(held=False))
+    case_nos = set(case_nos)
+    if case_nos:
+        where = and_(events.c.held, bulk.where_one_of(conn, events.c.case_no, case_nos))
+        conn.execute(update(events).where(where).values(held=False))
 
 
 def expired_orphans(conn: Connection, recorded_before: datetime, limit: int = 10_000) -> list[Event]:
     """Held events recorded before `recorded_before`, not yet in the quality log."""
-    logged = select(quality_log.c.event_id).where(quality_log.c.source == "case_events")
+    logged = exists().where(quality_log.c.source == "case_events", quality_log.c.event_id == events.c.event_id)
     query = (
-        select(events)
-        .where(events.c.held, events.c.recorded_at <= recorded_before, events.c.event_id.not_in(logged))
+        select(*EVENT_FIELDS)
+        .where(events.c.held, events.c.recorded_at <= recorded_before, ~logged)
         .order_by(events.c.event_id)
         .limit(limit)
     )
-    return [_event(r) for r in conn.execute(query).mappings()]
+    return [Event(*row) for row in bulk.fetch(conn, query)]
 
 
 def cases_with_received(conn: Connection, case_nos: Iterable[str]) -> set[str]:
-    """Which of `case_nos` already have a stored `received` event."""
-    found: set[str] = set()
-    for part in _chunks(sorted(set(case_nos))):
-        query = select(events.c.case_no).where(events.c.case_no.in_(part), events.c.kind == "received").distinct()
-        found.update(conn.execute(query).scalars())
-    return found
+    """Which of `case_nos` already have a stored `received` event.
+
+    A case's row is written in the transaction that stores its first `received`
+    (see :func:`mark_for_judgement`), so the case table answers by its primary key.
+    """
+    case_nos = set(case_nos)
+    if not case_nos:
+        return set()
+    query = select(cases.c.case_no).where(bulk.where_one_of(conn, cases.c.case_no, case_nos))
+    return {case_no for (case_no,) in bulk.fetch(conn, query)}
 
 
 # --- quality log --------------------------------------------------------
@@ -162,18 +137,15 @@ def log_quality(conn: Connection, source: str, entries: Iterable[tuple[int, str,
     if not rows:
         return 0
     stmt = _insert(conn, quality_log).on_conflict_do_nothing().returning(quality_log.c.id)
-    return sum(len(conn.execute(stmt, part).scalars().all()) for part in _chunks(rows, 500))
+    return len(conn.execute(stmt, rows).scalars().all())
 
 
 # --- cases --------------------------------------------------------------
+CASE_COLUMNS = tuple(c.name for c in cases.columns)
+
+
 def upsert_cases(conn: Connection, rows: Sequence[dict]) -> None:
-    if not rows:
-        return
-    stmt = _insert(conn, cases)
-    columns = [c.name for c in cases.columns if c.name != "case_no"]
-    stmt = stmt.on_conflict_do_update(index_elements=["case_no"], set_={c: stmt.excluded[c] for c in columns})
-    for part in _chunks(list(rows), 500):
-        conn.execute(stmt, part)
+    bulk.upsert(conn, cases, rows, key="case_no", update=[c for c in CASE_COLUMNS if c != "case_no"])
 
 
 # A next_change this far in the past means "judge again at the next chance".
@@ -182,57 +154,63 @@ JUDGE_NOW = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def mark_for_judgement(conn: Connection, case_nos: set[str], new_cases: Sequence[dict]) -> None:
     """Put `case_nos` at the head of the due index; `new_cases` get a row first."""
-    if new_cases:
-        rows = [r | {"next_change": JUDGE_NOW} for r in new_cases]
-        stmt = _insert(conn, cases)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["case_no"], set_={"next_change": JUDGE_NOW}), rows)
-    for part in _chunks(sorted(case_nos)):
-        conn.execute(update(cases).where(cases.c.case_no.in_(part)).values(next_change=JUDGE_NOW))
+    placeholders = [{c: row.get(c) for c in CASE_COLUMNS} | {"next_change": JUDGE_NOW} for row in new_cases]
+    for row in placeholders:
+        row.update({k: v for k, v in _CASE_DEFAULTS.items() if row[k] is None})
+    bulk.upsert(conn, cases, placeholders, key="case_no", update=["next_change"])
+    rest = case_nos - {r["case_no"] for r in placeholders}
+    if rest:
+        # A case already at the head of the index is not rewritten (most of a backfill's).
+        not_yet = or_(cases.c.next_change.is_(None), cases.c.next_change > JUDGE_NOW)
+        where = and_(bulk.where_one_of(conn, cases.c.case_no, rest), not_yet)
+        conn.execute(update(cases).where(where).values(next_change=JUDGE_NOW))
+
+
+_CASE_DEFAULTS = {"deemed_accepted": False, "paused_days": 0, "extension_days": 0, "corrections": 0}
 
 
 def due_cases(conn: Connection, now: datetime, limit: int) -> list[str]:
     """Cases whose judgement changes at or before `now` with no new event: the due-instant index."""
     query = select(cases.c.case_no).where(cases.c.next_change <= now).order_by(cases.c.next_change).limit(limit)
-    return list(conn.execute(query).scalars())
+    return [case_no for (case_no,) in bulk.fetch(conn, query)]
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """The earliest instant at which some case's judgement changes with no new event."""
+    return conn.execute(select(func.min(cases.c.next_change))).scalar()
 
 
 # --- alarms -------------------------------------------------------------
 def stored_alarms(conn: Connection, case_nos: Iterable[str]) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
-    for part in _chunks(sorted(set(case_nos))):
-        for row in conn.execute(select(alarms).where(alarms.c.case_no.in_(part))).mappings():
-            found.setdefault(row["case_no"], []).append(dict(row))
+    query = select(alarms).where(bulk.where_one_of(conn, alarms.c.case_no, set(case_nos)))
+    for row in conn.execute(query).mappings():
+        found.setdefault(row["case_no"], []).append(dict(row))
     return found
 
 
 def open_alarm_counts(conn: Connection) -> dict[str, int]:
-    query = select(alarms.c.kind, func.count()).where(alarms.c.state != "closed").group_by(alarms.c.kind)
+    query = (
+        select(alarms.c.kind, func.count())
+        .where(alarms.c.state.in_(("open", "acknowledged")))
+        .group_by(alarms.c.kind)
+    )
     return {kind: n for kind, n in conn.execute(query)}
 
 
 def insert_alarms(conn: Connection, rows: Sequence[dict]) -> list[int]:
     """Insert new alarms; their ids in the order given."""
-    if not rows:
-        return []
-    stmt = alarms.insert().returning(alarms.c.id, sort_by_parameter_order=True)
-    return list(conn.execute(stmt, list(rows)).scalars())
+    return bulk.insert_returning_ids(conn, alarms, rows)
 
 
 ALARM_MUTABLE = ("state", "closed_reason", "closed_at", "fired_at", "due", "updated_at")
 
 
 def update_alarms(conn: Connection, rows: Sequence[dict]) -> None:
-    """Write the mutable columns of each alarm row (by id), in one executemany."""
-    if not rows:
-        return
-    stmt = (
-        update(alarms)
-        .where(alarms.c.id == bindparam("alarm_id"))
-        .values({c: bindparam(f"new_{c}") for c in ALARM_MUTABLE})
-    )
-    conn.execute(stmt, [{"alarm_id": r["id"], **{f"new_{c}": r[c] for c in ALARM_MUTABLE}} for r in rows])
+    """Write the mutable columns of each alarm row (by id)."""
+    bulk.update(conn, alarms, [{"id": r["id"], **{c: r[c] for c in ALARM_MUTABLE}} for r in rows], key="id")
 
 
 def record_actions(conn: Connection, rows: Sequence[dict]) -> None:
     """Append the system's entries to the audit trail (alarm_id, action, at)."""
-    bulk_insert(conn, alarm_actions, [r | {"actor": "system", "note": r.get("note", "")} for r in rows])
+    bulk.insert(conn, alarm_actions, [r | {"actor": "system", "note": r.get("note", "")} for r in rows])

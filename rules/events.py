@@ -257,10 +257,13 @@ def fee_charged(payload: Mapping[str, Any]) -> Decimal | None:
     return fee if fee.is_finite() and fee >= 0 else None
 
 
+# Built once: json.dumps with these arguments would build an encoder per call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def duplicate_key(event: Event) -> tuple[str, str, datetime, str]:
     """The identity of an exact repeat: same case, kind, occurred_at and payload (semantics.md)."""
-    canonical = json.dumps(event.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return (event.case_no, event.kind, event.occurred_at, canonical)
+    return (event.case_no, event.kind, event.occurred_at, _CANONICAL_JSON(event.payload))
 
 
 def orphan_expired(event: Event, now: datetime) -> bool:

@@ -70,13 +70,19 @@ class CaseHistory:
 
 def ordered(events: Iterable[Event], now: datetime) -> list[Event]:
     """The events that had happened by `now`, exact repeats dropped, sorted by (occurred_at, event_id)."""
-    seen: set = set()
+    # Events that share case, kind and instant are rare; only they need their payloads compared.
+    seen: dict[tuple, list[Event]] = {}
     result = []
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
-        key = duplicate_key(event)
-        if event.occurred_at <= now and key not in seen:
-            seen.add(key)
-            result.append(event)
+        if event.occurred_at > now:
+            continue
+        same = seen.setdefault((event.case_no, event.kind, event.occurred_at), [])
+        if same:
+            key = duplicate_key(event)
+            if any(duplicate_key(earlier) == key for earlier in same):
+                continue
+        same.append(event)
+        result.append(event)
     return result
 
 

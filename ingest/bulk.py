@@ -1,0 +1,161 @@
+"""How many rows move at once: one meaning, the dialect's fastest way.
+
+The ingest writes and reads rows by the thousand in each transaction. What a
+statement means is decided in :mod:`ingest.store`; this module only moves the
+rows, so the logic stays one code path for SQLite and PostgreSQL:
+
+=================  ==========================================  ===============================
+                   PostgreSQL                                  SQLite
+=================  ==========================================  ===============================
+insert             ``COPY … FROM STDIN``                       executemany
+upsert, update     COPY into a temporary stage table, then     executemany of the same
+                   one ``INSERT … ON CONFLICT`` / ``UPDATE …    statement per row
+                   FROM`` over it
+new ids            ``nextval`` for all rows in one query,      ``INSERT … RETURNING``
+                   then COPY
+a set of keys      ``= ANY(array)``: one parameter             ``IN (SELECT value FROM
+                                                               json_each(?))``: one parameter
+reading many rows  the driver's own (C) loaders                SQLAlchemy's result processing
+=================  ==========================================  ===============================
+
+Every function works inside the caller's transaction.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+from sqlalchemy import JSON, Connection, Table, Text, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement, Select
+
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps writes it
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _driver(conn: Connection):
+    return conn.connection.driver_connection
+
+
+def _json_columns(table: Table) -> set[str]:
+    return {c.name for c in table.columns if isinstance(c.type, JSON)}
+
+
+# --- key sets -------------------------------------------------------------
+def where_one_of(conn: Connection, column: ColumnElement, keys: Iterable) -> ColumnElement:
+    """`column` is one of `keys`, as ONE bound parameter whatever their number."""
+    keys = list(keys)
+    if is_postgres(conn):
+        element_type = column.type if not isinstance(column.type, JSON) else Text()
+        return column == any_(bindparam(None, keys, type_=postgresql.ARRAY(element_type)))
+    values = select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(keys))))
+    return column.in_(values)
+
+
+# --- writing --------------------------------------------------------------
+def insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
+    """Insert `rows` (dicts with the same keys)."""
+    if not rows:
+        return
+    if not is_postgres(conn):
+        conn.execute(table.insert(), list(rows))
+        return
+    _copy(conn, table.name, table, list(rows[0]), rows)
+
+
+def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict], id_column: str = "id") -> list[int]:
+    """Insert `rows`; their new ids, in the order given."""
+    if not rows:
+        return []
+    if not is_postgres(conn):
+        stmt = table.insert().returning(table.c[id_column], sort_by_parameter_order=True)
+        return list(conn.execute(stmt, list(rows)).scalars())
+    with _driver(conn).cursor() as cur:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            (table.name, id_column, len(rows)),
+        )
+        ids = [i for (i,) in cur.fetchall()]
+    _copy(conn, table.name, table, [id_column, *rows[0]], ({id_column: i} | row for i, row in zip(ids, rows)))
+    return ids
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict], key: str, update: Sequence[str]) -> None:
+    """Insert `rows`; where `key` exists already, set the `update` columns from the new row."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if not is_postgres(conn):
+        stmt = sqlite.insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in update})
+        conn.execute(stmt, list(rows))
+        return
+    stage = _stage(conn, table)
+    _copy(conn, stage, table, columns, rows)
+    names = ", ".join(columns)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+    )
+
+
+def update(conn: Connection, table: Table, rows: Sequence[dict], key: str) -> None:
+    """Set the other columns of each row where `key` matches (rows with the same keys)."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    if not is_postgres(conn):
+        stmt = (
+            table.update()
+            .where(table.c[key] == bindparam("_key"))
+            .values({c: bindparam(f"_new_{c}") for c in columns})
+        )
+        conn.execute(stmt, [{"_key": r[key], **{f"_new_{c}": r[c] for c in columns}} for r in rows])
+        return
+    stage = _stage(conn, table)
+    _copy(conn, stage, table, [key, *columns], rows)
+    sets = ", ".join(f"{c} = s.{c}" for c in columns)
+    conn.exec_driver_sql(f"UPDATE {table.name} t SET {sets} FROM {stage} s WHERE t.{key} = s.{key}")
+
+
+def _copy(conn: Connection, target: str, table: Table, columns: list[str], rows: Iterable[dict]) -> None:
+    as_json = _json_columns(table) & set(columns)
+    with _driver(conn).cursor() as cur:
+        with cur.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
+            if not as_json:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+                return
+            for row in rows:
+                copy.write_row([_JSON_TEXT(row[c]) if c in as_json else row[c] for c in columns])
+
+
+def _stage(conn: Connection, table: Table) -> str:
+    """A temporary table shaped like `table`, emptied at every commit (one per connection)."""
+    name = f"stage_{table.name}"
+    made = conn.connection.info.setdefault("supervise_stages", set())
+    if name not in made:
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (LIKE {table.name}) ON COMMIT DELETE ROWS")
+        made.add(name)
+    return name
+
+
+# --- reading --------------------------------------------------------------
+def fetch(conn: Connection, stmt: Select) -> list[tuple]:
+    """All rows of `stmt` as tuples: instants aware, JSON decoded, on either dialect.
+
+    On PostgreSQL the statement runs on the driver's cursor, whose loaders are
+    C code; SQLAlchemy's per-value result processing is what it skips.
+    """
+    if not is_postgres(conn):
+        return [tuple(r) for r in conn.execute(stmt)]
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    with _driver(conn).cursor(binary=True) as cur:
+        # In UTC the driver hands out `timezone.utc` instants, as SQLAlchemy's UtcDateTime does.
+        cur.execute("SET LOCAL TIME ZONE 'UTC'")
+        cur.execute(compiled.string, compiled.params)
+        return cur.fetchall()
