@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("app.users:user_command", "Dashboard users: add a user (password from stdin)."),
     "export": ("app.export:export_command", "Write PDF snapshots: case dossier, KPI report, control room."),
     "kpi": ("app.kpi:kpi_command", "Maintain the KPI pre-aggregation (refresh, rebuild)."),
+    "sms": ("app.sms.command:sms_command", "Completion SMS and satisfaction replies: outbox, inbox, send."),
+    "rating": ("app.sms.command:rating_command", "Satisfaction ratings: list, follow-up (整改) of low ones."),
 }
 
 
