@@ -63,16 +63,20 @@ class Feed:
                 self._seq += 1
                 heapq.heappush(queue, pushed._replace(seq=self._seq))
 
-    def take_until(self, before: int) -> list[Pushed]:
+    def take_until(self, before: int, arriving_from: int | None = None) -> list[Pushed]:
         """Rows that reach the database before `before` (epoch seconds), in arrival order; counted in `tally`.
 
-        The caller must have generated every day up to the one holding `before`.
+        Rows due before `arriving_from` arrive at that instant instead, in one burst, as
+        after an outage (live mode starting after a gap). The caller must have generated
+        every day up to the one holding `before`.
         """
         if self.days.midnight(self.next_day) < before:
             raise ValueError("take_until past the last generated day")
         queue, out = self._queue, []
         while queue and queue[0].recorded < before:
             out.append(heapq.heappop(queue))
+        if arriving_from is not None:
+            out = [_caught_up(p, arriving_from) if p.recorded < arriving_from else p for p in out]
         for pushed in out:
             self.tally.add(pushed)
         return out
@@ -90,6 +94,12 @@ class Feed:
             else:
                 ratings.append(row[:4] + (iso(row[4]),))
         return events, ratings
+
+
+def _caught_up(pushed: Pushed, arrival: int) -> Pushed:
+    if pushed.table != "case_events":
+        return pushed._replace(recorded=arrival)  # onsite_ratings has no recorded_at to change
+    return pushed._replace(recorded=arrival, row=pushed.row[:3] + (arrival,) + pushed.row[4:], late="caught_up")
 
 
 @contextmanager

@@ -70,13 +70,14 @@ def run_live(engine: Engine, feed: Feed, now: Callable[[], float], stop: threadi
     pool = [_Writer(engine, n, hold if writers > 1 else (0.0, 0.0), errors) for n in range(1, writers + 1)]
     for w in pool:
         w.start()
+    started = int(now())
     try:
         while not stop.wait(tick):
             if errors:
                 raise RuntimeError("a writer failed; see the log") from errors[0]
             instant = now()
             feed.generate_through(feed.days.day_of(int(instant)))
-            _dispatch(feed, feed.take_until(int(instant)), pool)
+            _dispatch(feed, feed.take_until(int(instant), arriving_from=started), pool)
             if on_tick:
                 on_tick(feed.tally)
     finally:
