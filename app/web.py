@@ -213,7 +213,9 @@ def _install_metrics(server: Flask, services: Services) -> None:
         started = request.environ.get("supervise.start")
         kind = kind_of(request.path)
         if started is not None:
-            latency.labels(kind).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            latency.labels(kind).observe(elapsed)
+            response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.1f}"
         requests_total.labels(kind, str(response.status_code)).inc()
         return response
 

@@ -72,5 +72,27 @@
     return show;
   };
 
+  // The case page's live window: MJPEG while the camera delivers; otherwise its latest still, refreshed.
+  function stillInstead(img) {
+    if (img.dataset.fallback) { return; }
+    img.dataset.fallback = "1";
+    var refresh = function () {
+      if (!document.body.contains(img)) { clearInterval(timer); return; }
+      img.src = img.dataset.snapshot + "?t=" + Date.now();
+    };
+    var timer = setInterval(refresh, 2000);
+    refresh();
+  }
+  document.addEventListener("error", function (event) {
+    var img = event.target;
+    if (img && img.classList && img.classList.contains("live-video")) { stillInstead(img); }
+  }, true);
+  setInterval(function () {
+    document.querySelectorAll("img.live-video:not([data-fallback])").forEach(function (img) {
+      img.dataset.seen = img.dataset.seen || String(Date.now());
+      if (!img.naturalWidth && Date.now() - parseInt(img.dataset.seen, 10) > 4000) { stillInstead(img); }
+    });
+  }, 1000);
+
   setInterval(refreshSome, 500);
 })();

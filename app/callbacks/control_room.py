@@ -10,7 +10,10 @@ applied to the page by assets/control_room.js row by row.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+
+from dash._utils import to_json
 
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
@@ -54,14 +57,29 @@ def diff_rows(shown: list[list], desired: list[tuple[int, str]]) -> RowDiff:
     return diff
 
 
-def read_board(services, scope, filters: BoardFilters, marker: str):
-    """The board for a scope and filters, shared through the cache by every session that asks alike."""
-    key = f"board:{scope.key}:{filters.center_id}:{filters.dept_id}:{filters.kind}:{filters.level}:{marker}"
-    board = services.cache.get(key)
-    if board is None:
-        board = alarm_queries.board(services.engine, scope, filters, services.clock(), services.escalate_after)
-        services.cache.set(key, board, timeout=30)
-    return board
+@dataclass(frozen=True)
+class DrawnBoard:
+    """A board ready to send: rows as the browser draws them, with their signatures, and the counters."""
+
+    rows: list  # [(alarm_id, signature, level, row view)], board order
+    counts: list  # the counters' children, already serialised
+
+
+def read_board(services, scope, filters: BoardFilters, marker: str, lang: str) -> DrawnBoard:
+    """The drawn board for a scope, filters and language, shared through the cache by every session that asks alike."""
+    key = f"board:{lang}:{scope.key}:{filters.center_id}:{filters.dept_id}:{filters.kind}:{filters.level}:{marker}"
+    drawn = services.cache.get(key)
+    if drawn is None:
+        now = services.clock()
+        board = alarm_queries.board(services.engine, scope, filters, now, services.escalate_after)
+        reference = services.reference.get()
+        rows = [(r["id"], view.row_signature(r, now, services.escalate_after), r["level"],
+                 view.row_view(r, reference, lang, services.zone, now, services.escalate_after))
+                for r in board.rows]
+        counts = json.loads(to_json(view.counts_children(board, len(rows), lang)))
+        drawn = DrawnBoard(rows, counts)
+        services.cache.set(key, drawn, timeout=30)
+    return drawn
 
 
 def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[bool, str]:
@@ -119,33 +137,32 @@ def register(app, services) -> None:
         marker = f"{services.board_marker()}|{int(now.timestamp() // RECHECK_SECONDS)}|{filters}"
         if marker == position and ctx.triggered_id == "control-room-poll":
             raise PreventUpdate
-        board = read_board(services, scope, filters, marker)
-        reference = services.reference.get()
-        desired = [(r["id"], view.row_signature(r, now, services.escalate_after)) for r in board.rows]
-        by_id = {r["id"]: r for r in board.rows}
-        counts = view.counts_children(board, len(desired), lang)
+        board = read_board(services, scope, filters, marker, lang)
+        desired = [(alarm_id, sig) for alarm_id, sig, _, _ in board.rows]
+        by_id = {alarm_id: (level, row) for alarm_id, _, level, row in board.rows}
         new_shown = [list(d) for d in desired]
 
         def draw(alarm_id, fresh=False):
-            return view.row_view(by_id[alarm_id], reference, lang, services.zone, now, services.escalate_after, fresh)
+            row = by_id[alarm_id][1]
+            return {**row, "fresh": True} if fresh else row
 
         if shown is None:  # first render of this page
             ops = {"reset": True, "deletes": [], "inserts": [[i, draw(a)] for i, (a, _) in enumerate(desired)], "n": n}
-            return ops, new_shown, marker, counts, no_update
+            return ops, new_shown, marker, board.counts, no_update
         diff = diff_rows(shown, desired)
         if not diff.deletes and not diff.inserts:
-            return no_update, no_update, marker, counts, no_update
+            return no_update, no_update, marker, board.counts, no_update
         before = {alarm_id for alarm_id, _ in shown}
         live = ctx.triggered_id == "control-room-poll"
         new_red = []
         inserts = []
         for index, alarm_id in diff.inserts:
             fresh = live and alarm_id not in before
-            if fresh and by_id[alarm_id]["level"] == "alarm":
+            if fresh and by_id[alarm_id][0] == "alarm":
                 new_red.append(alarm_id)
             inserts.append([index, draw(alarm_id, fresh)])
         ops = {"reset": False, "deletes": diff.deletes, "inserts": inserts, "n": n}
-        return ops, new_shown, marker, counts, ({"ids": new_red, "n": n} if new_red else no_update)
+        return ops, new_shown, marker, board.counts, ({"ids": new_red, "n": n} if new_red else no_update)
 
     @app.callback(
         Output("control-room-filter-dept", "options"),
