@@ -66,7 +66,8 @@ def _instant(ctx, param, value: str | None) -> datetime | None:
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="With --live: simulated seconds per real second.")
 @click.option("--writers", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="With --live on PostgreSQL: concurrent writer connections (their commits interleave).")
+              help="With --live on PostgreSQL: concurrent writer connections (their commits interleave); "
+                   "SQLite has one.")
 @click.option("--camera-url", default=DEFAULT_CAMERA_URL, show_default=True, callback=_template,
               help="Template of camera stream URLs: {n} = 1..number of windows, {window_id}.")
 @click.option("--camera-substream-url", callback=_template, metavar="TEMPLATE",
@@ -88,7 +89,9 @@ def simulate_command(exchange_url, seed, scale, backfill_days, until, live, spee
     with a small share of every kind of bad row the contract lists.
 
     The schema and reference data are created when missing. With no
-    --backfill or --live, only that is done.
+    --backfill or --live, only that is done. On a database that already holds
+    rows, --live resumes after the last one: cases in progress go on (give the
+    backfill's --seed and --scale) and rows due meanwhile arrive in one burst.
 
     \b
     Examples:
