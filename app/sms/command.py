@@ -32,8 +32,8 @@ def _settings():
     try:
         return load(), load_sms()
     except ValidationError as exc:
-        problems = "; ".join(f"SUPERVISE_SMS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join((f"SUPERVISE_SMS_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+                             + e["msg"].removeprefix("Value error, ") for e in exc.errors())
         raise click.UsageError(problems) from None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

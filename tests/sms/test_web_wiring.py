@@ -1,0 +1,59 @@
+"""The blueprint inside the real dashboard (create_app), wired the way the web engineer will:
+`register(server, services)` plus the path exempt from the login guard."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from app import auth
+from app.database import open_database
+from app.settings import Settings
+from app.sms.gateway import FileGateway
+from app.sms.routes import PATH, register
+from app.sms.sender import Sender
+from app.sms.settings import SmsSettings
+
+from ..ingest.exchange_builder import Exchange
+from .conftest import CST, add_case, local
+
+NOW = local("2026-11-27 12:00")
+TOKEN = "web-token"
+REPLY = {"message_id": "M1", "phone": "13812341234", "text": "95", "received_at": "2026-11-27T11:00:00+08:00"}
+
+
+@pytest.fixture
+def dashboard(tmp_path, sms_settings):
+    from app.web import create_app
+
+    settings = Settings(var_dir=tmp_path)
+    Exchange(settings.exchange_url_resolved)
+    engine = open_database(settings)
+    add_case(engine, "C1", local("2026-11-27 09:00"))
+    Sender(engine, FileGateway(tmp_path / "sms.jsonl"), sms_settings, CST).run_once(local("2026-11-27 10:00"))
+    server = create_app(settings, lambda: NOW, engine=engine, background=False)
+    register(server, server.extensions["supervise"], sms_settings=SmsSettings(token=TOKEN))
+    return server
+
+
+def test_inbound_works_inside_the_dashboard_once_exempt_from_login(dashboard, monkeypatch):
+    monkeypatch.setattr(auth, "PUBLIC_PREFIXES", auth.PUBLIC_PREFIXES + (PATH,))
+    client = dashboard.test_client()
+    response = client.post(PATH, json=REPLY, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and response.json["outcome"] == "rated"
+    assert client.post(PATH, json=REPLY).status_code == 401  # the exemption is from the login, not the token
+
+
+def test_without_the_exemption_the_login_guard_refuses_the_provider(dashboard):
+    response = dashboard.test_client().post(PATH, json=REPLY, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 401
+
+
+def test_register_takes_services_or_an_engine(db):
+    from flask import Flask
+
+    services = SimpleNamespace(engine=db, zone=CST, clock=lambda: NOW)
+    app = Flask("x")
+    register(app, services, sms_settings=SmsSettings(token=TOKEN))
+    assert app.extensions["supervise.sms"].clock() == NOW
+    assert PATH in {rule.rule for rule in app.url_map.iter_rules()}
