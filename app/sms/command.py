@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta, timezone
 import click
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from app.settings import Settings
 
@@ -129,13 +128,10 @@ def sms_send(once: bool, now_text: str | None) -> None:
     Only within sending hours (SUPERVISE_SMS_SEND_FROM–SEND_UNTIL, local time);
     messages wait for the window to open. Never sends one message twice.
     """
-    from app.database import open_database
-    from app.sms.gateway import make_gateway
-    from app.sms.sender import Sender
+    from app.sms.runner import build
 
     settings, sms = _settings()
-    sender = Sender(open_database(settings), make_gateway(sms, settings.var_dir), sms, settings.zone,
-                    _place_names(settings))
+    sender = build(settings, sms)
     start = _now(now_text, settings)
     if once:
         result = sender.run_once(start)
@@ -148,23 +144,6 @@ def sms_send(once: bool, now_text: str | None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"sms: sending through the {sender.gateway.name} gateway; Ctrl-C stops", err=True)
     sender.run(wall_clock(start if now_text else None), stop)
-
-
-def _place_names(settings: Settings):
-    """Center and window names from the exchange database, if there is one."""
-    from app.sms.places import ExchangeNames
-    from ingest.exchange import exchange_engine
-
-    url = make_url(settings.exchange_url_resolved)
-    if url.get_backend_name() == "sqlite" and (not url.database or not _exists(url.database)):
-        return lambda center_id, window_id: (None, None)
-    return ExchangeNames(exchange_engine(settings.exchange_url_resolved))
-
-
-def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).exists()
 
 
 @sms_command.command("receive")
