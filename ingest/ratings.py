@@ -147,7 +147,8 @@ def _insert_onsite(conn: Connection, rows: Sequence[OnsiteRow], windows: dict, c
     values = []
     for r in rows:
         case_center, case_dept, case_window, case_staff = case_places.get(r.case_no, (None,) * 4)
-        center_id, dept_id = windows.get(r.window_id, (case_center, case_dept))
+        window_center, window_dept = windows.get(r.window_id, (None, None))
+        center_id, dept_id = window_center or case_center, window_dept or case_dept
         same_window = r.window_id is None or r.window_id == case_window
         values.append({
             "source": "onsite", "source_id": str(r.rating_id), "case_no": r.case_no,

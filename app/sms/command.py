@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import signal
 import sys
 import threading
@@ -20,9 +19,6 @@ from sqlalchemy import select
 from app.settings import Settings
 
 log = logging.getLogger("sms")
-
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
-
 
 def _settings():
     from app.settings import load
@@ -54,13 +50,6 @@ def _iso(value, settings: Settings):
 
 def _emit(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-
-
-def mask_text(text: str | None) -> str | None:
-    """A reply's text with any mobile number in it masked."""
-    from app.sms.phones import mask_phone
-
-    return None if text is None else _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group()) or "****", text)
 
 
 # --- supervise sms ------------------------------------------------------------------------------
@@ -107,12 +96,12 @@ def sms_inbox(as_json: bool, case_no: str | None) -> None:
     """List applicants' replies, newest first: the score read (null when unreadable) and what was done."""
     from app.database import open_database
     from app.sms import inbound
-    from app.sms.phones import mask_phone
+    from app.sms.phones import mask_phone, mask_phones_in
 
     settings, _sms = _settings()
     for row in inbound.listing(open_database(settings), case_no):
         _emit({"message_id": row["message_id"], "phone": mask_phone(row["phone"]), "case_no": row["case_no"],
-               "received_at": _iso(row["received_at"], settings), "text": mask_text(row["text"]),
+               "received_at": _iso(row["received_at"], settings), "text": mask_phones_in(row["text"]),
                "score": row["score"], "problem": row["problem"], "outcome": row["outcome"],
                "outcome_zh": inbound.OUTCOMES.get(row["outcome"]), "rating_id": row["rating_id"]})
 

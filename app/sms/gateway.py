@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from app.sms.phones import mask_phone
+from app.sms.phones import mask_phone, mask_phones_in
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class HttpGateway:
         if status == 409:
             ref, _ = _provider_ref(detail.encode())
             return Delivery(self.name, ref or message.message_id, duplicate=True)
-        text = f"provider answered HTTP {status}" + (f": {detail[:300]}" if detail else "")
+        text = f"provider answered HTTP {status}" + (f": {mask_phones_in(detail[:300])}" if detail else "")
         if status in PERMANENT_STATUSES:
             raise PermanentFailure(text)
         raise TemporaryFailure(text, _retry_after(exc.headers.get("Retry-After") if exc.headers else None))

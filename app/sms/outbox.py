@@ -47,8 +47,9 @@ def _insert(conn: Connection):
 
 
 def _new_row(purpose: str, case_no: str, phone: str, text: str, now: datetime, reply_to: str | None = None) -> dict:
+    # Every row has the same keys: an executemany takes its columns from the first row.
     row = {"purpose": purpose, "case_no": case_no, "phone": phone, "text": text, "state": QUEUED, "attempts": 0,
-           "not_before": now, "created_at": now, "updated_at": now, "reply_to": reply_to}
+           "not_before": now, "created_at": now, "updated_at": now, "reply_to": reply_to, "last_error": None}
     if not is_mobile(phone):
         # Kept, so the case visibly got its one message, but never sent: an SMS cannot reach it.
         row |= {"state": FAILED, "last_error": f"{mask_phone(phone)} is not a mainland mobile number"}

@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 _NOISE = re.compile(r"[\s\-()（）.·]")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
 
@@ -43,3 +44,8 @@ def mask_phone(value: object) -> str | None:
     if len(text) >= 7:
         return text[:2] + "*" * (len(text) - 4) + text[-2:]
     return "*" * max(len(text) - 2, 2) + text[-2:] if len(text) > 2 else "****"
+
+
+def mask_phones_in(text: str | None) -> str | None:
+    """Free text (a reply, a provider's error) with every mobile number in it masked."""
+    return None if text is None else _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group()) or "****", text)

@@ -3,7 +3,7 @@
 One round (:meth:`Sender.run_once`) at an instant `now`:
 
 1. queue a completion SMS for each newly completed case with a phone;
-2. if sending hours are open, claim due messages and send each one;
+2. if sending hours are open, claim due messages, a batch at a time, and send each one;
 3. mark it sent; or, on a temporary failure, put it back with an exponential
    back-off (deterministic jitter per message, or the provider's Retry-After);
    on a permanent failure or after the last attempt, mark it failed.
@@ -82,9 +82,11 @@ class Sender:
             result.held = True
             return result
         lease = timedelta(seconds=self.settings.lease_seconds)
-        claimed = outbox.claim(self.engine, now, self.settings.batch_size, lease)
-        for message in claimed:
-            self._send(message, now, result)
+        # Batch after batch until nothing is due: a failed message is put back for later
+        # than `now`, so the round always ends.
+        while claimed := outbox.claim(self.engine, now, self.settings.batch_size, lease):
+            for message in claimed:
+                self._send(message, now, result)
         return result
 
     def _send(self, message: outbox.Claimed, now: datetime, result: Round) -> None:

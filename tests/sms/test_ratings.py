@@ -95,6 +95,15 @@ def test_onsite_rows_are_taken_in_once_with_their_place(exchange, db):
     assert logged == [("onsite_ratings", 6, "score 200 is outside 0–100"), ("onsite_ratings", 7, "score is NULL")]
 
 
+def test_a_window_without_a_department_takes_the_case_department(exchange, db):
+    exchange.raw("INSERT INTO windows (window_id, center_id, dept_id, label) VALUES ('W-HALL', 'GX-450100', NULL, '综合窗口')")
+    add_case(db, "C1", local("2026-11-27 09:00"))
+    rate(exchange, 90, window_id="W-HALL")
+    take(exchange, db, RATED)
+    (row,) = rating_rows(db)
+    assert (row["center_id"], row["dept_id"], row["window_id"]) == ("GX-450100", "D-SCJG", "W-HALL")
+
+
 def test_place_comes_from_the_case_when_the_window_is_unknown(exchange, db):
     add_case(db, "C9", local("2026-11-27 09:00"), center_id="GX-450102", dept_id="D-GA", window_id="W-X",
              staff_id="S-X")

@@ -153,11 +153,12 @@ def test_permanent_failure_and_exhausted_attempts_end_in_failed(db, sms_settings
 
 
 def test_a_landline_is_recorded_but_never_sent(db, sms_settings, tmp_path):
+    add_case(db, "C0", local("2026-11-27 08:59"))  # queued in the same statement, before it
     add_case(db, "C1", local("2026-11-27 09:00"), phone="0771-1234567")
     file = FileGateway(tmp_path / "sms.jsonl")
     result = Sender(db, file, sms_settings, CST).run_once(local("2026-11-27 10:00"))
-    assert result.queued == 1 and result.sent == 0
-    (row,) = rows(db)
+    assert result.queued == 2 and result.sent == 1
+    row = rows(db)[1]
     assert row["state"] == "failed" and row["last_error"] == "077****4567 is not a mainland mobile number"
 
 
@@ -205,3 +206,13 @@ def test_claims_on_postgresql_never_overlap(pg_db, sms_settings):
     for thread in threads:
         thread.join()
     assert len(taken) == len(set(taken)) == 30
+
+
+def test_one_round_sends_everything_due_batch_after_batch(db, tmp_path):
+    from app.sms.settings import SmsSettings
+
+    for i in range(5):
+        add_case(db, f"C{i}", local("2026-11-27 09:00"), phone=f"1380000{i:04d}")
+    file = FileGateway(tmp_path / "sms.jsonl")
+    result = Sender(db, file, SmsSettings(batch_size=2), CST).run_once(local("2026-11-27 10:00"))
+    assert (result.queued, result.sent) == (5, 5) and len(file.lines()) == 5

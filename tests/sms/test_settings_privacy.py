@@ -9,8 +9,7 @@ from pydantic import ValidationError
 
 from app.cli import cli
 from app.settings import unknown_variables
-from app.sms.command import mask_text
-from app.sms.phones import is_mobile, mask_phone, normalize_phone
+from app.sms.phones import is_mobile, mask_phone, mask_phones_in, normalize_phone
 from app.sms.settings import ENV_NAMES, SmsSettings
 
 
@@ -92,7 +91,7 @@ def test_mask_phone(raw, masked):
 
 
 def test_numbers_inside_a_reply_are_masked_too():
-    assert mask_text("请打我电话13812341234或+8613900000000") == "请打我电话138****1234或139****0000"
+    assert mask_phones_in("请打我电话13812341234或+8613900000000") == "请打我电话138****1234或139****0000"
 
 
 @pytest.mark.slow
