@@ -61,7 +61,8 @@ class CameraWorker(threading.Thread):
         self._retry = Backoff(config.retry_base, config.retry_cap, self._rng)
         self._error_retry = Backoff(config.error_retry_base, config.error_retry_cap, self._rng)
         self._thumbnail_due = 0.0
-        self._thumbnail: Thumbnail | None = None
+        self._thumbnail: Thumbnail | None = None  # made, not yet published
+        self.latest_still: Thumbnail | None = None  # the newest decoded keyframe, as a thumbnail
         self._logged: tuple[CameraState, str | None] | None = None
 
     def stop(self) -> None:
@@ -92,7 +93,7 @@ class CameraWorker(threading.Thread):
                 if not container.streams.video:
                     return faults.NO_VIDEO
                 stream = container.streams.video[0]
-                self.health.connected(stream.codec_context.width, stream.codec_context.height)
+                self.health.connected(stream.codec_context.width, stream.codec_context.height, self._clock())
                 for packet in container.demux(stream):
                     if self.stop_event.is_set():
                         return None
@@ -152,7 +153,7 @@ class CameraWorker(threading.Thread):
         quality = self.config.jpeg_quality
         if now >= self._thumbnail_due:
             jpeg = keyframes.to_jpeg(frame, max_width=self.config.thumbnail_width, quality=quality)
-            self._thumbnail = Thumbnail(jpeg, instant(now))
+            self._thumbnail = self.latest_still = Thumbnail(jpeg, instant(now))
             self._thumbnail_due = now + self.config.thumbnail_interval
         if self.live.wants_stills:
             self.live.still(keyframes.to_jpeg(frame, max_width=MJPEG_WIDTH, quality=quality))

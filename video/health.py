@@ -99,11 +99,13 @@ class HealthTracker:
                 self._retries.append(at)
             self._attempts += 1
 
-    def connected(self, width: int | None, height: int | None) -> None:
+    def connected(self, width: int | None, height: int | None, at: float) -> None:
         with self._lock:
             self._width, self._height = width or self._width, height or self._height
             self._decodable = False  # a new stream proves itself with a decoded keyframe
             self._packets.clear()
+            if self._state is not CameraState.ONLINE:
+                self._set(CameraState.OFFLINE, "waiting_keyframe", "connected, waiting for a decodable keyframe", at)
 
     def packet(self, at: float, pts_seconds: float | None, size: int) -> bool:
         """A video packet arrived; True if it counts as a decodable frame."""

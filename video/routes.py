@@ -41,8 +41,14 @@ def create_blueprint(*, redis, authorize: Callable[[str], bool] | None = None, s
                      idle_timeout: float = 15.0) -> Blueprint:
     """The video routes. `redis` must return bytes; `live` defaults to an :class:`OnDemandLive` on `settings`."""
     if live is None and settings is not None:
-        live = OnDemandLive(lambda: load_enabled(engine_for(settings.exchange_url_resolved)),
-                            VideoConfig.from_settings(settings))
+        engine = []  # made on first use: the exchange database may be down when the web app starts
+
+        def cameras() -> list[Camera]:
+            if not engine:
+                engine.append(engine_for(settings.exchange_url_resolved))
+            return load_enabled(engine[0])
+
+        live = OnDemandLive(cameras, VideoConfig.from_settings(settings))
     blueprint = Blueprint("video", __name__)
 
     def allowed(camera_id: str) -> None:

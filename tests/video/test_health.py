@@ -14,7 +14,7 @@ T0 = 1_800_000_000.0
 
 def test_fps_and_bitrate_come_from_packet_timestamps():
     tracker = HealthTracker("K1", "W1", T0)
-    tracker.connected(320, 240)
+    tracker.connected(320, 240, T0)
     tracker.keyframe_decoded(T0, 320, 240)
     # 25 fps by timestamps, delivered in bursts (arrival times say nothing about the rate)
     for n in range(50):
@@ -28,7 +28,7 @@ def test_fps_and_bitrate_come_from_packet_timestamps():
 
 def test_packets_count_as_frames_only_once_a_keyframe_decoded():
     tracker = HealthTracker("K1", "W1", T0)
-    tracker.connected(320, 240)
+    tracker.connected(320, 240, T0)
     assert tracker.packet(T0 + 1, 0.0, 100) is False
     tracker.keyframe_decoded(T0 + 2, 320, 240)
     assert tracker.packet(T0 + 3, 1.0, 100) is True
