@@ -32,7 +32,6 @@ from app.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
 from ingest.calendars import CalendarBook
 from ingest.exchange import windows as exchange_windows
-from ingest.pipeline import apply_changes
 from ingest.publisher import AlarmChange
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
@@ -241,6 +240,8 @@ def _judge(conn: Connection, due: Sequence, calendars: CalendarBook, tz: tzinfo,
         changes += reconcile([_stored(a) for a in stored], facts, now, scope=RATING_KINDS)
         alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
         next_changes.append({"rating_id": row["id"], "new_next": next_change(rating, followed, calendar, now, tz)})
+    from ingest.pipeline import apply_changes  # noqa: PLC0415 - the pipeline imports this module
+
     messages = apply_changes(conn, changes, alarm_rows, now)
     conn.execute(update(ratings).where(ratings.c.id == bindparam("rating_id"))
                  .values(next_change=bindparam("new_next")), next_changes)
