@@ -11,9 +11,11 @@ Every call that waits on the camera has a timeout. PyAV 13+ takes
 DESCRIBE/SETUP/PLAY and probing; the read timeout restarts with each
 ``av_read_frame``, so a camera that keeps the connection but sends nothing
 raises ``av.error.ExitError`` (FFmpeg may first hand out what it buffered, so
-a hang shows after one to two read timeouts). FFmpeg's own socket timeout
-(option ``timeout``, microseconds; ``stimeout`` before FFmpeg 5) is set to the
-same value as a second net. A demux loop that simply ends is a disconnect.
+a hang shows after one to two read timeouts). While opening, FFmpeg reports an
+interrupted RTSP handshake as invalid data; the time taken tells a timeout from
+a bad reply (:func:`video.faults.classify`). FFmpeg's own socket timeout (option
+``timeout``, microseconds; ``stimeout`` before FFmpeg 5) is a second net, a
+second longer than both. A demux loop that simply ends is a disconnect.
 
 After a failure the thread waits (exponential backoff, full jitter: quickly for
 ``offline``, slowly for ``error``) on its stop event, so stopping is immediate
@@ -86,6 +88,7 @@ class CameraWorker(threading.Thread):
     def _session(self) -> faults.Fault | None:
         """Pull until the stream fails or we are stopped; the fault, or None when stopped."""
         self.health.connecting(self._clock())
+        attempt_began = time.monotonic()
         opening = True
         try:
             with av.open(self.camera.url, options=self._options(), timeout=self._timeouts()) as container:
@@ -104,7 +107,7 @@ class CameraWorker(threading.Thread):
             if self.stop_event.is_set():
                 return None
             fault = faults.classify(exc, opening=opening, open_timeout=self.config.open_timeout,
-                                    read_timeout=self.config.read_timeout)
+                                    read_timeout=self.config.read_timeout, elapsed=time.monotonic() - attempt_began)
             if fault.code == "unexpected":
                 log.error("camera %s: %s\n%s", self.camera.camera_id, redact.describe(exc),
                           redact.redact(traceback.format_exc()))
@@ -115,7 +118,9 @@ class CameraWorker(threading.Thread):
             self.live.end()
 
     def _options(self) -> dict[str, str]:
-        micros = str(int(self.config.read_timeout * 1_000_000))
+        # FFmpeg's socket timeout is only the second net: PyAV's timeouts must fire first,
+        # or a silent camera would be reported as "invalid data".
+        micros = str(int((max(self.config.open_timeout, self.config.read_timeout) + 1) * 1_000_000))
         if self.camera.url.lower().startswith(("rtsp://", "rtsps://")):
             # One second of probing is plenty for a camera's stream and keeps reconnects quick.
             return {"rtsp_transport": "tcp", "timeout": micros, "allowed_media_types": "video",

@@ -64,12 +64,21 @@ _BY_ERRNO = {
 }
 
 
-def classify(exc: BaseException, *, opening: bool, open_timeout: float, read_timeout: float) -> Fault:
-    """The fault behind `exc`, raised while opening (connect, DESCRIBE, SETUP, PLAY) or reading."""
+BAD_REPLY = _offline("bad_reply", "no valid RTSP answer: the camera closed the connection or speaks another protocol")
+
+
+def classify(exc: BaseException, *, opening: bool, open_timeout: float, read_timeout: float,
+             elapsed: float = 0.0) -> Fault:
+    """The fault behind `exc`, raised while opening (connect, DESCRIBE, SETUP, PLAY) or reading,
+    `elapsed` seconds after the attempt began."""
+    timed_out = _offline("timeout", f"timeout: no answer within {open_timeout:g} s" if opening
+                         else f"timeout: no data for {read_timeout:g} s (camera hung)")
     if isinstance(exc, (av.error.ExitError, av.error.TimeoutError, TimeoutError)):
-        if opening:
-            return _offline("timeout", f"timeout: no answer within {open_timeout:g} s")
-        return _offline("timeout", f"timeout: no data for {read_timeout:g} s (camera hung)")
+        return timed_out
+    if opening and isinstance(exc, av.error.InvalidDataError):
+        # FFmpeg's RTSP handshake reports a silent peer, a closed connection and a
+        # garbled reply all as "invalid data": only the time taken tells them apart.
+        return timed_out if elapsed >= 0.9 * open_timeout else BAD_REPLY
     for kind, fault in _BY_TYPE:
         if isinstance(exc, kind):
             return fault

@@ -74,7 +74,8 @@ URL = "rtsp://admin:secret@10.0.0.1/x"
     (av.error.ExitError(-1, "exit", URL), False, "offline", "timeout"),  # hung while streaming
     (av.error.EOFError(-1, "eof", URL), False, "offline", "ended"),
     (av.error.PermissionError(1, "EPERM", URL), False, "offline", "reset"),  # RTSP's short interleaved read
-    (av.error.InvalidDataError(-1, "bad", URL), True, "error", "undecodable"),
+    (av.error.InvalidDataError(-1, "bad", URL), True, "offline", "bad_reply"),  # closed at once, or not RTSP
+    (av.error.InvalidDataError(-1, "bad", URL), False, "error", "undecodable"),  # the stream itself
     (av.error.OSError(5, "I/O error", URL), True, "offline", "network"),  # FFmpeg's EIO: e.g. unknown host
     (RuntimeError(URL), False, "offline", "unexpected"),
 ])
@@ -82,6 +83,13 @@ def test_faults_are_classified_by_type_never_by_message(exc, opening, state, cod
     fault = faults.classify(exc, opening=opening, open_timeout=10, read_timeout=5)
     assert (fault.state.value, fault.code) == (state, code)
     assert "secret" not in fault.reason
+
+
+def test_a_silent_handshake_is_a_timeout():
+    # FFmpeg calls an interrupted RTSP handshake "invalid data"; it took the whole open timeout
+    silent = faults.classify(av.error.InvalidDataError(-1, "bad", URL), opening=True, open_timeout=10,
+                             read_timeout=5, elapsed=10.01)
+    assert silent.code == "timeout"
 
 
 def test_timeouts_say_which_timeout():

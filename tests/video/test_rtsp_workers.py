@@ -253,3 +253,11 @@ def test_evidence_requested_by_another_process_over_redis(rtsp_server, pools, re
     with av.open(str(next(folder.rglob(sidecar["stream"]["file"])))) as original:  # the camera's own bits
         assert len(list(original.decode(video=0))) >= 2
     assert evidence.request(redis_client, "NOT-PULLED-HERE", "officer", timeout=1) is None
+
+
+def test_changed_password_is_picked_up_on_sync(rtsp_server, pools, redis_client):
+    server = rtsp_server(user=USER, password=PASSWORD)
+    pool = pools([Camera("KPW", "W1", server.url("cam1", password="last-year"))])
+    assert wait_until(lambda: state_of(redis_client, "KPW", "unauthorized"), 15)
+    pool.sync([Camera("KPW", "W1", server.url("cam1"))])  # the exchange database now has the new password
+    assert wait_until(lambda: state_of(redis_client, "KPW", "online"), 15), health.read(redis_client, "KPW")
