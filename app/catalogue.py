@@ -204,6 +204,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.rank.window": ("窗口", "Windows"),
     "kpi.rank.staff": ("工作人员", "Staff"),
     "kpi.trend": ("趋势（按周）", "Trend (weekly)"),
+    "kpi.trend_month": ("趋势（按月）", "Trend (monthly)"),
     "kpi.name": ("名称", "Name"),
     "kpi.pdf": ("导出指标报告 PDF", "Export KPI report PDF"),
     "kpi.none": ("—", "—"),

@@ -25,13 +25,12 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from itertools import groupby
 
-from sqlalchemy import Engine, and_, case as sql_case, delete, func, insert, select, text
+from sqlalchemy import Date, Engine, and_, case as sql_case, delete, func, insert, literal, select, text
 
 from app.queries.reference import Reference
 from app.scope import Scope, scope_for
-from app.tables import OPEN_STATUSES, cases, kpi_daily, kpi_state, ratings
+from app.tables import OPEN_STATUSES, cases, kpi_daily, kpi_monthly, kpi_state, ratings
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +111,26 @@ def rebuild_days(engine: Engine, days: set[date], zone) -> int:
     return written
 
 
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def rebuild_months(engine: Engine, months: set[date]) -> None:
+    """Sum kpi_daily into kpi_monthly for these months (first days), each in one transaction."""
+    place = [kpi_daily.c[name] for name in PLACE]
+    for month in sorted(months):
+        with engine.begin() as conn:
+            conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month == month))
+            conn.execute(insert(kpi_monthly).from_select(
+                ["month", *PLACE, *COUNTERS],
+                select(literal(month, Date()), *place, *_sums())
+                .where(kpi_daily.c.day >= month, kpi_daily.c.day < next_month(month)).group_by(*place)))
+
+
 def _touched_days(conn, judged_mark: datetime | None, rating_mark: int, zone) -> set[date]:
     if judged_mark is None:
         first, last = conn.execute(select(func.min(cases.c.received_at), func.max(cases.c.completed_at))).one()
@@ -161,6 +180,7 @@ def refresh(engine: Engine, zone, now: datetime) -> int:
                 days = _touched_days(conn, judged_mark, rating_mark, zone)
                 conn.commit()
                 rebuild_days(engine, days, zone)
+                rebuild_months(engine, {month_of(d) for d in days})
                 with engine.begin() as write:
                     values = dict(judged_mark=new_judged or judged_mark, rating_mark=new_rating)
                     if days or not state:  # refreshed_at is the cache version: it moves only when data did
@@ -185,6 +205,25 @@ def version(engine: Engine) -> str:
     return str(value)
 
 
+def prewarm(services) -> int:
+    """Compute the default report (the page's first view) of the region and every city and center into the cache.
+
+    Runs in the server that just refreshed, so after each refresh the first
+    manager to open the KPI page does not pay for the new version.
+    """
+    from app.scope import scope_for
+
+    reference = services.reference.get()
+    start, end = default_range(services.today())
+    count = 0
+    for center in sorted(reference.centers.values(), key=lambda c: (c.level != "region", c.level != "city",
+                                                                     c.center_id)):
+        role = {"region": "region", "city": "city"}.get(center.level, "center")
+        report(services, scope_for(role, center.center_id, reference), start, end)
+        count += 1
+    return count
+
+
 def start_refresher(services) -> threading.Thread:
     """A daemon thread keeping kpi_daily fresh (on PostgreSQL one server at a time works)."""
     stop = threading.Event()
@@ -196,6 +235,7 @@ def start_refresher(services) -> threading.Thread:
                 days = refresh(services.engine, services.zone, services.clock())
                 if days:
                     log.info("kpi: rebuilt %d day(s)", days)
+                    prewarm(services)
             except Exception:
                 log.exception("kpi refresh failed; retrying in %.0f s", REFRESH_SECONDS)
             if stop.wait(REFRESH_SECONDS):
@@ -288,7 +328,8 @@ class Report:
     overdue_open: int
     rollup: list[RollupRow]
     rankings: dict[str, list[Ranked]]  # center, dept, window, staff
-    trend: list[tuple[date, Totals]]  # per week (Monday)
+    trend: list[tuple[date, Totals]]  # per week (its Monday) or per month (its first day)
+    trend_unit: str = "week"
     satisfied_score: int = SATISFIED_SCORE
     computed_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
@@ -309,19 +350,54 @@ def overdue_open(engine: Engine, scope: Scope, today: date) -> int:
             scope.where(cases.c.center_id, cases.c.dept_id))).scalar_one()
 
 
+def split_range(start: date, end: date) -> tuple[list[tuple[date, date]], list[date]]:
+    """The whole calendar months inside [start, end] (read from kpi_monthly) and the day spans left at either end."""
+    first = start if start.day == 1 else next_month(start)
+    months = []
+    while first <= end and next_month(first) - timedelta(days=1) <= end:
+        months.append(first)
+        first = next_month(first)
+    if not months:
+        return [(start, end)], []
+    spans = []
+    if start < months[0]:
+        spans.append((start, months[0] - timedelta(days=1)))
+    covered = next_month(months[-1]) - timedelta(days=1)
+    if covered < end:
+        spans.append((covered + timedelta(days=1), end))
+    return spans, months
+
+
+TREND_WEEKS_UP_TO_DAYS = 92  # longer ranges trend by month
+
+
 def compute_report(engine: Engine, reference: Reference, scope: Scope, start: date, end: date, now: datetime,
                    zone) -> Report:
-    """The KPI report from kpi_daily: two grouped reads, everything else folded in memory."""
-    in_range = and_(kpi_daily.c.day >= start, kpi_daily.c.day <= end,
-                    scope.where(kpi_daily.c.center_id, kpi_daily.c.dept_id))
-    place = [kpi_daily.c[name] for name in PLACE]
+    """The KPI report from the pre-aggregates: whole months from kpi_monthly, the rest from kpi_daily."""
+    spans, months = split_range(start, end)
+    daily_scope = scope.where(kpi_daily.c.center_id, kpi_daily.c.dept_id)
+    in_days = and_(daily_scope, _or(*[and_(kpi_daily.c.day >= a, kpi_daily.c.day <= b) for a, b in spans])) \
+        if spans else None
+    daily_place = [kpi_daily.c[name] for name in PLACE]
+    monthly_place = [kpi_monthly.c[name] for name in PLACE]
+    monthly_sums = [func.sum(kpi_monthly.c[name]) for name in COUNTERS]
+    by_month = end - start > timedelta(days=TREND_WEEKS_UP_TO_DAYS)
     with engine.connect() as conn:
-        by_place = conn.execute(select(*place, *_sums()).where(in_range).group_by(*place)).all()
-        by_day = conn.execute(select(kpi_daily.c.day, *_sums()).where(in_range).group_by(kpi_daily.c.day)
-                              .order_by(kpi_daily.c.day)).all()
+        place_rows = []
+        day_rows = []
+        if spans:
+            place_rows += conn.execute(select(*daily_place, *_sums()).where(in_days).group_by(*daily_place)).all()
+            day_rows += conn.execute(select(kpi_daily.c.day, *_sums()).where(in_days).group_by(kpi_daily.c.day)).all()
+        if months:
+            in_months = and_(kpi_monthly.c.month.in_(months), scope.where(kpi_monthly.c.center_id,
+                                                                          kpi_monthly.c.dept_id))
+            place_rows += conn.execute(select(*monthly_place, *monthly_sums).where(in_months)
+                                       .group_by(*monthly_place)).all()
+            day_rows += conn.execute(select(kpi_monthly.c.month, *monthly_sums).where(in_months)
+                                     .group_by(kpi_monthly.c.month)).all()
     total = Totals()
     groups: dict[str, dict[str, Totals]] = {name: {} for name in ("center", "dept", "window", "staff")}
-    for row in by_place:
+    for row in place_rows:
         values = _totals(row, 4)
         total = total + values
         for name, key in zip(("center", "dept", "window", "staff"), row[:4]):
@@ -335,17 +411,22 @@ def compute_report(engine: Engine, reference: Reference, scope: Scope, start: da
     # Thousands of windows and staff: keep the ends of each ranking so a cached report stays small.
     rankings = {name: rows if len(rows) <= RANK_TOP + RANK_BOTTOM else rows[:RANK_TOP] + rows[-RANK_BOTTOM:]
                 for name, rows in rankings.items()}
-    weeks: list[tuple[date, Totals]] = []
-    for monday, rows in groupby(by_day, key=lambda r: r[0] - timedelta(days=r[0].weekday())):
-        week = Totals()
-        for r in rows:
-            week = week + _totals(r, 1)
-        weeks.append((monday, week))
+    bucket = month_of if by_month else (lambda d: d - timedelta(days=d.weekday()))
+    trend: dict[date, Totals] = {}
+    for row in day_rows:
+        key = bucket(row[0])
+        trend[key] = trend.get(key, Totals()) + _totals(row, 1)
     today = now.astimezone(zone).date()
     return Report(scope=scope, scope_name=_scope_name(reference, scope), start=start, end=end, totals=total,
                   overdue_open=overdue_open(engine, scope, today),
-                  rollup=_rollup(reference, scope, groups["center"]), rankings=rankings, trend=weeks,
-                  computed_at=now)
+                  rollup=_rollup(reference, scope, groups["center"]), rankings=rankings,
+                  trend=sorted(trend.items()), trend_unit="month" if by_month else "week", computed_at=now)
+
+
+def _or(*conditions):
+    from sqlalchemy import or_
+
+    return or_(*conditions)
 
 
 def _dept_center(reference: Reference, dept_id: str):

@@ -377,8 +377,9 @@ def kpi_report(src: Sources, report) -> bytes:
     pairs = [[headline[i][1], headline[i][2]] + ([headline[i + 1][1], headline[i + 1][2]] if i + 1 < len(headline)
                                                   else ["", ""]) for i in range(0, len(headline), 2)]
     story.append(_table(pairs, [55 * mm, 35 * mm, 55 * mm, 35 * mm], header=False))
-    story.append(Paragraph(_xml(t("kpi.trend", lang)), styles["h2"]))
-    labels = [w.strftime("%m-%d") for w, _ in report.trend]
+    monthly = report.trend_unit == "month"
+    story.append(Paragraph(_xml(t("kpi.trend_month" if monthly else "kpi.trend", lang)), styles["h2"]))
+    labels = [w.strftime("%Y-%m" if monthly else "%m-%d") for w, _ in report.trend]
     story.append(line_chart(labels, {t("kpi.on_time_rate", lang): [w.on_time_rate for _, w in report.trend],
                                      t("kpi.satisfied_rate", lang, cut=cut): [w.satisfied_rate for _, w in report.trend]},
                             width, 60 * mm, maximum=100.0))

@@ -300,6 +300,18 @@ kpi_daily = Table(
 Index("kpi_daily_center_day", kpi_daily.c.center_id, kpi_daily.c.day)
 Index("kpi_daily_dept_day", kpi_daily.c.dept_id, kpi_daily.c.day)
 
+# The same counters per calendar month (month = its first day), summed from
+# kpi_daily: a year of a region reads twelve rows per place instead of 365.
+kpi_monthly = Table(
+    "kpi_monthly",
+    metadata,
+    Column("month", Date, primary_key=True),
+    *[Column(c.name, Text, primary_key=True) for c in kpi_daily.c if c.name in ("center_id", "dept_id", "window_id",
+                                                                                 "staff_id")],
+    *[Column(c.name, Integer, nullable=False, default=0) for c in kpi_daily.c if not c.primary_key],
+)
+Index("kpi_monthly_center_month", kpi_monthly.c.center_id, kpi_monthly.c.month)
+
 # Where the KPI refresh stands: the newest cases.judged_at and ratings.id taken in.
 kpi_state = Table(
     "kpi_state",

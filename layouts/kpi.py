@@ -88,7 +88,7 @@ def report_view(report: Report, lang: str):
             html.Div([html.Div(value, className="kpi-value", id=f"kpi-card-{key}"),
                       html.Div(label, className="kpi-label")], className="kpi-card")
             for key, label, value in cards(report.totals, report.overdue_open, lang, cut)]),
-        html.H3(t("kpi.trend", lang)),
+        html.H3(t("kpi.trend" if report.trend_unit == "week" else "kpi.trend_month", lang)),
         dcc.Graph(id="kpi-trend", figure=trend_figure(report, lang), config={"displaylogo": False}),
         html.H3(t("kpi.rollup", lang)),
         _table(header, rollup_rows, "kpi-rollup") if rollup_rows else html.Div(),

@@ -281,3 +281,36 @@ def test_healthz_metrics_and_stale_banner(web_app, region):
         assert any("2031" in m and "周一至周五" in m for m in banner_messages(services, "zh"))
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "supervise_web_requests_total" in metrics and "supervise_ingest_rows_total" in metrics
+
+
+@pytest.mark.parametrize("start, end, spans, months", [
+    # inside one month: days only
+    (date(2026, 11, 3), date(2026, 11, 20), [(date(2026, 11, 3), date(2026, 11, 20))], []),
+    # exactly one month: the monthly row alone
+    (date(2026, 10, 1), date(2026, 10, 31), [], [date(2026, 10, 1)]),
+    # a year that starts and ends mid-month: whole months plus the two ends in days
+    (date(2025, 11, 28), date(2026, 11, 27),
+     [(date(2025, 11, 28), date(2025, 11, 30)), (date(2026, 11, 1), date(2026, 11, 27))],
+     [date(2025, 12, 1)] + [date(2026, m, 1) for m in range(1, 11)]),
+    # February of a leap year ends on the 29th
+    (date(2028, 2, 1), date(2028, 2, 29), [], [date(2028, 2, 1)]),
+])
+def test_split_range(start, end, spans, months):
+    from app.kpi import split_range
+
+    assert split_range(start, end) == (spans, months)
+
+
+def test_monthly_and_daily_reads_agree(region):
+    from app import kpi
+
+    reference = read_reference(_exchange(region))
+    zone = region.settings.zone
+    kpi.refresh(region.engine, zone, NOW)
+    scope = scope_for("city", "GX-450100", reference)
+    # 2026-10-16 .. 2026-11-30: October's second half from days, November whole from its monthly row.
+    mixed = kpi.compute_report(region.engine, reference, scope, date(2026, 10, 16), date(2026, 11, 30), NOW, zone)
+    days_only = kpi.compute_report(region.engine, reference, scope, date(2026, 10, 16), date(2026, 11, 29), NOW, zone)
+    assert mixed.totals == days_only.totals and mixed.totals.received == 18
+    year = kpi.compute_report(region.engine, reference, scope, date(2025, 11, 28), date(2026, 11, 27), NOW, zone)
+    assert year.trend_unit == "month" and year.totals.completed == 6

@@ -1,4 +1,4 @@
-"""web dashboard: shared secrets, KPI pre-aggregation, indexes for the board and KPIs
+"""web dashboard: shared secrets, KPI pre-aggregation (daily and monthly), indexes for the board and KPIs
 
 Revision ID: 0003
 Revises: 0002
@@ -36,6 +36,19 @@ def upgrade() -> None:
     with op.batch_alter_table('kpi_daily', schema=None) as batch_op:
         batch_op.create_index('kpi_daily_center_day', ['center_id', 'day'], unique=False)
         batch_op.create_index('kpi_daily_dept_day', ['dept_id', 'day'], unique=False)
+    op.create_table('kpi_monthly',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('center_id', sa.Text(), nullable=False),
+    sa.Column('dept_id', sa.Text(), nullable=False),
+    sa.Column('window_id', sa.Text(), nullable=False),
+    sa.Column('staff_id', sa.Text(), nullable=False),
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in (
+        'received', 'completed', 'on_time', 'early', 'timed', 'used_days', 'promised_days',
+        'corrected', 'ended', 'ratings', 'rating_sum', 'satisfied')],
+    sa.PrimaryKeyConstraint('month', 'center_id', 'dept_id', 'window_id', 'staff_id')
+    )
+    with op.batch_alter_table('kpi_monthly', schema=None) as batch_op:
+        batch_op.create_index('kpi_monthly_center_month', ['center_id', 'month'], unique=False)
     op.create_table('kpi_state',
     sa.Column('name', sa.Text(), nullable=False),
     sa.Column('judged_mark', sa.DateTime(timezone=True), nullable=True),
@@ -60,5 +73,6 @@ def downgrade() -> None:
     with op.batch_alter_table('alarms', schema=None) as batch_op:
         batch_op.drop_index('alarms_updated')
     op.drop_table('kpi_state')
+    op.drop_table('kpi_monthly')
     op.drop_table('kpi_daily')
     op.drop_table('web_secrets')
