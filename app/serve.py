@@ -49,16 +49,18 @@ def run_gunicorn(options: dict) -> None:
     Application().run()
 
 
-def run_in_thread(settings, port: int, clock=None, host: str = "127.0.0.1", threads: int = 16):
+def run_in_thread(settings, port: int, clock=None, host: str = "127.0.0.1", threads: int = 16, video_live=None):
     """Serve the dashboard from a daemon thread of this process (for `make demo`), with waitress.
 
+    `video_live` is the demo's camera pool (anything with ``live_feed(camera_id)``),
+    so the live video comes from the cameras this process already decodes.
     Returns the waitress server; ``server.close()`` stops accepting, the thread ends with the process.
     """
     from waitress.server import create_server
 
     from app.web import create_app, system_clock
 
-    wsgi = create_app(settings, clock or system_clock)
+    wsgi = create_app(settings, clock or system_clock, video_live=video_live)
     server = create_server(wsgi, host=host, port=port, threads=threads, ident="supervise",
                            channel_timeout=300, connection_limit=500)
     thread = threading.Thread(target=server.run, name=f"web.waitress:{port}", daemon=True)
