@@ -43,17 +43,14 @@ def diff_rows(shown: list[list], desired: list[tuple[int, str]]) -> RowDiff:
     """
     wanted = dict(desired)
     diff = RowDiff()
-    kept: list[int] = []
+    kept: set[int] = set()
     for index in range(len(shown) - 1, -1, -1):
         alarm_id, sig = shown[index]
-        if wanted.get(alarm_id) != sig:
-            diff.deletes.append(index)
-    kept_set = {shown[i][0] for i in range(len(shown)) if i not in set(diff.deletes)}
-    for index, (alarm_id, _sig) in enumerate(desired):
-        if alarm_id not in kept_set:
-            diff.inserts.append((index, alarm_id))
+        if wanted.get(alarm_id) == sig:
+            kept.add(alarm_id)
         else:
-            kept.append(alarm_id)
+            diff.deletes.append(index)
+    diff.inserts = [(index, alarm_id) for index, (alarm_id, _sig) in enumerate(desired) if alarm_id not in kept]
     return diff
 
 
