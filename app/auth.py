@@ -37,7 +37,8 @@ _hasher = PasswordHasher()
 
 # Paths anyone may fetch: the login form, health and metrics, static files, the
 # JavaScript bundles of Dash (code, not data). Everything else needs a user.
-PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/lang/", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+# /api/sms/inbound authenticates the SMS provider with its own bearer token, not a login.
+PUBLIC_PREFIXES = ("/login", "/healthz", "/api/sms/inbound", "/metrics", "/lang/", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
 
 
 def hash_password(password: str) -> str:

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     thumbnail_interval: float = Field(5.0, gt=0, description="Seconds between thumbnails per camera.")
     thumbnail_ttl: int = Field(120, gt=0, description="Seconds a thumbnail lives in Redis.")
 
+    # The dashboard.
+    secret_key: str = Field("", description="Session-signing key; empty: one kept in the database, shared by all servers.")
+    cookie_secure: bool = Field(False, description="Send the session cookie over HTTPS only (set behind TLS).")
+    escalate_minutes: float = Field(30.0, gt=0, description="An alarm unacknowledged this long escalates visibly.")
+    stale_minutes: float = Field(15.0, gt=0, description="Data older than this shows the stale-data banner.")
+    sso_header: str | None = Field(None, description="Trusted reverse-proxy header naming the user (single sign-on).")
+    trusted_proxies: str = Field("", description="Comma-separated proxy addresses whose SSO header is believed.")
+
     @field_validator("tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -58,7 +66,8 @@ def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
     known = {PREFIX + name.upper() for name in Settings.model_fields}
     from app.sms.settings import ENV_NAMES as sms_names  # SMS settings live in app/sms until merged here
 
-    allowed_elsewhere = {"SUPERVISE_SMS_TOKEN"} | sms_names
+    # SUPERVISE_CONTRACT_DIR only points the contract tests at another copy of shared/contract.
+    allowed_elsewhere = {"SUPERVISE_CONTRACT_DIR"} | sms_names
     return sorted(k for k in environ if k.startswith(PREFIX) and k not in known | allowed_elsewhere)
 
 

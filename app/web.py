@@ -172,6 +172,9 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
     register_all(dash_app, services)
 
     _install_api(server, services)
+    from app.sms.routes import register as register_sms
+
+    register_sms(server, services)
     _install_downloads(server, services)
     _install_video(server, services, video_live)
     _install_evidence(server, services)

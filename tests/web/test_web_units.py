@@ -148,9 +148,8 @@ def test_open_redirect_refused(web_app, region):
 def test_sso_header_only_from_trusted_proxies(region, monkeypatch):
     from app.web import create_app
 
-    monkeypatch.setenv("SUPERVISE_SSO_HEADER", "X-Remote-User")
-    monkeypatch.setenv("SUPERVISE_TRUSTED_PROXIES", "10.0.0.0/8")
-    app = create_app(region.settings, lambda: NOW, engine=region.engine, background=False)
+    settings = region.settings.model_copy(update={"sso_header": "X-Remote-User", "trusted_proxies": "10.0.0.0/8"})
+    app = create_app(settings, lambda: NOW, engine=region.engine, background=False)
     client = app.test_client()
     header = {"X-Remote-User": region.users["region"]}
     assert client.get("/api/alarms", headers=header, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
