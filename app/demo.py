@@ -3,7 +3,8 @@
 One process runs every component in its own thread, because the embedded
 Redis stand-in lives in this process: the simulated region keeps writing into
 the exchange database, the ingest follows it, camera workers watch the demo
-cameras, and the dashboard serves the control room. Stop with Ctrl-C.
+cameras, completion SMS go to a file, and the dashboard serves the control
+room. Stop with Ctrl-C.
 """
 from __future__ import annotations
 
@@ -164,6 +165,10 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
     _start_ingest(settings, stop)
     _start_live_simulator(settings, scale, camera_url, stop)
     _start_video(settings, cameras, password, rtsp_port, stop)
+    from app.sms.runner import start as start_sms_sender
+
+    start_sms_sender(settings, lambda: datetime.now(timezone.utc), stop, engine=engine)
+    _say(f"SMS: completion messages go to {settings.var_dir / 'sms-outbox.jsonl'} (the file gateway).")
     url = _start_web(settings, engine, port)
     stop.wait()
     _say("Stopping…")
