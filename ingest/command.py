@@ -2,9 +2,7 @@
 contract of semantics.md, word for word."""
 from __future__ import annotations
 
-import json
-import sys
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import click
 from sqlalchemy import select
@@ -12,6 +10,7 @@ from sqlalchemy import select
 from app.database import open_database
 from app.settings import Settings, load
 from app.tables import alarms, cases, quality_log
+from app.json_lines import emit, iso
 from ingest.actions import ActionRefused, act
 
 
@@ -23,15 +22,8 @@ def _settings() -> Settings:
 
 
 def _iso(value, settings: Settings):
-    if isinstance(value, datetime):
-        return value.astimezone(settings.zone).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    return iso(value, settings.zone)
 
-
-def _emit(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
 def parse_now(value: str | None, settings: Settings) -> datetime | None:
@@ -92,7 +84,7 @@ def alarms_command(as_json: bool, state: str, case_no: str | None) -> None:
         query = query.where(alarms.c.case_no == case_no)
     with engine.connect() as conn:
         for row in conn.execute(query).mappings():
-            _emit(alarm_json(row, settings))
+            emit(alarm_json(row, settings))
 
 
 @click.command("alarm")
@@ -111,7 +103,7 @@ def alarm_command(action: str, alarm_id: int, by: str, note: str) -> None:
     from ingest.publisher import publish_action  # noqa: PLC0415 - Redis only when an action happened
 
     publish_action(settings, result)
-    _emit(alarm_json(result.alarm, settings))
+    emit(alarm_json(result.alarm, settings))
 
 
 @click.command("case")
@@ -132,7 +124,7 @@ def case_command(case_no: str, as_json: bool) -> None:
         ).scalars().all()
     fields = ("case_no", "item_code", "status", "start_date", "deemed_accepted", "promise_due", "statutory_due",
               "paused_days", "extension_days", "completed_at", "on_time")
-    _emit({f: _iso(row[f], settings) for f in fields} | {"alarms": list(kinds)})
+    emit({f: _iso(row[f], settings) for f in fields} | {"alarms": list(kinds)})
 
 
 @click.command("quality")
@@ -143,5 +135,5 @@ def quality_command(as_json: bool) -> None:
     engine = open_database(settings)
     with engine.connect() as conn:
         for row in conn.execute(select(quality_log).order_by(quality_log.c.event_id, quality_log.c.id)).mappings():
-            _emit({"event_id": row["event_id"], "reason": row["reason"], "source": row["source"],
+            emit({"event_id": row["event_id"], "reason": row["reason"], "source": row["source"],
                    "logged_at": _iso(row["logged_at"], settings)})

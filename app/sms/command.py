@@ -5,18 +5,17 @@ JSON output is one object per line. Phone numbers are always masked
 """
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import sys
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import click
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.settings import Settings
+from app.json_lines import emit, iso
 
 log = logging.getLogger("sms")
 
@@ -41,15 +40,8 @@ def _now(value: str | None, settings: Settings) -> datetime:
 
 
 def _iso(value, settings: Settings):
-    if isinstance(value, datetime):
-        return value.astimezone(settings.zone).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    return iso(value, settings.zone)
 
-
-def _emit(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
 # --- supervise sms ------------------------------------------------------------------------------
@@ -81,7 +73,7 @@ def sms_outbox(as_json: bool, state: str | None, case_no: str | None, now_text: 
             next_attempt = hours.next_open(max(row["not_before"], now))
         elif row["state"] == outbox.SENDING and row["claimed_at"] is not None:
             next_attempt = row["claimed_at"] + lease  # taken up again if its sender does not mark it by then
-        _emit({"id": row["id"], "message_id": f"sms-{row['id']}", "purpose": row["purpose"],
+        emit({"id": row["id"], "message_id": f"sms-{row['id']}", "purpose": row["purpose"],
                "case_no": row["case_no"], "phone": mask_phone(row["phone"]), "state": row["state"],
                "attempts": row["attempts"], "created_at": _iso(row["created_at"], settings),
                "next_attempt_at": _iso(next_attempt, settings), "sent_at": _iso(row["sent_at"], settings),
@@ -100,7 +92,7 @@ def sms_inbox(as_json: bool, case_no: str | None) -> None:
 
     settings, _sms = _settings()
     for row in inbound.listing(open_database(settings), case_no):
-        _emit({"message_id": row["message_id"], "phone": mask_phone(row["phone"]), "case_no": row["case_no"],
+        emit({"message_id": row["message_id"], "phone": mask_phone(row["phone"]), "case_no": row["case_no"],
                "received_at": _iso(row["received_at"], settings), "text": mask_phones_in(row["text"]),
                "score": row["score"], "problem": row["problem"], "outcome": row["outcome"],
                "outcome_zh": inbound.OUTCOMES.get(row["outcome"]), "rating_id": row["rating_id"]})
@@ -154,7 +146,7 @@ def sms_receive(message_id: str, phone: str, text: str, received_at: str | None,
         handled = inbound.receive(open_database(settings), inbound.validate(body, settings.zone, now), sms, now)
     except (inbound.Invalid, inbound.Conflict) as exc:
         raise click.ClickException(str(exc)) from exc
-    _emit({"message_id": handled.message_id, "outcome": handled.outcome, "score": handled.score,
+    emit({"message_id": handled.message_id, "outcome": handled.outcome, "score": handled.score,
            "case_no": handled.case_no, "rating_id": handled.rating_id, "duplicate": handled.duplicate})
 
 
@@ -180,7 +172,7 @@ def rating_follow_up(rating_id: int, by: str, note: str, now_text: str | None) -
         row = follow_up(open_database(settings), rating_id, by, note, _now(now_text, settings))
     except FollowUpRefused as exc:
         raise click.ClickException(str(exc)) from exc
-    _emit(_rating_json(row, settings))
+    emit(_rating_json(row, settings))
     click.echo("follow-up recorded; the rating's alarms close at the next ingest cycle", err=True)
 
 
@@ -210,7 +202,7 @@ def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None) 
         for row in conn.execute(query).mappings():
             rating = rating_of(row)
             due = rectify_by(rating, calendars.for_center(rating.center_id), settings.zone)[0] if rating.low else None
-            _emit(_rating_json(row, settings) | {"follow_up_due": _iso(due, settings)})
+            emit(_rating_json(row, settings) | {"follow_up_due": _iso(due, settings)})
 
 
 def _rating_json(row, settings: Settings) -> dict:
