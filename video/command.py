@@ -17,7 +17,6 @@ import json
 import logging
 import signal
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,12 +45,11 @@ def video_command(shard: str, once_seconds: float | None, reload_seconds: float,
                   start_spread: float) -> None:
     """Run camera workers: health, thumbnails, outages, evidence, live feeds."""
     redact.install()
-    from app.messaging import connect
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.settings import load
-    from video.cameras import engine_for
     from video.config import VideoConfig
-    from video.outage import stream_hook
-    from video.pool import CameraPool
+    from video.pool import start_workers
     from video.sharding import Shard
 
     try:
@@ -59,29 +57,19 @@ def video_command(shard: str, once_seconds: float | None, reload_seconds: float,
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
     settings = load()
-    config = VideoConfig.from_settings(settings, start_spread=start_spread)
-    redis = connect(settings)
-    engine = engine_for(settings.exchange_url_resolved)
-    cameras = _cameras_of(engine, mine, fail=True)
-    windows = {c.camera_id: c.window_id for c in cameras}
-    pool = CameraPool(redis, config, on_outage=stream_hook(redis, windows.get, config.offline_after),
-                      evidence_dir=evidence_dir or settings.var_dir / "evidence")
     stop = _stop_on_signals()
-    log.warning("video shard %s: pulling %d cameras", mine, len(cameras))
-    pool.sync(cameras)
-    started = time.monotonic()
     try:
-        while not stop.wait(_next_wait(started, once_seconds, reload_seconds)):
-            if once_seconds is not None and time.monotonic() - started >= once_seconds:
-                break
-            fresh = _cameras_of(engine, mine, fail=False)
-            if fresh is not None:
-                windows.update({c.camera_id: c.window_id for c in fresh})
-                pool.sync(fresh)
-    finally:
-        left = pool.stop()
-        if left:
-            log.warning("threads still running at exit: %s", ", ".join(left))
+        pool = start_workers(settings, stop, shard=mine, evidence_dir=evidence_dir, reload_seconds=reload_seconds,
+                             config=VideoConfig.from_settings(settings, start_spread=start_spread))
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise click.ClickException(f"cannot read cameras from the exchange database: {redact.describe(cause)}") \
+            from None
+    stop.wait(once_seconds)
+    stop.set()
+    left = pool.stop()
+    if left:
+        log.warning("threads still running at exit: %s", ", ".join(left))
 
 
 @click.command("cameras")
@@ -105,28 +93,6 @@ def cameras_command(as_json: bool, stale_after: float) -> None:
             size = f"{row['width']}x{row['height']}" if row["width"] else "-"
             fps = f"{row['fps']:.1f}fps" if row["fps"] else "-"
             click.echo(f"{camera_id:<24} {row['state']:<8} {fps:>8} {size:>10}  {row['reason'] or ''}")
-
-
-def _cameras_of(engine, shard, *, fail: bool):
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from video.cameras import load_enabled
-
-    try:
-        return [c for c in load_enabled(engine) if shard.owns(c.camera_id)]
-    except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        message = f"cannot read cameras from the exchange database: {redact.describe(cause)}"
-        if fail:
-            raise click.ClickException(message) from None
-        log.warning("%s; keeping the current list", message)
-        return None
-
-
-def _next_wait(started: float, once_seconds: float | None, reload_seconds: float) -> float:
-    if once_seconds is None:
-        return reload_seconds
-    return max(0.0, min(reload_seconds, once_seconds - (time.monotonic() - started)))
 
 
 def _stop_on_signals() -> threading.Event:

@@ -43,6 +43,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,23 +88,35 @@ class DemoCameras:
 
 
 def start_demo_cameras(scenes: int = 8, *, port: int = 8554, user: str | None = None, password: str | None = None,
-                       timeout: float = 20.0) -> DemoCameras:
-    """Start the demo RTSP server with `scenes` scenes; raises RuntimeError if it does not come up."""
+                       var_dir: Path | None = None, timeout: float = 20.0) -> DemoCameras:
+    """Start the demo RTSP server with `scenes` scenes; raises RuntimeError if it does not come up.
+
+    Its log goes to ``<var_dir>/demo-cameras.log`` (default: a temporary file), never
+    to a pipe nobody reads, which would stall it once full.
+    """
     args = [SYSTEM_PYTHON, str(Path(__file__).resolve()), "--port", str(port), "--scenes", str(scenes)]
     if user:
         args += ["--user", user, "--password", password or ""]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)  # a Ctrl-C in the terminal goes to the parent only
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        ready, _, _ = select.select([process.stdout], [], [], 0.5)
-        if ready and process.stdout.readline().startswith("READY"):
-            demo = DemoCameras(port, scenes, process)
-            demo.urls = [demo.url(n) for n in range(1, scenes + 1)]
-            return demo
-    if process.poll() is None:
-        process.kill()
-    error = process.stderr.read().strip().splitlines()[-1:] if process.stderr else []
+    if var_dir is not None:
+        Path(var_dir).mkdir(parents=True, exist_ok=True)
+        log = open(Path(var_dir) / "demo-cameras.log", "a+")
+    else:
+        log = tempfile.TemporaryFile("w+")
+    with log:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                   start_new_session=True)  # a Ctrl-C in the terminal goes to the parent only
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            ready, _, _ = select.select([process.stdout], [], [], 0.5)
+            if ready and process.stdout.readline().startswith("READY"):
+                demo = DemoCameras(port, scenes, process)
+                demo.urls = [demo.url(n) for n in range(1, scenes + 1)]
+                return demo
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+        log.seek(0)
+        error = log.read().strip().splitlines()[-1:]
     raise RuntimeError(f"demo cameras did not start on port {port}: {' '.join(error) or 'no READY line'}")
 
 

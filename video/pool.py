@@ -11,7 +11,14 @@ and retried in order.
 With an ``evidence_dir``, a third thread (``video.evidence``) answers evidence
 requests for this pool's cameras from other processes (:mod:`video.evidence`).
 
-Usage::
+:func:`start_workers` does it all for a process's settings: reads the enabled
+cameras of its shard from the exchange database, reports outages to the
+``supervise:camera-outages`` stream, re-reads the cameras every minute (a new
+password restarts that camera) and stops when `stop` is set::
+
+    pool = start_workers(settings, stop)            # the demo passes this pool to the web app as its live source
+
+By hand::
 
     pool = CameraPool(redis, VideoConfig.from_settings(settings), on_outage=hook, evidence_dir=dir)
     pool.sync(cameras)              # start, stop and restart workers to match this list
@@ -227,3 +234,48 @@ class CameraPool:
             answer = EvidenceReply(request_id=ask.request_id, camera_id=ask.camera_id, ok=False,
                                    error=redact.redact(str(exc)))
         evidence.reply(self.redis, answer)
+
+
+def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoConfig | None = None,
+                  evidence_dir: Path | None = None, reload_seconds: float = 60.0) -> CameraPool:
+    """Camera workers for `settings` (an :class:`app.settings.Settings`), running until `stop` is set.
+
+    Pulls the enabled cameras of `shard` (default: all) with the Redis of
+    :func:`app.messaging.connect`; evidence goes to ``<var_dir>/evidence``.
+    Raises sqlalchemy's errors if the cameras cannot be read at start; later
+    failures to re-read them keep the current list, with a warning.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.messaging import connect
+    from video.cameras import engine_for, load_enabled
+    from video.outage import stream_hook
+    from video.sharding import Shard
+
+    shard = shard or Shard(0, 1)
+    config = config or VideoConfig.from_settings(settings)
+    redis = connect(settings)
+    engine = engine_for(settings.exchange_url_resolved)
+    cameras = [c for c in load_enabled(engine) if shard.owns(c.camera_id)]
+    windows = {c.camera_id: c.window_id for c in cameras}
+    pool = CameraPool(redis, config, on_outage=stream_hook(redis, windows.get, config.offline_after),
+                      evidence_dir=evidence_dir or settings.var_dir / "evidence")
+    log.warning("video shard %s: pulling %d cameras", shard, len(cameras))
+    pool.sync(cameras)
+
+    def reload_until_stopped() -> None:
+        while not stop.wait(reload_seconds):
+            try:
+                fresh = [c for c in load_enabled(engine) if shard.owns(c.camera_id)]
+            except SQLAlchemyError as exc:
+                cause = getattr(exc, "orig", None) or exc
+                log.warning("cannot re-read cameras, keeping the current list: %s", redact.describe(cause))
+                continue
+            windows.update({c.camera_id: c.window_id for c in fresh})
+            pool.sync(fresh)
+        left = pool.stop()
+        if left:
+            log.warning("threads still running at exit: %s", ", ".join(left))
+
+    threading.Thread(target=reload_until_stopped, name="video.reload", daemon=True).start()
+    return pool

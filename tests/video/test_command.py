@@ -71,3 +71,24 @@ def test_bad_shard_is_one_clear_line(tmp_path):
     result = run(env, "video", "--shard", "4/4")
     assert result.returncode == 2
     assert "shard" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_start_workers_runs_until_stop_is_set(rtsp_server, redis_url, tmp_path):
+    import threading
+
+    from app.settings import Settings
+    from tests.video.conftest import wait_until
+    from video.config import VideoConfig
+    from video.pool import start_workers
+
+    server = rtsp_server()
+    exchange_url = f"sqlite:///{tmp_path / 'exchange.db'}"
+    build_exchange(exchange_url, [{"camera_id": "S1", "window_id": "W1", "url": server.url("cam1"), "enabled": True}])
+    settings = Settings(exchange_url=exchange_url, redis_url=redis_url, var_dir=tmp_path)
+    stop = threading.Event()
+    pool = start_workers(settings, stop, config=VideoConfig(start_spread=0))
+    assert wait_until(lambda: pool.health("S1").state.value == "online", 15), pool.health("S1")
+    assert pool.live_feed("S1") is not None  # the demo hands this pool to the web app as its live source
+    stop.set()
+    assert wait_until(lambda: not any(t.name.startswith("video.") for t in threading.enumerate()), 15), \
+        [t.name for t in threading.enumerate()]
