@@ -221,7 +221,14 @@ def search_results(rows: list[dict], reference: Reference, lang: str, zone):
 
 
 def search_layout(services, scope: Scope, lang: str, query: dict):
-    return html.Div(className="case-page", children=[search_block(lang, query.get("q", ""))])
+    """/case, or /case?q=TEXT to open with the results of a search (links from other tools)."""
+    text = (query.get("q") or "").strip()
+    block = search_block(lang, text)
+    if text:
+        reference = services.reference.get()
+        block.children[-1].children = search_results(case_queries.search(services.engine, scope, text, reference),
+                                                     reference, lang, services.zone)
+    return html.Div(className="case-page", children=[block])
 
 
 def facts_block(case_row: dict, reference: Reference, lang: str, zone):

@@ -228,3 +228,16 @@ def test_nothing_without_login(web_app, region):
     response = dash_call(client, [("shell-page", "children"), ("shell-root", "className")],
                          [("shell-url", "pathname", "/"), ("shell-url", "search", "")])
     assert response.status_code == 401
+
+
+def test_case_search_link_is_scoped(viewer, region):
+    body = page_with_query(viewer, "/case", "?q=0001")
+    assert region.case_nos[OWN][0] in body
+    assert not any(no in body for no in region.case_nos[OTHER])
+
+
+def page_with_query(viewer, path: str, search: str) -> str:
+    response = dash_call(viewer, [("shell-page", "children"), ("shell-root", "className")],
+                         [("shell-url", "pathname", path), ("shell-url", "search", search)])
+    assert response.status_code == 200
+    return text(response)
