@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psycopg.types.datetime import TimestamptzBinaryLoader
 from sqlalchemy import Engine, text
 
 from ingest.tailer import Cursor, Snapshot
@@ -79,6 +80,8 @@ def _read_postgres(engine: Engine, source: str, cursor: Cursor, limit: int) -> B
         pg.autocommit = False
         with pg.transaction():
             with pg.cursor(binary=True) as cur:
+                # The driver's own C loader: every instant selected is one Python can hold.
+                cur.adapters.register_loader("timestamptz", TimestamptzBinaryLoader)
                 # One snapshot for the proof and for every row read under it.
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute("SET LOCAL TIME ZONE 'UTC'")  # instants come out as UTC, whatever the server's zone
