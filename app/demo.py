@@ -24,6 +24,7 @@ from app.settings import Settings, load
 log = logging.getLogger("demo")
 
 DEMO_SEED = 1
+DEMO_SCENES = 8
 
 
 def _say(text: str) -> None:
@@ -122,9 +123,14 @@ def _start_video(settings: Settings, cameras: int, password: str, port: int, sto
     except ImportError:
         _say("Video: camera workers are not in this build yet; the dashboard shows no live pictures.")
         return None
-    server = start_demo_cameras(cameras, port=port, user="demo", password=password, var_dir=settings.var_dir)
-    start_workers(settings, stop)
-    return server
+    try:
+        # Every /camN is served; a few distinct scenes keep the encoders' CPU low.
+        start_demo_cameras(min(cameras, DEMO_SCENES), port=port, user="demo", password=password,
+                           var_dir=settings.var_dir)
+    except RuntimeError as exc:
+        _say(f"Video: the demo cameras could not start ({exc}); run 'make demo' as root once to install GStreamer.")
+        return None
+    return start_workers(settings, stop)
 
 
 @click.command("demo")
@@ -132,7 +138,7 @@ def _start_video(settings: Settings, cameras: int, password: str, port: int, sto
 @click.option("--days", default=21, show_default=True, help="Days of history simulated on the first run.")
 @click.option("--scale", default=0.02, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Share of the region's real traffic to simulate (1.0 ≈ 26,000 cases a working day).")
-@click.option("--cameras", default=16, show_default=True, help="Demo camera streams served over RTSP.")
+@click.option("--cameras", default=16, show_default=True, help="Windows whose cameras the demo streams over RTSP.")
 @click.option("--rtsp-port", default=8554, show_default=True, help="Port of the demo RTSP server.")
 @click.pass_context
 def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras: int, rtsp_port: int) -> None:
@@ -164,18 +170,18 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
 
     _start_ingest(settings, stop)
     _start_live_simulator(settings, scale, camera_url, stop)
-    _start_video(settings, cameras, password, rtsp_port, stop)
+    pool = _start_video(settings, cameras, password, rtsp_port, stop)
     from app.sms.runner import start as start_sms_sender
 
     start_sms_sender(settings, lambda: datetime.now(timezone.utc), stop, engine=engine)
     _say(f"SMS: completion messages go to {settings.var_dir / 'sms-outbox.jsonl'} (the file gateway).")
-    url = _start_web(settings, engine, port)
+    url = _start_web(settings, engine, port, pool)
     stop.wait()
     _say("Stopping…")
     time.sleep(0.5)
 
 
-def _start_web(settings: Settings, engine, port: int) -> str:
+def _start_web(settings: Settings, engine, port: int, video_live=None) -> str:
     try:
         from app.serve import run_in_thread
         from app.users import ensure_demo_user
@@ -183,7 +189,7 @@ def _start_web(settings: Settings, engine, port: int) -> str:
         _say("Web: the dashboard is not in this build yet.")
         return ""
     name, password = ensure_demo_user(engine)
-    run_in_thread(settings, port)
+    run_in_thread(settings, port, video_live=video_live)
     url = f"http://127.0.0.1:{port}/"
     _say("")
     click.echo(f"  supervise is running: {url}")
