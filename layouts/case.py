@@ -302,6 +302,9 @@ def live_block(case_row: dict, reference: Reference, scope: Scope, lang: str):
         html.Img(src=f"/video/{camera}/live.mjpeg", className="live-video", id="case-live-video",
                  **{"data-camera": camera, "data-snapshot": f"/video/{camera}/snapshot.jpg"}),
         html.Div(reference.window_label(case_row["window_id"]), className="wall-label"),
+        html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),
+        dcc.Store(id="case-no", data=case_row["case_no"]),
+        dcc.Loading(html.Div(id="case-evidence-result", role="status")),
     ])
 
 
@@ -349,7 +352,8 @@ def layout(services, scope: Scope, lang: str, case_no: str):
                 html.H3(t("case.live", lang)),
                 live_block(case_row, reference, scope, lang),
                 html.H3(t("case.evidence", lang)),
-                evidence_block(case_queries.case_evidence(services.engine, scope, case_no), lang, zone),
+                html.Div(evidence_block(case_queries.case_evidence(services.engine, scope, case_no), lang, zone),
+                         id="case-evidence-block"),
             ]),
         ]),
     ])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, insert, or_, select
 
 from app.queries.reference import Reference
 from app.scope import Scope
@@ -86,3 +86,9 @@ def evidence_item(engine: Engine, scope: Scope, reference: Reference, evidence_i
     if row["case_no"]:
         return dict(row) if case(engine, scope, row["case_no"]) else None
     return dict(row) if scope.allows_camera(reference, row["camera_id"]) else None
+
+
+def add_evidence(engine: Engine, row: dict) -> int:
+    """Record a still an officer asked for (the files are already written by the camera worker)."""
+    with engine.begin() as conn:
+        return conn.execute(insert(evidence).values(**row).returning(evidence.c.id)).scalar_one()

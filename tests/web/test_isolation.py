@@ -241,3 +241,37 @@ def page_with_query(viewer, path: str, search: str) -> str:
                          [("shell-url", "pathname", path), ("shell-url", "search", search)])
     assert response.status_code == 200
     return text(response)
+
+
+def test_take_evidence_callback(viewer, region, monkeypatch):
+    """An officer's evidence request: refused outside the scope, recorded for the case inside it."""
+    import json as json_module
+
+    from video import evidence as video_evidence
+
+    folder = region.settings.var_dir / "evidence" / f"{OWN}:CAM" / "20261127T020000Z"
+    folder.mkdir(parents=True)
+    (folder / "still.jpg").write_bytes((region.settings.var_dir / "evidence" /
+                                        f"{region.case_nos[OWN][0]}.jpg").read_bytes())
+    (folder / "metadata.json").write_text(json_module.dumps({"frame_at": "2026-11-27T01:59:58+00:00",
+                                                             "still": {"file": "still.jpg"}, "keyframes": []}))
+    asked = []
+
+    def fake_request(redis, camera_id, requested_by, timeout):
+        asked.append(camera_id)
+        return video_evidence.EvidenceReply(request_id="r", camera_id=camera_id, ok=True,
+                                            metadata_path=str(folder / "metadata.json"))
+
+    monkeypatch.setattr(video_evidence, "request", fake_request)
+
+    def take(case_no):
+        return text(dash_call(viewer, [("case-evidence-result", "children"), ("case-evidence-block", "children")],
+                              [("case-take-evidence", "n_clicks", 1)], state=[("case-no", "data", case_no)]))
+
+    assert "无权查看" in take(region.case_nos[OTHER][0]) and asked == []
+    body = take(region.case_nos[OWN][1])
+    assert "已取证" in body and asked == [f"{OWN}:CAM"]
+    with region.engine.connect() as conn:
+        row = conn.execute(select(evidence).where(evidence.c.case_no == region.case_nos[OWN][1])).mappings().one()
+    assert row["path"] == f"evidence/{OWN}:CAM/20261127T020000Z/still.jpg" and row["requested_by"] == "department-user"
+    assert viewer.get(f"/evidence/{row['id']}.jpg").status_code == 200
