@@ -8,6 +8,7 @@ room. Stop with Ctrl-C.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import secrets
 import signal
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.settings import Settings, load
 
@@ -59,16 +60,14 @@ def _prepare_exchange(ctx: click.Context, settings: Settings, days: int, scale: 
                camera_substream_url=None, now_text=None, summary=False, quiet=False)  # fmt: skip
 
 
-def _enable_only_demo_cameras(settings: Settings, count: int) -> list[dict]:
-    """The demo serves `count` camera streams: the first windows' cameras are enabled, the rest not."""
+def _wall_cameras(settings: Settings, count: int) -> list[str]:
+    """The cameras of the first `count` windows: watched all the time, the others only when viewed."""
     from ingest import exchange
 
     engine = exchange.exchange_engine(settings.exchange_url_resolved)
-    with engine.begin() as conn:
-        rows = conn.execute(select(exchange.cameras.c.camera_id).order_by(exchange.cameras.c.camera_id)).scalars().all()
-        chosen = set(_natural_first(rows, count))
-        conn.execute(update(exchange.cameras).values(enabled=exchange.cameras.c.camera_id.in_(chosen)))
-    return sorted(chosen)
+    with engine.connect() as conn:
+        rows = conn.execute(select(exchange.cameras.c.camera_id)).scalars().all()
+    return _natural_first(rows, count)
 
 
 def _natural_first(camera_ids: list[str], count: int) -> list[str]:
@@ -115,22 +114,37 @@ def _start_live_simulator(settings: Settings, scale: float, camera_url: str, sto
     return thread
 
 
-def _start_video(settings: Settings, cameras: int, password: str, port: int, stop: threading.Event):
-    """Demo cameras over real RTSP, and the camera workers watching them (when video/ has them)."""
-    try:
-        from video.demo_cameras import start_demo_cameras
-        from video.pool import start_workers
-    except ImportError:
-        _say("Video: camera workers are not in this build yet; the dashboard shows no live pictures.")
-        return None
+class _DemoLive:
+    """Live video for the dashboard: the wall's cameras from the workers, any other camera pulled while viewed."""
+
+    def __init__(self, pool, on_demand):
+        self.pool, self.on_demand = pool, on_demand
+
+    def live_feed(self, camera_id: str):
+        return self.pool.live_feed(camera_id) or self.on_demand.live_feed(camera_id)
+
+
+def _start_video(settings: Settings, wall: list[str], password: str, port: int, stop: threading.Event):
+    """Demo cameras over real RTSP (any /camN is served), and camera workers watching the wall."""
+    from video.demo_cameras import start_demo_cameras
+    from video.pool import start_workers
+
     try:
         # Every /camN is served; a few distinct scenes keep the encoders' CPU low.
-        start_demo_cameras(min(cameras, DEMO_SCENES), port=port, user="demo", password=password,
-                           var_dir=settings.var_dir)
+        server = start_demo_cameras(min(len(wall), DEMO_SCENES), port=port, user="demo", password=password,
+                                    var_dir=settings.var_dir)
     except RuntimeError as exc:
-        _say(f"Video: the demo cameras could not start ({exc}); run 'make demo' as root once to install GStreamer.")
+        _say(f"Video: {exc}; the dashboard shows no live pictures (see --rtsp-port, and 'make demo' installs GStreamer).")
         return None
-    return start_workers(settings, stop)
+    threading.Thread(target=lambda: (stop.wait(), server.stop()), name="demo.cameras-stop", daemon=True).start()
+    atexit.register(server.stop)
+    from video.cameras import engine_for, load_enabled
+    from video.config import VideoConfig
+    from video.routes import OnDemandLive
+
+    engine = engine_for(settings.exchange_url_resolved)
+    on_demand = OnDemandLive(lambda: load_enabled(engine), VideoConfig.from_settings(settings))
+    return _DemoLive(start_workers(settings, stop, only=set(wall)), on_demand)
 
 
 @click.command("demo")
@@ -153,7 +167,7 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
     password = _camera_password(settings.var_dir)
     camera_url = f"rtsp://demo:{password}@127.0.0.1:{rtsp_port}/cam{{n}}"
     _prepare_exchange(ctx, settings, days, scale, camera_url)
-    _enable_only_demo_cameras(settings, cameras)
+    wall = _wall_cameras(settings, cameras)
 
     from app.database import open_database
 
@@ -170,24 +184,21 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
 
     _start_ingest(settings, stop)
     _start_live_simulator(settings, scale, camera_url, stop)
-    pool = _start_video(settings, cameras, password, rtsp_port, stop)
+    pool = _start_video(settings, wall, password, rtsp_port, stop)
     from app.sms.runner import start as start_sms_sender
 
     start_sms_sender(settings, lambda: datetime.now(timezone.utc), stop, engine=engine)
     _say(f"SMS: completion messages go to {settings.var_dir / 'sms-outbox.jsonl'} (the file gateway).")
-    url = _start_web(settings, engine, port, pool)
+    _start_web(settings, engine, port, pool)
     stop.wait()
     _say("Stopping…")
     time.sleep(0.5)
 
 
-def _start_web(settings: Settings, engine, port: int, video_live=None) -> str:
-    try:
-        from app.serve import run_in_thread
-        from app.users import ensure_demo_user
-    except ImportError:
-        _say("Web: the dashboard is not in this build yet.")
-        return ""
+def _start_web(settings: Settings, engine, port: int, video_live=None) -> None:
+    from app.serve import run_in_thread
+    from app.users import ensure_demo_user
+
     name, password = ensure_demo_user(engine)
     run_in_thread(settings, port, video_live=video_live)
     url = f"http://127.0.0.1:{port}/"
@@ -196,4 +207,3 @@ def _start_web(settings: Settings, engine, port: int, video_live=None) -> str:
     _say(f"  log in as {name!r} with password {password!r}")
     _say("  Ctrl-C stops it.")
     _say("")
-    return url

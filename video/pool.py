@@ -28,6 +28,8 @@ By hand::
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import logging
 import random
 import threading
@@ -237,10 +239,12 @@ class CameraPool:
 
 
 def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoConfig | None = None,
-                  evidence_dir: Path | None = None, reload_seconds: float = 60.0) -> CameraPool:
+                  evidence_dir: Path | None = None, reload_seconds: float = 60.0,
+                  only: Collection[str] | None = None) -> CameraPool:
     """Camera workers for `settings` (an :class:`app.settings.Settings`), running until `stop` is set.
 
-    Pulls the enabled cameras of `shard` (default: all) with the Redis of
+    Pulls the enabled cameras of `shard` (default: all; `only` narrows them to
+    those ids, as the demo does for its wall) with the Redis of
     :func:`app.messaging.connect`; evidence goes to ``<var_dir>/evidence``.
     Raises sqlalchemy's errors if the cameras cannot be read at start; later
     failures to re-read them keep the current list, with a warning.
@@ -256,7 +260,10 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
     config = config or VideoConfig.from_settings(settings)
     redis = connect(settings)
     engine = engine_for(settings.exchange_url_resolved)
-    cameras = [c for c in load_enabled(engine) if shard.owns(c.camera_id)]
+    def mine(camera) -> bool:
+        return shard.owns(camera.camera_id) and (only is None or camera.camera_id in only)
+
+    cameras = [c for c in load_enabled(engine) if mine(c)]
     windows = {c.camera_id: c.window_id for c in cameras}
     pool = CameraPool(redis, config, on_outage=stream_hook(redis, windows.get, config.offline_after),
                       evidence_dir=evidence_dir or settings.var_dir / "evidence")
@@ -266,7 +273,7 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
     def reload_until_stopped() -> None:
         while not stop.wait(reload_seconds):
             try:
-                fresh = [c for c in load_enabled(engine) if shard.owns(c.camera_id)]
+                fresh = [c for c in load_enabled(engine) if mine(c)]
             except SQLAlchemyError as exc:
                 cause = getattr(exc, "orig", None) or exc
                 log.warning("cannot re-read cameras, keeping the current list: %s", redact.describe(cause))
