@@ -136,3 +136,24 @@ def _instant(epoch: float) -> str:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
+
+
+def evidence_row(sidecar: Path, var_dir: Path, *, camera_id: str, window_id: str | None, captured_at: datetime,
+                 requested_by: str, case_no: str | None = None, alarm_id: int | None = None) -> dict:
+    """The supervision database's `evidence` row for a sidecar written by :func:`write`;
+    paths are kept relative to `var_dir` so the folder can move."""
+    metadata = json.loads(Path(sidecar).read_text(encoding="utf-8"))
+    root = Path(var_dir).resolve()
+
+    def relative(name: str) -> str:
+        path = (Path(sidecar).parent / name).resolve()
+        return str(path.relative_to(root)) if root in path.parents else str(path)
+
+    return {
+        "camera_id": camera_id, "window_id": window_id, "alarm_id": alarm_id, "case_no": case_no,
+        "captured_at": captured_at,
+        "frame_at": datetime.fromisoformat(metadata["frame_at"]) if metadata.get("frame_at") else None,
+        "path": relative(metadata["still"]["file"]),
+        "frames": [relative(k["file"]) for k in metadata.get("keyframes", []) if k.get("file")],
+        "requested_by": requested_by,
+    }  # fmt: skip

@@ -285,4 +285,17 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
             log.warning("threads still running at exit: %s", ", ".join(left))
 
     threading.Thread(target=reload_until_stopped, name="video.reload", daemon=True).start()
+    _keep_alarm_evidence(settings, redis, pool, windows, stop)
     return pool
+
+
+def _keep_alarm_evidence(settings, redis, pool: CameraPool, windows: dict[str, str], stop: threading.Event) -> None:
+    """Evidence for fresh red alarms at the windows this pool watches (video.alarm_evidence)."""
+    from app.database import open_database
+    from video import alarm_evidence
+
+    def camera_of_window(window_id: str) -> str | None:
+        return next((camera for camera, window in windows.items() if window == window_id), None)
+
+    threading.Thread(target=alarm_evidence.follow, name="video.alarm-evidence", daemon=True,
+                     args=(redis, pool, open_database(settings), settings.var_dir, camera_of_window, stop)).start()

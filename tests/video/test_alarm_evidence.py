@@ -1,0 +1,56 @@
+"""When a red alarm fires at a window, its camera's still is kept as evidence, linked to the alarm."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from app.database import open_database
+from app.settings import Settings
+from app.tables import evidence
+from ingest.publisher import AlarmChange, publish
+from tests.video.conftest import wait_until
+from tests.video.test_rtsp_workers import FAST, pools, redis_client  # noqa: F401 - fixtures
+from video import alarm_evidence, thumbnails
+from video.cameras import Camera
+
+pytestmark = pytest.mark.slow
+
+
+def _alarm(alarm_id: int, fired_at: datetime, *, level="alarm", window_id="W-1", action="fired") -> AlarmChange:
+    return AlarmChange(alarm_id=alarm_id, action=action, actor="system", kind="promise_overdue", level=level,
+                       state="open", case_no=f"CASE-{alarm_id}", window_id=window_id, fired_at=fired_at, at=fired_at)
+
+
+def test_a_fresh_red_alarm_at_a_watched_window_keeps_a_still(rtsp_server, pools, redis_client, tmp_path):  # noqa: F811
+    server = rtsp_server(size="320x240", fps=10, gop=10)
+    pool = pools([Camera("C-1", "W-1", server.url("cam1"))], evidence_dir=tmp_path / "evidence")
+    assert wait_until(lambda: thumbnails.latest(redis_client, "C-1"), 20)
+    db = open_database(Settings(var_dir=tmp_path))
+    stop = threading.Event()
+    follower = threading.Thread(target=alarm_evidence.follow, name="test.alarm-evidence",
+                                args=(redis_client, pool, db, tmp_path, {"W-1": "C-1"}.get, stop))
+    follower.start()
+    try:
+        now = datetime.now(timezone.utc)
+        publish(redis_client, [
+            _alarm(1, now - timedelta(days=3)),  # fired long ago (a backfill): a still now proves nothing
+            _alarm(2, now, level="warning"),  # yellow: no still
+            _alarm(3, now, window_id="W-unwatched"),  # another process's camera
+            _alarm(4, now),
+        ])
+
+        def kept():
+            with db.connect() as conn:
+                return conn.execute(select(evidence)).mappings().all()
+
+        rows = wait_until(kept, 20)
+        assert [(r["alarm_id"], r["case_no"], r["camera_id"], r["requested_by"]) for r in rows] == [
+            (4, "CASE-4", "C-1", "system")]
+        assert (tmp_path / rows[0]["path"]).read_bytes()[:2] == b"\xff\xd8"  # a JPEG, under var/
+    finally:
+        stop.set()
+        follower.join(10)
+    assert not follower.is_alive()
