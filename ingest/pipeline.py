@@ -18,9 +18,10 @@ from typing import Callable, Iterable
 
 from sqlalchemy import Connection, Engine, select
 
-from ingest import metrics, store
+from ingest import judging, metrics, store
 from ingest.calendars import CalendarBook
 from ingest.exchange import items as exchange_items
+from ingest.judging import JudgePool
 from ingest.publisher import AlarmChange, publish
 from ingest.source import EVENT_COLUMNS, read_batch
 from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = "case_events"
 ITEMS_REFRESH_SECONDS = 60  # the catalogue changes rarely; new items are picked up within a minute
+CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refresh this often
+CATCH_UP_SECONDS = 2.0  # following: a backlog is taken in this long before its cases are judged
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Ingest:
     redis: object | None = None
     batch_size: int = 5000
     items: dict[str, Item] = field(default_factory=dict)
+    judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
 
     # --- the loop -------------------------------------------------------
     def run_once(self, now: datetime) -> Totals:
@@ -73,27 +77,46 @@ class Ingest:
         self._refresh_gauges()
         return totals
 
-    def follow(self, clock: Callable[[], datetime], stop: threading.Event, interval: float = 0.5,
+    def follow(self, clock: Callable[[], datetime], stop: threading.Event, interval: float = 0.2,
                still_leader: Callable[[], bool] = lambda: True) -> None:
-        """Run until `stop` is set: new rows as they commit, clock alarms as they fall due."""
-        items_loaded = 0.0
+        """Run until `stop` is set: new rows as they commit, clock alarms as they fall due.
+
+        Idle, it polls every `interval` seconds, or sooner when a case's judgement
+        changes before that (the due index says when)."""
+        items_loaded = chores_done = 0.0
         while not stop.is_set() and still_leader():
             started = time.monotonic()
             if started - items_loaded > ITEMS_REFRESH_SECONDS:
                 self.load_items()
                 items_loaded = started
-            totals = self._cycle(clock())
+            chores = started - chores_done > CHORES_SECONDS
+            totals = self._cycle(clock(), chores)
+            chores_done = started if chores else chores_done
             if totals.rows:
                 metrics.rows_per_second.set(totals.rows / max(time.monotonic() - started, 1e-6))
             else:
-                stop.wait(interval)
+                stop.wait(self._idle(clock, interval))
 
-    def _cycle(self, now: datetime) -> Totals:
+    def _cycle(self, now: datetime, chores: bool = True) -> Totals:
+        # A backlog is taken in for up to CATCH_UP_SECONDS before judging, so that a
+        # case touched by many of its batches is judged once, not once per batch.
+        started = time.monotonic()
         totals = self.step(now)
+        while totals.rows >= self.batch_size and time.monotonic() - started < CATCH_UP_SECONDS:
+            totals.add(self.step(now))
         totals.add(self.fire_due(now))
-        totals.add(self.expire_orphans(now))
-        self._refresh_gauges()
+        if chores:
+            totals.add(self.expire_orphans(now))
+            self._refresh_gauges()
         return totals
+
+    def _idle(self, clock: Callable[[], datetime], interval: float) -> float:
+        """Seconds to wait for new rows: `interval`, or until the next clock falls due."""
+        with self.db.connect() as conn:
+            due = store.next_due(conn)
+        if due is None:
+            return interval
+        return min(interval, max((due - clock()).total_seconds(), 0.0))
 
     # --- reference data -------------------------------------------------
     def load_items(self) -> None:
@@ -154,17 +177,29 @@ class Ingest:
 
     # --- clocks that fall due with no new event -------------------------
     def fire_due(self, now: datetime) -> Totals:
+        """Judge every case whose judgement changes at or before `now`; a backlog on every core."""
         totals = Totals()
-        while True:
-            with self.db.begin() as conn:
-                due = store.due_cases(conn, now, self.batch_size)
-                if not due:
-                    break
-                changes = self.judge(conn, due, now)
-            self._publish(changes)
-            totals.judged += len(due)
-            totals.changes += len(changes)
+        pool = None
+        try:
+            while due := self._due(now, pool.workers if pool else 1):
+                if pool is None and len(due) >= self.batch_size and (workers := judging.workers_for(self)) > 1:
+                    pool = JudgePool(self, workers)
+                if pool is None:
+                    with self.db.begin() as conn:
+                        changes = self.judge(conn, due, now)
+                else:
+                    changes = pool.judge(_shares(due, pool.workers), now)
+                self._publish(changes)
+                totals.judged += len(due)
+                totals.changes += len(changes)
+        finally:
+            if pool is not None:
+                pool.close()
         return totals
+
+    def _due(self, now: datetime, shares: int) -> list[str]:
+        with self.db.begin() as conn:
+            return store.due_cases(conn, now, self.batch_size * shares)
 
     def expire_orphans(self, now: datetime) -> Totals:
         """Held events still without their case's `received` after 24 h go to the quality log."""
@@ -184,11 +219,12 @@ class Ingest:
             return []
         events_by_case = store.case_events(conn, case_nos)
         stored_by_case = store.stored_alarms(conn, case_nos)
-        rows, changes, alarm_rows = [], [], {}
+        rows, changes, alarm_rows, unjudgeable = [], [], {}, []
         for case_no in sorted(case_nos):
             case_events = events_by_case.get(case_no, [])
             received = _first_received(case_events)
             if received is None or received.item_code not in self.items:
+                unjudgeable.append(case_no)  # e.g. its item left the catalogue
                 continue
             item = self.items[received.item_code]
             calendar = self.calendars.for_center(received.center_id)
@@ -200,6 +236,10 @@ class Ingest:
             changes += reconcile([_stored(a) for a in stored], judgement.alarms, now)
             alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
         store.upsert_cases(conn, rows)
+        if unjudgeable:
+            log.warning("%d cases cannot be judged (no received event, or an item not in the catalogue), "
+                        "e.g. %s; they wait for their next event", len(unjudgeable), unjudgeable[0])
+            store.clear_due(conn, unjudgeable)
         return apply_changes(conn, changes, alarm_rows, now)
 
     # --- publishing -----------------------------------------------------
@@ -232,6 +272,11 @@ def _placeholders(fresh: list[Event], items: dict[str, Item]) -> list[dict]:
          "clocks": [], "judged_at": e.recorded_at}
         for e in firsts.values()
     ]  # fmt: skip
+
+
+def _shares(case_nos: list[str], n: int) -> list[list[str]]:
+    size = -(-len(case_nos) // n)
+    return [case_nos[i : i + size] for i in range(0, len(case_nos), size)]
 
 
 def _first_received(case_events: list[Event]) -> Event | None:

@@ -169,6 +169,11 @@ def mark_for_judgement(conn: Connection, case_nos: set[str], new_cases: Sequence
 _CASE_DEFAULTS = {"deemed_accepted": False, "paused_days": 0, "extension_days": 0, "corrections": 0}
 
 
+def clear_due(conn: Connection, case_nos: Sequence[str]) -> None:
+    """Take `case_nos` out of the due index until an event touches them again."""
+    conn.execute(update(cases).where(bulk.where_one_of(conn, cases.c.case_no, case_nos)).values(next_change=None))
+
+
 def due_cases(conn: Connection, now: datetime, limit: int) -> list[str]:
     """Cases whose judgement changes at or before `now` with no new event: the due-instant index."""
     query = select(cases.c.case_no).where(cases.c.next_change <= now).order_by(cases.c.next_change).limit(limit)

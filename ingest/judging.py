@@ -1,0 +1,90 @@
+"""Judging many due cases on every core.
+
+Judging is pure CPU (``rules``) between a read and a write, so a large backlog
+of due cases — a backfill, or midnight, when every clock of the day falls due
+at once — is split over worker processes. Each worker judges its share in its
+own transaction, which stores the cases, their alarms, the audit entries and
+the cases' next due instants together; shares never overlap (they are
+disjoint sets of cases), so exactly-once holds per case, as it does for one
+process. The parent publishes what the workers changed.
+
+Workers are forked from the ingest, so they share its item catalogue and
+calendars as they were at the fork; a pool lives for one backlog only. Each
+dies with its parent (``PR_SET_PDEATHSIG``): after a kill -9 no worker goes
+on committing while a standby takes over.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Ingest
+    from ingest.publisher import AlarmChange
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_ingest: "Ingest | None" = None  # the forked copy, in a worker
+
+
+def workers_for(ingest: "Ingest") -> int:
+    """How many processes may judge at once: every core, where the database takes concurrent writers."""
+    if ingest.db.dialect.name != "postgresql":
+        return 1  # SQLite: one writer at a time; a second would only wait for the lock
+    return max(1, min(ingest.judge_workers, os.cpu_count() or 1))
+
+
+class JudgePool:
+    """Worker processes that judge disjoint shares of due cases, one transaction each."""
+
+    def __init__(self, ingest: "Ingest", workers: int):
+        global _ingest
+        self.workers = workers
+        _ingest = ingest  # inherited by the fork; nothing is pickled
+        try:
+            context = multiprocessing.get_context("fork")
+            self._pool = context.Pool(workers, initializer=_start_worker)
+        finally:
+            _ingest = None
+
+    def judge(self, shares: list[list[str]], now: datetime) -> list["AlarmChange"]:
+        """Judge each share in a worker; the alarm changes of all, to publish."""
+        changes: list = []
+        for part in self._pool.starmap(_judge_share, [(share, now) for share in shares if share]):
+            changes += part
+        return changes
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pool.join()
+
+    def __enter__(self) -> "JudgePool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None:
+            self._pool.terminate()
+        self.close()
+
+
+def _start_worker() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: a worker outlives a killed parent only until its share is done
+        log.debug("no PR_SET_PDEATHSIG here")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # The parent's pooled connections belong to the parent: open our own.
+    _ingest.db.dispose(close=False)
+    _ingest.exchange.dispose(close=False)
+
+
+def _judge_share(case_nos: list[str], now: datetime) -> list["AlarmChange"]:
+    with _ingest.db.begin() as conn:
+        return _ingest.judge(conn, case_nos, now)
