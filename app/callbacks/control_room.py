@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from dash._utils import to_json
 
@@ -62,20 +63,80 @@ class DrawnBoard:
     counts: list  # the counters' children, already serialised
 
 
-def read_board(services, scope, filters: BoardFilters, marker: str, lang: str) -> DrawnBoard:
-    """The drawn board for a scope, filters and language, shared through the cache by every session that asks alike."""
-    key = f"board:{lang}:{scope.key}:{filters.center_id}:{filters.dept_id}:{filters.kind}:{filters.level}:{marker}"
-    drawn = services.cache.get(key)
-    if drawn is None:
-        now = services.clock()
-        board = alarm_queries.board(services.engine, scope, filters, now, services.escalate_after)
-        reference = services.reference.get()
-        rows = [(r["id"], view.row_signature(r, now, services.escalate_after), r["level"],
-                 view.row_view(r, reference, lang, services.zone, now, services.escalate_after))
-                for r in board.rows]
-        counts = json.loads(to_json(view.counts_children(board, len(rows), lang)))
-        drawn = DrawnBoard(rows, counts)
-        services.cache.set(key, drawn, timeout=30)
+def _newest(marker: str) -> tuple[int, datetime] | None:
+    """The newest alarm id and update instant inside a board marker ("stream|id|updated_at")."""
+    try:
+        _position, newest_id, newest_update = marker.split("|", 2)
+        instant = datetime.fromisoformat(newest_update) if newest_update else datetime.min
+        return int(newest_id), instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+STREAM_LOOKBACK = 500  # more changes than this since a scope last looked: just read its board again
+
+
+def _touched(services, scope, filters: BoardFilters, version: dict, change_marker: str) -> bool:
+    """Did anything in `scope` change since the board `version` was drawn?
+
+    Two witnesses: the alarm stream (every published change names its place, so
+    an officer's action with any clock is seen) and the database (new ids and
+    newer updates, for writers that do not publish).
+    """
+    from ingest.publisher import read_after
+
+    old_position, new_position = version["marker"].split("|", 1)[0], change_marker.split("|", 1)[0]
+    if old_position != new_position:
+        if "?" in (old_position, new_position):
+            return True  # Redis was unreachable at one end: no witness, so assume a change
+        try:
+            _, changes = read_after(services.redis, old_position, count=STREAM_LOOKBACK)
+        except Exception:
+            return True
+        if len(changes) >= STREAM_LOOKBACK:
+            return True
+        for change in changes:
+            if scope.allows(change.center_id, change.dept_id) and all(
+                    wanted is None or wanted == actual for wanted, actual in (
+                        (filters.center_id, change.center_id), (filters.dept_id, change.dept_id),
+                        (filters.kind, change.kind), (filters.level, change.level))):
+                return True
+    return alarm_queries.changed_in_scope(services.engine, scope, filters, *version["newest"])
+
+
+def read_board(services, scope, filters: BoardFilters, change_marker: str, bucket: int, lang: str) -> DrawnBoard:
+    """The drawn board for a scope, filters and language, shared through the cache by every session that asks alike.
+
+    When the region's alarms change, each scope first asks whether the change
+    touched it (:func:`app.queries.alarms.changed_in_scope`); if not, its board
+    of before is still the board, and no scope pays for another's alarms. Every
+    RECHECK_SECONDS the board is read again regardless (escalation moves with
+    time, and a row committed late is picked up).
+    """
+    place = f"{scope.key}:{filters.center_id}:{filters.dept_id}:{filters.kind}:{filters.level}"
+    version_key = f"board-version:{place}"
+    version = services.cache.get(version_key)
+    newest = _newest(change_marker)
+    if version and version["bucket"] == bucket and version["marker"] != change_marker and newest and version["newest"] \
+            and not _touched(services, scope, filters, version, change_marker):
+        version = {**version, "marker": change_marker, "newest": newest}
+        services.cache.set(version_key, version, timeout=120)
+    if version and version["bucket"] == bucket and version["marker"] == change_marker:
+        drawn = services.cache.get(f"board:{lang}:{version['drawn']}")
+        if drawn is not None:
+            return drawn
+    drawn_id = f"{place}:{change_marker}:{bucket}"
+    now = services.clock()
+    board = alarm_queries.board(services.engine, scope, filters, now, services.escalate_after)
+    reference = services.reference.get()
+    rows = [(r["id"], view.row_signature(r, now, services.escalate_after), r["level"],
+             view.row_view(r, reference, lang, services.zone, now, services.escalate_after))
+            for r in board.rows]
+    counts = json.loads(to_json(view.counts_children(board, len(rows), lang)))
+    drawn = DrawnBoard(rows, counts)
+    services.cache.set(f"board:{lang}:{drawn_id}", drawn, timeout=120)
+    services.cache.set(version_key, {"bucket": bucket, "marker": change_marker, "newest": newest,
+                                     "drawn": drawn_id}, timeout=120)
     return drawn
 
 
@@ -131,10 +192,11 @@ def register(app, services) -> None:
         lang = current_lang()
         filters = BoardFilters(center or None, dept or None, kind or None, level or None)
         now = services.clock()
-        marker = f"{services.board_marker()}|{int(now.timestamp() // RECHECK_SECONDS)}|{filters}"
+        change_marker, bucket = services.board_marker(), int(now.timestamp() // RECHECK_SECONDS)
+        marker = f"{change_marker}|{bucket}|{filters}"
         if marker == position and ctx.triggered_id == "control-room-poll":
             raise PreventUpdate
-        board = read_board(services, scope, filters, marker, lang)
+        board = read_board(services, scope, filters, change_marker, bucket, lang)
         desired = [(alarm_id, sig) for alarm_id, sig, _, _ in board.rows]
         by_id = {alarm_id: (level, row) for alarm_id, _, level, row in board.rows}
         new_shown = [list(d) for d in desired]

@@ -146,3 +146,18 @@ def listing(engine: Engine, scope: Scope, filters: BoardFilters, state: str = "o
         rows = conn.execute(select(*_BOARD_COLUMNS).where(*conditions)
                             .order_by(alarms.c.fired_at.desc(), alarms.c.id.desc()).limit(limit)).mappings().all()
     return [dict(r) for r in rows]
+
+
+def changed_in_scope(engine: Engine, scope: Scope, filters: BoardFilters, since_id: int, since_update: datetime) -> bool:
+    """Has any alarm in `scope` matching `filters` appeared or changed after this id and instant?
+
+    Cheap (the primary key and the updated_at index find the few recent rows) so a
+    change elsewhere in the region costs a scope nothing more than this.
+    """
+    from sqlalchemy import or_
+
+    with engine.connect() as conn:
+        hit = conn.execute(select(alarms.c.id).where(
+            or_(alarms.c.id > since_id, alarms.c.updated_at > since_update),
+            scope.where(alarms.c.center_id, alarms.c.dept_id), filters.where()).limit(1)).first()
+    return hit is not None

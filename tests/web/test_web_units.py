@@ -313,3 +313,30 @@ def test_monthly_and_daily_reads_agree(region):
     assert mixed.totals == days_only.totals and mixed.totals.received == 18
     year = kpi.compute_report(region.engine, reference, scope, date(2025, 11, 28), date(2026, 11, 27), NOW, zone)
     assert year.trend_unit == "month" and year.totals.completed == 6
+
+
+def test_board_reread_only_for_changes_in_scope(web_app, region, monkeypatch):
+    """A change in another city costs a city's board one cheap check, not a new read; a change inside it re-reads."""
+    from app.callbacks import control_room
+    from app.queries import alarms as alarm_queries
+    from app.queries.alarms import BoardFilters
+
+    services = web_app.extensions["supervise"]
+    reference = services.reference.get()
+    nanning = scope_for("city", "GX-450100", reference)
+    reads = []
+    real_board = alarm_queries.board
+    monkeypatch.setattr(alarm_queries, "board", lambda *a, **k: reads.append(a[1].scope_id) or real_board(*a, **k))
+
+    def look():
+        services._marker = (0.0, None)
+        with web_app.test_request_context():
+            marker = services.board_marker()
+            return control_room.read_board(services, nanning, BoardFilters(), marker, 1, "zh")
+
+    first = look()
+    assert reads == ["GX-450100"]
+    region.add_alarm("GX-450202:SC", fired_at=NOW)  # Liuzhou: not Nanning's business
+    assert look().rows == first.rows and reads == ["GX-450100"]
+    new_id = region.add_alarm("GX-450103:MZ", fired_at=NOW)  # a Nanning county
+    assert look().rows[0][0] == new_id and reads == ["GX-450100", "GX-450100"]
