@@ -11,6 +11,7 @@ applied to the page by assets/control_room.js row by row.
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -192,7 +193,10 @@ def register(app, services) -> None:
         lang = current_lang()
         filters = BoardFilters(center or None, dept or None, kind or None, level or None)
         now = services.clock()
-        change_marker, bucket = services.board_marker(), int(now.timestamp() // RECHECK_SECONDS)
+        # Each scope re-reads on its own beat within RECHECK_SECONDS, so the boards of a
+        # hundred scopes are not all read again in the same instant.
+        offset = zlib.crc32(scope.key.encode()) % RECHECK_SECONDS
+        change_marker, bucket = services.board_marker(), int((now.timestamp() + offset) // RECHECK_SECONDS)
         marker = f"{change_marker}|{bucket}|{filters}"
         if marker == position and ctx.triggered_id == "control-room-poll":
             raise PreventUpdate
