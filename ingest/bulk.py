@@ -139,7 +139,11 @@ def _stage(conn: Connection, table: Table) -> str:
     name = f"stage_{table.name}"
     made = conn.connection.info.setdefault("supervise_stages", set())
     if name not in made:
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (LIKE {table.name}) ON COMMIT DELETE ROWS")
+        # Its columns without their NOT NULL constraints: an update stages only some of them.
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS "
+            f"AS SELECT * FROM {table.name} WITH NO DATA"
+        )
         made.add(name)
     return name
 

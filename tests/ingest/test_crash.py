@@ -29,6 +29,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-20T00:00:00+08:00"
+# Ingested first as of two days earlier, then as of NOW: the second run closes, retracts and
+# moves alarms the first one fired, so updates are crashed into as well as inserts.
+EARLIER = "2026-11-18T12:00:00+08:00"
 BATCH = "50"  # many small transactions, so a kill lands between and inside them
 KILLS = 6
 
@@ -58,8 +61,8 @@ def _supervise(env: dict[str, str], *args: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def _ingest(env: dict[str, str]) -> subprocess.Popen:
-    return _supervise(env, "ingest", "--once", "--now", NOW, "--batch-size", BATCH, "--wait-for-lock", "60")
+def _ingest(env: dict[str, str], now: str) -> subprocess.Popen:
+    return _supervise(env, "ingest", "--once", "--now", now, "--batch-size", BATCH, "--wait-for-lock", "60")
 
 
 def _finish(proc: subprocess.Popen) -> None:
@@ -67,12 +70,12 @@ def _finish(proc: subprocess.Popen) -> None:
     assert proc.returncode == 0, err[-3000:]
 
 
-def _progress(db_url: str) -> tuple[int, int]:
-    """(events stored, cases still due for judgement) as committed so far."""
+def _progress(db_url: str, now: str) -> tuple[int, int]:
+    """(events stored, cases due for judgement at `now`) as committed so far."""
     with psycopg.connect(_libpq(db_url)) as conn:
         try:
             events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            due = conn.execute("SELECT count(*) FROM cases WHERE next_change < '1971-01-01'").fetchone()[0]
+            due = conn.execute("SELECT count(*) FROM cases WHERE next_change <= %s", (now,)).fetchone()[0]
         except psycopg.errors.UndefinedTable:
             return 0, 0
     return events, due
@@ -97,12 +100,12 @@ def _dump(db_url: str) -> dict[str, list]:
         return {table: [tuple(row) for row in conn.execute(sql)] for table, sql in queries.items()}
 
 
-def _watch(proc: subprocess.Popen, db_url: str, until) -> tuple[int, int] | None:
+def _watch(proc: subprocess.Popen, db_url: str, now: str, until) -> tuple[int, int] | None:
     """Poll the committed progress while `proc` runs; the progress at which `until(progress)`
     first held, or None if the process ended first."""
-    before = _progress(db_url)
+    before = _progress(db_url, now)
     while proc.poll() is None:
-        progress = _progress(db_url)
+        progress = _progress(db_url, now)
         if progress != before and until(progress):
             return progress
         time.sleep(0.01)
@@ -117,39 +120,50 @@ def test_killed_and_restarted_ingest_ends_identical_to_an_uninterrupted_one(data
     for url in (calm_url, crashed_url):
         _finish(_supervise(_env(exchange_url, url, tmp_path), "db", "upgrade"))
 
-    # The uninterrupted run, timed from its first commit to its end.
-    calm = _ingest(_env(exchange_url, calm_url, tmp_path))
-    _watch(calm, calm_url, lambda progress: True)
+    # The uninterrupted runs, the first one timed from its first commit to its end.
+    calm = _ingest(_env(exchange_url, calm_url, tmp_path), EARLIER)
+    _watch(calm, calm_url, EARLIER, lambda progress: True)
     first_commit = time.monotonic()
     _finish(calm)
     working = time.monotonic() - first_commit
+    after_first = _dump(calm_url)
+    _finish(_ingest(_env(exchange_url, calm_url, tmp_path), NOW))
     expected = _dump(calm_url)
     assert expected["events"] and expected["alarms"] and expected["quality_log"]
+    assert expected["alarms"] != after_first["alarms"], "the second instant changed no alarm"
 
     rng = random.Random(int(os.environ.get("CRASH_SEED", "0")) or None)
     env = _env(exchange_url, crashed_url, tmp_path)
+    kills = {}
+    for now in (EARLIER, NOW):
+        kills[now] = _crash_repeatedly(env, crashed_url, now, len(expected["events"]), working, rng)
+        _finish(_ingest(env, now))
+
+    assert len(kills[EARLIER]) >= 3, f"too few kills landed mid-run to prove anything: {kills}"
+    actual = _dump(crashed_url)
+    for table, rows in expected.items():
+        assert actual[table] == rows, f"{table} differs after kills at {kills}"
+
+
+def _crash_repeatedly(env, db_url: str, now: str, total: int, working: float, rng: random.Random) -> list:
+    """Start and kill -9 the ingest until KILLS kills left work undone; their progress."""
     mid_run = []  # committed progress at each kill that left work undone
-    total = len(expected["events"])
     for attempt in range(KILLS * 3):
         if len(mid_run) >= KILLS:
             break
-        proc = _ingest(env)
+        before = _progress(db_url, now)
+        proc = _ingest(env, now)
         # Once this run has committed something (in the later attempts: once it is
         # judging, all events in), kill it at a random instant soon after. Each restart
         # resumes where the last one stopped, so the work left shrinks.
         judging = attempt >= KILLS // 2
-        if _watch(proc, crashed_url, (lambda p: p[0] >= total) if judging else (lambda p: True)) is not None:
+        if _watch(proc, db_url, now, (lambda p: p[0] >= total) if judging else (lambda p: True)) is not None:
             time.sleep(rng.uniform(0, working / KILLS / (4 if judging else 1)))
         if proc.poll() is not None:
             break  # it finished before the kill: nothing is left to interrupt
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        events, due = _progress(crashed_url)
-        if events < len(expected["events"]) or due:
-            mid_run.append((events, due))
-    _finish(_ingest(env))
-
-    assert len(mid_run) >= 3, f"too few kills landed mid-run to prove anything: {mid_run}"
-    actual = _dump(crashed_url)
-    for table, rows in expected.items():
-        assert actual[table] == rows, f"{table} differs after kills at {mid_run}"
+        progress = _progress(db_url, now)
+        if progress != before and (progress[0] < total or progress[1]):
+            mid_run.append(progress)
+    return mid_run
