@@ -105,14 +105,17 @@ def _touched(services, scope, filters: BoardFilters, version: dict, change_marke
     return alarm_queries.changed_in_scope(services.engine, scope, filters, *version["newest"])
 
 
-def read_board(services, scope, filters: BoardFilters, change_marker: str, bucket: int, lang: str) -> DrawnBoard:
-    """The drawn board for a scope, filters and language, shared through the cache by every session that asks alike.
+def read_board(services, scope, filters: BoardFilters, change_marker: str, bucket: int, lang: str,
+               known: str | None = None) -> tuple[str, DrawnBoard | None]:
+    """The drawn board for a scope, filters and language, and its id; None instead of the board when it is `known`.
 
-    When the region's alarms change, each scope first asks whether the change
-    touched it (:func:`app.queries.alarms.changed_in_scope`); if not, its board
-    of before is still the board, and no scope pays for another's alarms. Every
-    RECHECK_SECONDS the board is read again regardless (escalation moves with
-    time, and a row committed late is picked up).
+    Shared through the cache by every session that asks alike. When the
+    region's alarms change, each scope first asks whether the change touched
+    it (:func:`_touched`); if not, its board of before is still the board, no
+    scope pays for another's alarms, and a session already showing that board
+    gets nothing but the new marker. Every RECHECK_SECONDS the board is read
+    again regardless (escalation moves with time, and a row committed late is
+    picked up).
     """
     place = f"{scope.key}:{filters.center_id}:{filters.dept_id}:{filters.kind}:{filters.level}"
     version_key = f"board-version:{place}"
@@ -123,9 +126,11 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
         version = {**version, "marker": change_marker, "newest": newest}
         services.cache.set(version_key, version, timeout=120)
     if version and version["bucket"] == bucket and version["marker"] == change_marker:
+        if known is not None and version["drawn"] == known:
+            return known, None
         drawn = services.cache.get(f"board:{lang}:{version['drawn']}")
         if drawn is not None:
-            return drawn
+            return version["drawn"], drawn
     drawn_id = f"{place}:{change_marker}:{bucket}"
     now = services.clock()
     board = alarm_queries.board(services.engine, scope, filters, now, services.escalate_after)
@@ -138,7 +143,7 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
     services.cache.set(f"board:{lang}:{drawn_id}", drawn, timeout=120)
     services.cache.set(version_key, {"bucket": bucket, "marker": change_marker, "newest": newest,
                                      "drawn": drawn_id}, timeout=120)
-    return drawn
+    return drawn_id, drawn
 
 
 def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[bool, str]:
@@ -198,9 +203,14 @@ def register(app, services) -> None:
         offset = zlib.crc32(scope.key.encode()) % RECHECK_SECONDS
         change_marker, bucket = services.board_marker(), int((now.timestamp() + offset) // RECHECK_SECONDS)
         marker = f"{change_marker}|{bucket}|{filters}"
-        if marker == position and ctx.triggered_id == "control-room-poll":
+        seen_marker, _, seen_board = (position or "").partition("#")
+        if marker == seen_marker and ctx.triggered_id == "control-room-poll":
             raise PreventUpdate
-        board = read_board(services, scope, filters, change_marker, bucket, lang)
+        known = seen_board if shown is not None and ctx.triggered_id == "control-room-poll" else None
+        drawn_id, board = read_board(services, scope, filters, change_marker, bucket, lang, known)
+        if board is None:  # the board on screen is still the board: only the marker moves
+            return no_update, no_update, f"{marker}#{drawn_id}", no_update, no_update
+        marker = f"{marker}#{drawn_id}"
         desired = [(alarm_id, sig) for alarm_id, sig, _, _ in board.rows]
         by_id = {alarm_id: (level, row) for alarm_id, _, level, row in board.rows}
         new_shown = [list(d) for d in desired]

@@ -332,7 +332,7 @@ def test_board_reread_only_for_changes_in_scope(web_app, region, monkeypatch):
         services._marker = (0.0, None)
         with web_app.test_request_context():
             marker = services.board_marker()
-            return control_room.read_board(services, nanning, BoardFilters(), marker, 1, "zh")
+            return control_room.read_board(services, nanning, BoardFilters(), marker, 1, "zh")[1]
 
     first = look()
     assert reads == ["GX-450100"]
