@@ -1,7 +1,7 @@
 """Benchmark: how soon an alarm change reaches Redis, while following PostgreSQL.
 
 1. Commit to publication. The simulator writes live region traffic into the
-   exchange database (``supervise simulate --live --speed 60 --scale 3``: an
+   exchange database (``supervise simulate --live --speed 60 --scale 2.2``: an
    hour a minute, about 200 events/s; the ingest's clock runs as fast), and probes are committed among it: each probe is a case received
    and completed with a fee above its item's standard, so its judgement fires
    alarms at once. The delay of each probe is from its COMMIT returning to the
@@ -362,8 +362,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["commit", "clock", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=60, help="part 1: how long the traffic runs")
-    parser.add_argument("--scale", type=float, default=3, help="part 1: simulator scale")
-    parser.add_argument("--speed", type=float, default=60, help="part 1: simulated seconds per second (3 x 60 ≈ 200 events/s)")
+    parser.add_argument("--scale", type=float, default=2.2, help="part 1: simulator scale")
+    parser.add_argument("--speed", type=float, default=60, help="part 1: simulated seconds per second (2.2 x 60 ≈ 200 events/s)")
     parser.add_argument("--probes", type=float, default=5, help="part 1: probes per second")
     parser.add_argument("--open-cases", type=int, default=1_000_000, help="part 2: open cases in the table")
     parser.add_argument("--cohort", type=int, default=10_000, help="part 2: cases whose clock runs out at T")
