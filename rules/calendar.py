@@ -78,7 +78,9 @@ class WorkCalendar:
         for d in exceptions:
             self._exception_sums.append(self._exception_sums[-1] + (1 if status[d] else -1))
         self._fallback_years: set[int] = set()
-        self._add_working_cached = lru_cache(maxsize=65536)(self._add_working)
+        # Pure in (d, n) for this calendar; the years are noted when a result is first computed.
+        self._add_working_cached = lru_cache(maxsize=65536)(self._add_working_noted)
+        self._sub_working_cached = lru_cache(maxsize=65536)(self._sub_working_noted)
 
     @classmethod
     def for_center(cls, override: CenterOverride, official: Iterable[OfficialYear] = OFFICIAL_YEARS) -> WorkCalendar:
@@ -113,21 +115,13 @@ class WorkCalendar:
         """
         if n < 0:
             raise ValueError(f"add_working: n must be >= 0, got {n}")
-        result = self._add_working_cached(d, n)
-        self._note_years(d, result)
-        return result
+        return self._add_working_cached(d, n)
 
     def sub_working(self, d: date, n: int) -> date:
         """The working day e with W(e) = W(d) − n (n ≥ 1): n working days back, counting `d` if worked."""
         if n < 1:
             raise ValueError(f"sub_working: n must be >= 1, got {n}")
-        target = self._w(d) - n
-        lo = d - timedelta(days=2 * n + 14)
-        while self._w(lo) >= target:
-            lo -= timedelta(days=(d - lo).days)
-        result = self._first_reaching(target, lo, d)
-        self._note_years(result, d)
-        return result
+        return self._sub_working_cached(d, n)
 
     def add_natural(self, d: date, n: int) -> date:
         """d + n calendar days; if that is not a working day, the next working day (民法典 第203条)."""
@@ -166,6 +160,20 @@ class WorkCalendar:
 
     def _next_working(self, d: date) -> date:
         return self._add_working(d, 1)
+
+    def _add_working_noted(self, d: date, n: int) -> date:
+        result = self._add_working(d, n)
+        self._note_years(d, result)
+        return result
+
+    def _sub_working_noted(self, d: date, n: int) -> date:
+        target = self._w(d) - n
+        lo = d - timedelta(days=2 * n + 14)
+        while self._w(lo) >= target:
+            lo -= timedelta(days=(d - lo).days)
+        result = self._first_reaching(target, lo, d)
+        self._note_years(result, d)
+        return result
 
     def _add_working(self, d: date, n: int) -> date:
         if n == 0:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 
 from rules.alarms import AlarmFact, make_fact
 from rules.calendar import WorkCalendar
@@ -417,17 +418,28 @@ class _Judge:
                                     ended_at=ended_at, due=due, place=place))  # fmt: skip
 
     def _date(self, event: Event) -> date:
-        return event.occurred_at.astimezone(self.tz).date()
+        return _local_date(event.occurred_at, self.tz)
 
     def _midnight(self, day: date) -> datetime:
-        return datetime.combine(day, time.min, tzinfo=self.tz)
+        return _local_midnight(day, self.tz)
 
     def _midnight_after(self, day: date) -> datetime:
-        return self._midnight(day + timedelta(days=1))
+        return _local_midnight(day + timedelta(days=1), self.tz)
 
     @staticmethod
     def _at(event: Event | None) -> datetime | None:
         return event.occurred_at if event is not None else None
+
+
+# Pure functions of their arguments, asked the same questions over and over by every case.
+@lru_cache(maxsize=65536)
+def _local_date(instant: datetime, tz: tzinfo) -> date:
+    return instant.astimezone(tz).date()
+
+
+@lru_cache(maxsize=4096)
+def _local_midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
 
 
 def _with_ends(run: _Run):
