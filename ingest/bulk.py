@@ -66,6 +66,24 @@ def insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     _copy(conn, table.name, table, list(rows[0]), rows)
 
 
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert `rows`, tuples of the `columns`' values: no dict per row on the fast path."""
+    if not rows:
+        return
+    if not is_postgres(conn):
+        conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
+        return
+    as_json = [i for i, c in enumerate(columns) if c in _json_columns(table)]
+    with _driver(conn).cursor() as cur:
+        with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                if as_json:
+                    row = list(row)
+                    for i in as_json:
+                        row[i] = _JSON_TEXT(row[i])
+                copy.write_row(row)
+
+
 def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict], id_column: str = "id") -> list[int]:
     """Insert `rows`; their new ids, in the order given."""
     if not rows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
@@ -54,23 +55,21 @@ def _insert(conn: Connection, table):
 
 
 # --- events -------------------------------------------------------------
-# json.dumps(…, default=str) with an encoder built once instead of per call.
-_KEY_TEXT = json.JSONEncoder(default=str).encode
-
-
 def dup_key(event: Event) -> str:
-    """The stored form of an exact repeat's identity (rules.events.duplicate_key), hashed."""
-    return hashlib.blake2b(_KEY_TEXT(duplicate_key(event)).encode(), digest_size=16).hexdigest()
+    """The stored form of an exact repeat's identity (rules.events.duplicate_key), hashed.
+
+    The hashed text is json.dumps(duplicate_key(event), default=str), written out
+    here: a JSON list of four strings, each encoded by json's own C string encoder.
+    """
+    case_no, kind, occurred_at, payload = duplicate_key(event)
+    text = ", ".join((_string(case_no), _string(kind), _string(str(occurred_at)), _string(payload)))
+    return hashlib.blake2b(f"[{text}]".encode(), digest_size=16).hexdigest()
 
 
-def _event_row(event: Event, key: str, held: bool) -> dict:
-    return {
-        "event_id": event.event_id, "case_no": event.case_no, "kind": event.kind,
-        "occurred_at": event.occurred_at, "recorded_at": event.recorded_at,
-        "source_system": event.source_system, "center_id": event.center_id, "dept_id": event.dept_id,
-        "window_id": event.window_id, "staff_id": event.staff_id, "item_code": event.item_code,
-        "payload": event.payload, "dup_key": key, "held": held,
-    }  # fmt: skip
+_string = encode_basestring_ascii
+
+
+_EVENT_COLUMNS = (*(c.name for c in EVENT_FIELDS[:11]), "payload", "dup_key", "held")
 
 
 def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set[str]) -> list[Event]:
@@ -87,7 +86,12 @@ def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set
     query = select(events.c.dup_key).where(bulk.where_one_of(conn, events.c.case_no, {e.case_no for e in by_key.values()}))
     stored = {key for (key,) in bulk.fetch(conn, query)}
     fresh = [(key, e) for key, e in by_key.items() if key not in stored]
-    bulk.insert(conn, events, [_event_row(e, key, e.case_no in held_cases) for key, e in fresh])
+    rows = [
+        (e.event_id, e.case_no, e.kind, e.occurred_at, e.recorded_at, e.source_system, e.center_id, e.dept_id,
+         e.window_id, e.staff_id, e.item_code, e.payload, key, e.case_no in held_cases)
+        for key, e in fresh
+    ]  # fmt: skip
+    bulk.insert_rows(conn, events, _EVENT_COLUMNS, rows)
     return [e for _, e in fresh]
 
 

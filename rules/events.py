@@ -138,20 +138,17 @@ def _check(
             raise _Bad("received without item_code")
         if item_code not in known_items:
             raise _Bad(f"received with unknown item_code {item_code!r}")
+    # Positional, and text that is text already passed as is: this runs once per row.
     return Event(
-        event_id=event_id,
-        case_no=case_no,
-        kind=kind,
-        occurred_at=occurred,
-        recorded_at=recorded,
-        source_system=_text(source_system),
-        center_id=_text(center_id),
-        dept_id=_text(dept_id),
-        window_id=_text(window_id),
-        staff_id=_text(staff_id),
-        item_code=_text(item_code),
-        payload=body,
-    )
+        event_id, case_no, kind, occurred, recorded,
+        source_system if source_system is None or isinstance(source_system, str) else str(source_system),
+        center_id if center_id is None or isinstance(center_id, str) else str(center_id),
+        dept_id if dept_id is None or isinstance(dept_id, str) else str(dept_id),
+        window_id if window_id is None or isinstance(window_id, str) else str(window_id),
+        staff_id if staff_id is None or isinstance(staff_id, str) else str(staff_id),
+        item_code if item_code is None or isinstance(item_code, str) else str(item_code),
+        body,
+    )  # fmt: skip
 
 
 def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
@@ -195,7 +192,8 @@ def _payload(payload: object) -> dict[str, Any]:
             raise _Bad("payload is not UTF-8 text") from None
     if isinstance(payload, str):
         try:
-            payload = json.loads(payload)
+            # The decoder itself, but json.loads for a BOM, whose error message it words.
+            payload = _decode_json(payload) if not payload.startswith("\ufeff") else json.loads(payload)
         except ValueError as exc:
             raise _Bad(f"payload is not valid JSON ({exc.msg} at char {exc.pos}): {_show(payload)}") from None
         if payload is None:
@@ -203,6 +201,9 @@ def _payload(payload: object) -> dict[str, Any]:
     if not isinstance(payload, Mapping):
         raise _Bad(f"payload is a JSON {_json_type(payload)}, not an object")
     return dict(payload)
+
+
+_decode_json = json.JSONDecoder().decode
 
 
 # Required payload fields per kind (semantics.md, "Event kinds"), with their checks.
@@ -274,12 +275,6 @@ def orphan_expired(event: Event, now: datetime) -> bool:
 def orphan_rejection(event: Event) -> Rejection:
     """The data-quality entry for an event whose case never got a `received` within ORPHAN_HOLD."""
     return Rejection(event.event_id, f"no 'received' event for case {event.case_no!r} within 24 h")
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
 
 
 def _show(value: object, limit: int = 60) -> str:
