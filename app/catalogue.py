@@ -52,6 +52,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kind.delivery_overdue": ("送达超期", "Delivery overdue"),
     "kind.fee_violation": ("违规收费", "Fee violation"),
     "kind.procedure_anomaly": ("程序异常", "Procedure anomaly"),
+    # procedure_anomaly subjects (reason codes of rules.alarms.ANOMALY_REASONS)
+    "reason.completed_without_acceptance": ("未受理即办结", "Completed without acceptance"),
+    "reason.accepted_after_rejection": ("不予受理后又受理", "Accepted after rejection"),
+    "reason.event_after_end": ("办结后仍有过程信息", "Event after the case ended"),
+    "reason.special_end_without_start": ("特别程序无开始即结束", "Special procedure ended without a start"),
+    "reason.step_end_without_start": ("审批环节无开始即结束", "Approval step ended without a start"),
+    "reason.duplicate_completion": ("重复办结", "Completed twice"),
     "kind.low_satisfaction": ("群众不满意", "Low satisfaction"),
     "kind.rectification_overdue": ("整改超期", "Rectification overdue"),
     "kind.camera_offline": ("视频离线", "Camera offline"),

@@ -34,6 +34,14 @@ def current_lang() -> str:
     return lang if lang in LANGUAGES else DEFAULT
 
 
+def subject_label(kind: str, subject: str | None, lang: str = DEFAULT) -> str:
+    """An alarm's subject as a person reads it: a procedure anomaly's reason code in words,
+    anything else (a step id, a date) as it is."""
+    if kind == "procedure_anomaly" and subject and f"reason.{subject}" in STRINGS:
+        return t(f"reason.{subject}", lang)
+    return subject or ""
+
+
 def kind_label(kind: str, lang: str = DEFAULT) -> str:
     """The name of an alarm kind, from the rules' KINDS table when it exists."""
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from app.i18n import kind_label, level_label, state_label, t
+from app.i18n import kind_label, level_label, state_label, subject_label, t
 
 FONT = "SuperviseCJK"
 FONT_FILE = Path(__file__).resolve().parents[1] / "assets" / "fonts" / "wqy-microhei.ttc"
@@ -239,7 +239,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
         done = "\n".join(f"{_local(x['at'], zone)} {t('action.' + x['action'], lang)} {x['actor']} {x['note']}"
                          for x in by_alarm.get(a["id"], []))
         alarm_table.append([level_label(a["level"], lang), kind_label(a["kind"], lang) + (
-            f" · {a['subject']}" if a["subject"] else ""), _local(a["fired_at"], zone), state_label(a["state"], lang),
+            f" · {subject_label(a['kind'], a['subject'], lang)}" if a["subject"] else ""), _local(a["fired_at"], zone), state_label(a["state"], lang),
             Paragraph(_xml(done).replace("\n", "<br/>"), styles["cell"])])
     story.append(_table(alarm_table, [16 * mm, 44 * mm, 28 * mm, 20 * mm, 72 * mm]))
     story.append(Paragraph(_xml(t("case.events", lang)), styles["h2"]))

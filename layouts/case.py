@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from app.i18n import kind_label, level_label, state_label, t
+from app.i18n import kind_label, level_label, state_label, subject_label, t
 from app.queries import alarms as alarm_queries
 from app.queries import cases as case_queries
 from app.queries.reference import Reference
@@ -284,7 +284,7 @@ def alarms_table(alarm_rows: list[dict], actions: list[dict], lang: str, zone):
         by_alarm.setdefault(action["alarm_id"], []).append(action)
     for a in alarm_rows:
         rows.append(html.Tr([html.Td(level_label(a["level"], lang)), html.Td(kind_label(a["kind"], lang)),
-                             html.Td(a["subject"]), html.Td(local(a["fired_at"], zone)),
+                             html.Td(subject_label(a["kind"], a["subject"], lang)), html.Td(local(a["fired_at"], zone)),
                              html.Td(state_label(a["state"], lang))], className=f"level-{a['level']}"))
         for action in by_alarm.get(a["id"], []):
             rows.append(html.Tr([html.Td(""), html.Td(t(f"action.{action['action']}", lang)),

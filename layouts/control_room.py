@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from dash import dcc, html
 
 from app.catalogue import STRINGS
-from app.i18n import kind_label, level_label, state_label, t
+from app.i18n import kind_label, level_label, state_label, subject_label, t
 from app.queries.alarms import is_escalated
 from app.queries.reference import Reference
 from app.scope import Scope
@@ -60,7 +60,7 @@ def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, es
         "fresh": fresh,
         "cells": {
             "level": level_label(row["level"], lang),
-            "kind": kind_label(row["kind"], lang) + (f" · {row['subject']}" if row["subject"] else ""),
+            "kind": kind_label(row["kind"], lang) + (f" · {subject_label(row['kind'], row['subject'], lang)}" if row["subject"] else ""),
             "case": row["case_no"] or "",
             "camera": row["camera_id"] or "",
             "place": " / ".join(p for p in (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),

@@ -340,3 +340,13 @@ def test_board_reread_only_for_changes_in_scope(web_app, region, monkeypatch):
     assert look().rows == first.rows and reads == ["GX-450100"]
     new_id = region.add_alarm("GX-450103:MZ", fired_at=NOW)  # a Nanning county
     assert look().rows[0][0] == new_id and reads == ["GX-450100", "GX-450100"]
+
+
+def test_anomaly_reasons_are_shown_in_words_in_both_languages():
+    from app.i18n import subject_label
+    from rules.alarms import ANOMALY_REASONS
+
+    for code, chinese in ANOMALY_REASONS.items():
+        assert subject_label("procedure_anomaly", code, "zh") == chinese  # the rules' own wording
+        assert subject_label("procedure_anomaly", code, "en") not in ("", code)
+    assert subject_label("step_overdue", "S1", "zh") == "S1"  # step ids and dates are shown as they are
