@@ -27,7 +27,7 @@
   function unfocus(tile) {
     tile.classList.remove("wall-focus");
     var live = tile.querySelector(".wall-live");
-    if (live) { if (live.pause) { live.pause(); } live.removeAttribute("src"); live.remove(); }
+    if (live) { if (live.supervisePlayer) { live.supervisePlayer.stop(); } live.remove(); }
     var img = tile.querySelector("img.wall-snapshot");
     if (img) { img.style.display = ""; }
   }
@@ -36,21 +36,17 @@
     tiles().forEach(function (t) { if (t !== tile) { unfocus(t); } });
     if (tile.classList.contains("wall-focus")) { unfocus(tile); return; }
     tile.classList.add("wall-focus");
-    var camera = encodeURIComponent(tile.dataset.camera);
     var img = tile.querySelector("img.wall-snapshot");
-    var video = document.createElement("video");
-    video.className = "wall-live"; video.autoplay = true; video.muted = true; video.playsInline = true;
-    video.style.width = "100%"; video.style.height = "100%";
-    video.onerror = function () {
-      // No fMP4 from this camera: fall back to MJPEG, still a single connection.
-      var mjpeg = document.createElement("img");
-      mjpeg.className = "wall-live"; mjpeg.src = "/video/" + camera + "/live.mjpeg";
-      mjpeg.style.width = "100%"; mjpeg.style.height = "100%";
-      video.replaceWith(mjpeg);
-    };
-    video.src = "/video/" + camera + "/live.mp4";
+    // assets/live.js plays it: passthrough H.264 over MSE, MJPEG where that is missing; one connection.
+    var player = document.createElement("div");
+    player.className = "wall-live live-player"; player.dataset.started = "1";
+    player.dataset.camera = tile.dataset.camera;
+    var still = document.createElement("img");
+    still.className = "live-still"; still.src = img ? img.src : "";
+    player.appendChild(still);
     if (img) { img.style.display = "none"; }
-    tile.insertBefore(video, tile.firstChild);
+    tile.insertBefore(player, tile.firstChild);
+    window.superviseLive.start(player);
   }
 
   document.addEventListener("click", function (event) {

@@ -299,7 +299,8 @@ def live_block(case_row: dict, reference: Reference, scope: Scope, lang: str):
         return html.Div(t("case.no_camera", lang), id="case-live", className="case-live")
     camera = cameras[0].camera_id
     return html.Div(id="case-live", className="case-live", children=[
-        html.Img(src=f"/video/{camera}/live.mjpeg", className="live-video", id="case-live-video",
+        # assets/live.js: the latest still at once, then the camera's H.264 through Media Source Extensions.
+        html.Div(html.Img(className="live-still", alt=""), className="live-player", id="case-live-video",
                  **{"data-camera": camera, "data-snapshot": f"/video/{camera}/snapshot.jpg"}),
         html.Div(reference.window_label(case_row["window_id"]), className="wall-label"),
         html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),

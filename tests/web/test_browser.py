@@ -145,9 +145,9 @@ def test_control_room_journey(pg_site, browser, tmp_path):
     assert case_no in page.inner_text("h2")
     page.wait_for_selector("#case-timeline .main-svg")
     live = page.locator("#case-live-video")
-    assert live.get_attribute("src").startswith(f"/video/{dept}:CAM/")
-    # The live window shows a picture: MJPEG from the camera, or (no camera here) its latest still.
-    page.wait_for_function("document.querySelector('#case-live-video').naturalWidth > 0", timeout=9000)
+    assert live.get_attribute("data-camera") == f"{dept}:CAM"
+    # The live window shows a picture at once: the latest still (no camera answers here).
+    page.wait_for_function("document.querySelector('#case-live-video img').naturalWidth > 0", timeout=9000)
     assert "已超期" in page.inner_text("#case-clocks")
 
     href = page.get_attribute("#case-pdf", "href")
