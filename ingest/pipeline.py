@@ -61,6 +61,7 @@ class Ingest:
     batch_size: int = 5000
     items: dict[str, Item] = field(default_factory=dict)
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
+    _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
 
     # --- the loop -------------------------------------------------------
     def run_once(self, now: datetime) -> Totals:
@@ -73,6 +74,7 @@ class Ingest:
             if step.rows == 0:
                 break
         totals.add(self.fire_due(now))
+        totals.add(self.take_side_sources(now))
         totals.add(self.expire_orphans(now))
         self._refresh_gauges()
         return totals
@@ -105,6 +107,7 @@ class Ingest:
         while totals.rows >= self.batch_size and time.monotonic() - started < CATCH_UP_SECONDS:
             totals.add(self.step(now))
         totals.add(self.fire_due(now))
+        totals.add(self.take_side_sources(now))
         if chores:
             totals.add(self.expire_orphans(now))
             self._refresh_gauges()
@@ -117,6 +120,22 @@ class Ingest:
         if due is None:
             return interval
         return min(interval, max((due - clock()).total_seconds(), 0.0))
+
+    def take_side_sources(self, now: datetime) -> Totals:
+        """Ratings (on-site and SMS, with their rectification clocks) and camera outages."""
+        from ingest.camera_alarms import camera_places, take_outages
+        from ingest.ratings import take_ratings
+
+        changes = take_ratings(self.exchange, self.db, self.calendars, self.tz, now, self.batch_size)
+        if self.redis is not None:
+            if self._camera_places is None:
+                self._camera_places = camera_places(self.exchange)
+            try:
+                changes += take_outages(self.redis, self.db, self._camera_places, now)
+            except Exception as exc:  # noqa: BLE001 - Redis down: outages wait in their stream
+                log.warning("cannot read camera outages now: %s", exc)
+        self._publish(changes)
+        return Totals(changes=len(changes))
 
     # --- reference data -------------------------------------------------
     def load_items(self) -> None:
@@ -134,6 +153,7 @@ class Ingest:
             except (TypeError, ValueError) as exc:
                 log.warning("item %s is unusable and is left out: %s", row["item_code"], exc)
         self.items = loaded
+        self._camera_places = None  # re-read with the catalogue
 
     # --- one batch of exchange rows -------------------------------------
     def step(self, now: datetime) -> Totals:
@@ -204,12 +224,15 @@ class Ingest:
     def expire_orphans(self, now: datetime) -> Totals:
         """Held events still without their case's `received` after 24 h go to the quality log."""
         totals = Totals()
-        with self.db.begin() as conn:
-            expired = store.expired_orphans(conn, now - ORPHAN_HOLD)
-            entries = [(e.event_id, orphan_rejection(e).reason, _event_row(e)) for e in expired]
-            totals.orphans = store.log_quality(conn, SOURCE, entries, now)
-        metrics.quality_rejects_total.labels(SOURCE).inc(totals.orphans)
-        return totals
+        while True:  # a bounded number at a time, until none is left
+            with self.db.begin() as conn:
+                expired = store.expired_orphans(conn, now - ORPHAN_HOLD, limit=self.batch_size)
+                entries = [(e.event_id, orphan_rejection(e).reason, _event_row(e)) for e in expired]
+                logged = store.log_quality(conn, SOURCE, entries, now)
+            totals.orphans += logged
+            metrics.quality_rejects_total.labels(SOURCE).inc(logged)
+            if len(expired) < self.batch_size:
+                return totals
 
     # --- judgement ------------------------------------------------------
     def judge(self, conn: Connection, case_nos: Iterable[str], now: datetime) -> list[AlarmChange]:

@@ -191,3 +191,18 @@ def test_a_bad_calendar_file_is_refused_with_its_name(exchange, supervise, tmp_p
     supervise.env["SUPERVISE_CALENDAR_DIR"] = str(folder)
     result = supervise("ingest", "--once", ok=False)
     assert result.exit_code == 1 and "GX-450100.toml" in result.output and "2025-13-07" in result.output
+
+
+def test_a_low_onsite_rating_warns_and_its_follow_up_clock_runs_over_national_day(exchange, supervise):
+    exchange.event("S1", "received", "2026-09-29 09:00", item_code="ITEM-W")
+    exchange.raw("INSERT INTO onsite_ratings (case_no, window_id, staff_id, score, rated_at) "
+                 "VALUES ('S1', 'W-A01', 'S-001', 0, '2026-09-29T10:00:00+08:00')")
+    supervise.ingest("2026-09-29T12:00:00+08:00")
+    [warning] = [a for a in supervise.alarms() if a["kind"] == "low_satisfaction"]
+    assert (warning["level"], warning["fired_at"], warning["window_id"]) == ("warning", "2026-09-29T10:00:00+08:00", "W-A01")
+    # 15 working days from 09-29: 09-30, (10-01..07 off), 10-08, 09, 10 (make-up Saturday), 12 … 10-26.
+    supervise.ingest("2026-10-26T23:59:59+08:00")
+    assert "rectification_overdue" not in {a["kind"] for a in supervise.alarms()}
+    supervise.ingest("2026-10-27T00:00:00+08:00")
+    [overdue] = [a for a in supervise.alarms() if a["kind"] == "rectification_overdue"]
+    assert (overdue["fired_at"], overdue["due"]) == ("2026-10-27T00:00:00+08:00", "2026-10-26")
