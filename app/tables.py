@@ -76,7 +76,8 @@ events = Table(
     # A repeat is always of the same case; this also serves every lookup by case.
     UniqueConstraint("case_no", "dup_key", name="events_case_dup"),
 )
-Index("events_held", events.c.held, events.c.recorded_at)
+# Held events are few: only they are indexed.
+Index("events_held", events.c.recorded_at, postgresql_where=events.c.held, sqlite_where=events.c.held)
 
 cases = Table(
     "cases",

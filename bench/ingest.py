@@ -27,10 +27,13 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import psycopg
+import redis
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,7 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)  # this file is called ingest.py: `import ingest` must find the package
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 YEAR_EVENTS = 40_000_000  # a year of region traffic
 YEAR_BUDGET_SECONDS = 600
 
@@ -98,6 +102,30 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return env | {"PYTHONPATH": str(ROOT)} | extra
 
 
+@contextmanager
+def claimed_redis():
+    """A Redis database number held alone (the tests' lock keys in database 0), flushed after:
+    alarm changes are published to a real server, as in production."""
+    lock_db = redis.Redis.from_url(REDIS_URL, db=0, socket_timeout=3)
+    token = uuid.uuid4().hex
+    for number in range(15, 0, -1):
+        lock = f"supervise-test:db-lock:{number}"
+        if not lock_db.set(lock, token, nx=True, ex=3600):
+            continue
+        db = redis.Redis.from_url(REDIS_URL, db=number, socket_timeout=10)
+        if db.dbsize():
+            lock_db.delete(lock)
+            continue
+        try:
+            yield f"{REDIS_URL.rstrip('/')}/{number}"
+        finally:
+            db.flushdb()
+            if lock_db.get(lock) == token.encode():
+                lock_db.delete(lock)
+        return
+    raise SystemExit("no free Redis database number (1-15)")
+
+
 # --- the physical limit ----------------------------------------------------
 def copy_limit(url: str) -> tuple[float, int]:
     """Rows/s of a plain COPY of the rows and columns the ingest reads, counted as bytes."""
@@ -148,13 +176,14 @@ class TreeMemory(threading.Thread):
                 for q in range(4)]  # fmt: skip
 
 
-def run_ingest(exchange_url: str, now: str, batch_size: int | None, keep: bool) -> dict:
+def run_ingest(exchange_url: str, redis_url: str, now: str, batch_size: int | None, keep: bool) -> dict:
     name = f"bench_ingest_sv_{os.getpid()}"
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _admin(f'CREATE DATABASE "{name}"')
     db_url = _url(name)
     with tempfile.TemporaryDirectory() as var:
-        env = _env({"SUPERVISE_EXCHANGE_URL": exchange_url, "SUPERVISE_DB_URL": db_url, "SUPERVISE_VAR_DIR": var})
+        env = _env({"SUPERVISE_EXCHANGE_URL": exchange_url, "SUPERVISE_DB_URL": db_url, "SUPERVISE_VAR_DIR": var,
+                    "SUPERVISE_REDIS_URL": redis_url})
         subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         command = [sys.executable, "-m", "app.cli", "ingest", "--once", "--now", now]
@@ -192,7 +221,8 @@ def main() -> None:
     exchange_url, events = exchange_database(args.scale, args.days, args.now)
     before, size = copy_limit(exchange_url)
     print(f"limit (before): COPY of the same {events:,} rows ({size / 2**20:.0f} MiB) at {before:,.0f} rows/s")
-    result = run_ingest(exchange_url, args.now, args.batch_size, args.keep)
+    with claimed_redis() as redis_url:
+        result = run_ingest(exchange_url, redis_url, args.now, args.batch_size, args.keep)
     after, _ = copy_limit(exchange_url)
     print(f"limit (after):  {after:,.0f} rows/s")
     limit = (before + after) / 2
