@@ -34,6 +34,7 @@ SOURCE = "case_events"
 ITEMS_REFRESH_SECONDS = 60  # the catalogue changes rarely; new items are picked up within a minute
 CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refresh this often
 CATCH_UP_SECONDS = 2.0  # following: a backlog is taken in this long before its cases are judged
+BACKLOG_GROWTH = 4  # a backlog is read in batches up to this many times batch_size
 
 
 @dataclass
@@ -68,11 +69,13 @@ class Ingest:
         """Take in every row not yet taken in, then fire everything due at or before `now`."""
         self.load_items()
         totals = Totals()
+        limit = self.batch_size
         while True:
-            step = self.step(now)
+            step = self.step(now, limit)
             totals.add(step)
             if step.rows == 0:
                 break
+            limit = _next_limit(limit, step.rows, self.batch_size)
         totals.add(self.fire_due(now))
         totals.add(self.take_side_sources(now))
         totals.add(self.expire_orphans(now))
@@ -104,8 +107,10 @@ class Ingest:
         # case touched by many of its batches is judged once, not once per batch.
         started = time.monotonic()
         totals = self.step(now)
-        while totals.rows >= self.batch_size and time.monotonic() - started < CATCH_UP_SECONDS:
-            totals.add(self.step(now))
+        limit = self.batch_size
+        while totals.rows >= limit and time.monotonic() - started < CATCH_UP_SECONDS:
+            limit = _next_limit(limit, totals.rows, self.batch_size)
+            totals.add(self.step(now, limit))
         totals.add(self.fire_due(now))
         totals.add(self.take_side_sources(now))
         if chores:
@@ -156,12 +161,13 @@ class Ingest:
         self._camera_places = None  # re-read with the catalogue
 
     # --- one batch of exchange rows -------------------------------------
-    def step(self, now: datetime) -> Totals:
+    def step(self, now: datetime, limit: int | None = None) -> Totals:
+        """Take in one batch of new rows (`limit`, else batch_size) in one transaction."""
         totals = Totals()
         with self.db.begin() as conn:
             cursor = store.load_cursor(conn, SOURCE)
             before = cursor.to_row()
-            batch = read_batch(self.exchange, SOURCE, cursor, self.batch_size)
+            batch = read_batch(self.exchange, SOURCE, cursor, limit or self.batch_size)
             good, rejected = self._check(batch.rows)
             touched = {e.case_no for e in good}
             had_received = store.cases_with_received(conn, touched)
@@ -295,6 +301,12 @@ def _placeholders(fresh: list[Event], items: dict[str, Item]) -> list[dict]:
          "clocks": [], "judged_at": e.recorded_at}
         for e in firsts.values()
     ]  # fmt: skip
+
+
+def _next_limit(limit: int, rows: int, batch_size: int) -> int:
+    """The next batch's size: a full batch means a backlog, taken in larger
+    transactions (up to BACKLOG_GROWTH x batch_size) for fewer fixed costs."""
+    return min(limit * 2, batch_size * BACKLOG_GROWTH) if rows >= limit else batch_size
 
 
 def _shares(case_nos: list[str], n: int) -> list[list[str]]:
