@@ -123,6 +123,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "case.center": ("中心", "Center"),
     "case.window": ("窗口", "Window"),
     "case.staff": ("经办人", "Staff"),
+    "case.phone": ("申请人电话", "Applicant's phone"),
     "case.status": ("状态", "Status"),
     "case.received": ("收件时间", "Received"),
     "case.start": ("起算日", "Start date"),

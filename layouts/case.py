@@ -17,6 +17,7 @@ from app.i18n import kind_label, level_label, state_label, subject_label, t
 from app.queries import alarms as alarm_queries
 from app.queries import cases as case_queries
 from app.queries.reference import Reference
+from app.sms.phones import mask_phone
 from app.scope import Scope
 from layouts.control_room import local
 
@@ -241,6 +242,7 @@ def facts_block(case_row: dict, reference: Reference, lang: str, zone):
         ("case.dept", reference.dept_name(case_row["dept_id"])),
         ("case.window", reference.window_label(case_row["window_id"])),
         ("case.staff", reference.staff_name(case_row["staff_id"])),
+        ("case.phone", mask_phone(case_row.get("applicant_phone")) or "—"),  # masked: 138****1234
         ("case.received", local(case_row["received_at"], zone)),
         ("case.start", case_row["start_date"].isoformat() if case_row["start_date"] else "—"),
         ("case.deemed", yes_no(case_row["deemed_accepted"])),

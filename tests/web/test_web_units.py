@@ -350,3 +350,15 @@ def test_anomaly_reasons_are_shown_in_words_in_both_languages():
         assert subject_label("procedure_anomaly", code, "zh") == chinese  # the rules' own wording
         assert subject_label("procedure_anomaly", code, "en") not in ("", code)
     assert subject_label("step_overdue", "S1", "zh") == "S1"  # step ids and dates are shown as they are
+
+
+def test_the_case_page_shows_the_applicants_phone_masked():
+    from app.queries.reference import Reference
+    from layouts.case import facts_block
+
+    row = {"item_code": "I", "status": "accepted", "center_id": None, "dept_id": None, "window_id": None,
+           "staff_id": None, "applicant_phone": "13812341234", "received_at": None, "start_date": None,
+           "deemed_accepted": False, "promise_due": None, "statutory_due": None, "completed_at": None,
+           "used_days": None, "promised_days": 5, "paused_days": 0, "extension_days": 0, "on_time": None}
+    shown = str(facts_block(row, Reference(), "zh", None))
+    assert "138****1234" in shown and "13812341234" not in shown
