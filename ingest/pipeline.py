@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 from sqlalchemy import Connection, Engine, select
 
 from ingest import judging, metrics, store
+from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
 from ingest.exchange import items as exchange_items
 from ingest.judging import JudgePool
@@ -35,6 +36,7 @@ ITEMS_REFRESH_SECONDS = 60  # the catalogue changes rarely; new items are picked
 CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refresh this often
 CATCH_UP_SECONDS = 2.0  # following: a backlog is taken in this long before its cases are judged
 BACKLOG_GROWTH = 4  # a backlog is read in batches up to this many times batch_size
+AHEAD_SHARE = 1000  # following: cases judged ahead of a clock instant per cycle
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Ingest:
     batch_size: int = 5000
     items: dict[str, Item] = field(default_factory=dict)
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
+    ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
 
     # --- the loop -------------------------------------------------------
@@ -97,9 +100,10 @@ class Ingest:
             chores = started - chores_done > CHORES_SECONDS
             totals = self._cycle(clock(), chores)
             chores_done = started if chores else chores_done
+            prepared = self.prepare_ahead(clock())
             if totals.rows:
                 metrics.rows_per_second.set(totals.rows / max(time.monotonic() - started, 1e-6))
-            else:
+            elif not prepared:
                 stop.wait(self._idle(clock, interval))
 
     def _cycle(self, now: datetime, chores: bool = True) -> Totals:
@@ -221,6 +225,7 @@ class Ingest:
         finally:
             if pool is not None:
                 pool.close()
+        self.ahead.passed(now)
         return totals
 
     def _due(self, now: datetime, shares: int) -> list[str]:
@@ -242,13 +247,39 @@ class Ingest:
 
     # --- judgement ------------------------------------------------------
     def judge(self, conn: Connection, case_nos: Iterable[str], now: datetime) -> list[AlarmChange]:
-        """Judge `case_nos` from all their stored events; store cases and alarm changes."""
+        """Judge `case_nos` from all their stored events; store cases and alarm changes.
+
+        A case judged ahead for an instant at or before `now` (:mod:`ingest.ahead`) and
+        unchanged since is stored as judged then, without being judged again."""
         case_nos = set(case_nos)
         if not case_nos:
             return []
-        events_by_case = store.case_events(conn, case_nos)
+        prepared = self.ahead.take(conn, case_nos, now)
+        events_by_case = store.case_events(conn, case_nos - prepared.keys())
         stored_by_case = store.stored_alarms(conn, case_nos)
-        rows, changes, alarm_rows, unjudgeable = [], [], {}, []
+        rows, facts, unjudgeable = self._judgements(case_nos - prepared.keys(), events_by_case, now)
+        instants = dict.fromkeys(facts, now)
+        for case_no, judged in prepared.items():
+            rows.append(judged.row | {"judged_at": now})  # stored now: judged_at marks rows changed since
+            if judged.facts is not None:
+                facts[case_no], instants[case_no] = judged.facts, self.ahead.instant
+        changes, alarm_rows = [], {}
+        for case_no in sorted(facts):
+            stored = stored_by_case.get(case_no, [])
+            changes += reconcile([_stored(a) for a in stored], facts[case_no], instants[case_no])
+            alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
+        store.upsert_cases(conn, rows)
+        if unjudgeable:
+            log.warning("%d cases cannot be judged (no received event, or an item not in the catalogue), "
+                        "e.g. %s; they wait for their next event", len(unjudgeable), unjudgeable[0])
+            store.clear_due(conn, unjudgeable)
+        self.ahead.forget(prepared)
+        return apply_changes(conn, changes, alarm_rows, now)
+
+    def _judgements(self, case_nos: set[str], events_by_case: dict[str, list[Event]],
+                    now: datetime) -> tuple[list[dict], dict[str, tuple], list[str]]:  # fmt: skip
+        """Case rows and alarm facts as of `now` (no I/O); and the cases that cannot be judged."""
+        rows, facts, unjudgeable = [], {}, []
         for case_no in sorted(case_nos):
             case_events = events_by_case.get(case_no, [])
             received = _first_received(case_events)
@@ -259,17 +290,23 @@ class Ingest:
             calendar = self.calendars.for_center(received.center_id)
             judgement = judge_case(case_events, item, calendar, now, self.tz)
             rows.append(_case_row(judgement, received, case_events, item, calendar, now, self.tz))
-            if judgement is None:
-                continue
-            stored = stored_by_case.get(case_no, [])
-            changes += reconcile([_stored(a) for a in stored], judgement.alarms, now)
-            alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
-        store.upsert_cases(conn, rows)
-        if unjudgeable:
-            log.warning("%d cases cannot be judged (no received event, or an item not in the catalogue), "
-                        "e.g. %s; they wait for their next event", len(unjudgeable), unjudgeable[0])
-            store.clear_due(conn, unjudgeable)
-        return apply_changes(conn, changes, alarm_rows, now)
+            if judgement is not None:
+                facts[case_no] = judgement.alarms
+        return rows, facts, unjudgeable
+
+    def prepare_ahead(self, now: datetime) -> int:
+        """Judge a share of the cases due at the next instant, if it is near; how many.
+        A share is small (AHEAD_SHARE) so that new rows still wait little for the next cycle."""
+        with self.db.begin() as conn:
+            pending = self.ahead.pending_near(conn, now, store.next_due(conn), min(self.batch_size, AHEAD_SHARE))
+            if not pending:
+                return 0
+            events_by_case = store.case_events(conn, pending)
+        instant = self.ahead.instant
+        rows, facts, _ = self._judgements(set(pending), events_by_case, instant)
+        self.ahead.keep({row["case_no"]: Prepared(pending[row["case_no"]], row, facts.get(row["case_no"]))
+                         for row in rows})  # fmt: skip
+        return len(pending)
 
     # --- publishing -----------------------------------------------------
     def _publish(self, changes: list[AlarmChange]) -> None:

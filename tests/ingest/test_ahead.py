@@ -1,0 +1,86 @@
+"""Judging ahead of a clock instant (ingest.ahead) stores exactly what judging at the
+instant would: two supervision databases take in the same rows, one judging ahead and
+one not, and must agree on every case, alarm and audit entry."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.settings import Settings
+from ingest import store
+from ingest.runner import build
+
+from .exchange_builder import local
+
+# Received Tue 2026-09-29 and never answered: the receipt clock is due Mon 10-12
+# (National Day in between), so at 00:00 on 10-13 receipt_unprocessed and, the case
+# now counting as accepted on receipt, promise_overdue fire with no new event.
+INSTANT = local("2026-10-13 00:00")
+
+
+@pytest.fixture
+def pair(exchange, tmp_path):
+    """An ingest that judges ahead and one that does not, on their own databases."""
+    def ingest(name):
+        settings = Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url),
+                            db_url=f"sqlite:///{tmp_path / name}.db")  # fmt: skip
+        return build(settings, batch_size=50)
+
+    return ingest("ahead"), ingest("plain")
+
+
+def _state(ingest) -> dict:
+    engine = create_engine(ingest.db.url)
+    with engine.connect() as conn:
+        return {
+            "cases": conn.execute(text("SELECT * FROM cases ORDER BY case_no")).all(),
+            "alarms": conn.execute(text("SELECT kind, case_no, subject, fired_at, due, state, closed_reason, "
+                                        "closed_at, updated_at FROM alarms ORDER BY 1, 2, 3")).all(),
+            "actions": conn.execute(text("SELECT a.kind, a.case_no, x.action, x.at FROM alarm_actions x "
+                                         "JOIN alarms a ON a.id = x.alarm_id ORDER BY 1, 2, 3, 4")).all(),
+        }  # fmt: skip
+
+
+def _both(pair, now):
+    for ingest in pair:
+        ingest.load_items()
+        while ingest.step(now).rows:
+            pass
+        ingest.fire_due(now)
+
+
+def test_a_case_judged_ahead_is_stored_as_judged_at_the_instant(exchange, pair, monkeypatch):
+    for n in range(3):
+        exchange.event(f"A{n}", "received", "2026-09-29 10:00", item_code="ITEM-W")
+    _both(pair, INSTANT - timedelta(hours=1))
+    ahead, plain = pair
+    assert ahead.prepare_ahead(INSTANT - timedelta(seconds=5)) == 3
+    read_again = []
+    reading = store.case_events
+    monkeypatch.setattr(store, "case_events", lambda conn, case_nos: read_again.extend(case_nos) or reading(conn, case_nos))
+    ahead.fire_due(INSTANT + timedelta(seconds=0.3))
+    monkeypatch.undo()
+    assert read_again == []  # stored as judged ahead, not judged again
+    assert ahead.ahead.instant is None  # used, then let go
+    plain.fire_due(INSTANT + timedelta(seconds=0.3))
+    state = _state(ahead)
+    assert {a.kind for a in state["alarms"]} == {"receipt_unprocessed", "promise_overdue"}
+    assert state == _state(plain)
+
+
+def test_a_case_that_changed_after_it_was_judged_ahead_is_judged_afresh(exchange, pair):
+    exchange.event("B1", "received", "2026-09-29 10:00", item_code="ITEM-W")
+    exchange.event("B2", "received", "2026-09-29 10:00", item_code="ITEM-W")
+    _both(pair, INSTANT - timedelta(hours=1))
+    ahead, plain = pair
+    ahead.load_items()
+    assert ahead.prepare_ahead(INSTANT - timedelta(seconds=10)) == 2
+    # B1 is answered (late, pushed now): the judgement prepared for it no longer holds.
+    exchange.event("B1", "correction_notice", "2026-10-12 23:59:50", recorded="2026-10-12 23:59:55")
+    _both(pair, INSTANT - timedelta(seconds=2))
+    _both(pair, INSTANT + timedelta(seconds=0.3))
+    state = _state(ahead)
+    assert "B1" not in {a.case_no for a in state["alarms"] if a.kind == "receipt_unprocessed"}
+    assert state == _state(plain)
