@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
-from sqlalchemy import JSON, Connection, Table, Text, any_, bindparam, func, literal_column, select
+from sqlalchemy import (JSON, BigInteger, Boolean, Connection, Date, DateTime, Integer, Table, Text, TypeDecorator,
+                        any_, bindparam, func, literal_column, select, tuple_)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -55,6 +56,19 @@ def where_one_of(conn: Connection, column: ColumnElement, keys: Iterable) -> Col
     return column.in_(values)
 
 
+def where_pairs_in(conn: Connection, first: ColumnElement, second: ColumnElement,
+                   pairs: Sequence[tuple]) -> ColumnElement:  # fmt: skip
+    """(`first`, `second`) is one of `pairs`, as two bound parameters whatever their number:
+    one probe of a two-column index per pair (two lists of keys would try every pair)."""
+    if is_postgres(conn):
+        arrays = [bindparam(None, [p[i] for p in pairs], type_=postgresql.ARRAY(Text())) for i in (0, 1)]
+        given = func.unnest(*arrays).table_valued("a", "b").render_derived()
+        return tuple_(first, second).in_(select(given.c.a, given.c.b))
+    given = func.json_each(bindparam(None, json.dumps([list(p) for p in pairs]))).table_valued("value")
+    return tuple_(first, second).in_(select(func.json_extract(given.c.value, "$[0]"),
+                                            func.json_extract(given.c.value, "$[1]")))  # fmt: skip
+
+
 # --- writing --------------------------------------------------------------
 def insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     """Insert `rows` (dicts with the same keys)."""
@@ -74,14 +88,16 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
         return
     as_json = [i for i, c in enumerate(columns) if c in _json_columns(table)]
-    with _driver(conn).cursor() as cur:
-        with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                if as_json:
-                    row = list(row)
-                    for i in as_json:
-                        row[i] = _JSON_TEXT(row[i])
-                copy.write_row(row)
+    if as_json:
+        rows = [_with_json_text(row, as_json) for row in rows]
+    _copy_tuples(conn, table.name, table, list(columns), rows)
+
+
+def _with_json_text(row: tuple, positions: list[int]) -> list:
+    row = list(row)
+    for i in positions:
+        row[i] = _JSON_TEXT(row[i])
+    return row
 
 
 def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict], id_column: str = "id") -> list[int]:
@@ -142,14 +158,38 @@ def update(conn: Connection, table: Table, rows: Sequence[dict], key: str) -> No
 
 def _copy(conn: Connection, target: str, table: Table, columns: list[str], rows: Iterable[dict]) -> None:
     as_json = _json_columns(table) & set(columns)
+    _copy_tuples(conn, target, table, columns,
+                 ([_JSON_TEXT(row[c]) if c in as_json else row[c] for c in columns] for row in rows))  # fmt: skip
+
+
+def _copy_tuples(conn: Connection, target: str, table: Table, columns: list[str], rows: Iterable) -> None:
+    """COPY in binary: the driver's C dumpers write each value, no text to format or parse.
+    JSON columns come as their text (the binary form of json is its text)."""
     with _driver(conn).cursor() as cur:
-        with cur.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
-            if not as_json:
-                for row in rows:
-                    copy.write_row([row[c] for c in columns])
-                return
+        with cur.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_pg_type(table.c[c].type) for c in columns])
             for row in rows:
-                copy.write_row([_JSON_TEXT(row[c]) if c in as_json else row[c] for c in columns])
+                copy.write_row(row)
+
+
+def _pg_type(column_type) -> str:
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl
+    if isinstance(column_type, JSON):
+        return "text"
+    if isinstance(column_type, BigInteger):
+        return "int8"
+    if isinstance(column_type, Integer):
+        return "int4"
+    if isinstance(column_type, Boolean):
+        return "bool"
+    if isinstance(column_type, DateTime):
+        return "timestamptz" if column_type.timezone else "timestamp"
+    if isinstance(column_type, Date):
+        return "date"
+    if isinstance(column_type, Text):
+        return "text"
+    raise TypeError(f"no binary COPY type for {column_type!r}")
 
 
 def _stage(conn: Connection, table: Table) -> str:

@@ -81,9 +81,8 @@ def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set
         by_key.setdefault(dup_key(event), event)
     if not by_key:
         return []
-    # Every key of the cases at hand, read from the index alone: two key lists in
-    # one condition would make the planner try every pair.
-    query = select(events.c.dup_key).where(bulk.where_one_of(conn, events.c.case_no, {e.case_no for e in by_key.values()}))
+    pairs = [(e.case_no, key) for key, e in by_key.items()]
+    query = select(events.c.dup_key).where(bulk.where_pairs_in(conn, events.c.case_no, events.c.dup_key, pairs))
     stored = {key for (key,) in bulk.fetch(conn, query)}
     fresh = [(key, e) for key, e in by_key.items() if key not in stored]
     rows = [
