@@ -23,7 +23,8 @@ Every function works inside the caller's transaction.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Connection, Date, DateTime, Integer, Table, Text, TypeDecorator,
                         any_, bindparam, func, literal_column, select, tuple_)
@@ -100,6 +101,25 @@ def _with_json_text(row: tuple, positions: list[int]) -> list:
     return row
 
 
+def insert_new(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple],
+               unique: Sequence[str], returning: str) -> list:  # fmt: skip
+    """Insert those `rows` whose `unique` columns match no stored row; the `returning`
+    column of each row inserted. The database finds the matches, by the unique index."""
+    if not rows:
+        return []
+    if not is_postgres(conn):
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c[returning])
+        return list(conn.execute(stmt, [dict(zip(columns, row)) for row in rows]).scalars())
+    as_json = [i for i, c in enumerate(columns) if c in _json_columns(table)]
+    if as_json:
+        rows = [_with_json_text(row, as_json) for row in rows]
+    names = ", ".join(columns)
+    with _staged(conn, table, list(columns), rows) as stage, _driver(conn).cursor() as cur:
+        cur.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
+                    f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING {returning}")  # fmt: skip
+        return [value for (value,) in cur.fetchall()]
+
+
 def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict], id_column: str = "id") -> list[int]:
     """Insert `rows`; their new ids, in the order given."""
     if not rows:
@@ -127,14 +147,12 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], key: str, updat
         stmt = stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in update})
         conn.execute(stmt, list(rows))
         return
-    stage = _stage(conn, table)
-    _copy(conn, stage, table, columns, rows)
     names = ", ".join(columns)
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
-        f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
-    )
+    with _staged(conn, table, columns, _as_tuples(table, columns, rows)) as stage:
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ON CONFLICT ({key}) DO UPDATE SET {sets}"
+        )
 
 
 def update(conn: Connection, table: Table, rows: Sequence[dict], key: str) -> None:
@@ -150,16 +168,29 @@ def update(conn: Connection, table: Table, rows: Sequence[dict], key: str) -> No
         )
         conn.execute(stmt, [{"_key": r[key], **{f"_new_{c}": r[c] for c in columns}} for r in rows])
         return
-    stage = _stage(conn, table)
-    _copy(conn, stage, table, [key, *columns], rows)
     sets = ", ".join(f"{c} = s.{c}" for c in columns)
-    conn.exec_driver_sql(f"UPDATE {table.name} t SET {sets} FROM {stage} s WHERE t.{key} = s.{key}")
+    with _staged(conn, table, [key, *columns], _as_tuples(table, [key, *columns], rows)) as stage:
+        conn.exec_driver_sql(f"UPDATE {table.name} t SET {sets} FROM {stage} s WHERE t.{key} = s.{key}")
 
 
 def _copy(conn: Connection, target: str, table: Table, columns: list[str], rows: Iterable[dict]) -> None:
+    _copy_tuples(conn, target, table, columns, _as_tuples(table, columns, rows))
+
+
+def _as_tuples(table: Table, columns: list[str], rows: Iterable[dict]) -> Iterable[list]:
     as_json = _json_columns(table) & set(columns)
-    _copy_tuples(conn, target, table, columns,
-                 ([_JSON_TEXT(row[c]) if c in as_json else row[c] for c in columns] for row in rows))  # fmt: skip
+    return ([_JSON_TEXT(row[c]) if c in as_json else row[c] for c in columns] for row in rows)
+
+
+@contextmanager
+def _staged(conn: Connection, table: Table, columns: list[str], rows: Iterable) -> Iterator[str]:
+    """`rows` copied into the stage table of `table`, for one statement; emptied after it."""
+    stage = _stage(conn, table)
+    _copy_tuples(conn, stage, table, columns, rows)
+    try:
+        yield stage
+    finally:
+        conn.exec_driver_sql(f"DELETE FROM {stage}")  # and at commit: this transaction may stage again
 
 
 def _copy_tuples(conn: Connection, target: str, table: Table, columns: list[str], rows: Iterable) -> None:

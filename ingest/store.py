@@ -13,6 +13,7 @@ import hashlib
 import json
 from json.encoder import encode_basestring_ascii
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, update
@@ -77,21 +78,15 @@ def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set
     stored, or earlier in the same batch, is not. (An id is never offered twice: the
     cursor commits with the events.)"""
     by_key: dict[str, Event] = {}
-    for event in sorted(new_events, key=lambda e: e.event_id):
+    for event in sorted(new_events, key=_EVENT_ID):
         by_key.setdefault(dup_key(event), event)
-    if not by_key:
-        return []
-    pairs = [(e.case_no, key) for key, e in by_key.items()]
-    query = select(events.c.dup_key).where(bulk.where_pairs_in(conn, events.c.case_no, events.c.dup_key, pairs))
-    stored = {key for (key,) in bulk.fetch(conn, query)}
-    fresh = [(key, e) for key, e in by_key.items() if key not in stored]
-    rows = [
-        (e.event_id, e.case_no, e.kind, e.occurred_at, e.recorded_at, e.source_system, e.center_id, e.dept_id,
-         e.window_id, e.staff_id, e.item_code, e.payload, key, e.case_no in held_cases)
-        for key, e in fresh
-    ]  # fmt: skip
-    bulk.insert_rows(conn, events, _EVENT_COLUMNS, rows)
-    return [e for _, e in fresh]
+    rows = [(*_EVENT_VALUES(e), key, e.case_no in held_cases) for key, e in by_key.items()]
+    stored = set(bulk.insert_new(conn, events, _EVENT_COLUMNS, rows, unique=("case_no", "dup_key"), returning="event_id"))
+    return [e for e in by_key.values() if e.event_id in stored]
+
+
+_EVENT_ID = attrgetter("event_id")
+_EVENT_VALUES = attrgetter(*(c.name for c in EVENT_FIELDS[:11]), "payload")
 
 
 def case_events(conn: Connection, case_nos: Iterable[str]) -> dict[str, list[Event]]:
