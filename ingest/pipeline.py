@@ -174,13 +174,16 @@ class Ingest:
             batch = read_batch(self.exchange, SOURCE, cursor, limit or self.batch_size)
             good, rejected = self._check(batch.rows)
             touched = {e.case_no for e in good}
-            had_received = store.cases_with_received(conn, touched)
-            received = had_received | {e.case_no for e in good if e.kind == "received"}
+            stored = store.stored_cases(conn, touched)  # case -> at the head of the due index already
+            received = stored.keys() | {e.case_no for e in good if e.kind == "received"}
             fresh = store.insert_events(conn, good, held_cases=touched - received)
-            store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"} - had_received)
+            store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"} - stored.keys())
             store.log_quality(conn, SOURCE, rejected, now)
-            # Judged by fire_due, once per cycle however many batches touched them.
-            store.mark_for_judgement(conn, {e.case_no for e in fresh} & received, _placeholders(fresh, self.items))
+            # Judged by fire_due, once per cycle however many batches touched them. (Only
+            # this process writes cases while it steps, so `stored` still holds.)
+            marked = {case_no for case_no, due in stored.items() if due}
+            store.mark_for_judgement(conn, ({e.case_no for e in fresh} & received) - marked,
+                                     _placeholders(fresh, self.items))  # fmt: skip
             cursor.take(batch.ids, batch.snapshot)
             if batch.rows or cursor.to_row() != before:
                 store.save_cursor(conn, SOURCE, cursor, now)

@@ -118,17 +118,18 @@ def expired_orphans(conn: Connection, recorded_before: datetime, limit: int = 10
     return [_stored_event(row) for row in bulk.fetch(conn, query)]
 
 
-def cases_with_received(conn: Connection, case_nos: Iterable[str]) -> set[str]:
-    """Which of `case_nos` already have a stored `received` event.
+def stored_cases(conn: Connection, case_nos: Iterable[str]) -> dict[str, bool]:
+    """Which of `case_nos` already have a stored `received` event, each with whether it
+    is at the head of the due index already.
 
     A case's row is written in the transaction that stores its first `received`
     (see :func:`mark_for_judgement`), so the case table answers by its primary key.
     """
     case_nos = set(case_nos)
     if not case_nos:
-        return set()
-    query = select(cases.c.case_no).where(bulk.where_one_of(conn, cases.c.case_no, case_nos))
-    return {case_no for (case_no,) in bulk.fetch(conn, query)}
+        return {}
+    query = select(cases.c.case_no, cases.c.next_change).where(bulk.where_one_of(conn, cases.c.case_no, case_nos))
+    return {case_no: next_change == JUDGE_NOW for case_no, next_change in bulk.fetch(conn, query)}
 
 
 # --- quality log --------------------------------------------------------
