@@ -110,11 +110,12 @@ class Ingest:
         # A backlog is taken in for up to CATCH_UP_SECONDS before judging, so that a
         # case touched by many of its batches is judged once, not once per batch.
         started = time.monotonic()
-        totals = self.step(now)
+        totals = step = self.step(now)
         limit = self.batch_size
-        while totals.rows >= limit and time.monotonic() - started < CATCH_UP_SECONDS:
-            limit = _next_limit(limit, totals.rows, self.batch_size)
-            totals.add(self.step(now, limit))
+        while step.rows >= limit and time.monotonic() - started < CATCH_UP_SECONDS:
+            limit = _next_limit(limit, step.rows, self.batch_size)
+            step = self.step(now, limit)
+            totals.add(step)
         totals.add(self.fire_due(now))
         totals.add(self.take_side_sources(now))
         if chores:
