@@ -187,8 +187,8 @@ def _percentiles(delays: list[float]) -> str:
         return "no samples"
     ordered = sorted(delays)
     p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return (f"n={len(ordered)} p50={statistics.median(ordered) * 1000:.0f} ms p99={p(0.99) * 1000:.0f} ms "
-            f"max={ordered[-1] * 1000:.0f} ms")  # fmt: skip
+    return (f"n={len(ordered)} min={ordered[0] * 1000:.0f} ms p50={statistics.median(ordered) * 1000:.0f} ms "
+            f"p99={p(0.99) * 1000:.0f} ms max={ordered[-1] * 1000:.0f} ms")  # fmt: skip
 
 
 # --- part 1: commit to publication ----------------------------------------

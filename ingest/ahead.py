@@ -71,6 +71,12 @@ class Ahead:
     def keep(self, prepared: dict[str, Prepared]) -> None:
         self.cases.update(prepared)
 
+    def holds(self, case_nos: list[str], now: datetime) -> bool:
+        """Whether most of `case_nos` were judged ahead for an instant that has come."""
+        if self.instant is None or self.instant > now or not self.cases:
+            return False
+        return sum(1 for case_no in case_nos if case_no in self.cases) * 2 > len(case_nos)
+
     def take(self, conn: Connection, case_nos: set[str], now: datetime) -> dict[str, Prepared]:
         """The prepared judgements of `case_nos` that still hold, their case rows locked till commit."""
         if self.instant is None or self.instant > now:

@@ -2,11 +2,11 @@
 
 Judging is pure CPU (``rules``) between a read and a write, so a large backlog
 of due cases — a backfill, or midnight, when every clock of the day falls due
-at once — is split over worker processes. Each worker judges its share in its
-own transaction, which stores the cases, their alarms, the audit entries and
-the cases' next due instants together; shares never overlap (they are
-disjoint sets of cases), so exactly-once holds per case, as it does for one
-process. The parent publishes what the workers changed.
+at once — is split in chunks over worker processes. Each worker judges a chunk
+in its own transaction, which stores the cases, their alarms, the audit
+entries and the cases' next due instants together; chunks never overlap (they
+are disjoint sets of cases), so exactly-once holds per case, as it does for one
+process. The parent publishes what each chunk changed as soon as it is stored.
 
 Workers are forked from the ingest, so they share its item catalogue and
 calendars as they were at the fork; a pool lives for one backlog only. Each
@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import signal
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:
     from ingest.pipeline import Ingest
@@ -53,12 +53,9 @@ class JudgePool:
         finally:
             _ingest = None
 
-    def judge(self, shares: list[list[str]], now: datetime) -> list["AlarmChange"]:
-        """Judge each share in a worker; the alarm changes of all, to publish."""
-        changes: list = []
-        for part in self._pool.starmap(_judge_share, [(share, now) for share in shares if share]):
-            changes += part
-        return changes
+    def judge(self, chunks: list[list[str]], now: datetime) -> Iterator[list["AlarmChange"]]:
+        """Judge each chunk in a worker; the alarm changes of each, as soon as it is stored."""
+        return self._pool.imap_unordered(_judge_share, [(chunk, now) for chunk in chunks if chunk])
 
     def close(self) -> None:
         self._pool.close()
@@ -85,6 +82,7 @@ def _start_worker() -> None:
     _ingest.exchange.dispose(close=False)
 
 
-def _judge_share(case_nos: list[str], now: datetime) -> list["AlarmChange"]:
+def _judge_share(task: tuple[list[str], datetime]) -> list["AlarmChange"]:
+    case_nos, now = task
     with _ingest.db.begin() as conn:
         return _ingest.judge(conn, case_nos, now)

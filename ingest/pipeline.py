@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -37,6 +38,7 @@ CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refres
 CATCH_UP_SECONDS = 2.0  # following: a backlog is taken in this long before its cases are judged
 BACKLOG_GROWTH = 4  # a backlog is read in batches up to this many times batch_size
 AHEAD_SHARE = 1000  # following: cases judged ahead of a clock instant per cycle
+AHEAD_STORE = 1000  # cases judged ahead are stored and published this many at a time
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Ingest:
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
     ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
+    _outbox: ThreadPoolExecutor | None = None  # publishes alarm changes while the next chunk is stored
+    _sent: list[Future] = field(default_factory=list)
 
     # --- the loop -------------------------------------------------------
     def run_once(self, now: datetime) -> Totals:
@@ -211,26 +215,32 @@ class Ingest:
 
     # --- clocks that fall due with no new event -------------------------
     def fire_due(self, now: datetime) -> Totals:
-        """Judge every case whose judgement changes at or before `now`; a backlog on every core."""
+        """Judge every case whose judgement changes at or before `now`; a backlog on every core.
+
+        Cases are judged and stored in chunks, one transaction each, and each chunk's
+        changes are published as soon as it commits. Cases judged ahead (ingest.ahead)
+        only need storing: their chunks are small, so the first are out at once."""
         totals = Totals()
         pool = None
         try:
             while due := self._due(now, pool.workers if pool else 1):
-                if pool is None and len(due) >= self.batch_size and (workers := judging.workers_for(self)) > 1:
-                    pool = JudgePool(self, workers)
-                if pool is None:
-                    with self.db.begin() as conn:
-                        changes = self.judge(conn, due, now)
-                else:
-                    changes = pool.judge(_shares(due, pool.workers), now)
-                self._publish(changes)
+                chunks = _chunks(due, AHEAD_STORE if self.ahead.holds(due, now) else self.batch_size)
+                if pool is None and len(chunks) > 1 and judging.workers_for(self) > 1:
+                    pool = JudgePool(self, judging.workers_for(self))
+                for changes in pool.judge(chunks, now) if pool else map(self._judge_chunk, chunks, [now] * len(chunks)):
+                    self._publish(changes, wait=False)
+                    totals.changes += len(changes)
                 totals.judged += len(due)
-                totals.changes += len(changes)
         finally:
             if pool is not None:
                 pool.close()
+            self._published()
         self.ahead.passed(now)
         return totals
+
+    def _judge_chunk(self, case_nos: list[str], now: datetime) -> list[AlarmChange]:
+        with self.db.begin() as conn:
+            return self.judge(conn, case_nos, now)
 
     def _due(self, now: datetime, shares: int) -> list[str]:
         with self.db.begin() as conn:
@@ -313,13 +323,27 @@ class Ingest:
         return len(pending)
 
     # --- publishing -----------------------------------------------------
-    def _publish(self, changes: list[AlarmChange]) -> None:
+    def _publish(self, changes: list[AlarmChange], *, wait: bool = True) -> None:
+        """Publish committed changes, in order. Without `wait` they go on a thread of
+        their own, so that the next transaction's database round trips overlap them;
+        `_published()` waits for them."""
         if not changes or self.redis is None:
             return
+        if self._outbox is None:
+            self._outbox = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest.publish")
+        self._sent.append(self._outbox.submit(self._send, changes))
+        if wait:
+            self._published()
+
+    def _send(self, changes: list[AlarmChange]) -> None:
         try:
             publish(self.redis, changes)
         except Exception as exc:  # noqa: BLE001 - results are committed; the stream only notifies
             log.warning("could not publish %d alarm changes: %s", len(changes), exc)
+
+    def _published(self) -> None:
+        while self._sent:
+            self._sent.pop(0).result()
 
     def _refresh_gauges(self) -> None:
         with self.db.connect() as conn:
@@ -350,8 +374,7 @@ def _next_limit(limit: int, rows: int, batch_size: int) -> int:
     return min(limit * 2, batch_size * BACKLOG_GROWTH) if rows >= limit else batch_size
 
 
-def _shares(case_nos: list[str], n: int) -> list[list[str]]:
-    size = -(-len(case_nos) // n)
+def _chunks(case_nos: list[str], size: int) -> list[list[str]]:
     return [case_nos[i : i + size] for i in range(0, len(case_nos), size)]
 
 
