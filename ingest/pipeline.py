@@ -25,7 +25,8 @@ from ingest.calendars import CalendarBook
 from ingest.exchange import items as exchange_items
 from ingest.judging import JudgePool
 from ingest.publisher import AlarmChange, publish
-from ingest.source import EVENT_COLUMNS, read_batch
+from ingest.source import EVENT_COLUMNS, Batch, read_batch
+from ingest.tailer import Cursor
 from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
 from rules.clocks import CaseJudgement, Item, judge_case
 from rules.events import ORPHAN_HOLD, Event, Rejection, check_row, orphan_rejection
@@ -75,14 +76,7 @@ class Ingest:
     def run_once(self, now: datetime) -> Totals:
         """Take in every row not yet taken in, then fire everything due at or before `now`."""
         self.load_items()
-        totals = Totals()
-        limit = self.batch_size
-        while True:
-            step = self.step(now, limit)
-            totals.add(step)
-            if step.rows == 0:
-                break
-            limit = _next_limit(limit, step.rows, self.batch_size)
+        totals = self._take_in_backlog(now)
         totals.add(self.fire_due(now))
         totals.add(self.take_side_sources(now))
         totals.add(self.expire_orphans(now))
@@ -172,16 +166,46 @@ class Ingest:
     # --- one batch of exchange rows -------------------------------------
     def step(self, now: datetime, limit: int | None = None) -> Totals:
         """Take in one batch of new rows (`limit`, else batch_size) in one transaction."""
-        totals = Totals()
-        with self.db.begin() as conn:
+        with self.db.connect() as conn:
             cursor = store.load_cursor(conn, SOURCE)
-            before = cursor.to_row()
-            batch = read_batch(self.exchange, SOURCE, cursor, limit or self.batch_size)
-            good, rejected = self._check(batch.rows)
+        return self._store(self._read(cursor, limit or self.batch_size), now)
+
+    def _take_in_backlog(self, now: datetime) -> Totals:
+        """Every row not yet taken in. Each batch is read and checked on a thread of its own
+        while the batch before it is stored, so that Python's work overlaps the database's."""
+        totals = Totals()
+        with self.db.connect() as conn:
+            cursor = store.load_cursor(conn, SOURCE)
+        limit = self.batch_size
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest.read") as reader:
+            upcoming = reader.submit(self._read, cursor, limit)
+            while True:
+                read = upcoming.result()
+                if read.batch.rows:
+                    limit = _next_limit(limit, len(read.batch.rows), self.batch_size)
+                    upcoming = reader.submit(self._read, read.after, limit)
+                totals.add(self._store(read, now))
+                if not read.batch.rows:
+                    return totals
+
+    def _read(self, cursor: Cursor, limit: int) -> "_Read":
+        """A batch read from `cursor` and checked, nothing stored: pure work that may run ahead."""
+        batch = read_batch(self.exchange, SOURCE, cursor, limit)
+        good, rejected = self._check(batch.rows)
+        after = Cursor.from_row(cursor.to_row())
+        after.take(batch.ids, batch.snapshot)
+        return _Read(cursor, after, batch, good, [store.dup_key(e) for e in good], rejected)
+
+    def _store(self, read: "_Read", now: datetime) -> Totals:
+        """Store a batch read and the cursor that took it, in one transaction."""
+        batch, good, rejected = read.batch, read.good, read.rejected
+        with self.db.begin() as conn:
+            if store.load_cursor(conn, SOURCE).to_row() != read.cursor.to_row():
+                raise RuntimeError("the ingest cursor moved while a batch was read: is another ingest running?")
             touched = {e.case_no for e in good}
             stored = store.stored_cases(conn, touched)  # case -> at the head of the due index already
             received = stored.keys() | {e.case_no for e in good if e.kind == "received"}
-            fresh = store.insert_events(conn, good, held_cases=touched - received)
+            fresh = store.insert_events(conn, good, read.keys, held_cases=touched - received)
             store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"} - stored.keys())
             store.log_quality(conn, SOURCE, rejected, now)
             # Judged by fire_due, once per cycle however many batches touched them. (Only
@@ -189,15 +213,14 @@ class Ingest:
             marked = {case_no for case_no, due in stored.items() if due}
             store.mark_for_judgement(conn, ({e.case_no for e in fresh} & received) - marked,
                                      _placeholders(fresh, self.items))  # fmt: skip
-            cursor.take(batch.ids, batch.snapshot)
-            if batch.rows or cursor.to_row() != before:
-                store.save_cursor(conn, SOURCE, cursor, now)
-        totals.rows, totals.events, totals.rejected = len(batch.rows), len(fresh), len(rejected)
+            if batch.rows or read.after.to_row() != read.cursor.to_row():
+                store.save_cursor(conn, SOURCE, read.after, now)
+        totals = Totals(rows=len(batch.rows), events=len(fresh), rejected=len(rejected))
         totals.duplicates = len(good) - len(fresh)
         metrics.rows_total.labels(SOURCE).inc(len(batch.rows))
         metrics.quality_rejects_total.labels(SOURCE).inc(len(rejected))
         metrics.duplicates_total.inc(totals.duplicates)
-        metrics.lag_rows.labels(SOURCE).set(max(batch.max_id - cursor.watermark, 0))
+        metrics.lag_rows.labels(SOURCE).set(max(batch.max_id - read.after.watermark, 0))
         if good:
             metrics.lag_seconds.labels(SOURCE).set(max((now - max(e.recorded_at for e in good)).total_seconds(), 0))
         return totals
@@ -350,6 +373,18 @@ class Ingest:
             counts = store.open_alarm_counts(conn)
         for kind, n in counts.items():
             metrics.open_alarms.labels(kind).set(n)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One batch as read and checked, before anything of it is stored."""
+
+    cursor: Cursor  # the cursor it was read from: still the stored one when it is stored
+    after: Cursor  # that cursor having taken the batch
+    batch: Batch
+    good: list[Event]
+    keys: list[str]  # each good event's repeat key (store.dup_key)
+    rejected: list[tuple[int, str, dict]]
 
 
 # --- rows of the supervision database -----------------------------------

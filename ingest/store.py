@@ -73,19 +73,19 @@ _string = encode_basestring_ascii
 _EVENT_COLUMNS = (*(c.name for c in EVENT_FIELDS[:11]), "payload", "dup_key", "held")
 
 
-def insert_events(conn: Connection, new_events: Sequence[Event], held_cases: set[str]) -> list[Event]:
-    """Store `new_events`; returns the events stored. An exact repeat of an event already
-    stored, or earlier in the same batch, is not. (An id is never offered twice: the
-    cursor commits with the events.)"""
+def insert_events(conn: Connection, new_events: Sequence[Event], keys: Sequence[str],
+                  held_cases: set[str]) -> list[Event]:  # fmt: skip
+    """Store `new_events`, whose dup_key are `keys`; returns the events stored. An exact
+    repeat of an event already stored, or earlier in the same batch, is not. (An id is
+    never offered twice: the cursor commits with the events.)"""
     by_key: dict[str, Event] = {}
-    for event in sorted(new_events, key=_EVENT_ID):
-        by_key.setdefault(dup_key(event), event)
+    for key, event in sorted(zip(keys, new_events), key=lambda pair: pair[1].event_id):
+        by_key.setdefault(key, event)
     rows = [(*_EVENT_VALUES(e), key, e.case_no in held_cases) for key, e in by_key.items()]
     stored = set(bulk.insert_new(conn, events, _EVENT_COLUMNS, rows, unique=("case_no", "dup_key"), returning="event_id"))
     return [e for e in by_key.values() if e.event_id in stored]
 
 
-_EVENT_ID = attrgetter("event_id")
 _EVENT_VALUES = attrgetter(*(c.name for c in EVENT_FIELDS[:11]), "payload")
 
 
