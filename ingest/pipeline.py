@@ -246,7 +246,7 @@ class Ingest:
         totals = Totals()
         pool = None
         try:
-            while due := self._due(now, pool.workers if pool else 1):
+            while due := self._due(now, self.batch_size * judging.workers_for(self)):
                 chunks = _chunks(due, AHEAD_STORE if self.ahead.holds(due, now) else self.batch_size)
                 if pool is None and len(chunks) > 1 and judging.workers_for(self) > 1:
                     pool = JudgePool(self, judging.workers_for(self))
@@ -265,9 +265,9 @@ class Ingest:
         with self.db.begin() as conn:
             return self.judge(conn, case_nos, now)
 
-    def _due(self, now: datetime, shares: int) -> list[str]:
+    def _due(self, now: datetime, limit: int) -> list[str]:
         with self.db.begin() as conn:
-            return store.due_cases(conn, now, self.batch_size * shares)
+            return store.due_cases(conn, now, limit)
 
     def expire_orphans(self, now: datetime) -> Totals:
         """Held events still without their case's `received` after 24 h go to the quality log."""
