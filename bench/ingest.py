@@ -27,18 +27,18 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import psycopg
-import redis
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)  # this file is called ingest.py: `import ingest` must find the package
+
+from tests.redis_claim import claimed_database  # noqa: E402 - needs the project root on sys.path
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -106,24 +106,10 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 def claimed_redis():
     """A Redis database number held alone (the tests' lock keys in database 0), flushed after:
     alarm changes are published to a real server, as in production."""
-    lock_db = redis.Redis.from_url(REDIS_URL, db=0, socket_timeout=3)
-    token = uuid.uuid4().hex
-    for number in range(15, 0, -1):
-        lock = f"supervise-test:db-lock:{number}"
-        if not lock_db.set(lock, token, nx=True, ex=3600):
-            continue
-        db = redis.Redis.from_url(REDIS_URL, db=number, socket_timeout=10)
-        if db.dbsize():
-            lock_db.delete(lock)
-            continue
-        try:
-            yield f"{REDIS_URL.rstrip('/')}/{number}"
-        finally:
-            db.flushdb()
-            if lock_db.get(lock) == token.encode():
-                lock_db.delete(lock)
-        return
-    raise SystemExit("no free Redis database number (1-15)")
+    with claimed_database(REDIS_URL, hold_seconds=3600, order=range(15, 0, -1)) as url:
+        if url is None:
+            raise SystemExit("no free Redis database number (1-15)")
+        yield url
 
 
 # --- the physical limit ----------------------------------------------------

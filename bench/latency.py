@@ -41,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -54,6 +53,8 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+
+from tests.redis_claim import claimed_database  # noqa: E402 - needs the project root on sys.path
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -102,24 +103,10 @@ def _supervise(env: dict[str, str], *args: str, **kwargs) -> subprocess.Popen:
 @contextmanager
 def claimed_redis():
     """A Redis database number held alone (the tests' lock keys in database 0), flushed after."""
-    lock_db = redis.Redis.from_url(REDIS_URL, db=0, socket_timeout=3)
-    token = uuid.uuid4().hex
-    for number in range(15, 0, -1):
-        lock = f"supervise-test:db-lock:{number}"
-        if not lock_db.set(lock, token, nx=True, ex=3600):
-            continue
-        db = redis.Redis.from_url(REDIS_URL, db=number, socket_timeout=10)
-        if db.dbsize():
-            lock_db.delete(lock)
-            continue
-        try:
-            yield f"{REDIS_URL.rstrip('/')}/{number}"
-        finally:
-            db.flushdb()
-            if lock_db.get(lock) == token.encode():
-                lock_db.delete(lock)
-        return
-    raise SystemExit("no free Redis database number (1-15)")
+    with claimed_database(REDIS_URL, hold_seconds=3600, order=range(15, 0, -1)) as url:
+        if url is None:
+            raise SystemExit("no free Redis database number (1-15)")
+        yield url
 
 
 class Stream(threading.Thread):

@@ -69,36 +69,20 @@ def pg_url():
 
 @pytest.fixture
 def redis_url():
-    """URL of a Redis database number that this test holds alone, flushed after it.
-
-    Numbers 1–15 are claimed with a lock key in database 0, so concurrent test
-    runs (other engineers, CI jobs) never share one; a database that already
-    holds keys is someone else's and is passed over.
-    """
+    """URL of a Redis database number that this test holds alone, flushed after it
+    (see tests/redis_claim.py: the benchmarks claim theirs the same way)."""
     import redis
 
+    from tests.redis_claim import claimed_database
+
     try:
-        lock_db = redis.Redis.from_url(REDIS_URL, db=0, socket_timeout=CONNECT_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT)
-        lock_db.ping()
+        redis.Redis.from_url(REDIS_URL, socket_timeout=CONNECT_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT).ping()
     except redis.RedisError as exc:
         _service_missing(f"Redis at {REDIS_URL}", exc)
-    token = uuid.uuid4().hex
-    for number in range(1, 16):
-        lock = f"supervise-test:db-lock:{number}"
-        if not lock_db.set(lock, token, nx=True, ex=900):
-            continue
-        db = redis.Redis.from_url(REDIS_URL, db=number, socket_timeout=CONNECT_TIMEOUT)
-        if db.dbsize():
-            lock_db.delete(lock)
-            continue
-        try:
-            yield f"{REDIS_URL.rstrip('/')}/{number}"
-        finally:
-            db.flushdb()
-            if lock_db.get(lock) == token.encode():
-                lock_db.delete(lock)
-        return
-    pytest.fail("no free Redis database number (1–15) to test in")
+    with claimed_database(REDIS_URL, hold_seconds=900) as url:
+        if url is None:
+            pytest.fail("no free Redis database number (1–15) to test in")
+        yield url
 
 
 @pytest.fixture
