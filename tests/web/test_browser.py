@@ -189,7 +189,7 @@ def test_video_wall_sixteen_tiles(site, browser):
                                                   url="rtsp://u:p@127.0.0.1:9/", enabled=True))
     page = log_in(browser, url, region.users["region"], path="/wall")
     live_requests = []
-    page.on("request", lambda r: live_requests.append(r.url) if "/live." in r.url else None)
+    page.on("request", lambda r: live_requests.append(r.url) if "/video/" in r.url and "/live." in r.url else None)
     page.wait_for_selector(".wall-tile")
     assert page.locator(".wall-tile").count() == 16
     page.wait_for_function("Array.from(document.querySelectorAll('.wall-tile img')).every(i => i.naturalWidth > 0)",
