@@ -16,7 +16,8 @@ Definitions (shown to users on the KPI page and in the PDF):
 
 ``kpi_daily`` holds one row per local day and (center, department, window, staff).
 :func:`refresh` rebuilds only the days touched since it last ran: days on which
-a re-judged case was received or completed, and days of new ratings. A day is
+a re-judged case was received or completed, now or before late data moved or
+retracted that (:func:`_days_once_counted`), and days of new ratings. A day is
 rebuilt whole (delete + insert in one transaction), so running it twice is harmless.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import Date, Engine, and_, case as sql_case, delete, func, inser
 
 from app.queries.reference import Reference
 from app.scope import Scope, scope_for
-from app.tables import OPEN_STATUSES, cases, kpi_daily, kpi_monthly, kpi_state, ratings
+from app.tables import OPEN_STATUSES, cases, events, kpi_daily, kpi_monthly, kpi_state, ratings
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +141,34 @@ def _touched_days(conn, judged_mark: datetime | None, rating_mark: int, zone) ->
             return set()
         lo, hi = min(instants).astimezone(zone).date(), max(instants).astimezone(zone).date()
         return {lo + timedelta(days=i) for i in range((hi - lo).days + 1)}
+    rejudged = cases.c.judged_at > judged_mark - SAFETY_MARGIN
     days: set[date] = set()
-    for received, completed in conn.execute(select(cases.c.received_at, cases.c.completed_at)
-                                            .where(cases.c.judged_at > judged_mark - SAFETY_MARGIN)):
+    for received, completed in conn.execute(select(cases.c.received_at, cases.c.completed_at).where(rejudged)):
         days.add(received.astimezone(zone).date())
         if completed is not None:
             days.add(completed.astimezone(zone).date())
+    days |= _days_once_counted(conn, rejudged, zone)
     for (rated,) in conn.execute(select(ratings.c.rated_at).where(ratings.c.id > rating_mark)):
         days.add(rated.astimezone(zone).date())
     return days
+
+
+def _days_once_counted(conn, rejudged, zone) -> set[date]:
+    """Every day a re-judged case may have been counted on before, read from its events.
+
+    A case counts on the day of its `received` and of its `completed`, and each
+    is the instant of one of its events (rules.clocks: the first received, the
+    completion that ended it). Late data can move either to another of its
+    events, or retract the completion, but it never removes an event: so the
+    days of all its received and completed events hold the day it used to be
+    counted on, which refreshing only its current days would leave stale.
+    (Not a remembered column on `cases`: the ingest rewrites every column of
+    a case it judges again.)
+    """
+    counted = (select(events.c.occurred_at).distinct()
+               .join(cases, cases.c.case_no == events.c.case_no)
+               .where(rejudged, events.c.kind.in_(("received", "completed"))))
+    return {at.astimezone(zone).date() for (at,) in conn.execute(counted)}
 
 
 def _aware(value):
@@ -559,7 +579,7 @@ def kpi_refresh() -> None:
 @kpi_command.command("rebuild")
 @click.option("--days", type=int, default=None, help="Only the last N days (default: everything).")
 def kpi_rebuild(days: int | None) -> None:
-    """Recompute days whole, e.g. after a completion was retracted by late data."""
+    """Recompute days whole (refresh already follows late data; this is for e.g. a restored backup)."""
     from datetime import timezone
 
     from app.database import open_database
@@ -576,4 +596,5 @@ def kpi_rebuild(days: int | None) -> None:
     today = now.astimezone(settings.zone).date()
     chosen = {today - timedelta(days=i) for i in range(days)}
     rebuild_days(engine, chosen, settings.zone)
+    rebuild_months(engine, {month_of(d) for d in chosen})
     click.echo(f"kpi: rebuilt {len(chosen)} day(s)")
