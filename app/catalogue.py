@@ -104,6 +104,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "action.resolved": ("条件解除自动关闭", "Resolved"),
     "action.retracted": ("撤回", "Retracted"),
     "action.escalated": ("升级", "Escalated"),
+    "action.reopened": ("重新触发", "Fired again"),
+    "action.updated": ("迟到数据更新", "Updated by late data"),
     # --- overview ------------------------------------------------------------------------
     "ov.title": ("区域总览：各中心报警负荷", "Region overview: alarm load by center"),
     "ov.hint": ("点击市、县中心逐级查看，点击部门进入监控大厅。",

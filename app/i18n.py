@@ -63,3 +63,11 @@ def level_label(level: str, lang: str = DEFAULT) -> str:
 
 def state_label(state: str, lang: str = DEFAULT) -> str:
     return t(f"state.{state}", lang)
+
+
+def action_note(action: dict, alarm: dict, lang: str) -> str:
+    """The note of an action; the system's escalation has none, so it says how long the alarm was left."""
+    if action["action"] == "escalated" and not action["note"]:
+        minutes = round((action["at"] - alarm["fired_at"]).total_seconds() / 60)
+        return t("cr.escalated", lang, minutes=minutes)
+    return action["note"]

@@ -387,3 +387,23 @@ sms_inbox = Table(
 )
 Index("sms_inbox_case", sms_inbox.c.case_no)
 Index("sms_inbox_received", sms_inbox.c.received_at)
+
+
+# --- Escalation (app/escalation.py): migration 0006 ------------------------------------------
+# Owned by the dashboard.
+
+# An alarm escalates once: whichever process records it first, a second
+# 'escalated' entry for the same alarm is refused by the database itself.
+Index("alarm_actions_escalated_once", alarm_actions.c.alarm_id, unique=True,
+      postgresql_where=alarm_actions.c.action == "escalated", sqlite_where=alarm_actions.c.action == "escalated")
+
+# Where the escalation sweep stands, so that each sweep looks only at what may
+# have passed the limit since the one before (one row, name 'alarms').
+escalation_sweep = Table(
+    "escalation_sweep",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("fired_until", UtcDateTime, nullable=False),  # alarms fired up to here were looked at past their limit
+    Column("after_id", BigInteger, nullable=False),  # alarms with a higher id are new since
+    Column("swept_at", UtcDateTime, nullable=False),  # alarms updated after this (less a margin) are looked at again
+)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from dash import dcc, html
 
 from app.catalogue import STRINGS
-from app.i18n import kind_label, level_label, state_label, subject_label, t
+from app.i18n import action_note, kind_label, level_label, state_label, subject_label, t
 from app.queries.alarms import is_escalated
 from app.queries.reference import Reference
 from app.scope import Scope
@@ -158,7 +158,7 @@ def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str
     lines.append(html.H4(t("cr.actions", lang)))
     lines.append(html.Ul([
         html.Li(f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {a['actor']}"
-                + (f"：{a['note']}" if a["note"] else ""))
+                + (f"：{note}" if (note := action_note(a, row, lang)) else ""))
         for a in actions
     ], className="control-room-actions"))
     return lines

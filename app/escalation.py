@@ -1,0 +1,155 @@
+"""Escalation (超时升级): an alarm left unacknowledged past the control room's limit.
+
+The board shows it from time alone (:func:`app.queries.alarms.is_escalated`);
+this sweep also records it, so the audit trail says when an alarm was left
+too long: one ``escalated`` entry by ``system`` in ``alarm_actions`` per alarm,
+``at`` the instant it passed the limit (``fired_at`` + limit, in event time,
+whenever the sweep notices), and one message on the alarm stream.
+
+Exactly once, with any number of sweeping processes: a unique index on
+``alarm_actions (alarm_id) WHERE action = 'escalated'`` lets one INSERT in and
+turns the others into nothing (``ON CONFLICT DO NOTHING``); only the process
+whose row went in publishes. The sweep is cheap enough for every ingest cycle:
+``escalation_sweep`` remembers up to which ``fired_at`` the alarms were looked
+at, so each sweep reads only the alarms that passed the limit since, new
+alarms (which may have fired long ago, from late data) and alarms changed
+since (reopened, moved, or acknowledged after their limit).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import click
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.tables import alarm_actions, alarms, escalation_sweep
+
+log = logging.getLogger(__name__)
+
+SWEEP = "alarms"
+# An alarm committed this long after a sweep's instant, with an id it had already
+# passed (ids are handed out before commit), is still looked at by the next sweep.
+MARGIN = timedelta(minutes=10)
+CHUNK = 1000
+STATES = ("open", "acknowledged", "closed")
+_COLUMNS = (alarms.c.id, alarms.c.kind, alarms.c.level, alarms.c.case_no, alarms.c.subject, alarms.c.center_id,
+            alarms.c.dept_id, alarms.c.window_id, alarms.c.camera_id, alarms.c.fired_at, alarms.c.state,
+            alarms.c.closed_reason, alarms.c.acknowledged_at, alarms.c.closed_at)
+
+
+def escalate(engine: Engine, redis, now: datetime, escalate_after: timedelta) -> list:
+    """Record every alarm that passed `escalate_after` unacknowledged by `now`; their stream messages.
+
+    With `redis` the messages are published here; with None the caller publishes
+    them (the ingest sends them in order with its own changes).
+    """
+    from ingest.publisher import change_from
+
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware instant")
+    cut = now - escalate_after
+    with engine.begin() as conn:
+        mark = conn.execute(select(escalation_sweep).where(escalation_sweep.c.name == SWEEP)).mappings().first()
+        newest_id = conn.execute(select(func.max(alarms.c.id))).scalar() or 0
+        rows = conn.execute(select(*_COLUMNS).where(_candidates(mark, cut), ~_escalated())).mappings().all()
+        passed = {r["id"]: (dict(r), r["fired_at"] + escalate_after) for r in rows
+                  if unacknowledged_at(r, r["fired_at"] + escalate_after)}
+        recorded = _record(conn, [(alarm_id, at) for alarm_id, (_, at) in passed.items()])
+        _advance(conn, mark, cut, newest_id, now)
+    changes = [change_from(passed[alarm_id][0], "escalated", "system", passed[alarm_id][1])
+               for alarm_id in sorted(recorded, key=lambda i: (passed[i][1], i))]
+    if redis is not None and changes:
+        _publish(redis, changes)
+    return changes
+
+
+def unacknowledged_at(row, at: datetime) -> bool:
+    """Was the alarm still open (neither acknowledged nor closed) at the instant `at`?"""
+    return all(when is None or when > at for when in (row["acknowledged_at"], row["closed_at"]))
+
+
+def _escalated():
+    return exists().where(alarm_actions.c.alarm_id == alarms.c.id, alarm_actions.c.action == "escalated")
+
+
+def _candidates(mark, cut: datetime):
+    """The alarms that may have passed the limit since the last sweep (everything on the board, the first time)."""
+    past_limit = alarms.c.fired_at <= cut
+    if mark is None:  # closed history from before escalations were recorded is not back-filled
+        return and_(past_limit, alarms.c.state.in_(("open", "acknowledged")))
+    return and_(past_limit, or_(
+        and_(alarms.c.state.in_(STATES), alarms.c.fired_at > mark["fired_until"]),  # the (state, fired_at) index
+        alarms.c.id > mark["after_id"],
+        alarms.c.updated_at >= mark["swept_at"] - MARGIN,
+    ))
+
+
+def _insert(conn: Connection):
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+
+
+def _record(conn: Connection, due: list[tuple[int, datetime]]) -> set[int]:
+    """Append the escalations; the ids whose row went in (another process may have been first)."""
+    recorded: set[int] = set()
+    for index in range(0, len(due), CHUNK):
+        rows = [dict(alarm_id=alarm_id, action="escalated", actor="system", note="", at=at)
+                for alarm_id, at in due[index:index + CHUNK]]
+        statement = _insert(conn)(alarm_actions).values(rows).on_conflict_do_nothing(
+            index_elements=[alarm_actions.c.alarm_id], index_where=alarm_actions.c.action == "escalated")
+        recorded.update(conn.execute(statement.returning(alarm_actions.c.alarm_id)).scalars())
+    return recorded
+
+
+def _advance(conn: Connection, mark, cut: datetime, newest_id: int, now: datetime) -> None:
+    """Move the mark forward (never back: a replay of an earlier instant re-reads, it does not forget)."""
+    values = dict(fired_until=cut, after_id=newest_id, swept_at=now)
+    if mark is None:
+        conn.execute(_insert(conn)(escalation_sweep).values(name=SWEEP, **values).on_conflict_do_nothing())
+    else:
+        conn.execute(update(escalation_sweep).where(escalation_sweep.c.name == SWEEP,
+                                                    escalation_sweep.c.fired_until <= cut).values(**values))
+
+
+def _publish(redis, changes: list) -> None:
+    from ingest.publisher import publish
+
+    try:
+        publish(redis, changes)
+    except Exception as exc:  # noqa: BLE001 - recorded in the database; the stream only notifies
+        log.warning("%d escalation(s) recorded but not announced: %s", len(changes), exc)
+
+
+@lru_cache(maxsize=1)
+def configured_limit() -> timedelta:
+    """SUPERVISE_ESCALATE_MINUTES as a duration, read once per process (the board uses the same setting)."""
+    from app.settings import load
+
+    return timedelta(minutes=load().escalate_minutes)
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+@click.command("escalate")
+@click.option("--now", "now_text", metavar="ISO8601",
+              help="The instant that is 'now' (replay); local time if it has no offset. Default: the clock.")
+def escalate_command(now_text: str | None) -> None:
+    """Record alarms left unacknowledged past SUPERVISE_ESCALATE_MINUTES (action 'escalated').
+
+    The ingest does this every cycle; running it again, or from several
+    machines at once, records nothing twice.
+    """
+    from datetime import timezone
+
+    from app.database import open_database
+    from app.messaging import connect
+    from app.settings import load
+    from ingest.command import parse_now
+
+    settings = load()
+    now = parse_now(now_text, settings) or datetime.now(timezone.utc)
+    changes = escalate(open_database(settings), connect(settings), now,
+                       timedelta(minutes=settings.escalate_minutes))
+    click.echo(f"escalated {len(changes)} alarm(s)")

@@ -1,0 +1,171 @@
+"""Escalation is recorded: one 'escalated' entry by 'system' per alarm, at the instant
+it passed the limit (event time), announced on the alarm stream, exactly once
+however many processes sweep, and shown on the case page and in the dossier PDF."""
+from __future__ import annotations
+
+import subprocess
+import threading
+from datetime import timedelta
+
+import fakeredis
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, update
+
+from app.escalation import escalate
+from app.tables import alarm_actions, alarms
+from tests.web.conftest import NOW, make_region
+
+LIMIT = timedelta(minutes=30)
+
+
+def escalations(engine) -> dict[int, tuple]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(alarm_actions.c.alarm_id, alarm_actions.c.actor, alarm_actions.c.at,
+                                   alarm_actions.c.note).where(alarm_actions.c.action == "escalated")).all()
+    return {alarm_id: (actor, at, note) for alarm_id, actor, at, note in rows}
+
+
+def acknowledge(engine, alarm_id: int, at) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(state="acknowledged", acknowledged_at=at,
+                                                                          updated_at=at))
+
+
+def test_recorded_at_the_instant_the_limit_passed_and_only_once(region):
+    overdue = [ids[0] for ids in region.alarm_ids.values()]  # fired two hours before NOW
+    warnings = [ids[1] for ids in region.alarm_ids.values()]  # fired five minutes before NOW
+    changes = escalate(region.engine, None, NOW, LIMIT)
+    assert sorted(c.alarm_id for c in changes) == sorted(overdue)
+    recorded = escalations(region.engine)
+    # At fired_at + limit, not when the sweep noticed: history is told in event time.
+    assert recorded == {a: ("system", NOW - timedelta(minutes=90), "") for a in overdue}
+    assert escalate(region.engine, None, NOW, LIMIT) == []  # a second sweep records nothing again
+    # The boundary: 25 minutes on, the warnings are exactly 30 minutes old and escalate; a second earlier they do not.
+    assert escalate(region.engine, None, NOW + timedelta(minutes=25, seconds=-1), LIMIT) == []
+    changes = escalate(region.engine, None, NOW + timedelta(minutes=25), LIMIT)
+    assert sorted(c.alarm_id for c in changes) == sorted(warnings)
+    assert {escalations(region.engine)[a][1] for a in warnings} == {NOW + timedelta(minutes=25)}
+    assert len(escalations(region.engine)) == len(overdue) + len(warnings)
+
+
+def test_acknowledged_in_time_never_escalates_but_late_acknowledgement_does(region):
+    d = "GX-450102:MZ"
+    in_time = region.add_alarm(d, fired_at=NOW - timedelta(minutes=20))
+    acknowledge(region.engine, in_time, NOW - timedelta(minutes=15))  # before its limit
+    escalate(region.engine, None, NOW, LIMIT)  # the sweep has a mark from here on
+    late = region.add_alarm(d, fired_at=NOW + timedelta(minutes=1))
+    # The sweep stops for an hour (ingest down); meanwhile the alarm passes its limit and is acknowledged after.
+    acknowledge(region.engine, late, NOW + timedelta(minutes=45))
+    changes = escalate(region.engine, None, NOW + timedelta(hours=1), LIMIT)
+    recorded = escalations(region.engine)
+    assert in_time not in recorded
+    assert late in {c.alarm_id for c in changes} and recorded[late][1] == NOW + timedelta(minutes=31)
+    escalate(region.engine, None, NOW + timedelta(days=1), LIMIT)
+    assert in_time not in escalations(region.engine)
+
+
+def test_an_alarm_that_fired_long_ago_from_late_data_is_recorded_by_the_next_sweep(region):
+    escalate(region.engine, None, NOW, LIMIT)
+    late = region.add_alarm("GX-450202:SC", fired_at=NOW - timedelta(hours=3))  # inserted after the mark
+    changes = escalate(region.engine, None, NOW + timedelta(seconds=1), LIMIT)
+    assert [c.alarm_id for c in changes] == [late]
+    assert escalations(region.engine)[late][1] == NOW - timedelta(hours=2, minutes=30)
+
+
+def test_published_on_the_alarm_stream_like_other_changes(region):
+    from ingest.publisher import read_after
+
+    redis = fakeredis.FakeRedis()
+    returned = escalate(region.engine, redis, NOW, LIMIT)
+    _, messages = read_after(redis, "0-0")
+    assert [m.model_dump() for m in messages] == [c.model_dump() for c in returned] and messages
+    first = messages[0]
+    assert (first.action, first.actor, first.state, first.kind) == ("escalated", "system", "open", "promise_overdue")
+    assert first.at == first.fired_at + LIMIT and first.center_id and first.dept_id
+    escalate(region.engine, redis, NOW, LIMIT)
+    assert len(read_after(redis, "0-0")[1]) == len(messages)  # nothing announced twice
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
+def any_region(request, web_settings):
+    if request.param == "sqlite":
+        return make_region(web_settings)
+    return make_region(web_settings.model_copy(update={"db_url": request.getfixturevalue("pg_url")}))
+
+
+def test_exactly_once_when_several_processes_sweep_at_the_same_instant(any_region):
+    region = any_region
+    redis = fakeredis.FakeRedis()
+    start = threading.Barrier(6)
+    returned: list = []
+    failures: list = []
+
+    def sweep():
+        try:
+            start.wait()
+            returned.extend(escalate(region.engine, redis, NOW + timedelta(hours=1), LIMIT))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=sweep) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    every_alarm = {a for ids in region.alarm_ids.values() for a in ids}
+    assert set(escalations(region.engine)) == every_alarm
+    assert sorted(c.alarm_id for c in returned) == sorted(every_alarm)  # each announced by exactly one sweeper
+    assert len(redis.xrange("supervise:alarms")) == len(every_alarm)
+    with region.engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(alarm_actions.c.action == "escalated")).scalar() == \
+            len(every_alarm)
+
+
+def test_the_database_refuses_a_second_escalation_of_one_alarm(region):
+    from sqlalchemy.exc import IntegrityError
+
+    alarm_id = region.alarm_ids["GX-450102:MZ"][0]
+    escalate(region.engine, None, NOW, LIMIT)
+    with pytest.raises(IntegrityError), region.engine.begin() as conn:
+        conn.execute(alarm_actions.insert().values(alarm_id=alarm_id, action="escalated", actor="system", note="",
+                                                   at=NOW))
+
+
+def test_case_page_and_dossier_show_the_escalation(region, web_app, tmp_path):
+    from dash._utils import to_json
+
+    from app.pdf import Sources, case_dossier
+    from app.queries.reference import read_reference
+    from app.scope import scope_for
+    from ingest.exchange import exchange_engine
+    from layouts.case import layout
+
+    escalate(region.engine, None, NOW, LIMIT)
+    case_no = region.case_nos["GX-450102:MZ"][0]
+    services = web_app.extensions["supervise"]
+    scope = scope_for("region", "GX-450000", services.reference.get())
+    with web_app.test_request_context("/"):
+        page = to_json(layout(services, scope, "zh", case_no))
+    assert "升级" in page and "已超 30 分钟未确认" in page
+    reference = read_reference(exchange_engine(region.settings.exchange_url_resolved))
+    sources = Sources(region.engine, reference, NOW, region.settings.zone, services.calendar, region.settings.var_dir,
+                      "tester")
+    out = tmp_path / "case.pdf"
+    out.write_bytes(case_dossier(sources, scope, case_no))
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "升级 system 已超 30 分钟未确认" in text.replace("\n", " ")
+
+
+def test_escalate_command(region, monkeypatch):
+    from app.cli import cli
+
+    monkeypatch.setenv("SUPERVISE_VAR_DIR", str(region.settings.var_dir))
+    result = CliRunner().invoke(cli, ["escalate", "--now", "2026-11-27T10:00:00+08:00"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "escalated 12 alarm(s)"
+    assert CliRunner().invoke(cli, ["escalate", "--now", "2026-11-27T10:00:00+08:00"]).output.strip() == \
+        "escalated 0 alarm(s)"
+    bad = CliRunner().invoke(cli, ["escalate", "--now", "yesterday"])
+    assert bad.exit_code == 2 and "not an ISO 8601 instant" in bad.output
