@@ -31,7 +31,26 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Connection, Date, DateTime, I
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Select
 
-_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps writes it
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode  # as json.dumps writes it
+
+
+class JsonText(str):
+    """A JSON column's value already written as JSON text: stored as it is.
+
+    The ingest has most values in this form before it needs them as JSON (an
+    event's payload as the exchange database gave it; clocks written once by
+    orjson), and encoding a dict again is a large share of its work."""
+
+
+def _json_text(value) -> str:
+    return value if isinstance(value, JsonText) else _encode_json(value)
+
+
+def _decoded(row: dict) -> dict:
+    """A row for SQLAlchemy, whose JSON type encodes values itself: JsonText decoded back."""
+    if not any(isinstance(v, JsonText) for v in row.values()):
+        return row
+    return {k: json.loads(v) if isinstance(v, JsonText) else v for k, v in row.items()}
 
 
 def is_postgres(conn: Connection) -> bool:
@@ -76,7 +95,7 @@ def insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     if not rows:
         return
     if not is_postgres(conn):
-        conn.execute(table.insert(), list(rows))
+        conn.execute(table.insert(), [_decoded(r) for r in rows])
         return
     _copy(conn, table.name, table, list(rows[0]), rows)
 
@@ -86,7 +105,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     if not rows:
         return
     if not is_postgres(conn):
-        conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
+        conn.execute(table.insert(), [_decoded(dict(zip(columns, row))) for row in rows])
         return
     as_json = [i for i, c in enumerate(columns) if c in _json_columns(table)]
     if as_json:
@@ -97,7 +116,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
 def _with_json_text(row: tuple, positions: list[int]) -> list:
     row = list(row)
     for i in positions:
-        row[i] = _JSON_TEXT(row[i])
+        row[i] = _json_text(row[i])
     return row
 
 
@@ -109,7 +128,7 @@ def insert_new(conn: Connection, table: Table, columns: Sequence[str], rows: Seq
         return []
     if not is_postgres(conn):
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c[returning])
-        return list(conn.execute(stmt, [dict(zip(columns, row)) for row in rows]).scalars())
+        return list(conn.execute(stmt, [_decoded(dict(zip(columns, row))) for row in rows]).scalars())
     as_json = [i for i, c in enumerate(columns) if c in _json_columns(table)]
     if as_json:
         rows = [_with_json_text(row, as_json) for row in rows]
@@ -126,7 +145,7 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[dict], i
         return []
     if not is_postgres(conn):
         stmt = table.insert().returning(table.c[id_column], sort_by_parameter_order=True)
-        return list(conn.execute(stmt, list(rows)).scalars())
+        return list(conn.execute(stmt, [_decoded(r) for r in rows]).scalars())
     with _driver(conn).cursor() as cur:
         cur.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -145,7 +164,7 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], key: str, updat
     if not is_postgres(conn):
         stmt = sqlite.insert(table)
         stmt = stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in update})
-        conn.execute(stmt, list(rows))
+        conn.execute(stmt, [_decoded(r) for r in rows])
         return
     names = ", ".join(columns)
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
@@ -166,6 +185,7 @@ def update(conn: Connection, table: Table, rows: Sequence[dict], key: str) -> No
             .where(table.c[key] == bindparam("_key"))
             .values({c: bindparam(f"_new_{c}") for c in columns})
         )
+        rows = [_decoded(r) for r in rows]
         conn.execute(stmt, [{"_key": r[key], **{f"_new_{c}": r[c] for c in columns}} for r in rows])
         return
     sets = ", ".join(f"{c} = s.{c}" for c in columns)
@@ -179,7 +199,7 @@ def _copy(conn: Connection, target: str, table: Table, columns: list[str], rows:
 
 def _as_tuples(table: Table, columns: list[str], rows: Iterable[dict]) -> Iterable[list]:
     as_json = _json_columns(table) & set(columns)
-    return ([_JSON_TEXT(row[c]) if c in as_json else row[c] for c in columns] for row in rows)
+    return ([_json_text(row[c]) if c in as_json else row[c] for c in columns] for row in rows)
 
 
 @contextmanager

@@ -17,9 +17,10 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Callable, Iterable
 
+import orjson
 from sqlalchemy import Connection, Engine, select
 
-from ingest import judging, metrics, store
+from ingest import bulk, judging, metrics, store
 from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
 from ingest.exchange import items as exchange_items
@@ -32,8 +33,10 @@ from rules.clocks import CaseJudgement, Item, judge_case
 from rules.events import ORPHAN_HOLD, Event, Rejection, check_row, orphan_rejection
 
 log = logging.getLogger(__name__)
+_dumps = orjson.dumps
 
 SOURCE = "case_events"
+_PAYLOAD = EVENT_COLUMNS.index("payload")
 ITEMS_REFRESH_SECONDS = 60  # the catalogue changes rarely; new items are picked up within a minute
 CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refresh this often
 CATCH_UP_SECONDS = 2.0  # following: a backlog is taken in this long before its cases are judged
@@ -194,7 +197,8 @@ class Ingest:
         good, rejected = self._check(batch.rows)
         after = Cursor.from_row(cursor.to_row())
         after.take(batch.ids, batch.snapshot)
-        return _Read(cursor, after, batch, good, [store.dup_key(e) for e in good], rejected)
+        texts = {row[0]: row[_PAYLOAD] for row in batch.rows}
+        return _Read(cursor, after, batch, good, [store.dup_key(e) for e in good], texts, rejected)
 
     def _store(self, read: "_Read", now: datetime) -> Totals:
         """Store a batch read and the cursor that took it, in one transaction."""
@@ -205,7 +209,7 @@ class Ingest:
             touched = {e.case_no for e in good}
             stored = store.stored_cases(conn, touched)  # case -> at the head of the due index already
             received = stored.keys() | {e.case_no for e in good if e.kind == "received"}
-            fresh = store.insert_events(conn, good, read.keys, held_cases=touched - received)
+            fresh = store.insert_events(conn, good, read.keys, touched - received, read.payload_texts)
             store.release_held(conn, {e.case_no for e in fresh if e.kind == "received"} - stored.keys())
             store.log_quality(conn, SOURCE, rejected, now)
             # Judged by fire_due, once per cycle however many batches touched them. (Only
@@ -384,6 +388,7 @@ class _Read:
     batch: Batch
     good: list[Event]
     keys: list[str]  # each good event's repeat key (store.dup_key)
+    payload_texts: dict[int, object]  # each row's payload as read, by event id
     rejected: list[tuple[int, str, dict]]
 
 
@@ -450,19 +455,19 @@ def _case_row(j: CaseJudgement | None, received: Event, case_events: list[Event]
         "early": (completed_day < j.promise_due) if completed_day and j.promise_due else None,
         "used_days": used, "promised_days": item.promised_days + j.extension_days,
         "corrections": sum(1 for e in case_events if e.kind == "correction_notice" and e.occurred_at <= now),
-        "next_change": next_change, "clocks": [_clock_json(c) for c in j.clocks], "judged_at": now,
+        "next_change": next_change, "clocks": _clocks_json(j.clocks), "judged_at": now,
     }  # fmt: skip
 
 
-def _clock_json(clock) -> dict:
-    def iso(v):
-        return v.isoformat() if v is not None else None
-
-    return {
-        "name": clock.name, "start": iso(clock.start), "due": iso(clock.due), "stopped_at": iso(clock.stopped_at),
-        "dept_id": clock.dept_id, "unit": clock.unit, "limit_days": clock.limit_days,
-        "extension_days": clock.extension_days, "paused_days": clock.paused_days, "overdue_at": iso(clock.overdue_at),
-    }  # fmt: skip
+def _clocks_json(clocks) -> bulk.JsonText:
+    """The clocks as stored: JSON text written once by orjson, whose instants and
+    dates come out exactly as their isoformat()."""
+    return bulk.JsonText(_dumps([
+        {"name": c.name, "start": c.start, "due": c.due, "stopped_at": c.stopped_at, "dept_id": c.dept_id,
+         "unit": c.unit, "limit_days": c.limit_days, "extension_days": c.extension_days,
+         "paused_days": c.paused_days, "overdue_at": c.overdue_at}
+        for c in clocks
+    ]).decode())  # fmt: skip
 
 
 def _stored(row: dict) -> StoredAlarm:

@@ -14,7 +14,7 @@ import json
 from json.encoder import encode_basestring_ascii
 from datetime import datetime, timezone
 from operator import attrgetter
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, update
 
@@ -74,19 +74,32 @@ _EVENT_COLUMNS = (*(c.name for c in EVENT_FIELDS[:11]), "payload", "dup_key", "h
 
 
 def insert_events(conn: Connection, new_events: Sequence[Event], keys: Sequence[str],
-                  held_cases: set[str]) -> list[Event]:  # fmt: skip
+                  held_cases: set[str], payload_texts: Mapping[int, object] | None = None) -> list[Event]:  # fmt: skip
     """Store `new_events`, whose dup_key are `keys`; returns the events stored. An exact
     repeat of an event already stored, or earlier in the same batch, is not. (An id is
-    never offered twice: the cursor commits with the events.)"""
+    never offered twice: the cursor commits with the events.)
+
+    `payload_texts` are the payloads as the exchange database gave them, by event id:
+    a payload the rules accepted is a JSON object, so its text is stored as it came
+    instead of being encoded again."""
     by_key: dict[str, Event] = {}
     for key, event in sorted(zip(keys, new_events), key=lambda pair: pair[1].event_id):
         by_key.setdefault(key, event)
-    rows = [(*_EVENT_VALUES(e), key, e.case_no in held_cases) for key, e in by_key.items()]
+    texts = payload_texts or {}
+    rows = [
+        (*_EVENT_VALUES(e), _payload_text(texts.get(e.event_id), e.payload), key, e.case_no in held_cases)
+        for key, e in by_key.items()
+    ]
     stored = set(bulk.insert_new(conn, events, _EVENT_COLUMNS, rows, unique=("case_no", "dup_key"), returning="event_id"))
     return [e for e in by_key.values() if e.event_id in stored]
 
 
-_EVENT_VALUES = attrgetter(*(c.name for c in EVENT_FIELDS[:11]), "payload")
+def _payload_text(text: object, payload: dict) -> object:
+    """The payload's own JSON text where it came as text, else the decoded payload."""
+    return bulk.JsonText(text) if isinstance(text, str) and payload else payload
+
+
+_EVENT_VALUES = attrgetter(*(c.name for c in EVENT_FIELDS[:11]))
 
 
 def case_events(conn: Connection, case_nos: Iterable[str]) -> dict[str, list[Event]]:
@@ -150,7 +163,10 @@ CASE_COLUMNS = tuple(c.name for c in cases.columns)
 
 
 def upsert_cases(conn: Connection, rows: Sequence[dict]) -> None:
-    bulk.upsert(conn, cases, rows, key="case_no", update=[c for c in CASE_COLUMNS if c != "case_no"])
+    """Write judged cases: the columns the rows carry, and no other (a column the
+    judgement does not own keeps its value)."""
+    if rows:
+        bulk.upsert(conn, cases, rows, key="case_no", update=[c for c in rows[0] if c != "case_no"])
 
 
 # A next_change this far in the past means "judge again at the next chance".
@@ -159,9 +175,8 @@ JUDGE_NOW = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def mark_for_judgement(conn: Connection, case_nos: set[str], new_cases: Sequence[dict]) -> None:
     """Put `case_nos` at the head of the due index; `new_cases` get a row first."""
-    placeholders = [{c: row.get(c) for c in CASE_COLUMNS} | {"next_change": JUDGE_NOW} for row in new_cases]
-    for row in placeholders:
-        row.update({k: v for k, v in _CASE_DEFAULTS.items() if row[k] is None})
+    # Only the columns a placeholder knows: every other one is NULL until the case is judged.
+    placeholders = [_CASE_DEFAULTS | row | {"next_change": JUDGE_NOW} for row in new_cases]
     bulk.upsert(conn, cases, placeholders, key="case_no", update=["next_change"])
     rest = case_nos - {r["case_no"] for r in placeholders}
     if rest:
