@@ -41,7 +41,7 @@ def parse_now(value: str | None, settings: Settings) -> datetime | None:
 @click.option("--once", is_flag=True, help="Take in every row not yet taken in, fire what is due, store, exit 0.")
 @click.option("--now", "now_text", metavar="ISO8601",
               help="The instant that is 'now' for everything (replay); local time if it has no offset.")
-@click.option("--batch-size", default=5000, show_default=True, help="Exchange rows per transaction.")
+@click.option("--batch-size", default=5000, show_default=True, help="Exchange rows per transaction when caught up; a backlog is taken in transactions of up to 4 times as many.")
 @click.option("--metrics-port", type=int, help="Serve Prometheus metrics on this port.")
 @click.option("--wait-for-lock", default=30.0, show_default=True,
               help="--once: seconds to wait while another ingest holds the lock.")
