@@ -1,0 +1,1 @@
+"""Frozen copies of rules/ before it was optimised: the reference of tests/rules/test_differential.py."""
