@@ -79,9 +79,11 @@
 
   // Apply the server's row operations: deletions (highest index first), then insertions (lowest first).
   // Rows not named stay untouched in the page, so nothing else redraws or flickers.
-  window.superviseApplyBoard = function (ops) {
+  // They arrive as JSON text ({n, json}): the server shares one answer among the sessions that ask alike.
+  window.superviseApplyBoard = function (message) {
     var grid = document.getElementById("control-room-grid");
-    if (!ops || !grid) { return window.dash_clientside.no_update; }
+    if (!message || !message.json || !grid) { return window.dash_clientside.no_update; }
+    var ops = JSON.parse(message.json);
     var selected = grid.querySelector(".control-room-row.selected");
     var selectedId = selected ? selected.dataset.alarm : null;
     if (ops.reset) { while (grid.firstChild) { grid.removeChild(grid.firstChild); } }
@@ -94,7 +96,7 @@
       if (String(pair[1].id) === selectedId) { row.classList.add("selected"); }
       grid.insertBefore(row, grid.children[pair[0]] || null);
     });
-    return ops.n;
+    return message.n;
   };
 
   // Case links inside the board navigate like dcc.Link: no page reload.

@@ -7,9 +7,14 @@ marker of what it last saw; when nothing changed anywhere the answer is
 read (cached per scope, filters and marker) and compared with the rows on
 screen, and only the differences travel: rows deleted, inserted or replaced,
 applied to the page by assets/control_room.js row by row.
+
+The answer itself is cached too (:func:`board_reply`), already serialised:
+the sessions of one scope move from the same board to the same next board, so
+the first of them works out the row operations and the others get its text.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -117,7 +122,7 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
     again regardless (escalation moves with time, and a row committed late is
     picked up).
     """
-    place = f"{scope.key}:{filters.center_id}:{filters.dept_id}:{filters.kind}:{filters.level}"
+    place = board_place(scope, filters)
     version_key = f"board-version:{place}"
     version = services.cache.get(version_key)
     newest = _newest(change_marker)
@@ -144,6 +149,72 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
     services.cache.set(version_key, {"bucket": bucket, "marker": change_marker, "newest": newest,
                                      "drawn": drawn_id}, timeout=120)
     return drawn_id, drawn
+
+
+def board_place(scope, filters: BoardFilters) -> str:
+    """The cache identity of a board: whose scope and which filters, as a digest of the parts
+    (joined with ':' a department id containing ':' could pass for another scope's)."""
+    parts = [scope.role, scope.scope_id, filters.center_id, filters.dept_id, filters.kind, filters.level]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A poll's answer for one board and one screen state, the large parts already JSON."""
+
+    drawn_id: str
+    ops: str | None = None  # the row operations as JSON text; None: the rows on screen stay
+    shown: list | None = None  # [[alarm id, signature], …] now on screen, with `ops`
+    counts: list | None = None  # the counters' children; None: unchanged
+    new_red: tuple = ()  # new red alarms: the browser sounds and flashes
+
+
+def board_reply(services, scope, filters: BoardFilters, lang: str, change_marker: str, bucket: int,
+                known: str | None, shown: list | None, live: bool) -> Reply:
+    """What to send a screen showing `shown` (board `known`), shared through the cache by every
+    session of the scope that shows the same and asks at the same marker.
+
+    The key names the scope (through :func:`board_place`), so a session can only
+    ever receive an answer worked out from its own scope's board.
+    """
+    key = "board-reply:" + hashlib.sha256(json.dumps(
+        [board_place(scope, filters), lang, change_marker, bucket, known, live, shown],
+        ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    reply = services.cache.get(key)
+    if reply is None:
+        drawn_id, board = read_board(services, scope, filters, change_marker, bucket, lang, known)
+        reply = _reply(drawn_id, board, shown, live)
+        services.cache.set(key, reply, timeout=120)
+    return reply
+
+
+def _reply(drawn_id: str, board: DrawnBoard | None, shown: list | None, live: bool) -> Reply:
+    if board is None:  # the board on screen is still the board: only the marker moves
+        return Reply(drawn_id)
+    desired = [(alarm_id, sig) for alarm_id, sig, _, _ in board.rows]
+    by_id = {alarm_id: (level, row) for alarm_id, _, level, row in board.rows}
+    new_shown = [list(d) for d in desired]
+    if shown is None:  # first render of this page
+        ops = {"reset": True, "deletes": [], "inserts": [[i, by_id[a][1]] for i, (a, _) in enumerate(desired)]}
+        return Reply(drawn_id, _json(ops), new_shown, board.counts)
+    diff = diff_rows(shown, desired)
+    if not diff.deletes and not diff.inserts:
+        return Reply(drawn_id, counts=board.counts)
+    before = {alarm_id for alarm_id, _ in shown}
+    new_red = []
+    inserts = []
+    for index, alarm_id in diff.inserts:
+        level, row = by_id[alarm_id]
+        fresh = live and alarm_id not in before
+        if fresh and level == "alarm":
+            new_red.append(alarm_id)
+        inserts.append([index, {**row, "fresh": True} if fresh else row])
+    ops = {"reset": False, "deletes": diff.deletes, "inserts": inserts}
+    return Reply(drawn_id, _json(ops), new_shown, board.counts, tuple(new_red))
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[bool, str]:
@@ -204,38 +275,18 @@ def register(app, services) -> None:
         change_marker, bucket = services.board_marker(), int((now.timestamp() + offset) // RECHECK_SECONDS)
         marker = f"{change_marker}|{bucket}|{filters}"
         seen_marker, _, seen_board = (position or "").partition("#")
-        if marker == seen_marker and ctx.triggered_id == "control-room-poll":
-            raise PreventUpdate
-        known = seen_board if shown is not None and ctx.triggered_id == "control-room-poll" else None
-        drawn_id, board = read_board(services, scope, filters, change_marker, bucket, lang, known)
-        if board is None:  # the board on screen is still the board: only the marker moves
-            return no_update, no_update, f"{marker}#{drawn_id}", no_update, no_update
-        marker = f"{marker}#{drawn_id}"
-        desired = [(alarm_id, sig) for alarm_id, sig, _, _ in board.rows]
-        by_id = {alarm_id: (level, row) for alarm_id, _, level, row in board.rows}
-        new_shown = [list(d) for d in desired]
-
-        def draw(alarm_id, fresh=False):
-            row = by_id[alarm_id][1]
-            return {**row, "fresh": True} if fresh else row
-
-        if shown is None:  # first render of this page
-            ops = {"reset": True, "deletes": [], "inserts": [[i, draw(a)] for i, (a, _) in enumerate(desired)], "n": n}
-            return ops, new_shown, marker, board.counts, no_update
-        diff = diff_rows(shown, desired)
-        if not diff.deletes and not diff.inserts:
-            return no_update, no_update, marker, board.counts, no_update
-        before = {alarm_id for alarm_id, _ in shown}
         live = ctx.triggered_id == "control-room-poll"
-        new_red = []
-        inserts = []
-        for index, alarm_id in diff.inserts:
-            fresh = live and alarm_id not in before
-            if fresh and by_id[alarm_id][0] == "alarm":
-                new_red.append(alarm_id)
-            inserts.append([index, draw(alarm_id, fresh)])
-        ops = {"reset": False, "deletes": diff.deletes, "inserts": inserts, "n": n}
-        return ops, new_shown, marker, board.counts, ({"ids": new_red, "n": n} if new_red else no_update)
+        if marker == seen_marker and live:
+            raise PreventUpdate
+        known = seen_board if shown is not None and live else None
+        reply = board_reply(services, scope, filters, lang, change_marker, bucket, known, shown, live)
+        position = f"{marker}#{reply.drawn_id}"
+        counts = no_update if reply.counts is None else reply.counts
+        if reply.ops is None:
+            return no_update, no_update, position, counts, no_update
+        # `n` makes each message new to Dash, so the browser applies it even when equal to the last.
+        return ({"n": n, "json": reply.ops}, reply.shown, position, counts,
+                {"ids": list(reply.new_red), "n": n} if reply.new_red else no_update)
 
     @app.callback(
         Output("control-room-filter-dept", "options"),

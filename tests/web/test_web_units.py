@@ -362,3 +362,37 @@ def test_the_case_page_shows_the_applicants_phone_masked():
            "used_days": None, "promised_days": 5, "paused_days": 0, "extension_days": 0, "on_time": None}
     shown = str(facts_block(row, Reference(), "zh", None))
     assert "138****1234" in shown and "13812341234" not in shown
+
+
+def test_board_reply_is_shared_within_a_scope_and_never_across_scopes(web_app, region, monkeypatch):
+    """Sessions of one scope showing the same rows share one worked-out answer; another scope never gets it."""
+    import json
+
+    from app.callbacks import control_room
+    from app.queries.alarms import BoardFilters
+
+    services = web_app.extensions["supervise"]
+    reference = services.reference.get()
+    reads = []
+    real_read = control_room.read_board
+    monkeypatch.setattr(control_room, "read_board", lambda *a, **k: reads.append(a[1].key) or real_read(*a, **k))
+    region_scope = scope_for("region", "GX-450000", reference)
+    viewer = scope_for("department", "GX-450102:MZ", reference)
+    with web_app.test_request_context():
+        marker = services.board_marker()
+
+        def ask(scope, filters=BoardFilters(), shown=None):
+            return control_room.board_reply(services, scope, filters, "zh", marker, 1, None, shown, True)
+
+        first = ask(region_scope)
+        assert ask(region_scope) == first and reads == ["region:GX-450000"]  # the second session reuses the answer
+        mine = ask(viewer)
+        assert reads == ["region:GX-450000", "department:GX-450102:MZ"]  # same marker and screen, its own answer
+        rows = [row for _, row in json.loads(mine.ops)["inserts"]]
+        assert {r["id"] for r in rows} == set(region.alarm_ids["GX-450102:MZ"])
+        # Filters joined with ':' could once spell another scope's key; the digest keeps them apart.
+        assert control_room.board_place(scope_for("department", "A:B", reference), BoardFilters()) != \
+            control_room.board_place(scope_for("department", "A", reference), BoardFilters("B", None, None, "None:None"))
+        # A screen that already shows the board gets only the new marker.
+        again = ask(viewer, shown=first.shown and mine.shown)
+        assert again.ops is None
