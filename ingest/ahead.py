@@ -68,6 +68,11 @@ class Ahead:
             self._last = max(pending)
         return pending
 
+    @property
+    def complete(self) -> bool:
+        """Every case due at `instant` is judged ahead (or as many as are kept)."""
+        return self.instant is not None and (self._complete or len(self.cases) >= MOST_CASES)
+
     def keep(self, prepared: dict[str, Prepared]) -> None:
         self.cases.update(prepared)
 

@@ -243,6 +243,13 @@ def _pg_type(column_type) -> str:
     raise TypeError(f"no binary COPY type for {column_type!r}")
 
 
+def prepare_stages(conn: Connection, tables: Iterable[Table]) -> None:
+    """Create the stage tables of `tables` on this connection now, not at its first write."""
+    if is_postgres(conn):
+        for table in tables:
+            _stage(conn, table)
+
+
 def _stage(conn: Connection, table: Table) -> str:
     """A temporary table shaped like `table`, emptied at every commit (one per connection)."""
     name = f"stage_{table.name}"

@@ -20,8 +20,11 @@ import logging
 import multiprocessing
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterator
+
+from ingest import store
 
 if TYPE_CHECKING:
     from ingest.pipeline import Ingest
@@ -41,36 +44,48 @@ def workers_for(ingest: "Ingest") -> int:
 
 
 class JudgePool:
-    """Worker processes that judge disjoint shares of due cases, one transaction each."""
+    """Worker processes that judge disjoint shares of due cases, one transaction each.
 
-    def __init__(self, ingest: "Ingest", workers: int):
+    A worker that dies (killed, out of memory) breaks the pool: the share it held
+    raises BrokenProcessPool in the parent instead of being waited for forever,
+    and the ingest stops with it; nothing it did not commit is lost."""
+
+    def __init__(self, ingest: "Ingest", workers: int, *, warm: bool = False):
+        """`warm`: each worker opens its connection now rather than at its first share."""
         global _ingest
         self.workers = workers
+        self.instant: datetime | None = None  # what a standby pool was forked for (Ingest._stand_by)
+        context = multiprocessing.get_context("fork")
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                             initargs=(warm,))  # fmt: skip
         _ingest = ingest  # inherited by the fork; nothing is pickled
         try:
-            context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(workers, initializer=_start_worker)
+            # With fork, the first task forks every worker at once, here and now.
+            wait([self._executor.submit(_started) for _ in range(workers)])
         finally:
             _ingest = None
 
     def judge(self, chunks: list[list[str]], now: datetime) -> Iterator[list["AlarmChange"]]:
         """Judge each chunk in a worker; the alarm changes of each, as soon as it is stored."""
-        return self._pool.imap_unordered(_judge_share, [(chunk, now) for chunk in chunks if chunk])
+        shares = [self._executor.submit(_judge_share, (chunk, now)) for chunk in chunks if chunk]
+        for share in as_completed(shares):
+            yield share.result()
 
     def close(self) -> None:
-        self._pool.close()
-        self._pool.join()
+        self._executor.shutdown(wait=True)
 
     def __enter__(self) -> "JudgePool":
         return self
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is not None:
-            self._pool.terminate()
-        self.close()
+        self._executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
 
 
-def _start_worker() -> None:
+def _started() -> None:
+    """A task that only makes its worker start (and warm up, if asked)."""
+
+
+def _start_worker(warm: bool) -> None:
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:  # not Linux: a worker outlives a killed parent only until its share is done
@@ -80,6 +95,9 @@ def _start_worker() -> None:
     # The parent's pooled connections belong to the parent: open our own.
     _ingest.db.dispose(close=False)
     _ingest.exchange.dispose(close=False)
+    if warm:
+        with _ingest.db.begin() as conn:
+            store.warm(conn)
 
 
 def _judge_share(task: tuple[list[str], datetime]) -> list["AlarmChange"]:

@@ -42,7 +42,7 @@ CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refres
 CATCH_UP_SECONDS = 2.0  # following: a backlog is taken in this long before its cases are judged
 BACKLOG_GROWTH = 4  # a backlog is read in batches up to this many times batch_size
 AHEAD_SHARE = 1000  # following: cases judged ahead of a clock instant per cycle
-AHEAD_STORE = 1000  # cases judged ahead are stored and published this many at a time
+AHEAD_STORE = 2000  # cases judged ahead are stored and published this many at a time
 
 
 @dataclass
@@ -72,6 +72,7 @@ class Ingest:
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
     ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
+    _standby: JudgePool | None = None  # workers forked for the next instant's cases judged ahead
     _outbox: ThreadPoolExecutor | None = None  # publishes alarm changes while the next chunk is stored
     _sent: list[Future] = field(default_factory=list)
 
@@ -93,19 +94,22 @@ class Ingest:
         Idle, it polls every `interval` seconds, or sooner when a case's judgement
         changes before that (the due index says when)."""
         items_loaded = chores_done = 0.0
-        while not stop.is_set() and still_leader():
-            started = time.monotonic()
-            if started - items_loaded > ITEMS_REFRESH_SECONDS:
-                self.load_items()
-                items_loaded = started
-            chores = started - chores_done > CHORES_SECONDS
-            totals = self._cycle(clock(), chores)
-            chores_done = started if chores else chores_done
-            prepared = self.prepare_ahead(clock())
-            if totals.rows:
-                metrics.rows_per_second.set(totals.rows / max(time.monotonic() - started, 1e-6))
-            elif not prepared:
-                stop.wait(self._idle(clock, interval))
+        try:
+            while not stop.is_set() and still_leader():
+                started = time.monotonic()
+                if started - items_loaded > ITEMS_REFRESH_SECONDS:
+                    self.load_items()
+                    items_loaded = started
+                chores = started - chores_done > CHORES_SECONDS
+                totals = self._cycle(clock(), chores)
+                chores_done = started if chores else chores_done
+                prepared = self.prepare_ahead(clock())
+                if totals.rows:
+                    metrics.rows_per_second.set(totals.rows / max(time.monotonic() - started, 1e-6))
+                elif not prepared:
+                    stop.wait(self._idle(clock, interval))
+        finally:
+            self._close_standby()
 
     def _cycle(self, now: datetime, chores: bool = True) -> Totals:
         # A backlog is taken in for up to CATCH_UP_SECONDS before judging, so that a
@@ -249,6 +253,8 @@ class Ingest:
         only need storing: their chunks are small, so the first are out at once."""
         totals = Totals()
         pool = None
+        if self._standby is not None and self.ahead.instant is not None and self.ahead.instant <= now:
+            pool, self._standby = self._standby, None  # forked and warmed before the instant it came for
         try:
             while due := self._due(now, self.batch_size * judging.workers_for(self)):
                 chunks = _chunks(due, AHEAD_STORE if self.ahead.holds(due, now) else self.batch_size)
@@ -296,7 +302,7 @@ class Ingest:
         if not case_nos:
             return []
         prepared = self.ahead.take(conn, case_nos, now)
-        events_by_case = store.case_events(conn, case_nos - prepared.keys())
+        events_by_case = store.case_events(conn, case_nos - prepared.keys()) if case_nos - prepared.keys() else {}
         stored_by_case = store.stored_alarms(conn, case_nos)
         rows, facts, unjudgeable = self._judgements(case_nos - prepared.keys(), events_by_case, now)
         instants = dict.fromkeys(facts, now)
@@ -341,6 +347,7 @@ class Ingest:
         with self.db.begin() as conn:
             pending = self.ahead.pending_near(conn, now, store.next_due(conn), min(self.batch_size, AHEAD_SHARE))
             if not pending:
+                self._stand_by()
                 return 0
             events_by_case = store.case_events(conn, pending)
         instant = self.ahead.instant
@@ -348,6 +355,22 @@ class Ingest:
         self.ahead.keep({row["case_no"]: Prepared(pending[row["case_no"]], row, facts.get(row["case_no"]))
                          for row in rows})  # fmt: skip
         return len(pending)
+
+    def _stand_by(self) -> None:
+        """Once every case due at the next instant is judged ahead, fork the workers that
+        will store them, with their connections open, so that none of it is left for
+        the instant itself. (Forked now, they hold what was judged ahead.)"""
+        if self._standby is not None and self._standby.instant != self.ahead.instant:
+            self._close_standby()  # forked for an instant that is no longer the next one
+        many = len(self.ahead.cases) > AHEAD_STORE
+        if self._standby is None and many and self.ahead.complete and judging.workers_for(self) > 1:
+            self._standby = JudgePool(self, judging.workers_for(self), warm=True)
+            self._standby.instant = self.ahead.instant
+
+    def _close_standby(self) -> None:
+        if self._standby is not None:
+            self._standby.close()
+            self._standby = None
 
     # --- publishing -----------------------------------------------------
     def _publish(self, changes: list[AlarmChange], *, wait: bool = True) -> None:

@@ -37,6 +37,11 @@ def _stored_event(row) -> Event:
     return Event(*row[:11], _decode(row[11]))
 
 
+def warm(conn: Connection) -> None:
+    """Make `conn` ready to judge at once: the stage tables of what judging writes."""
+    bulk.prepare_stages(conn, (cases, alarms))
+
+
 # --- cursor -------------------------------------------------------------
 def load_cursor(conn: Connection, source: str) -> Cursor:
     row = conn.execute(select(ingest_cursor).where(ingest_cursor.c.source == source)).mappings().first()

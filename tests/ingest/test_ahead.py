@@ -84,3 +84,50 @@ def test_a_case_that_changed_after_it_was_judged_ahead_is_judged_afresh(exchange
     state = _state(ahead)
     assert "B1" not in {a.case_no for a in state["alarms"] if a.kind == "receipt_unprocessed"}
     assert state == _state(plain)
+
+
+def _typed_state(ingest) -> dict:
+    """What _state holds, read through the table definitions: comparable across backends."""
+    from app.tables import alarm_actions, alarms, cases
+    from sqlalchemy import select
+
+    with ingest.db.connect() as conn:
+        return {
+            "cases": [dict(r) for r in conn.execute(select(cases).order_by(cases.c.case_no)).mappings()],
+            "alarms": conn.execute(select(alarms.c.kind, alarms.c.case_no, alarms.c.subject, alarms.c.fired_at,
+                                          alarms.c.due, alarms.c.state, alarms.c.updated_at)
+                                   .order_by(alarms.c.kind, alarms.c.case_no)).all(),
+            "actions": sorted(conn.execute(select(alarms.c.kind, alarms.c.case_no, alarm_actions.c.action,
+                                                  alarm_actions.c.at)
+                                           .join(alarms, alarms.c.id == alarm_actions.c.alarm_id)).all()),
+        }  # fmt: skip
+
+
+def test_a_large_cohort_is_stored_at_the_instant_by_workers_forked_before_it(exchange, tmp_path, pg_url, monkeypatch):
+    """On PostgreSQL, once every case due at the next instant is judged ahead, the workers
+    that will store them are forked and connected before the instant, and only used at it."""
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "AHEAD_STORE", 2)  # five cases make a cohort of three shares
+    for n in range(5):
+        exchange.event(f"C{n}", "received", "2026-09-29 10:00", item_code="ITEM-W")
+    ahead = build(Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url), db_url=pg_url), batch_size=50)
+    plain = build(Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url),
+                           db_url=f"sqlite:///{tmp_path / 'plain'}.db"), batch_size=50)  # fmt: skip
+    _both((ahead, plain), INSTANT - timedelta(hours=1))
+    assert ahead.prepare_ahead(INSTANT - timedelta(seconds=5)) == 5
+    assert ahead._standby is None  # forked only when a call finds nothing left to judge ahead
+    # From here on nothing may be judged again: the standby's workers inherit this.
+    monkeypatch.setattr(store, "case_events", lambda conn, case_nos: pytest.fail(f"judged again: {case_nos}"))
+    assert ahead.prepare_ahead(INSTANT - timedelta(seconds=4)) == 0
+    standby = ahead._standby
+    assert standby is not None and standby.instant == INSTANT
+    ahead.fire_due(INSTANT - timedelta(seconds=1))  # nothing due yet: the standby waits for its instant
+    assert ahead._standby is standby
+    ahead.fire_due(INSTANT + timedelta(seconds=0.3))
+    assert ahead._standby is None
+    monkeypatch.undo()
+    plain.fire_due(INSTANT + timedelta(seconds=0.3))
+    state = _typed_state(ahead)
+    assert {a.case_no for a in state["alarms"] if a.kind == "receipt_unprocessed"} == {f"C{n}" for n in range(5)}
+    assert state == _typed_state(plain)
