@@ -239,7 +239,7 @@ class Ingest:
         for row in rows:
             result = check_row(*row, known_items=self.items, tz=self.tz)
             if isinstance(result, Rejection):
-                rejected.append((result.event_id, result.reason, _raw_row(row)))
+                rejected.append((result.event_id, result.reason, store.raw_row(EVENT_COLUMNS, row)))
             else:
                 good.append(result)
         return good, rejected
@@ -561,11 +561,6 @@ def _message(row: dict, action: str, at: datetime) -> AlarmChange:
         center_id=row["center_id"], dept_id=row["dept_id"], window_id=row["window_id"],
         camera_id=row["camera_id"], fired_at=row["fired_at"], at=at,
     )  # fmt: skip
-
-
-def _raw_row(row: tuple) -> dict:
-    """A rejected row as JSON, every value kept as text so nothing is lost or refused."""
-    return {name: (None if v is None else v if isinstance(v, (int, str)) else str(v)) for name, v in zip(EVENT_COLUMNS, row)}
 
 
 def _event_row(event: Event) -> dict:

@@ -128,7 +128,7 @@ def take_onsite(exchange: Engine, db: Engine, tz: tzinfo, now: datetime, limit: 
         for raw in batch.rows:
             result = check_row(*raw, tz=tz)
             if isinstance(result, Refused):
-                refused.append((result.rating_id, result.reason, _raw_row(raw)))
+                refused.append((result.rating_id, result.reason, store.raw_row(RATING_COLUMNS, raw)))
             else:
                 good.append(result)
         _insert_onsite(conn, good, _window_places(exchange, {r.window_id for r in good if r.window_id}),
@@ -177,12 +177,6 @@ def _case_places(conn: Connection, case_nos: set[str]) -> dict[str, tuple]:
         for row in conn.execute(query.where(cases.c.case_no.in_(part))):
             found[row[0]] = tuple(row[1:])
     return found
-
-
-def _raw_row(row: tuple) -> dict:
-    """A refused row as JSON, every value kept as text so nothing is lost or refused."""
-    return {name: (None if v is None else v if isinstance(v, (int, str)) else str(v))
-            for name, v in zip(RATING_COLUMNS, row)}
 
 
 def _chunks(values: Sequence, size: int = CHUNK):

@@ -151,6 +151,21 @@ def stored_cases(conn: Connection, case_nos: Iterable[str]) -> dict[str, bool]:
 
 
 # --- quality log --------------------------------------------------------
+def raw_row(columns: Sequence[str], row: Sequence) -> dict:
+    """A set-aside row as JSON, every value kept as text so nothing is lost or refused.
+
+    A NUL character, which an upstream SQLite row may hold and PostgreSQL cannot
+    store in text or JSON, is written as the six characters \\u0000 instead."""
+    return {name: _as_text(value) for name, value in zip(columns, row)}
+
+
+def _as_text(value: object) -> object:
+    if value is None or isinstance(value, int):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("\x00", "\\u0000") if "\x00" in text else text
+
+
 def log_quality(conn: Connection, source: str, entries: Iterable[tuple[int, str, dict]], now: datetime) -> int:
     """Set rows aside with a reason a person can read; returns how many were new."""
     rows = [

@@ -123,6 +123,8 @@ def check_row(
             body = {}
         if type(body) is dict and _FIELD_CHECKS[kind](body) and (
             kind != "received" or (type(item_code) is str and item_code != "" and item_code in known_items)
+        ) and (payload is None or "\\u0000" not in payload) and not _any_nul(
+            case_no, kind, source_system, center_id, dept_id, window_id, staff_id, item_code
         ):
             return _new_event(
                 event_id, case_no, kind, occurred_at, recorded_at,
@@ -155,6 +157,11 @@ def _check(
         raise _Bad("case_no is NULL")
     if not isinstance(case_no, str):
         raise _Bad(f"case_no {case_no!r} is not text")
+    for column, value in (("case_no", case_no), ("kind", kind), ("source_system", source_system),
+                          ("center_id", center_id), ("dept_id", dept_id), ("window_id", window_id),
+                          ("staff_id", staff_id), ("item_code", item_code)):  # fmt: skip
+        if isinstance(value, str) and "\x00" in value:
+            raise _Bad(f"{column} {_show(value)} holds a NUL character, which cannot be stored")
     if kind is None:
         raise _Bad("kind is NULL")
     if kind not in KINDS:
@@ -228,19 +235,50 @@ def _payload(payload: object) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise _Bad("payload is not UTF-8 text") from None
     if isinstance(payload, str):
+        text = payload
         try:
             # The decoder itself, but json.loads for a BOM, whose error message it words.
             payload = _decode_json(payload) if not payload.startswith("\ufeff") else json.loads(payload)
+        except _NotJsonNumber as exc:
+            raise _Bad(f"payload holds {exc}, which is not a JSON number: {_show(text)}") from None
         except ValueError as exc:
             raise _Bad(f"payload is not valid JSON ({exc.msg} at char {exc.pos}): {_show(payload)}") from None
         if payload is None:
             return {}
+        if "\\u0000" in text and _holds_nul(payload):
+            raise _Bad(f"payload holds a NUL character (\\u0000), which cannot be stored: {_show(text)}")
+    elif _holds_nul(payload):
+        raise _Bad("payload holds a NUL character, which cannot be stored")
     if not isinstance(payload, Mapping):
         raise _Bad(f"payload is a JSON {_json_type(payload)}, not an object")
     return dict(payload)
 
 
-_DECODER = json.JSONDecoder()
+def _any_nul(*texts: object) -> bool:
+    return any(type(t) is str and "\x00" in t for t in texts)
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a NUL character is in any key or text of a decoded JSON value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+class _NotJsonNumber(ValueError):
+    """NaN or Infinity: Python's json reads them, but they are not JSON (RFC 8259), and a
+    database that checks its JSON (PostgreSQL's jsonb) refuses them."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NotJsonNumber(name)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 _decode_json = _DECODER.decode
 # The decoder's scanner without the whitespace around: what `decode` returns for text that
 # starts with the value and ends with it (anything else is left to `decode`).

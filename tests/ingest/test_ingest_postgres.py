@@ -121,3 +121,30 @@ def test_one_ingest_is_active_and_another_takes_over_when_it_dies(pg_url, pg_exc
         for proc in (first, second):
             proc.kill()
             proc.wait()
+
+
+def test_upstream_text_postgresql_cannot_hold_is_set_aside_and_the_rest_taken_in(exchange, tmp_path, pg_url, monkeypatch):
+    """A SQLite exchange database can hold a NUL character in text and NaN in JSON;
+    PostgreSQL can hold neither. Such rows go to the quality log with a reason (their
+    text shown, the NUL escaped), and the good rows beside them are taken in."""
+    monkeypatch.delenv("SUPERVISE_REDIS_URL", raising=False)
+    row = ("INSERT INTO case_events (case_no, kind, occurred_at, recorded_at, item_code, center_id, payload) "
+           "VALUES ({case_no}, 'received', '2026-09-29T10:00:00+08:00', '2026-09-29T10:00:05+08:00', 'ITEM-W', "
+           "{center}, {payload})")  # fmt: skip
+    exchange.event("GOOD-1", "received", "2026-09-29 10:00", item_code="ITEM-W")
+    exchange.raw(row.format(case_no="'NAN'", center="'GX-450100'", payload="'{\"n\": NaN}'"))
+    exchange.raw(row.format(case_no="'ESCAPED-NUL'", center="'GX-450100'", payload="'{\"note\": \"a\\u0000b\"}'"))
+    exchange.raw(row.format(case_no="'CASE' || char(0)", center="'GX-450100'", payload="'{}'"))
+    exchange.raw(row.format(case_no="'NUL-CENTER'", center="'GX-45' || char(0)", payload="'{}'"))
+    exchange.event("GOOD-2", "received", "2026-09-29 10:05", item_code="ITEM-W")
+    supervise = Supervise({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": str(exchange.engine.url),
+                           "SUPERVISE_DB_URL": pg_url})  # fmt: skip
+    supervise.ingest("2026-10-13T00:00:00+08:00")
+    with create_engine(pg_url).connect() as conn:
+        taken = set(conn.execute(text("SELECT case_no FROM events")).scalars())
+        reasons = dict(conn.execute(text("SELECT row->>'case_no', reason FROM quality_log")).all())
+    assert taken == {"GOOD-1", "GOOD-2"}
+    assert "NaN" in reasons["NAN"] and "not a JSON number" in reasons["NAN"]
+    assert "NUL" in reasons["ESCAPED-NUL"]
+    assert "case_no" in reasons["CASE\\u0000"] and "NUL" in reasons["CASE\\u0000"]
+    assert "center_id" in reasons["NUL-CENTER"]

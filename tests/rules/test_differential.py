@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from rules.calendar import WorkCalendar
 from rules.clocks import Item, judge_case
-from rules.events import KINDS, Event, check_row
+from rules.events import KINDS, Event, Rejection, check_row
 from rules.official_days import OFFICIAL_YEARS
 from tests.rules.reference import calendar as ref_calendar
 from tests.rules.reference import clocks as ref_clocks
@@ -161,7 +161,22 @@ def test_check_row_is_the_reference(case_no, kind, occurred, recorded, source, c
                                     payload, zone):  # fmt: skip
     row = (1, case_no, kind, occurred, recorded, source, center, dept, window, staff, item, payload)
     expected = ref_events.check_row(*row, known_items={"X": 1}, tz=zone)
-    assert repr(check_row(*row, known_items={"X": 1}, tz=zone)) == repr(expected)
+    got = check_row(*row, known_items={"X": 1}, tz=zone)
+    if _not_json_number(payload) and isinstance(got, Rejection) and "not a JSON number" in got.reason:
+        return  # refused on purpose since the reference was frozen: PostgreSQL cannot store it (test_events)
+    assert repr(got) == repr(expected)
+
+
+def _not_json_number(payload) -> bool:
+    """Whether a payload holds NaN or an infinity, as JSON text or as a decoded float."""
+    import math
+
+    if isinstance(payload, (str, bytes)):
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+        return "NaN" in text or "Infinity" in text
+    if isinstance(payload, dict):
+        return any(isinstance(v, float) and not math.isfinite(v) for v in payload.values())
+    return False
 
 
 def _working(cal_days: dict, d: date) -> bool:

@@ -71,6 +71,13 @@ def test_there_are_thirteen_kinds():
         (dict(payload='"text"'), "payload is a JSON string, not an object"),
         (dict(payload="{not json"), "payload is not valid JSON"),
         (dict(payload=b"\xff\xfe"), "payload is not UTF-8 text"),
+        # What PostgreSQL cannot store (an upstream SQLite row can hold it): refused, not crashed on
+        (dict(payload='{"n": NaN}'), "payload holds NaN, which is not a JSON number"),
+        (dict(payload='{"n": -Infinity}'), "payload holds -Infinity, which is not a JSON number"),
+        (dict(payload='{"note": "a\\u0000b"}'), "payload holds a NUL character"),
+        (dict(payload={"note": ["a\x00b"]}), "payload holds a NUL character"),
+        (dict(case_no="C\x001"), "case_no 'C\\x001' holds a NUL character"),
+        (dict(window_id="W\x00"), "window_id 'W\\x00' holds a NUL character"),
         (dict(kind="received", item_code=None), "received without item_code"),
         (dict(kind="received", item_code="GX-999"), "received with unknown item_code 'GX-999'"),
         (dict(kind="rejected", payload={}), "payload lacks required field 'reason' for kind rejected"),
