@@ -74,6 +74,8 @@ def check_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: t
             return None
         if not isinstance(value, str):
             raise _Bad(f"{name} {value!r} is not text")
+        if "\x00" in value:
+            raise _Bad(f"{name} {_show(value)} holds a NUL character, which cannot be stored")
         return value.strip()
 
     try:

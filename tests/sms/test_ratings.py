@@ -62,6 +62,8 @@ def rating_rows(db) -> list[dict]:
     ((10, None, None, "S1", 80, "2026-11-27T10:00:00+08:00"),
      "the rating names neither a case nor a window, so nobody can be held to it"),
     ((11, 42, "W1", "S1", 80, "2026-11-27T10:00:00+08:00"), "case_no 42 is not text"),
+    ((12, "C1", "W\x001", "S1", 80, "2026-11-27T10:00:00+08:00"),
+     "window_id 'W\\x001' holds a NUL character, which cannot be stored"),  # a SQLite row; PostgreSQL cannot hold it
 ])
 def test_unusable_rows_are_refused_with_a_reason(row, reason):
     assert check_row(*row, tz=CST) == Refused(row[0], reason)
