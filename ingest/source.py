@@ -110,10 +110,11 @@ def _with_unholdable(fetched: list[tuple], source: str) -> list[tuple]:
     """Rows in the source's column order, an instant Python cannot hold put back as its text."""
     width = len(_COLUMNS[source])
     positions = [_COLUMNS[source].index(c) for c in _INSTANTS[source]]
+    holdable = (None,) * len(positions)  # no text put back: every instant was one Python can hold
     rows = []
     for row in fetched:
         texts = row[width:]
-        if not any(t is not None for t in texts):
+        if texts == holdable:
             rows.append(row[:width])
             continue
         fields = list(row[:width])
