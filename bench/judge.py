@@ -164,6 +164,9 @@ SYN_ZONES = [TZ, TZ, timezone(timedelta(hours=8)), ZoneInfo("America/New_York"),
 SYN_ORIGINS = [date(2025, 9, 18), date(2025, 12, 20), date(2026, 1, 28), date(2026, 4, 22), date(2026, 9, 12),
                date(2026, 12, 15), date(2019, 12, 18), date(2026, 3, 1), date(2026, 10, 25), date(2026, 8, 30),
                date(2026, 3, 28)]  # fmt: skip  (the last four: DST changes in New York, Havana, Santiago)
+DST_ZONES = [ZoneInfo("America/Havana"), ZoneInfo("America/Santiago"), ZoneInfo("America/New_York")]
+DST_ORIGINS = [date(2026, 3, 1), date(2026, 3, 5), date(2026, 10, 26), date(2026, 10, 29), date(2026, 8, 31),
+               date(2026, 9, 3), date(2026, 3, 30), date(2026, 4, 2)]  # fmt: skip
 SYN_ITEMS = [
     Item("W5", 5, 20, "working", Decimal("0"), "D-ITEM"),
     Item("N10", 10, 20, "natural", Decimal("50"), "D-ITEM"),
@@ -209,7 +212,11 @@ def synthetic_calendars() -> list[WorkCalendar]:
         extra_working_days=[date(2026, 10, 11), date(2026, 2, 22), date(2026, 10, 4), date(2025, 10, 12)],
     )
     short = WorkCalendar([y for y in OFFICIAL_YEARS if y.year <= 2025])  # 2026 falls back to Monday–Friday
-    return [WorkCalendar(), override, short]
+    # Sundays on which clocks change at midnight (Havana, Santiago) or at night (New York, London), opened:
+    # due dates and warnings fall on days whose midnight happens twice or never.
+    dst = WorkCalendar(extra_working_days=[date(2026, 3, 8), date(2026, 11, 1), date(2026, 9, 6), date(2026, 4, 5),
+                                           date(2026, 3, 29), date(2026, 10, 25), date(2026, 3, 7), date(2026, 4, 4)])
+    return [WorkCalendar(), override, short, dst]
 
 
 def synthetic_cases(n: int, seed: int = 20261120):
@@ -217,8 +224,9 @@ def synthetic_cases(n: int, seed: int = 20261120):
     rnd = random.Random(seed)
     ids = iter(range(10**9, 2 * 10**9))
     for i in range(n):
-        tz = rnd.choice(SYN_ZONES)
-        origin = datetime.combine(rnd.choice(SYN_ORIGINS), datetime.min.time(), tzinfo=tz)
+        stress = i % 6 == 0  # a zone whose clocks change at midnight, a few days before, on the calendar opening that day
+        tz = rnd.choice(DST_ZONES if stress else SYN_ZONES)
+        origin = datetime.combine(rnd.choice(DST_ORIGINS if stress else SYN_ORIGINS), datetime.min.time(), tzinfo=tz)
 
         def moment(base: datetime, span_days: float) -> datetime:
             r = rnd.random()
@@ -267,7 +275,7 @@ def synthetic_cases(n: int, seed: int = 20261120):
             some - timedelta(microseconds=1),
             received_at + timedelta(days=400),
         ]  # fmt: skip
-        yield events, item, rnd.randrange(3), tz, instants
+        yield events, item, 3 if stress else rnd.randrange(4), tz, instants
 
 
 # --- check_row variants ------------------------------------------------------------

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
-from functools import lru_cache
+from operator import itemgetter
 
-from rules.alarms import AlarmFact, make_fact
+from rules._make import maker
+from rules.alarms import KINDS, AlarmFact
 from rules.calendar import WorkCalendar
 from rules.events import Event, fee_charged
-from rules.procedure import CaseHistory, Span, read_history
+from rules.procedure import CaseHistory, Span, _read
 
 RECEIPT_DAYS = 5  # 第32条: 五日内一次告知
 DELIVERY_DAYS = 10  # 第44条: 十日内颁发、送达
@@ -131,10 +132,131 @@ def judge_case(
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"judge_case: now must be tz-aware, got {now!r}")
-    history = read_history(events, now)
+    events = list(events)
+    zone = events[0].occurred_at.tzinfo if events else None
+    one_zone = all(e.occurred_at.tzinfo is zone for e in events)
+    if one_zone and type(zone) is timezone:  # as a database gives them: every instant in one fixed zone
+        now_there = _shown_in(now, zone)
+        if now_there is not None:
+            try:
+                return _judge(events, item, calendar, now_there, tz, _times(tz, zone), True)
+            except _NotSimple:
+                pass  # a local midnight that happens twice, or never: compare as datetimes do
+    return _judge(events, item, calendar, now, tz, _times(tz, None), one_zone)
+
+
+def _judge(events: list[Event], item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo, times: _Times,
+           one_zone: bool) -> CaseJudgement | None:  # fmt: skip
+    history = _read(events, now, one_zone)
     if history is None:
         return None
-    return _Judge(history, item, calendar, now, tz).judgement()
+    return _Judge(history, item, calendar, now, tz, times).judgement()
+
+
+# -- instants, compared cheaply ----------------------------------------------------------------
+#
+# A judgement compares the instants of events with local midnights (due dates run out at
+# 00:00) and with `now`. Python compares two datetimes of different tzinfo by asking each
+# for its utcoffset(), about 1 µs with a ZoneInfo; with the same tzinfo it compares their
+# fields. Events come from the database all in one fixed zone (UTC): then the midnights
+# and `now` are shown in that zone too (`_Midnight`, which keeps the local midnight to
+# show in the judgement) and every comparison is of fields. That gives the same answers
+# exactly when no instant compared has a utcoffset that depends on `fold` (a local time
+# that happens twice or never): for those, Python's rules (PEP 495: wall-clock comparison
+# within one tzinfo, an inter-zone == that is False) are not instant order, so such a
+# case is judged again comparing the datetimes as they are, as it always was.
+
+
+class _NotSimple(Exception):
+    """A local midnight or `now` whose utcoffset depends on fold: compare the datetimes themselves."""
+
+
+class _Midnight(datetime):
+    """A local midnight shown in the fixed zone of a case's instants; `local` is the midnight itself."""
+
+    __slots__ = ("local",)
+
+
+def _out(instant: datetime | None) -> datetime | None:
+    """What a judgement shows for an instant it compared: a local midnight as itself."""
+    return instant.local if type(instant) is _Midnight else instant
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+class _Times:
+    """The local midnights of zone `tz`, shown in `shown_in` (a fixed zone), or as they are if None."""
+
+    __slots__ = ("tz", "shown_in", "midnights", "after")
+
+    def __init__(self, tz: tzinfo, shown_in: timezone | None):
+        self.tz, self.shown_in = tz, shown_in
+        self.midnights: dict[date, datetime] = {}
+        self.after: dict[date, datetime] = {}
+
+    def midnight(self, day: date) -> datetime:
+        """00:00 local of `day`."""
+        found = self.midnights.get(day)
+        return found if found is not None else self._midnight(day)
+
+    def midnight_after(self, day: date) -> datetime:
+        """00:00 local of the day after `day`: when a due date on `day` has run out."""
+        found = self.after.get(day)
+        if found is None:
+            found = self.after[day] = self.midnight(day + _ONE_DAY)
+        return found
+
+    def _midnight(self, day: date) -> datetime:
+        local = datetime.combine(day, time.min, tzinfo=self.tz)
+        if self.shown_in is None:
+            found = local
+        else:
+            if local.utcoffset() != local.replace(fold=1).utcoffset():
+                raise _NotSimple(day)
+            shown = local.astimezone(self.shown_in)
+            found = _Midnight(shown.year, shown.month, shown.day, shown.hour, shown.minute, shown.second,
+                              shown.microsecond, self.shown_in)  # fmt: skip
+            found.local = local
+        if len(self.midnights) >= 100_000:  # a few hundred years of days: never, but bounded
+            self.midnights.clear()
+            self.after.clear()
+        self.midnights[day] = found
+        return found
+
+
+_TIMES: dict[tuple[tzinfo, tzinfo | None], _Times] = {}
+
+
+def _times(tz: tzinfo, shown_in: timezone | None) -> _Times:
+    try:
+        return _TIMES[tz, shown_in]
+    except KeyError:
+        if len(_TIMES) >= 64:
+            _TIMES.clear()
+        times = _TIMES[tz, shown_in] = _Times(tz, shown_in)
+        return times
+    except TypeError:  # a tzinfo that cannot be hashed: no cache
+        return _Times(tz, shown_in)
+
+
+_last_now: tuple = (None, None, None)  # (now, zone, now shown in zone): every case of a run has the same now
+
+
+def _shown_in(now: datetime, zone: timezone) -> datetime | None:
+    """`now` in the fixed `zone`, or None if its utcoffset depends on fold."""
+    global _last_now
+    last = _last_now
+    if last[0] is now and last[1] is zone:
+        return last[2]
+    if now.tzinfo is zone:
+        shown = now
+    elif now.utcoffset() != now.replace(fold=1 - now.fold).utcoffset():
+        shown = None
+    else:
+        shown = now.astimezone(zone)
+    _last_now = (now, zone, shown)
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +270,9 @@ class _Move:
     span: Span | None = None
 
 
+_new_move = maker(_Move)
+
+
 @dataclass(slots=True)
 class _Run:
     """A clock's life up to the judgement instant: segments of (from instant, due date or None)."""
@@ -159,35 +284,52 @@ class _Run:
     stop: datetime | None
     extension_days: int = 0
     paused_days: int = 0
+    overdue: tuple[datetime, date] | None = None  # _overdue(self), once known
 
     def due_now(self) -> date | None:
         return self.segments[-1][1]
 
 
+_new_clock = maker(Clock)
+_new_fact = maker(AlarmFact)
+_new_judgement = maker(CaseJudgement)
+_LEVELS = {kind: k.level for kind, k in KINDS.items()}
+_SORT_KEY = itemgetter(0)
+
+
 class _Judge:
-    def __init__(self, history: CaseHistory, item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo):
+    """One judgement. Instants it compares may be `_Midnight`s; what it shows goes through `_out`."""
+
+    __slots__ = ("h", "item", "cal", "now", "tz", "midnight", "midnight_after", "place", "facts", "clocks",
+                 "upcoming", "deemed", "start", "opened", "special_moves")  # fmt: skip
+
+    def __init__(self, history: CaseHistory, item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo,
+                 times: _Times):  # fmt: skip
         self.h, self.item, self.cal, self.now, self.tz = history, item, calendar, now, tz
+        self.midnight, self.midnight_after = times.midnight, times.midnight_after
         self.place = _case_place(history, item)
-        self.facts: list[AlarmFact] = []
+        self.facts: list[tuple[tuple, AlarmFact]] = []  # (sort key, fact)
         self.clocks: list[Clock] = []
         self.upcoming: list[datetime] = []  # instants > now at which the judgement changes
         self.deemed = False  # the receipt clock was missed: accepted on the day of receipt (第32条)
         self.start: date | None = None  # the start date of the promise and statutory clocks
         self.opened: datetime | None = None  # the instant those clocks came into existence
+        self.special_moves: list[_Move] | None = None
 
     # -- the whole case ------------------------------------------------------------------
 
     def judgement(self) -> CaseJudgement:
-        h = self.h
+        h, item = self.h, self.item
         end = h.end
+        end_at = end.occurred_at if end is not None else None
         self._receipt()
         promise = statutory = None
         if self.start is not None:
             moves = self._main_moves()
-            promise = self._clock("promise", self.start, self.opened, self.item.promised_days, self.item.day_unit,
-                                  moves, self._at(end), self.place, "promise_overdue", "")  # fmt: skip
-            statutory = self._clock("statutory", self.start, self.opened, self.item.statutory_days,
-                                    self.item.day_unit, moves, self._at(end), self.place, "statutory_overdue", "")  # fmt: skip
+            promise = self._clock("promise", self.start, self.opened, item.promised_days, item.day_unit,
+                                  moves, end_at, self.place, "promise_overdue", "")  # fmt: skip
+            statutory = self._clock("statutory", self.start, self.opened, item.statutory_days,
+                                    item.day_unit, moves, end_at, self.place, "statutory_overdue", "")  # fmt: skip
             self._promise_warning(promise)
         self._steps()
         self._specials()
@@ -196,24 +338,31 @@ class _Judge:
         self._fee()
         self._anomalies()
         completed = end if end is not None and end.kind == "completed" else None
-        return CaseJudgement(
-            case_no=h.received.case_no,
-            item_code=self.item.item_code,
-            status=self._status(promise, statutory),
-            received_at=h.received.occurred_at,
-            start_date=self.start,
-            deemed_accepted=self.deemed,
-            promise_due=promise.due_now() if promise else None,
-            statutory_due=statutory.due_now() if statutory else None,
-            paused_days=promise.paused_days if promise else 0,
-            extension_days=promise.extension_days if promise else 0,
-            completed_at=completed.occurred_at if completed else None,
-            result=completed.payload["result"] if completed else None,
-            on_time=(_overdue(promise, self._midnight_after) is None) if completed and promise else None,
-            place=self.place,
-            clocks=tuple(self.clocks),
-            alarms=tuple(sorted(self.facts, key=lambda f: (f.fired_at, f.kind, f.subject))),
-            next_change=min((t for t in self.upcoming if t > self.now), default=None),
+        facts = self.facts
+        if len(facts) > 1:
+            facts.sort(key=_SORT_KEY)  # by (fired_at, kind, subject), as compared
+        now, next_change = self.now, None
+        for t in self.upcoming:
+            if t > now and (next_change is None or t < next_change):
+                next_change = t
+        return _new_judgement(
+            h.received.case_no,
+            item.item_code,
+            self._status(promise, statutory),
+            h.received.occurred_at,
+            self.start,
+            self.deemed,
+            promise.due_now() if promise else None,
+            statutory.due_now() if statutory else None,
+            promise.paused_days if promise else 0,
+            promise.extension_days if promise else 0,
+            completed.occurred_at if completed else None,
+            completed.payload["result"] if completed else None,
+            (promise.overdue is None) if completed and promise else None,
+            self.place,
+            tuple(self.clocks),
+            tuple([fact for _, fact in facts]),
+            _out(next_change),
         )
 
     def _status(self, promise: _Run | None, statutory: _Run | None) -> str:
@@ -231,12 +380,14 @@ class _Judge:
         h = self.h
         received_on = self._date(h.received)
         due = self.cal.add_working(received_on, RECEIPT_DAYS)
-        fire = self._midnight_after(due)
-        answers = [e for e in (h.first_answer, h.end) if e is not None]
-        stop = min((e.occurred_at for e in answers), default=None)
+        fire = self.midnight_after(due)
+        first, end = h.first_answer, h.end
+        stop = first.occurred_at if first is not None else None  # the earliest answer, or the end
+        if end is not None and (stop is None or end.occurred_at < stop):
+            stop = end.occurred_at
         self.deemed = (stop is None and self.now >= fire) or (stop is not None and stop >= fire)
-        self.clocks.append(self._clock_view("receipt", received_on, due, stop, self.place[1], "working",
-                                            RECEIPT_DAYS, 0, 0, fire if self.deemed else None))  # fmt: skip
+        self.clocks.append(_new_clock("receipt", received_on, due, stop, self.place[1], "working",
+                                      RECEIPT_DAYS, 0, 0, _out(fire) if self.deemed else None, self.cal))  # fmt: skip
         if self.deemed:
             self._fact("receipt_unprocessed", "", fire, stop, due, self.place)
         elif stop is None:
@@ -245,21 +396,23 @@ class _Judge:
             self.start, self.opened = received_on, fire
         elif h.accepted is not None:
             self.start, self.opened = self._date(h.accepted), h.accepted.occurred_at
-        elif h.end is not None and h.end.kind == "completed":
+        elif end is not None and end.kind == "completed":
             # completed with no acceptance at all: judged as if accepted on receipt
             self.start, self.opened = received_on, h.received.occurred_at
 
     def _main_moves(self) -> list[_Move]:
-        moves = [_Move(e.occurred_at, e.event_id, "extend", days=e.payload["days"]) for e in self.h.extensions]
+        moves = [_new_move(e.occurred_at, e.event_id, "extend", e.payload["days"], None) for e in self.h.extensions]
         return moves + self._special_moves()
 
     def _special_moves(self) -> list[_Move]:
-        moves = []
-        for span in self.h.specials:
-            moves.append(_Move(span.started.occurred_at, span.started.event_id, "pause", span=span))
-            if span.ended is not None:
-                moves.append(_Move(span.ended.occurred_at, span.ended.event_id, "resume", span=span))
-        return moves
+        if self.special_moves is None:
+            moves = []
+            for span in self.h.specials:
+                moves.append(_new_move(span.started.occurred_at, span.started.event_id, "pause", 0, span))
+                if span.ended is not None:
+                    moves.append(_new_move(span.ended.occurred_at, span.ended.event_id, "resume", 0, span))
+            self.special_moves = moves
+        return self.special_moves
 
     # -- promise warning ---------------------------------------------------------------------
 
@@ -270,12 +423,18 @@ class _Judge:
             return
         first_day = self.cal.add_working(promise.start, 1)  # the first day of the clock (民法典 第201条)
         episodes: list[list] = []
-        for (begins, due), ends in _with_ends(promise):
+        segments = promise.segments
+        for i, (begins, due) in enumerate(segments):
             if due is None or due < first_day:
                 continue  # paused, or a limit too short to warn ahead of
+            ends = segments[i + 1][0] if i + 1 < len(segments) else promise.stop
             day = due if warn_days == 1 else self.cal.sub_working(due, warn_days - 1)
-            since = max(self._midnight(max(day, first_day)), begins)
-            until = self._midnight_after(due) if ends is None else min(self._midnight_after(due), ends)
+            since = self.midnight(first_day if first_day > day else day)
+            if begins > since:
+                since = begins
+            until = self.midnight_after(due)
+            if ends is not None and ends < until:
+                until = ends
             if since >= until:
                 continue
             if episodes and episodes[-1][1] == since:
@@ -293,12 +452,15 @@ class _Judge:
 
     def _steps(self) -> None:
         """Step clocks (审批环节): add_working(date(step_started), limit_days + pause)."""
+        if not self.h.steps:
+            return
         end_at = self._at(self.h.end)
+        moves = self._special_moves()
         for span in self.h.steps:
             place = _event_place(span.started, self.place, own_desk=True)
             stop = _earliest(self._at(span.ended), end_at)
             self._clock(f"step:{span.id}", self._date(span.started), span.started.occurred_at, span.limit_days,
-                        "working", self._special_moves(), stop, place, "step_overdue", span.id)  # fmt: skip
+                        "working", moves, stop, place, "step_overdue", span.id)  # fmt: skip
 
     def _specials(self) -> None:
         """Special-procedure clocks (特别程序, 第45条): add_working(date(special_started), limit_days)."""
@@ -323,8 +485,10 @@ class _Judge:
     def _corrections(self) -> None:
         """correction_late (first notice after the receipt clock, 第32条) and correction_repeated."""
         notices = self.h.correction_notices
+        if not notices:
+            return
         receipt = self.clocks[0]
-        if notices and self._date(notices[0]) > receipt.due:
+        if self._date(notices[0]) > receipt.due:
             self._fact("correction_late", "", notices[0].occurred_at, None, receipt.due,
                        _event_place(notices[0], self.place))  # fmt: skip
         seen = set()
@@ -352,16 +516,24 @@ class _Judge:
     # -- clocks -------------------------------------------------------------------------------
 
     def _clock(self, name, start, opened, limit, unit, moves, stop, place, kind, subject) -> _Run:
-        run = self._run(start, opened, limit, unit, moves, stop)
-        overdue = _overdue(run, self._midnight_after)
+        if moves:
+            run = self._run(start, opened, limit, unit, moves, stop)
+            run.overdue = overdue = _overdue(run, self.midnight_after)
+        else:  # nothing moves it: one segment from `opened` (what _run and _overdue come to then)
+            due = self._due(start, limit, unit)
+            run = _Run(start, limit, unit, [(opened, due)], stop)
+            fire = self.midnight_after(due)
+            if opened > fire:
+                fire = opened
+            run.overdue = overdue = (fire, due) if stop is None or fire <= stop else None
         fired_at = None
         if overdue is not None and overdue[0] <= self.now:
             fired_at, due = overdue
             self._fact(kind, subject, fired_at, stop, due, place)
         elif overdue is not None:
             self.upcoming.append(overdue[0])
-        self.clocks.append(self._clock_view(name, start, run.due_now(), stop, place[1], unit, limit,
-                                            run.extension_days, run.paused_days, fired_at))  # fmt: skip
+        self.clocks.append(_new_clock(name, start, run.due_now(), stop, place[1], unit, limit, run.extension_days,
+                                      run.paused_days, _out(fired_at), self.cal))  # fmt: skip
         return run
 
     def _run(self, start: date, opened: datetime, limit: int, unit: str, moves: list[_Move],
@@ -380,7 +552,7 @@ class _Judge:
             if move.at > opened and not run.segments:
                 run.segments.append((opened, due()))
             current = due()
-            ran_out = current is not None and self._midnight_after(current) <= move.at
+            ran_out = current is not None and self.midnight_after(current) <= move.at
             span = move.span
             if move.action == "extend" and not ran_out:
                 run.extension_days += move.days
@@ -408,38 +580,20 @@ class _Judge:
     def _due(self, start: date, days: int, unit: str) -> date:
         return self.cal.add_natural(start, days) if unit == "natural" else self.cal.add_working(start, days)
 
-    def _clock_view(self, name, start, due, stop, dept, unit, limit, ext, paused, overdue_at) -> Clock:
-        return Clock(name, start, due, stop, dept, unit, limit, ext, paused, overdue_at, self.cal)
-
     # -- time ------------------------------------------------------------------------------------
 
     def _fact(self, kind, subject, fired_at, ended_at, due, place) -> None:
-        self.facts.append(make_fact(kind, case_no=self.h.received.case_no, subject=subject, fired_at=fired_at,
-                                    ended_at=ended_at, due=due, place=place))  # fmt: skip
+        center_id, dept_id, window_id, staff_id = place
+        fact = _new_fact(kind, _LEVELS[kind], self.h.received.case_no, subject, _out(fired_at), _out(ended_at), due,
+                         center_id, dept_id, window_id, staff_id, None)  # fmt: skip
+        self.facts.append(((fired_at, kind, subject), fact))
 
     def _date(self, event: Event) -> date:
-        return _local_date(event.occurred_at, self.tz)
-
-    def _midnight(self, day: date) -> datetime:
-        return _local_midnight(day, self.tz)
-
-    def _midnight_after(self, day: date) -> datetime:
-        return _local_midnight(day + timedelta(days=1), self.tz)
+        return event.occurred_at.astimezone(self.tz).date()
 
     @staticmethod
     def _at(event: Event | None) -> datetime | None:
         return event.occurred_at if event is not None else None
-
-
-# Pure functions of their arguments, asked the same questions over and over by every case.
-@lru_cache(maxsize=65536)
-def _local_date(instant: datetime, tz: tzinfo) -> date:
-    return instant.astimezone(tz).date()
-
-
-@lru_cache(maxsize=4096)
-def _local_midnight(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz)
 
 
 def _with_ends(run: _Run):
@@ -466,22 +620,30 @@ def _overdue(run: _Run, midnight_after) -> tuple[datetime, date] | None:
     return None
 
 
-def _earliest(*moments: datetime | None) -> datetime | None:
-    return min((m for m in moments if m is not None), default=None)
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The earlier of two instants, either of which may be None (min: the first if they are equal)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b < a else a
 
 
 def _case_place(history: CaseHistory, item: Item) -> Place:
     """Where the case belongs: the `received` row's place, gaps filled from later rows and the item."""
-    fields = ("center_id", "dept_id", "window_id", "staff_id")
-    place = []
-    for name in fields:
-        value = getattr(history.received, name)
-        if value is None:
-            value = next((getattr(e, name) for e in history.events if getattr(e, name) is not None), None)
-        if value is None and name == "dept_id":
-            value = item.dept_id
-        place.append(value)
-    return tuple(place)
+    received = history.received
+    center, dept, window, staff = received.center_id, received.dept_id, received.window_id, received.staff_id
+    if center is None:
+        center = next((e.center_id for e in history.events if e.center_id is not None), None)
+    if dept is None:
+        dept = next((e.dept_id for e in history.events if e.dept_id is not None), None)
+        if dept is None:
+            dept = item.dept_id
+    if window is None:
+        window = next((e.window_id for e in history.events if e.window_id is not None), None)
+    if staff is None:
+        staff = next((e.staff_id for e in history.events if e.staff_id is not None), None)
+    return (center, dept, window, staff)
 
 
 def _event_place(event: Event, case_place: Place, *, own_desk: bool = False) -> Place:
@@ -490,8 +652,19 @@ def _event_place(event: Event, case_place: Place, *, own_desk: bool = False) -> 
     With own_desk (steps and special procedures, often done away from any window), the
     window and staff are the event's own only: the receiving window is not to blame.
     """
-    own = (event.center_id, event.dept_id, event.window_id, event.staff_id)
-    place = [mine if mine is not None else theirs for mine, theirs in zip(own, case_place)]
+    center, dept, window, staff = case_place
+    mine = event.center_id
+    if mine is not None:
+        center = mine
+    mine = event.dept_id
+    if mine is not None:
+        dept = mine
     if own_desk:
-        place[2:] = own[2:]
-    return tuple(place)
+        return (center, dept, event.window_id, event.staff_id)
+    mine = event.window_id
+    if mine is not None:
+        window = mine
+    mine = event.staff_id
+    if mine is not None:
+        staff = mine
+    return (center, dept, window, staff)

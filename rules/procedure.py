@@ -25,8 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from datetime import datetime
 
+from rules._make import maker
 from rules.events import Event, duplicate_key
 
 ENDING_KINDS = ("completed", "rejected", "withdrawn")
@@ -68,11 +70,51 @@ class CaseHistory:
     anomalies: tuple[Anomaly, ...]
 
 
+_new_span = maker(Span)
+_new_anomaly = maker(Anomaly)
+_new_history = maker(CaseHistory)
+_BY_ID = attrgetter("event_id")
+_BY_TIME = attrgetter("occurred_at")
+
+
 def ordered(events: Iterable[Event], now: datetime) -> list[Event]:
     """The events that had happened by `now`, exact repeats dropped, sorted by (occurred_at, event_id)."""
-    # Events that share case, kind and instant are rare; only they need their payloads compared.
+    events = list(events)
+    zone = events[0].occurred_at.tzinfo if events else None
+    return _ordered(events, now, all(e.occurred_at.tzinfo is zone for e in events))
+
+
+def _ordered(events: list[Event], now: datetime, one_zone: bool) -> list[Event]:
+    """ordered(); `one_zone` says every occurred_at has the same tzinfo object.
+
+    Then instants compare as plain fields, a total order that agrees with ==: two stable
+    sorts (by id, then by time) give the (occurred_at, event_id) order, and the events
+    that share an instant are next to each other, so only they are compared as repeats.
+    Otherwise (zones mixed, where == and < of datetimes need not agree) it goes the long way.
+    """
+    result: list[Event] = []
+    if one_zone:
+        timeline = sorted(events, key=_BY_ID)
+        timeline.sort(key=_BY_TIME)
+        same: list[Event] = []  # the events kept so far at the instant of the last one
+        last = None
+        for event in timeline:
+            at = event.occurred_at
+            if at > now:
+                continue
+            if same and at == last:
+                # Events that share case, kind and instant are rare; only they need their payloads compared.
+                twins = [e for e in same if e.kind == event.kind and e.case_no == event.case_no]
+                if twins:
+                    key = duplicate_key(event)
+                    if any(duplicate_key(earlier) == key for earlier in twins):
+                        continue
+                same.append(event)
+            else:
+                same, last = [event], at
+            result.append(event)
+        return result
     seen: dict[tuple, list[Event]] = {}
-    result = []
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
         if event.occurred_at > now:
             continue
@@ -88,96 +130,87 @@ def ordered(events: Iterable[Event], now: datetime) -> list[Event]:
 
 def read_history(events: Iterable[Event], now: datetime) -> CaseHistory | None:
     """Read a case's procedure from its events as of `now`; None if it has no `received` yet."""
-    walk = _Walk()
-    timeline = ordered(events, now)
+    events = list(events)
+    zone = events[0].occurred_at.tzinfo if events else None
+    return _read(events, now, all(e.occurred_at.tzinfo is zone for e in events))
+
+
+def _read(events: list[Event], now: datetime, one_zone: bool) -> CaseHistory | None:
+    """read_history(), in one walk over the timeline (this runs for every case judged).
+
+    `one_zone` as for _ordered; `now` may be any datetime that compares with the events
+    as the caller's `now` does.
+    """
+    timeline = _ordered(events, now, one_zone)
+    received = first_answer = accepted = end = delivered = None
+    notices: list[Event] = []
+    extensions: list[Event] = []
+    steps: dict[str, list] = {}
+    specials: dict[str, list] = {}
+    anomalies: dict[str, Event] = {}
     for event in timeline:
-        walk.take(event)
-    if walk.received is None:
-        return None
-    return CaseHistory(
-        received=walk.received,
-        events=tuple(timeline),
-        first_answer=walk.first_answer,
-        accepted=walk.accepted,
-        correction_notices=tuple(walk.notices),
-        end=walk.end,
-        steps=tuple(_spans(walk.steps)),
-        specials=tuple(_spans(walk.specials)),
-        extensions=tuple(walk.extensions),
-        delivered=walk.delivered,
-        anomalies=tuple(Anomaly(reason, event) for reason, event in walk.anomalies.items()),
-    )
-
-
-class _Walk:
-    def __init__(self) -> None:
-        self.received: Event | None = None
-        self.first_answer: Event | None = None
-        self.accepted: Event | None = None
-        self.notices: list[Event] = []
-        self.end: Event | None = None
-        self.steps: dict[str, list] = {}
-        self.specials: dict[str, list] = {}
-        self.extensions: list[Event] = []
-        self.delivered: Event | None = None
-        self.anomalies: dict[str, Event] = {}
-
-    def take(self, event: Event) -> None:
-        if self.end is not None and not self._after_end(event):
-            return
         kind = event.kind
+        if end is not None:
+            # after the end: only what _after_end() lets through takes the ordinary walk
+            end_kind = end.kind
+            if kind == "completed" and end_kind == "completed":
+                anomalies.setdefault("duplicate_completion", event)
+                continue
+            if kind == "accepted" and end_kind == "rejected":
+                anomalies.setdefault("accepted_after_rejection", event)
+                continue
+            if kind == "delivered" and end_kind == "completed":
+                if delivered is None:
+                    delivered = event
+                continue
+            if event.occurred_at > end.occurred_at:
+                anomalies.setdefault("event_after_end", event)
+                continue
+            if kind in _NOT_AFTER_END:
+                continue
+            # simultaneous with the end: steps and specials may still close
         if kind == "received":
-            self.received = self.received or event
+            if received is None:
+                received = event
         elif kind in RECEIPT_ANSWERS:
-            self.first_answer = self.first_answer or event
+            if first_answer is None:
+                first_answer = event
             if kind == "correction_notice":
-                self.notices.append(event)
+                notices.append(event)
             elif kind == "accepted":
-                self.accepted = self.accepted or event
+                if accepted is None:
+                    accepted = event
             else:
-                self.end = event
-        elif kind in ("completed", "withdrawn"):
-            if kind == "completed" and self.accepted is None:
-                self._anomaly("completed_without_acceptance", event)
-            self.end = event
-        elif kind in ("step_started", "special_started"):
-            spans = self.steps if kind == "step_started" else self.specials
-            span_id = event.payload["step_id" if kind == "step_started" else "special_id"]
-            spans.setdefault(span_id, [event, None])
-        elif kind in ("step_completed", "special_ended"):
-            self._close_span(event)
+                end = event
+        elif kind == "completed" or kind == "withdrawn":
+            if kind == "completed" and accepted is None:
+                anomalies.setdefault("completed_without_acceptance", event)
+            end = event
+        elif kind == "step_started":
+            steps.setdefault(event.payload["step_id"], [event, None])
+        elif kind == "special_started":
+            specials.setdefault(event.payload["special_id"], [event, None])
+        elif kind == "step_completed" or kind == "special_ended":
+            step = kind == "step_completed"
+            span = (steps if step else specials).get(event.payload["step_id" if step else "special_id"])
+            if span is None or span[1] is not None:
+                anomalies.setdefault("step_end_without_start" if step else "special_end_without_start", event)
+            else:
+                span[1] = event
         elif kind == "extended":
-            self.extensions.append(event)
+            extensions.append(event)
         # correction_received: the applicant's materials; the case waits for `accepted`.
         # delivered before any completion: nothing to deliver yet, ignored.
-
-    def _after_end(self, event: Event) -> bool:
-        """Judge an event that comes after the end; True if it still needs the ordinary walk."""
-        end = self.end
-        if event.kind == "completed" and end.kind == "completed":
-            self._anomaly("duplicate_completion", event)
-        elif event.kind == "accepted" and end.kind == "rejected":
-            self._anomaly("accepted_after_rejection", event)
-        elif event.kind == "delivered" and end.kind == "completed":
-            self.delivered = self.delivered or event
-        elif event.occurred_at > end.occurred_at:
-            self._anomaly("event_after_end", event)
-        elif event.kind not in ENDING_KINDS + ("accepted", "received"):
-            return True  # simultaneous with the end: steps and specials may still close
-        return False
-
-    def _close_span(self, event: Event) -> None:
-        step = event.kind == "step_completed"
-        spans = self.steps if step else self.specials
-        span = spans.get(event.payload["step_id" if step else "special_id"])
-        if span is None or span[1] is not None:
-            self._anomaly("step_end_without_start" if step else "special_end_without_start", event)
-        else:
-            span[1] = event
-
-    def _anomaly(self, reason: str, event: Event) -> None:
-        self.anomalies.setdefault(reason, event)
+    if received is None:
+        return None
+    return _new_history(
+        received, tuple(timeline), first_answer, accepted, tuple(notices), end, _spans(steps), _spans(specials),
+        tuple(extensions), delivered, tuple([_new_anomaly(reason, event) for reason, event in anomalies.items()]),
+    )  # fmt: skip
 
 
-def _spans(spans: dict[str, list]) -> list[Span]:
-    return [Span(span_id, start, end, start.payload["limit_days"]) for span_id, (start, end) in spans.items()]
+_NOT_AFTER_END = frozenset(ENDING_KINDS + ("accepted", "received"))
+
+
+def _spans(spans: dict[str, list]) -> tuple[Span, ...]:
+    return tuple([_new_span(span_id, start, end, start.payload["limit_days"]) for span_id, (start, end) in spans.items()])

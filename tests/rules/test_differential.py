@@ -34,12 +34,15 @@ SHOWN = [timezone.utc, timezone(timedelta(hours=8)), SHANGHAI, ZoneInfo("America
 ORIGINS = [date(2025, 9, 20), date(2026, 1, 30), date(2026, 4, 24), date(2026, 9, 14), date(2026, 12, 20),
            date(2026, 3, 3), date(2026, 10, 27), date(2026, 9, 1), date(2026, 3, 30), date(2019, 12, 20)]  # fmt: skip
 CLOSED, OPENED = [date(2026, 2, 13), date(2026, 10, 9), date(2026, 9, 4)], [date(2026, 10, 11), date(2026, 2, 22)]
+# Sundays on which clocks change at midnight (Havana, Santiago) or at night (New York), opened as working days:
+# due dates and warnings then fall on days whose midnight happens twice or never.
+DST_SUNDAYS = [date(2026, 3, 8), date(2026, 11, 1), date(2026, 9, 6), date(2026, 4, 5), date(2026, 3, 7), date(2026, 4, 4)]
 
 
 def _calendars(module):
     short = [y for y in OFFICIAL_YEARS if y.year <= 2025]  # 2026 falls back to Monday–Friday
     return [module.WorkCalendar(), module.WorkCalendar(extra_closures=CLOSED, extra_working_days=OPENED),
-            module.WorkCalendar(short)]  # fmt: skip
+            module.WorkCalendar(short), module.WorkCalendar(extra_working_days=DST_SUNDAYS)]  # fmt: skip
 
 
 CALENDARS = list(zip(_calendars(__import__("rules.calendar", fromlist=["x"])), _calendars(ref_calendar)))
@@ -193,7 +196,8 @@ def _naive_status(closed=(), opened=(), official=OFFICIAL_YEARS) -> dict:
     return status
 
 
-NAIVE = [_naive_status(), _naive_status(CLOSED, OPENED), _naive_status(official=[y for y in OFFICIAL_YEARS if y.year <= 2025])]
+NAIVE = [_naive_status(), _naive_status(CLOSED, OPENED), _naive_status(official=[y for y in OFFICIAL_YEARS if y.year <= 2025]),
+         _naive_status(opened=DST_SUNDAYS)]  # fmt: skip
 
 
 @PROPS
