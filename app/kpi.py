@@ -18,7 +18,8 @@ Definitions (shown to users on the KPI page and in the PDF):
 :func:`refresh` rebuilds only the days touched since it last ran: days on which
 a re-judged case was received or completed, now or before late data moved or
 retracted that (:func:`_days_once_counted`), and days of new ratings. A day is
-rebuilt whole (delete + insert in one transaction), so running it twice is harmless.
+recomputed whole and written (delete + insert in one transaction) only if it
+changed, so running it twice is harmless and the cache version moves only with data.
 """
 from __future__ import annotations
 
@@ -97,19 +98,40 @@ def _day_rows(conn, day: date, zone) -> list[dict]:
     return [dict(day=day, **dict(zip(PLACE, key)), **values) for key, values in totals.items()]
 
 
-def rebuild_days(engine: Engine, days: set[date], zone) -> int:
-    """Recompute these days whole; returns how many rows were written."""
-    written = 0
+def rebuild_days(engine: Engine, days: set[date], zone) -> set[date]:
+    """Recompute these days whole; returns the days whose rows changed (the others are left as they were).
+
+    Each refresh looks again at cases judged shortly before its mark (see
+    SAFETY_MARGIN), so most days it recomputes are unchanged: leaving them
+    alone keeps the cache version, and every cached report, where it was.
+    """
+    changed: set[date] = set()
     ordered = sorted(days)
     for index in range(0, len(ordered), DAYS_PER_BATCH):
         batch = ordered[index:index + DAYS_PER_BATCH]
         with engine.begin() as conn:
-            rows = [r for day in batch for r in _day_rows(conn, day, zone)]
-            conn.execute(delete(kpi_daily).where(kpi_daily.c.day.in_(batch)))
-            if rows:
-                conn.execute(insert(kpi_daily), rows)
-            written += len(rows)
-    return written
+            fresh = {day: _day_rows(conn, day, zone) for day in batch}
+            stored = _stored_rows(conn, batch)
+            moved = [day for day in batch if {_row_key(r) for r in fresh[day]} != stored.get(day, set())]
+            if moved:
+                conn.execute(delete(kpi_daily).where(kpi_daily.c.day.in_(moved)))
+                rows = [r for day in moved for r in fresh[day]]
+                if rows:
+                    conn.execute(insert(kpi_daily), rows)
+            changed.update(moved)
+    return changed
+
+
+def _row_key(row: dict) -> tuple:
+    return tuple(row[name] for name in ("day", *PLACE, *COUNTERS))
+
+
+def _stored_rows(conn, days: list[date]) -> dict[date, set[tuple]]:
+    stored: dict[date, set[tuple]] = {}
+    columns = [kpi_daily.c[name] for name in ("day", *PLACE, *COUNTERS)]
+    for row in conn.execute(select(*columns).where(kpi_daily.c.day.in_(days))):
+        stored.setdefault(row[0], set()).add(tuple(row))
+    return stored
 
 
 def month_of(day: date) -> date:
@@ -181,7 +203,7 @@ _refresh_lock = threading.Lock()
 
 
 def refresh(engine: Engine, zone, now: datetime) -> int:
-    """Bring kpi_daily up to date with cases and ratings; returns the number of days rebuilt."""
+    """Bring kpi_daily up to date with cases and ratings; returns the number of days whose aggregates changed."""
     if not _refresh_lock.acquire(blocking=False):
         return 0
     try:
@@ -199,17 +221,17 @@ def refresh(engine: Engine, zone, now: datetime) -> int:
                 new_rating = conn.execute(select(func.max(ratings.c.id))).scalar() or 0
                 days = _touched_days(conn, judged_mark, rating_mark, zone)
                 conn.commit()
-                rebuild_days(engine, days, zone)
-                rebuild_months(engine, {month_of(d) for d in days})
+                changed = rebuild_days(engine, days, zone)
+                rebuild_months(engine, {month_of(d) for d in changed})
                 with engine.begin() as write:
                     values = dict(judged_mark=new_judged or judged_mark, rating_mark=new_rating)
-                    if days or not state:  # refreshed_at is the cache version: it moves only when data did
+                    if changed or not state:  # refreshed_at is the cache version: it moves only when data did
                         values["refreshed_at"] = now
                     if state:
                         write.execute(kpi_state.update().where(kpi_state.c.name == "daily").values(**values))
                     else:
                         write.execute(insert(kpi_state).values(name="daily", **values))
-                return len(days)
+                return len(changed)
             finally:
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK})
@@ -254,7 +276,7 @@ def start_refresher(services) -> threading.Thread:
             try:
                 days = refresh(services.engine, services.zone, services.clock())
                 if days:
-                    log.info("kpi: rebuilt %d day(s)", days)
+                    log.info("kpi: %d day(s) changed", days)
                     prewarm(services)
             except Exception:
                 log.exception("kpi refresh failed; retrying in %.0f s", REFRESH_SECONDS)
@@ -573,7 +595,7 @@ def kpi_refresh() -> None:
 
     settings = load()
     days = refresh(open_database(settings), settings.zone, datetime.now(timezone.utc))
-    click.echo(f"kpi: rebuilt {days} day(s)")
+    click.echo(f"kpi: {days} day(s) changed")
 
 
 @kpi_command.command("rebuild")
@@ -591,10 +613,10 @@ def kpi_rebuild(days: int | None) -> None:
     if days is None:
         with engine.begin() as conn:
             conn.execute(delete(kpi_state))
-        click.echo(f"kpi: rebuilt {refresh(engine, settings.zone, now)} day(s)")
+        click.echo(f"kpi: {refresh(engine, settings.zone, now)} day(s) changed")
         return
     today = now.astimezone(settings.zone).date()
     chosen = {today - timedelta(days=i) for i in range(days)}
-    rebuild_days(engine, chosen, settings.zone)
-    rebuild_months(engine, {month_of(d) for d in chosen})
-    click.echo(f"kpi: rebuilt {len(chosen)} day(s)")
+    changed = rebuild_days(engine, chosen, settings.zone)
+    rebuild_months(engine, {month_of(d) for d in chosen})  # a repair: the months are summed again regardless
+    click.echo(f"kpi: recomputed {len(chosen)} day(s), {len(changed)} changed")

@@ -112,3 +112,22 @@ def test_a_completion_moved_or_retracted_by_late_data_leaves_no_stale_day(kpi_re
     region.refresh("2025-10-16T10:01:00+08:00")
     assert (region.completed_on(DAY_A), region.completed_on(DAY_B)) == (0, 1)
     assert region.aggregates() == region.from_scratch("2025-10-16T10:01:00+08:00")
+
+
+def test_a_refresh_with_nothing_new_keeps_the_cache_version(kpi_region):
+    """Each refresh looks again at the cases judged just before its mark; unchanged days must not move the
+    version, or every cached report is thrown away (and the prewarm recomputed) once a minute for nothing."""
+    from app import kpi
+
+    region, x = kpi_region, kpi_region.exchange
+    x.event("C1", "received", "2025-09-29 09:00", item_code="ITEM-W")
+    x.event("C1", "completed", "2025-10-13 16:00", {"result": "approved"})
+    region.ingest("2025-10-14T10:00:00+08:00")
+    region.refresh("2025-10-14T10:01:00+08:00")
+    version = kpi.version(region.engine)
+    region.refresh("2025-10-14T10:02:00+08:00")  # C1 still lies within the safety margin of the mark
+    assert kpi.version(region.engine) == version
+    x.event("C1", "completed", "2025-10-09 11:00", {"result": "approved"}, recorded="2025-10-15 09:00")
+    region.ingest("2025-10-15T10:00:00+08:00")
+    region.refresh("2025-10-15T10:01:00+08:00")
+    assert kpi.version(region.engine) != version
