@@ -33,6 +33,17 @@ from layouts import control_room as view
 
 # Escalation is derived from time, so the board re-reads at least this often.
 RECHECK_SECONDS = 15
+# A board being drawn by one request is not drawn again by the others meanwhile (see BoardBusy).
+DRAWING_SECONDS = 5
+
+
+class BoardBusy(Exception):
+    """Another request is drawing this very board: the screen keeps what it shows and asks at its next poll.
+
+    After a change, every session of a scope polls within the same second; a
+    region's board takes a while to read, and drawing it once per session at
+    the same time would only make each of them wait longer.
+    """
 
 
 @dataclass
@@ -120,7 +131,7 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
     scope pays for another's alarms, and a session already showing that board
     gets nothing but the new marker. Every RECHECK_SECONDS the board is read
     again regardless (escalation moves with time, and a row committed late is
-    picked up).
+    picked up). Raises :class:`BoardBusy` while another request draws the same board.
     """
     place = board_place(scope, filters)
     version_key = f"board-version:{place}"
@@ -137,6 +148,20 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
         if drawn is not None:
             return version["drawn"], drawn
     drawn_id = f"{place}:{change_marker}:{bucket}"
+    drawing = f"supervise:web:board-drawing:{lang}:{drawn_id}"
+    if not _claim(services.redis, drawing):
+        raise BoardBusy(drawn_id)
+    try:
+        drawn = _draw(services, scope, filters, lang)
+        services.cache.set(f"board:{lang}:{drawn_id}", drawn, timeout=120)
+        services.cache.set(version_key, {"bucket": bucket, "marker": change_marker, "newest": newest,
+                                         "drawn": drawn_id}, timeout=120)
+    finally:
+        _release(services.redis, drawing)
+    return drawn_id, drawn
+
+
+def _draw(services, scope, filters: BoardFilters, lang: str) -> DrawnBoard:
     now = services.clock()
     board = alarm_queries.board(services.engine, scope, filters, now, services.escalate_after)
     reference = services.reference.get()
@@ -144,11 +169,21 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
              view.row_view(r, reference, lang, services.zone, now, services.escalate_after))
             for r in board.rows]
     counts = json.loads(to_json(view.counts_children(board, len(rows), lang)))
-    drawn = DrawnBoard(rows, counts)
-    services.cache.set(f"board:{lang}:{drawn_id}", drawn, timeout=120)
-    services.cache.set(version_key, {"bucket": bucket, "marker": change_marker, "newest": newest,
-                                     "drawn": drawn_id}, timeout=120)
-    return drawn_id, drawn
+    return DrawnBoard(rows, counts)
+
+
+def _claim(redis, key: str) -> bool:
+    try:
+        return bool(redis.set(key, "1", nx=True, ex=DRAWING_SECONDS))
+    except Exception:  # without Redis every request draws for itself: slower, never stuck
+        return True
+
+
+def _release(redis, key: str) -> None:
+    try:
+        redis.delete(key)
+    except Exception:  # it expires by itself
+        pass
 
 
 def board_place(scope, filters: BoardFilters) -> str:
@@ -279,7 +314,10 @@ def register(app, services) -> None:
         if marker == seen_marker and live:
             raise PreventUpdate
         known = seen_board if shown is not None and live else None
-        reply = board_reply(services, scope, filters, lang, change_marker, bucket, known, shown, live)
+        try:
+            reply = board_reply(services, scope, filters, lang, change_marker, bucket, known, shown, live)
+        except BoardBusy:
+            raise PreventUpdate from None
         position = f"{marker}#{reply.drawn_id}"
         counts = no_update if reply.counts is None else reply.counts
         if reply.ops is None:

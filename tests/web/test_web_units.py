@@ -396,3 +396,26 @@ def test_board_reply_is_shared_within_a_scope_and_never_across_scopes(web_app, r
         # A screen that already shows the board gets only the new marker.
         again = ask(viewer, shown=first.shown and mine.shown)
         assert again.ops is None
+
+
+def test_a_board_being_drawn_is_not_drawn_again_by_the_sessions_that_ask_meanwhile(web_app, region, monkeypatch):
+    from app.callbacks import control_room
+    from app.queries import alarms as alarm_queries
+    from app.queries.alarms import BoardFilters
+
+    services = web_app.extensions["supervise"]
+    scope = scope_for("region", "GX-450000", services.reference.get())
+    reads = []
+    real_board = alarm_queries.board
+    monkeypatch.setattr(alarm_queries, "board", lambda *a, **k: reads.append(1) or real_board(*a, **k))
+    with web_app.test_request_context():
+        marker = services.board_marker()
+        drawn_id = f"{control_room.board_place(scope, BoardFilters())}:{marker}:7"
+        drawing = f"supervise:web:board-drawing:zh:{drawn_id}"
+        services.redis.set(drawing, "1", ex=5)  # another server is drawing it right now
+        with pytest.raises(control_room.BoardBusy):
+            control_room.read_board(services, scope, BoardFilters(), marker, 7, "zh")
+        assert reads == []
+        services.redis.delete(drawing)  # it finished (or its claim expired)
+        assert control_room.read_board(services, scope, BoardFilters(), marker, 7, "zh")[0] == drawn_id
+        assert reads == [1] and not services.redis.exists(drawing)  # the claim is given back once drawn
