@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 import click
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
@@ -122,9 +121,8 @@ def _publish(redis, changes: list) -> None:
         log.warning("%d escalation(s) recorded but not announced: %s", len(changes), exc)
 
 
-@lru_cache(maxsize=1)
 def configured_limit() -> timedelta:
-    """SUPERVISE_ESCALATE_MINUTES as a duration, read once per process (the board uses the same setting)."""
+    """SUPERVISE_ESCALATE_MINUTES as a duration (the board uses the same setting)."""
     from app.settings import load
 
     return timedelta(minutes=load().escalate_minutes)
