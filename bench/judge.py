@@ -310,7 +310,8 @@ def mangled_rows(rows: list[tuple], n: int, seed: int = 7):
         '{"result": "approved", "fee_charged": -1}', '{"result": "approved", "fee_charged": "NaN"}',
         '{"result": "approved", "fee_charged": Infinity}', '{"result": "approved", "fee_charged": true}',
         '{"result": "approved", "fee_charged": null}', '{"reason": "x"}', '{"reason": ""}', '{"special_id": "k"}',
-        '{"a": NaN}', '{"a": 1, "a": 2}', '{"x": "' + "长" * 80 + '"}',
+        '{"a": NaN}', '{"a": 1, "a": 2}', '{"x": "' + "长" * 80 + '"}', '{"note": "a\\u0000b"}', '{"note": "a\\\\u0000b"}',
+        {"note": ["a\x00"]}, '{"a\\u0000": 1}', "{\"note\": \"a\x00\"}",
     ]  # fmt: skip
     for _ in range(n):
         row = list(rnd.choice(rows))
@@ -326,7 +327,7 @@ def mangled_rows(rows: list[tuple], n: int, seed: int = 7):
                                  "step_completed", "special_ended", "accepted", row[2]])  # fmt: skip
         elif r < 0.9:
             i = rnd.choice([1, 2, 5, 6, 7, 8, 9, 10])
-            row[i] = rnd.choice([None, "", "  ", 17, "Accepted", "received", "nope", b"x"])
+            row[i] = rnd.choice([None, "", "  ", 17, "Accepted", "received", "nope", b"x", "a\x00b", "\x00"])
             if i == 10:
                 row[2] = "received"
         else:

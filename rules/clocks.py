@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from rules._make import maker
 from rules.alarms import KINDS, AlarmFact
@@ -134,7 +134,7 @@ def judge_case(
         raise ValueError(f"judge_case: now must be tz-aware, got {now!r}")
     events = list(events)
     zone = events[0].occurred_at.tzinfo if events else None
-    one_zone = all(e.occurred_at.tzinfo is zone for e in events)
+    one_zone = len(set(map(id, map(_ZONE_OF, events)))) <= 1  # the very same tzinfo object
     if one_zone and type(zone) is timezone:  # as a database gives them: every instant in one fixed zone
         now_there = _shown_in(now, zone)
         if now_there is not None:
@@ -183,6 +183,7 @@ def _out(instant: datetime | None) -> datetime | None:
 
 
 _ONE_DAY = timedelta(days=1)
+_ZONE_OF = attrgetter("occurred_at.tzinfo")
 
 
 class _Times:

@@ -103,39 +103,38 @@ def check_row(
     the wrong type); `received` without a known item_code; occurred_at more than 10
     minutes after its own recorded_at.
     """
-    # The usual row (PostgreSQL: aware instants, the payload as JSON text of an object) is
-    # judged here in one go; any doubt, and the row takes the full path below, which says why.
+    # The usual row (PostgreSQL: aware instants, text or NULL columns, the payload NULL or the
+    # JSON text of an object) is judged here in one go; any doubt, and the row takes the full
+    # path below, which says why. (`kind` is one of KINDS here, so it holds no NUL.)
     if (
         type(occurred_at) is datetime and type(recorded_at) is datetime
         and type(case_no) is str and type(kind) is str and kind in _FIELD_CHECKS
         and type(occurred_at.tzinfo) in _OFFSET_ALWAYS and type(recorded_at.tzinfo) in _OFFSET_ALWAYS
-        and case_no.strip() and occurred_at - recorded_at <= MAX_FUTURE_SKEW
+        and case_no.strip() and _NUL not in case_no and occurred_at - recorded_at <= MAX_FUTURE_SKEW
+        and (source_system is None or type(source_system) is str and _NUL not in source_system)
+        and (center_id is None or type(center_id) is str and _NUL not in center_id)
+        and (dept_id is None or type(dept_id) is str and _NUL not in dept_id)
+        and (window_id is None or type(window_id) is str and _NUL not in window_id)
+        and (staff_id is None or type(staff_id) is str and _NUL not in staff_id)
+        and (item_code is None or type(item_code) is str and _NUL not in item_code)
     ):  # fmt: skip
         body = None
         if type(payload) is str:
-            try:
-                body, end = _scan_json(payload, 0)
-            except (ValueError, StopIteration):
-                end = -1
-            if end != len(payload):
-                body = None
+            if "\\u0000" not in payload:  # an escaped NUL may be one: the full path looks
+                try:
+                    body, end = _scan_json(payload, 0)
+                except (ValueError, StopIteration):
+                    end = -1
+                if end != len(payload):
+                    body = None
         elif payload is None:
             body = {}
         if type(body) is dict and _FIELD_CHECKS[kind](body) and (
-            kind != "received" or (type(item_code) is str and item_code != "" and item_code in known_items)
-        ) and (payload is None or "\\u0000" not in payload) and not _any_nul(
-            case_no, kind, source_system, center_id, dept_id, window_id, staff_id, item_code
-        ):
-            return _new_event(
-                event_id, case_no, kind, occurred_at, recorded_at,
-                source_system if source_system is None or isinstance(source_system, str) else str(source_system),
-                center_id if center_id is None or isinstance(center_id, str) else str(center_id),
-                dept_id if dept_id is None or isinstance(dept_id, str) else str(dept_id),
-                window_id if window_id is None or isinstance(window_id, str) else str(window_id),
-                staff_id if staff_id is None or isinstance(staff_id, str) else str(staff_id),
-                item_code if item_code is None or isinstance(item_code, str) else str(item_code),
-                body,
-            )  # fmt: skip
+            kind != "received" or (item_code and item_code in known_items)
+        ):  # fmt: skip
+            # text columns are text or NULL already: as the full path would pass them
+            return _new_event(event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id,
+                              dept_id, window_id, staff_id, item_code, body)  # fmt: skip
     try:
         return _check(
             event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id,
@@ -254,8 +253,7 @@ def _payload(payload: object) -> dict[str, Any]:
     return dict(payload)
 
 
-def _any_nul(*texts: object) -> bool:
-    return any(type(t) is str and "\x00" in t for t in texts)
+_NUL = "\x00"
 
 
 def _holds_nul(value: object) -> bool:
