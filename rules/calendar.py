@@ -78,9 +78,12 @@ class WorkCalendar:
         for d in exceptions:
             self._exception_sums.append(self._exception_sums[-1] + (1 if status[d] else -1))
         self._fallback_years: set[int] = set()
-        # Pure in (d, n) for this calendar; the years are noted when a result is first computed.
+        # Pure in (d, n) for this calendar; the years are noted when a result is first computed
+        # (noting is idempotent: a cached answer's years were noted when it was computed).
         self._add_working_cached = lru_cache(maxsize=65536)(self._add_working_noted)
         self._sub_working_cached = lru_cache(maxsize=65536)(self._sub_working_noted)
+        self._add_natural_cached = lru_cache(maxsize=65536)(self._add_natural_noted)
+        self._w_of: dict[date, int] = {}  # W(d), asked for the same few hundred days over and over
 
     @classmethod
     def for_center(cls, override: CenterOverride, official: Iterable[OfficialYear] = OFFICIAL_YEARS) -> WorkCalendar:
@@ -127,10 +130,7 @@ class WorkCalendar:
         """d + n calendar days; if that is not a working day, the next working day (民法典 第203条)."""
         if n < 0:
             raise ValueError(f"add_natural: n must be >= 0, got {n}")
-        end = d + timedelta(days=n)
-        result = end if self._is_working(end) else self._next_working(end)
-        self._note_years(d, result)
-        return result
+        return self._add_natural_cached(d, n)
 
     def next_working_day(self, d: date) -> date:
         """The first working day strictly after `d`."""
@@ -156,13 +156,25 @@ class WorkCalendar:
         return status if status is not None else d.weekday() not in WEEKEND
 
     def _w(self, d: date) -> int:
-        return _weekdays_through(d.toordinal()) + self._exception_sums[bisect.bisect_right(self._exception_days, d)]
+        w = self._w_of.get(d)
+        if w is None:
+            w = _weekdays_through(d.toordinal()) + self._exception_sums[bisect.bisect_right(self._exception_days, d)]
+            if len(self._w_of) >= 100_000:
+                self._w_of.clear()
+            self._w_of[d] = w
+        return w
 
     def _next_working(self, d: date) -> date:
         return self._add_working(d, 1)
 
     def _add_working_noted(self, d: date, n: int) -> date:
         result = self._add_working(d, n)
+        self._note_years(d, result)
+        return result
+
+    def _add_natural_noted(self, d: date, n: int) -> date:
+        end = d + timedelta(days=n)
+        result = end if self._is_working(end) else self._next_working(end)
         self._note_years(d, result)
         return result
 
