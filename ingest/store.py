@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, 
 from app.tables import alarm_actions, alarms, cases, events, ingest_cursor, quality_log
 from ingest import bulk
 from ingest.tailer import Cursor
+from rules._make import maker
 from rules.events import Event, duplicate_key
 
 # The ingest's own view of the events table: an Event's fields, in their order. The
@@ -31,10 +32,12 @@ EVENT_FIELDS = (
     events.c.item_code, cast(events.c.payload, Text),
 )  # fmt: skip
 _decode = json.JSONDecoder().decode
+_make_event = maker(Event)  # Event(*fields), built without the frozen __setattr__
 
 
 def _stored_event(row) -> Event:
-    return Event(*row[:11], _decode(row[11]))
+    payload = row[11]  # a third of all payloads are empty: no decoder for those
+    return _make_event(*row[:11], {} if payload == "{}" else _decode(payload))
 
 
 def warm(conn: Connection) -> None:
