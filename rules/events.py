@@ -123,7 +123,7 @@ def check_row(
             if "\\u0000" not in payload:  # an escaped NUL may be one: the full path looks
                 try:
                     body, end = _scan_json(payload, 0)
-                except (ValueError, StopIteration):
+                except (ValueError, StopIteration, RecursionError):
                     end = -1
                 if end != len(payload):
                     body = None
@@ -242,6 +242,8 @@ def _payload(payload: object) -> dict[str, Any]:
             raise _Bad(f"payload holds {exc}, which is not a JSON number: {_show(text)}") from None
         except ValueError as exc:
             raise _Bad(f"payload is not valid JSON ({exc.msg} at char {exc.pos}): {_show(payload)}") from None
+        except RecursionError:
+            raise _Bad(f"payload is nested too deeply to read: {_show(text)}") from None
         if payload is None:
             return {}
         if "\\u0000" in text and _holds_nul(payload):

@@ -73,6 +73,7 @@ def test_there_are_thirteen_kinds():
         (dict(payload=b"\xff\xfe"), "payload is not UTF-8 text"),
         # What PostgreSQL cannot store (an upstream SQLite row can hold it): refused, not crashed on
         (dict(payload='{"n": NaN}'), "payload holds NaN, which is not a JSON number"),
+        (dict(payload='{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"), "payload is nested too deeply to read"),
         (dict(payload='{"n": -Infinity}'), "payload holds -Infinity, which is not a JSON number"),
         (dict(payload='{"note": "a\\u0000b"}'), "payload holds a NUL character"),
         (dict(payload={"note": ["a\x00b"]}), "payload holds a NUL character"),
