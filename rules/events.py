@@ -370,7 +370,8 @@ _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure
 
 def duplicate_key(event: Event) -> tuple[str, str, datetime, str]:
     """The identity of an exact repeat: same case, kind, occurred_at and payload (semantics.md)."""
-    return (event.case_no, event.kind, event.occurred_at, _CANONICAL_JSON(event.payload))
+    payload = event.payload
+    return (event.case_no, event.kind, event.occurred_at, _CANONICAL_JSON(payload) if payload else "{}")
 
 
 def orphan_expired(event: Event, now: datetime) -> bool:
