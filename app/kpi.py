@@ -184,8 +184,9 @@ def _days_once_counted(conn, rejudged, zone) -> set[date]:
     events, or retract the completion, but it never removes an event: so the
     days of all its received and completed events hold the day it used to be
     counted on, which refreshing only its current days would leave stale.
-    (Not a remembered column on `cases`: the ingest rewrites every column of
-    a case it judges again.)
+    (Derived from facts, not remembered in a column of `cases`: nothing to
+    write back for millions of cases, and no column of the ingest's table that
+    its writers must know to leave alone.)
     """
     counted = (select(events.c.occurred_at).distinct()
                .join(cases, cases.c.case_no == events.c.case_no)
