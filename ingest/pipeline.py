@@ -41,6 +41,9 @@ ITEMS_REFRESH_SECONDS = 60  # the catalogue changes rarely; new items are picked
 CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refresh this often
 CATCH_UP_SECONDS = 2.0  # following: a backlog is taken in this long before its cases are judged
 BACKLOG_GROWTH = 4  # a backlog is read in batches up to this many times batch_size
+# A backlog of due cases is asked for this many shares per worker at a time, so that a
+# worker done early takes the next share instead of waiting for the slowest one.
+SHARES_PER_WORKER = 4
 AHEAD_SHARE = 1000  # following: cases judged ahead of a clock instant per cycle
 AHEAD_STORE = 2000  # cases judged ahead are stored and published this many at a time
 
@@ -256,7 +259,7 @@ class Ingest:
         if self._standby is not None and self.ahead.instant is not None and self.ahead.instant <= now:
             pool, self._standby = self._standby, None  # forked and warmed before the instant it came for
         try:
-            while due := self._due(now, self.batch_size * judging.workers_for(self)):
+            while due := self._due(now, self.batch_size * judging.workers_for(self) * SHARES_PER_WORKER):
                 chunks = _chunks(due, AHEAD_STORE if self.ahead.holds(due, now) else self.batch_size)
                 if pool is None and len(chunks) > 1 and judging.workers_for(self) > 1:
                     pool = JudgePool(self, judging.workers_for(self))
