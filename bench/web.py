@@ -1,28 +1,32 @@
 """Benchmark of the web dashboard on a large region.
 
-    .venv/bin/python bench/web.py [--cases 1000000] [--sessions 50] [--seconds 60] [--workers 2]
+    .venv/bin/python bench/web.py [--cases 6600000] [--sessions 50] [--seconds 60] [--workers 2]
 
 1. Builds a region (1 region center, 14 cities, 111 counties; 20 departments per
    center, 3 windows each) in a throwaway PostgreSQL database, with ``--cases``
-   cases spread over the past 365 days, ratings, and open and closed alarms,
-   written straight into the supervision tables with COPY. The exchange database
-   (reference data only) is a SQLite file.
+   cases spread over the past 365 days, half as many ratings, and open and closed
+   alarms, written straight into the supervision tables with binary COPY (indexes
+   built after the load). The exchange database (reference data only) is a SQLite
+   file. The build time is printed.
 2. Builds the KPI pre-aggregation from scratch (timed).
 3. Starts ``supervise serve`` (gunicorn, ``--workers``) against it and a real Redis,
    logs in ``--sessions`` users of every role, and has each poll the control room
-   every second and ask for the KPI page (a whole year) every ten seconds, while a
-   writer adds an alarm and acknowledges another every two seconds.
-4. Computes the same callbacks' data uncached in the same run: the board query
-   and the KPI report read from kpi_daily without the cache, and the KPI totals
-   computed straight from the cases table (what the page would cost with no
-   pre-aggregation).
+   every second and ask for the KPI page (the last 30 days, as it opens) every ten
+   seconds, while a writer adds an alarm and acknowledges another every two seconds.
+4. Calls the same callbacks in this process through the app, cached and uncached
+   (see :func:`in_process_callbacks`), and computes the data uncached in the same
+   run: the board query, the KPI report read from kpi_daily without the cache, and
+   the KPI totals computed straight from the cases table (what the page would cost
+   with no pre-aggregation).
 5. Times a case dossier PDF, cold and warm.
 
 Results go to stdout and bench/out/web.json. Exits 1 if a goal is missed:
 callback p95 <= 150 ms (server time, Server-Timing header, under the full load),
-the KPI callback >= 10x faster cached than uncached (in process, same data),
-warm dossier <= 2 s, no errors. The load average during the run is recorded:
-on a shared 2-core machine other work moves the tail a lot.
+the board and the KPI callbacks each >= 10x faster cached than uncached (p50,
+in process, same data), warm dossier <= 2 s, no errors. Nothing is counted during the first ``--warmup``
+seconds of the sessions (first page loads, the server's first KPI refresh). The
+load average during the run is recorded: on a shared 2-core machine other work
+moves the tail a lot.
 
 "Board uncached" in process is a worst case (a fresh page: all 200 rows drawn
 and sent); under load most polls are "nothing changed" answers of a few ms.
@@ -33,6 +37,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -49,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+
+from tests.redis_claim import claimed_database  # noqa: E402 - needs the project root on sys.path
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -106,21 +113,59 @@ def build_reference(exchange_url: str) -> dict:
     return {"centers": centers, "places": places}
 
 
+CASE_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "date", "bool", "date",
+              "date", "int4", "int4", "timestamptz", "text", "bool", "bool", "int4", "int4", "int4",
+              "text",  # clocks (json): its binary form is its text, sent as is instead of dumped again each row
+              "timestamptz"]
+RATING_TYPES = ["text", "text", "text", "text", "text", "text", "text", "int4", "timestamptz"]
+ALARM_TYPES = ["text", "text", "text", "text", "text", "text", "text", "text", "timestamptz", "date", "text", "text",
+               "timestamptz", "timestamptz"]
+
+
 def build_cases(db_url: str, places: list, n_cases: int, now: datetime, seed: int = 7) -> dict:
-    """COPY cases, ratings and alarms into the supervision database; returns sample ids."""
+    """COPY cases, ratings and alarms into the supervision database; returns sample ids.
+
+    A year of a region is millions of rows: the secondary indexes are dropped
+    for the load and built again after it (a sort instead of millions of
+    insertions), rows go in binary COPY, and the tables are vacuumed and
+    analysed as autovacuum would have done long before anyone looked.
+    """
     import psycopg
     from sqlalchemy.engine import make_url
 
-    rng = random.Random(seed)
+    from app.database import make_engine
+    from app.tables import alarms, cases, ratings
+
     url = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = make_engine(db_url)
+    indexes = [index for table in (cases, ratings, alarms) for index in table.indexes]
+    for index in indexes:
+        index.drop(engine)
+    try:
+        with psycopg.connect(url) as conn:
+            samples = _copy_rows(conn, places, n_cases, now, seed)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")  # sorts in memory, not on disk
+            for index in indexes:
+                index.create(conn)
+        engine.dispose()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) cases, ratings, alarms")
+    return samples
+
+
+def _copy_rows(conn, places: list, n_cases: int, now: datetime, seed: int) -> dict:
+    rng = random.Random(seed)
     start = now - timedelta(days=365)
     samples = {}
     open_cases = []
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
+    with conn.cursor() as cur:
         columns = ("case_no, item_code, center_id, dept_id, window_id, staff_id, applicant_phone, status, received_at,"
                    " start_date, deemed_accepted, promise_due, statutory_due, paused_days, extension_days,"
                    " completed_at, result, on_time, early, used_days, promised_days, corrections, clocks, judged_at")
-        with cur.copy(f"COPY cases ({columns}) FROM STDIN") as copy:
+        with cur.copy(f"COPY cases ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(CASE_TYPES)
             for i in range(n_cases):
                 center_id, dept_id, window_id, staff_id, promised = places[rng.randrange(len(places))]
                 received = start + timedelta(seconds=rng.random() * 365 * 86400)
@@ -135,25 +180,31 @@ def build_cases(db_url: str, places: list, n_cases: int, now: datetime, seed: in
                 on_time = used <= promised if done else None
                 case_no = f"B{i:09d}"
                 due = (received + timedelta(days=promised * 1.4)).date()
+                # Judged last when it last changed: on completion, when its promise clock ran out, or (not yet
+                # due) on receipt. Judged "just now", every case would look re-judged to the server's KPI refresher.
+                judged = completed_at if done else datetime.combine(due + timedelta(days=1), dtime(0), ZONE)
+                judged = min(now, (judged if judged < now else received) + timedelta(minutes=rng.randrange(60)))
                 copy.write_row((case_no, f"I-{dept_id}", center_id, dept_id, window_id, staff_id,
                                 f"139{rng.randrange(10**8):08d}", status, received, received.date(), False, due,
                                 due + timedelta(days=20), 0, 0, completed_at, "approved" if done else None, on_time,
                                 (used < promised) if done else None, used if done else None, promised,
-                                1 if rng.random() < 0.15 else 0, "[]", now - timedelta(minutes=rng.randrange(60))))
+                                1 if rng.random() < 0.15 else 0, "[]", judged))
                 if not done:
                     open_cases.append((case_no, center_id, dept_id, window_id, staff_id, due))
                 if i == n_cases // 2:
                     samples["case_no"] = case_no
                     samples["dept_id"] = dept_id
         with cur.copy("COPY ratings (source, source_id, case_no, center_id, dept_id, window_id, staff_id, score,"
-                      " rated_at) FROM STDIN") as copy:
+                      " rated_at) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(RATING_TYPES)
             for i in range(n_cases // 2):
                 center_id, dept_id, window_id, staff_id, _ = places[rng.randrange(len(places))]
                 copy.write_row(("onsite", f"r{i}", None, center_id, dept_id, window_id, staff_id,
                                 rng.choices((100, 80, 60, 0), (70, 20, 8, 2))[0],
                                 start + timedelta(seconds=rng.random() * 365 * 86400)))
         with cur.copy("COPY alarms (kind, level, case_no, subject, center_id, dept_id, window_id, staff_id, fired_at,"
-                      " due, state, closed_reason, closed_at, updated_at) FROM STDIN") as copy:
+                      " due, state, closed_reason, closed_at, updated_at) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(ALARM_TYPES)
             for case_no, center_id, dept_id, window_id, staff_id, due in open_cases:
                 fired = datetime.combine(due + timedelta(days=1), dtime(0), ZONE)
                 if fired > now:
@@ -168,7 +219,6 @@ def build_cases(db_url: str, places: list, n_cases: int, now: datetime, seed: in
                                 dept_id, window_id, staff_id, fired, None, "closed", "resolved",
                                 fired + timedelta(days=2), fired + timedelta(days=2)))
         conn.commit()
-        cur.execute("ANALYZE")
     samples["open_cases"] = len(open_cases)
     return samples
 
@@ -195,14 +245,18 @@ def add_sample_events(engine, case_no: str, now: datetime) -> None:
 class Session(threading.Thread):
     """One browser: polls the control room each second and the KPI page every ten seconds."""
 
-    def __init__(self, base: str, name: str, until: float, results: dict, lock: threading.Lock, kpi_range):
+    def __init__(self, base: str, name: str, measure_from: float, until: float, results: dict, lock: threading.Lock,
+                 kpi_range):
         super().__init__(name=f"bench.session:{name}", daemon=True)
         self.base, self.name, self.until, self.results, self.lock = base, name, until, results, lock
+        self.measure_from = measure_from
         self.kpi_range = kpi_range
         self.http = requests.Session()
         self.shown, self.position = None, None
 
     def record(self, kind: str, seconds: float) -> None:
+        if time.monotonic() < self.measure_from:  # warming up: first page loads, the server's first KPI refresh
+            return
         with self.lock:
             self.results.setdefault(kind, []).append(seconds)
 
@@ -308,8 +362,24 @@ def raw_kpi_totals(engine, scope, start: date, end: date):
             .group_by(cases.c.center_id)).all()
 
 
-def in_process_callbacks(settings, engine, users, kpi_range) -> dict:
-    """p50/p95 of the control-room and KPI callbacks called through the app, cached and uncached."""
+REPEATS = 5  # calls per user and way: 20 users, so 100 timings of each
+
+
+def in_process_callbacks(settings, engine, users, kpi_range, board: bool = True) -> dict:
+    """p50/p95 of the control-room and KPI callbacks called through the app, cached and uncached.
+
+    Every board call is a fresh page: all (up to 200) rows drawn and sent. Four ways:
+
+    * ``uncached``: no cache at all: the board read and drawn, the answer worked out;
+    * ``cached``: the change marker re-read on every call (one database and one
+      Redis round trip, as on the first poll after a change), then the shared answer;
+    * ``…_shared_marker``: the same two with the marker as the sessions of a server
+      share it (read at most twice a second), as most polls find it in production.
+
+    The speedup goal compares ``cached`` with ``uncached`` (p50 over p50): both pay
+    the marker. The ways take turns call by call; the median of each request's own
+    uncached/cached ratio is reported beside it.
+    """
     from flask_caching import Cache
 
     from app.web import create_app
@@ -322,38 +392,51 @@ def in_process_callbacks(settings, engine, users, kpi_range) -> dict:
     board_outputs = [("control-room-ops", "data"), ("control-room-shown", "data"),
                      ("control-room-position", "data"), ("control-room-counts", "children"),
                      ("control-room-new-red", "data")]
-    for label, cache in (("cached", cached_cache), ("uncached", null_cache)):
-        services.cache = cache
-        times = {"board": [], "kpi": []}
-        for name, _, _ in users[:20]:
-            client = app.test_client()
-            client.post("/login", data={"name": name, "password": PASSWORD, "next": "/"})
-            for _ in range(3):
-                services._marker = (0.0, None)  # a change happened: the board must be read again
-                body = {"output": ".." + "...".join(f"{i}.{p}" for i, p in board_outputs) + "..",
-                        "outputs": [{"id": i, "property": p} for i, p in board_outputs],
-                        "inputs": [{"id": "control-room-poll", "property": "n_intervals", "value": 1}] + [
-                            {"id": f"control-room-filter-{f}", "property": "value", "value": None}
-                            for f in ("center", "dept", "kind", "level")],
-                        "state": [{"id": "control-room-shown", "property": "data", "value": []},
-                                  {"id": "control-room-position", "property": "data", "value": "x"}],
-                        "changedPropIds": ["control-room-poll.n_intervals"]}
-                started = time.perf_counter()
-                client.post("/_dash-update-component", json=body)
-                times["board"].append(time.perf_counter() - started)
-                body = {"output": "..kpi-content.children...kpi-pdf.href..",
-                        "outputs": [{"id": "kpi-content", "property": "children"},
-                                    {"id": "kpi-pdf", "property": "href"}],
-                        "inputs": [{"id": "kpi-range", "property": "start_date", "value": kpi_range[0]},
-                                   {"id": "kpi-range", "property": "end_date", "value": kpi_range[1]},
-                                   {"id": "kpi-scope", "property": "value", "value": None}],
-                        "state": [], "changedPropIds": ["kpi-range.start_date"]}
-                started = time.perf_counter()
-                client.post("/_dash-update-component", json=body)
-                times["kpi"].append(time.perf_counter() - started)
-        for kind, values in times.items():
-            out[f"inprocess_{kind}_{label}_p50_ms"] = round(1000 * percentile(values, 50), 1)
-            out[f"inprocess_{kind}_{label}_p95_ms"] = round(1000 * percentile(values, 95), 1)
+    board_body = {"output": ".." + "...".join(f"{i}.{p}" for i, p in board_outputs) + "..",
+                  "outputs": [{"id": i, "property": p} for i, p in board_outputs],
+                  "inputs": [{"id": "control-room-poll", "property": "n_intervals", "value": 1}] + [
+                      {"id": f"control-room-filter-{f}", "property": "value", "value": None}
+                      for f in ("center", "dept", "kind", "level")],
+                  "state": [{"id": "control-room-shown", "property": "data", "value": []},
+                            {"id": "control-room-position", "property": "data", "value": "x"}],
+                  "changedPropIds": ["control-room-poll.n_intervals"]}
+    kpi_body = {"output": "..kpi-content.children...kpi-pdf.href..",
+                "outputs": [{"id": "kpi-content", "property": "children"}, {"id": "kpi-pdf", "property": "href"}],
+                "inputs": [{"id": "kpi-range", "property": "start_date", "value": kpi_range[0]},
+                           {"id": "kpi-range", "property": "end_date", "value": kpi_range[1]},
+                           {"id": "kpi-scope", "property": "value", "value": None}],
+                "state": [], "changedPropIds": ["kpi-range.start_date"]}
+    modes = (("cached", cached_cache, True), ("uncached", null_cache, True),
+             ("cached_shared_marker", cached_cache, False), ("uncached_shared_marker", null_cache, False))
+    times: dict[tuple[str, str], list[float]] = {}
+
+    def call(client, label: str, kind: str, body: dict) -> None:
+        started = time.perf_counter()
+        response = client.post("/_dash-update-component", json=body)
+        times.setdefault((kind, label), []).append(time.perf_counter() - started)
+        assert response.status_code == 200, response.status_code
+
+    # The ways take turns call by call, so a burst of load from other work on the machine hits them alike.
+    for name, _, _ in users[:20]:
+        client = app.test_client()
+        client.post("/login", data={"name": name, "password": PASSWORD, "next": "/"})
+        for _ in range(REPEATS):
+            for label, cache, reread_marker in modes:
+                services.cache = cache
+                if board:
+                    if reread_marker:
+                        services._marker = (0.0, None)
+                    call(client, label, "board", board_body)
+                if reread_marker:  # the KPI callback reads no marker
+                    call(client, label, "kpi", kpi_body)
+    for (kind, label), values in times.items():
+        out[f"inprocess_{kind}_{label}_p50_ms"] = round(1000 * percentile(values, 50), 1)
+        out[f"inprocess_{kind}_{label}_p95_ms"] = round(1000 * percentile(values, 95), 1)
+    for kind in ("board", "kpi"):  # the same request's two timings, taken one after the other
+        pairs = zip(times.get((kind, "uncached"), []), times.get((kind, "cached"), []))
+        ratios = [slow / fast for slow, fast in pairs]
+        if ratios:
+            out[f"inprocess_{kind}_paired_speedup_median"] = round(statistics.median(ratios), 1)
     services.cache = cached_cache
     return out
 
@@ -369,28 +452,22 @@ def timed(fn, repeat: int) -> list[float]:
 
 # --- main ----------------------------------------------------------------------------------------
 
-def free_redis_db() -> str:
-    import redis
-
-    for number in range(15, 0, -1):
-        client = redis.Redis.from_url(REDIS, db=number)
-        if client.dbsize() == 0 and client.set(f"supervise-bench:lock:{number}", "1", nx=True, ex=3600):
-            return f"{REDIS.rstrip('/')}/{number}"
-    raise SystemExit("no empty Redis database for the bench")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--cases", type=int, default=6_600_000, help="Cases over the past year (a region: 6.6 million).")
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=20,
+                        help="Seconds the sessions run before anything is counted (first page loads, the server's "
+                             "first KPI refresh and prewarm).")
     parser.add_argument("--port", type=int, default=8093)
     parser.add_argument("--keep", action="store_true", help="Keep the bench database afterwards.")
     args = parser.parse_args()
 
+    from contextlib import ExitStack
+
     import psycopg
-    import redis as redis_lib
     from sqlalchemy.engine import make_url
 
     from app import kpi
@@ -407,10 +484,15 @@ def main() -> int:
                             autocommit=True)
     admin.execute(f'CREATE DATABASE "{db_name}"')
     db_url = make_url(PG_ADMIN).set(database=db_name).render_as_string(hide_password=False)
-    redis_url = free_redis_db()
+    claim = ExitStack()
+    redis_url = claim.enter_context(claimed_database(REDIS, hold_seconds=4 * 3600, order=range(15, 0, -1)))
+    if redis_url is None:
+        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        raise SystemExit("no free Redis database for the bench (all 15 are claimed)")
     var_dir = Path(tempfile.mkdtemp(prefix="supervise-bench-"))
     settings = Settings(var_dir=var_dir, db_url=db_url, redis_url=redis_url)
-    report: dict = {"cases": args.cases, "sessions": args.sessions, "seconds": args.seconds, "workers": args.workers}
+    report: dict = {"cases": args.cases, "sessions": args.sessions, "seconds": args.seconds, "warmup": args.warmup,
+                    "workers": args.workers}
     server = None
     try:
         now = datetime.now(timezone.utc)
@@ -468,13 +550,14 @@ def main() -> int:
         year_range = ((today - timedelta(days=364)).isoformat(), today.isoformat())
         results: dict[str, list[float]] = {}
         lock = threading.Lock()
-        until = time.monotonic() + args.seconds
+        measure_from = time.monotonic() + args.warmup
+        until = measure_from + args.seconds
         stop = threading.Event()
         write_thread = threading.Thread(target=writer, args=(engine, ref_info["places"], stop,
                                                              lambda: datetime.now(timezone.utc)),
                                         name="bench.writer", daemon=True)
         write_thread.start()
-        sessions = [Session(base, name, until, results, lock, kpi_range) for name, _, _ in users]
+        sessions = [Session(base, name, measure_from, until, results, lock, kpi_range) for name, _, _ in users]
         for s in sessions:
             s.start()
         for s in sessions:
@@ -491,7 +574,7 @@ def main() -> int:
         # The same callbacks in this process, through the app, with the cache and without it.
         report |= in_process_callbacks(settings, engine, users, kpi_range)
         report |= {k.replace("inprocess_kpi", "inprocess_kpi_year"): v for k, v in
-                   in_process_callbacks(settings, engine, users, year_range).items() if "kpi" in k}
+                   in_process_callbacks(settings, engine, users, year_range, board=False).items()}
 
         # The same data, uncached, in the same run.
         scopes = [scope_for(role, scope_id, reference) for _, role, scope_id in users]
@@ -530,13 +613,17 @@ def main() -> int:
             engine.dispose()
         except NameError:
             pass
-        redis_lib.Redis.from_url(redis_url).flushdb()
-        redis_lib.Redis.from_url(REDIS).delete(f"supervise-bench:lock:{redis_url.rsplit('/', 1)[1]}")
+        claim.close()  # flushes the Redis database and releases it
         if not args.keep:
             admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            shutil.rmtree(var_dir, ignore_errors=True)
+        else:
+            print(f"kept: database {db_name}, files {var_dir}", flush=True)
 
     report["speedup_board_callback"] = round(report["inprocess_board_uncached_p50_ms"]
                                              / max(report["inprocess_board_cached_p50_ms"], 0.1), 1)
+    report["speedup_board_callback_shared_marker"] = round(report["inprocess_board_uncached_shared_marker_p50_ms"] / max(
+        report["inprocess_board_cached_shared_marker_p50_ms"], 0.1), 1)
     report["speedup_kpi_callback"] = round(report["inprocess_kpi_uncached_p50_ms"]
                                            / max(report["inprocess_kpi_cached_p50_ms"], 0.1), 1)
     report["speedup_kpi_vs_cases_table"] = round(report["kpi_from_cases_p50_ms"]
@@ -544,6 +631,7 @@ def main() -> int:
     report["goals"] = {
         # Time spent in the server per callback, under the full load of all sessions.
         "callback_p95_le_150ms": max(report["server_board_p95_ms"], report["server_kpi_p95_ms"]) <= 150,
+        "board_ten_times_faster_than_uncached": report["speedup_board_callback"] >= 10,
         "kpi_ten_times_faster_than_uncached": report["speedup_kpi_callback"] >= 10,
         "warm_dossier_le_2s": report["dossier_pdf_warm_s"] <= 2.0,
         "no_errors": report["errors"] == 0,
