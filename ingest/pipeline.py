@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Callable, Iterable
 
@@ -57,6 +57,8 @@ class Totals:
     judged: int = 0
     changes: int = 0
     orphans: int = 0
+    taking_in_seconds: float = 0.0
+    judging_seconds: float = 0.0
 
     def add(self, other: "Totals") -> None:
         for name in self.__dataclass_fields__:
@@ -73,8 +75,11 @@ class Ingest:
     batch_size: int = 5000
     items: dict[str, Item] = field(default_factory=dict)
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
+    escalate_after: timedelta | None = None  # an alarm unacknowledged this long is escalated (None: never)
     ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
+    # Told how far a long backlog is: (phase, done, total), phase "take-in" (ids) or "judge" (cases).
+    on_progress: Callable[[str, int, int], None] | None = None
     _standby: JudgePool | None = None  # workers forked for the next instant's cases judged ahead
     _outbox: ThreadPoolExecutor | None = None  # publishes alarm changes while the next chunk is stored
     _sent: list[Future] = field(default_factory=list)
@@ -83,8 +88,12 @@ class Ingest:
     def run_once(self, now: datetime) -> Totals:
         """Take in every row not yet taken in, then fire everything due at or before `now`."""
         self.load_items()
+        started = time.monotonic()
         totals = self._take_in_backlog(now)
-        totals.add(self.fire_due(now))
+        totals.taking_in_seconds = time.monotonic() - started
+        started = time.monotonic()
+        totals.add(self.fire_due(now, count=self.on_progress is not None))
+        totals.judging_seconds = time.monotonic() - started
         totals.add(self.take_side_sources(now))
         totals.add(self.expire_orphans(now))
         self._refresh_gauges()
@@ -140,11 +149,15 @@ class Ingest:
         return min(interval, max((due - clock()).total_seconds(), 0.0))
 
     def take_side_sources(self, now: datetime) -> Totals:
-        """Ratings (on-site and SMS, with their rectification clocks) and camera outages."""
+        """Ratings (on-site and SMS, with their rectification clocks), camera outages, and
+        the escalation of alarms left unacknowledged past `escalate_after`."""
+        from app.escalation import escalate
         from ingest.camera_alarms import camera_places, take_outages
         from ingest.ratings import take_ratings
 
         changes = take_ratings(self.exchange, self.db, self.calendars, self.tz, now, self.batch_size)
+        if self.escalate_after is not None:
+            changes += escalate(self.db, None, now, self.escalate_after)  # published below, in order
         if self.redis is not None:
             if self._camera_places is None:
                 self._camera_places = camera_places(self.exchange)
@@ -186,7 +199,7 @@ class Ingest:
         totals = Totals()
         with self.db.connect() as conn:
             cursor = store.load_cursor(conn, SOURCE)
-        limit = self.batch_size
+        limit, first = self.batch_size, cursor.watermark
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest.read") as reader:
             upcoming = reader.submit(self._read, cursor, limit)
             while True:
@@ -195,6 +208,8 @@ class Ingest:
                     limit = _next_limit(limit, len(read.batch.rows), self.batch_size)
                     upcoming = reader.submit(self._read, read.after, limit)
                 totals.add(self._store(read, now))
+                if self.on_progress is not None:
+                    self.on_progress("take-in", read.after.read_from - first, read.batch.max_id - first)
                 if not read.batch.rows:
                     return totals
 
@@ -248,13 +263,14 @@ class Ingest:
         return good, rejected
 
     # --- clocks that fall due with no new event -------------------------
-    def fire_due(self, now: datetime) -> Totals:
+    def fire_due(self, now: datetime, *, count: bool = False) -> Totals:
         """Judge every case whose judgement changes at or before `now`; a backlog on every core.
 
         Cases are judged and stored in chunks, one transaction each, and each chunk's
         changes are published as soon as it commits. Cases judged ahead (ingest.ahead)
         only need storing: their chunks are small, so the first are out at once."""
         totals = Totals()
+        due_in_all = self._due_count(now) if count else 0
         pool = None
         if self._standby is not None and self.ahead.instant is not None and self.ahead.instant <= now:
             pool, self._standby = self._standby, None  # forked and warmed before the instant it came for
@@ -267,6 +283,8 @@ class Ingest:
                     self._publish(changes, wait=False)
                     totals.changes += len(changes)
                 totals.judged += len(due)
+                if self.on_progress is not None:
+                    self.on_progress("judge", totals.judged, max(due_in_all, totals.judged))
         finally:
             if pool is not None:
                 pool.close()
@@ -277,6 +295,10 @@ class Ingest:
     def _judge_chunk(self, case_nos: list[str], now: datetime) -> list[AlarmChange]:
         with self.db.begin() as conn:
             return self.judge(conn, case_nos, now)
+
+    def _due_count(self, now: datetime) -> int:
+        with self.db.connect() as conn:
+            return store.due_count(conn, now)
 
     def _due(self, now: datetime, limit: int) -> list[str]:
         with self.db.begin() as conn:

@@ -8,6 +8,7 @@ following.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import click
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
+from tqdm import tqdm
 
 from app.database import open_database
 from app.messaging import connect
@@ -46,7 +48,8 @@ def build(settings: Settings, batch_size: int = 5000) -> Ingest:
         calendars = CalendarBook.from_dir(settings.calendar_dir)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    return Ingest(exchange, open_database(settings), calendars, settings.zone, connect(settings), batch_size)
+    return Ingest(exchange, open_database(settings), calendars, settings.zone, connect(settings), batch_size,
+                  escalate_after=timedelta(minutes=settings.escalate_minutes))
 
 
 def wall_clock(start_at: datetime | None):
@@ -83,13 +86,43 @@ def _run_once(ingest: Ingest, leadership: Leadership, now: datetime, wait_for_lo
         if time.monotonic() > deadline:
             raise click.ClickException("another ingest holds the lock; try again when it stops")
         time.sleep(0.5)
-    totals = ingest.run_once(now)
+    with _ProgressBars(enabled=sys.stderr.isatty()) as bars:
+        ingest.on_progress = bars.show
+        totals = ingest.run_once(now)
     print(
         f"ingest: {totals.rows} rows read, {totals.events} events taken in, {totals.rejected} set aside, "
         f"{totals.duplicates} repeats ignored, {totals.orphans} orphans expired, "
-        f"{totals.changes} alarm changes (now = {now.isoformat()})",
+        f"{totals.changes} alarm changes (now = {now.isoformat()}); "
+        f"took in for {totals.taking_in_seconds:.1f} s, judged {totals.judged} cases for {totals.judging_seconds:.1f} s",
         file=sys.stderr,
     )
+
+
+class _ProgressBars:
+    """tqdm bars on a terminal for a long --once run: exchange ids taken in, then cases judged."""
+
+    LABELS = {"take-in": ("take in", "id"), "judge": ("judge", "case")}
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bars = enabled, {}
+
+    def show(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if phase not in self.bars:
+            desc, unit = self.LABELS[phase]
+            width = shutil.get_terminal_size((100, 20)).columns  # a terminal that reports no size: 100
+            self.bars[phase] = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, ncols=width)
+        bar = self.bars[phase]
+        bar.total = max(total, done)
+        bar.update(done - bar.n)
+
+    def __enter__(self) -> "_ProgressBars":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 def _follow(ingest: Ingest, leadership: Leadership, clock, stop: threading.Event) -> None:

@@ -156,8 +156,10 @@ def test_officer_actions_are_recorded_and_history_cannot_be_edited(exchange, sup
     engine = create_engine(f"sqlite:///{tmp_path / 'supervise.db'}")
     with engine.connect() as conn:
         trail = conn.execute(text("SELECT action, actor, note FROM alarm_actions ORDER BY id")).all()
+    # Fired at 15:00 and still unacknowledged when the ingest ran at midnight: escalated at 15:30.
     assert [tuple(r) for r in trail] == [
-        ("fired", "system", ""), ("ack", "王督查", "已电话核实"), ("urge", "王督查", "限三日内退费"), ("close", "王督查", "已退费"),
+        ("fired", "system", ""), ("escalated", "system", ""), ("ack", "王督查", "已电话核实"),
+        ("urge", "王督查", "限三日内退费"), ("close", "王督查", "已退费"),
     ]
     for sql in ("UPDATE alarm_actions SET note = 'x'", "DELETE FROM alarm_actions"):
         with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:

@@ -21,6 +21,7 @@ def test_alarm_changes_are_published_to_the_stream(exchange, supervise, redis_ur
         ("promise_warning", "fired", "open"),
         ("promise_warning", "resolved", "closed"),  # red supersedes yellow at 00:00 on 10-14
         ("promise_overdue", "fired", "open"),
+        ("promise_overdue", "escalated", "open"),  # fired at 00:00, still unacknowledged at 00:30
     ]
     assert all(c.v == 1 and c.case_no == "R1" for c in changes)
 
@@ -28,4 +29,4 @@ def test_alarm_changes_are_published_to_the_stream(exchange, supervise, redis_ur
     supervise("alarm", "ack", str(overdue.alarm_id), "--by", "王督查", "--note", "已核实")
     _, more = read_after(client, position)
     assert [(c.alarm_id, c.action, c.actor, c.state) for c in more] == [(overdue.alarm_id, "ack", "王督查", "acknowledged")]
-    assert client.xlen(STREAM) == 4
+    assert client.xlen(STREAM) == 5
