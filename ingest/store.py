@@ -223,6 +223,11 @@ def due_cases(conn: Connection, now: datetime, limit: int) -> list[str]:
     return [case_no for (case_no,) in bulk.fetch(conn, query)]
 
 
+def due_count(conn: Connection, now: datetime) -> int:
+    """How many cases are due at or before `now` (for progress on a long backlog)."""
+    return conn.execute(select(func.count()).where(cases.c.next_change <= now)).scalar_one()
+
+
 def next_due(conn: Connection) -> datetime | None:
     """The earliest instant at which some case's judgement changes with no new event."""
     return conn.execute(select(func.min(cases.c.next_change))).scalar()
