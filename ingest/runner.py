@@ -111,8 +111,10 @@ class _ProgressBars:
             return
         if phase not in self.bars:
             desc, unit = self.LABELS[phase]
-            width = shutil.get_terminal_size((100, 20)).columns  # a terminal that reports no size: 100
-            self.bars[phase] = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, ncols=width)
+            # A terminal that reports no size (0 x 0) would hide every bar: assume 100 x 20 there.
+            width, height = shutil.get_terminal_size((100, 20))
+            self.bars[phase] = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
+                                    ncols=width, nrows=height)  # fmt: skip
         bar = self.bars[phase]
         bar.total = max(total, done)
         bar.update(done - bar.n)
