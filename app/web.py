@@ -50,6 +50,19 @@ def center_calendar(calendar_dir: Path | None, center_id: str | None = None):
     return WorkCalendar()
 
 
+# How old a board marker may be: a new alarm reaches the screens within this plus one poll.
+MARKER_SECONDS = 0.5
+
+
+@lru_cache(maxsize=8)
+def _marker_key(engine: Engine) -> str:
+    """The shared marker's Redis key, one per supervision database (tests run several against one Redis)."""
+    import hashlib
+
+    return "supervise:web:board-marker:" + hashlib.sha256(
+        engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+
+
 @dataclass
 class Services:
     """What every route and callback of one app needs, built once per app."""
@@ -77,27 +90,63 @@ class Services:
     def board_marker(self) -> str:
         """Changes when any alarm changes: the stream position plus the newest alarm id and update.
 
-        Shared by every session of this process for half a second, so fifty
-        screens polling each second cost about two small queries a second.
+        At most MARKER_SECONDS old. Shared by every session of this process, and
+        through Redis by every process of the deployment: one of them reads the
+        stream and the database, the others one small key (:meth:`_read_marker`).
         """
-        from app.queries.alarms import change_marker
-        from ingest.publisher import snapshot_position
-
-        now = time.monotonic()
         read_at, value = self._marker
-        if value is not None and now - read_at < 0.5:
+        if value is not None and 0 <= time.time() - read_at < MARKER_SECONDS:
             return value
         with self._marker_lock:
             read_at, value = self._marker
-            if value is None or time.monotonic() - read_at >= 0.5:
-                try:
-                    position = snapshot_position(self.redis)
-                except Exception:  # Redis down: the database alone still tells us
-                    position = "?"
-                newest_id, newest_update = change_marker(self.engine)
-                value = f"{position}|{newest_id}|{newest_update}"
-                self._marker = (time.monotonic(), value)
+            if value is None or not 0 <= time.time() - read_at < MARKER_SECONDS:
+                read_at, value = self._read_marker()
+                self._marker = (read_at, value)
         return value
+
+    def forget_board_marker(self) -> None:
+        """The next board_marker(), here or in any process, reads the stream and the database again."""
+        self._marker = (0.0, None)
+        try:
+            self.redis.delete(_marker_key(self.engine))
+        except Exception:  # it expires within MARKER_SECONDS anyway
+            pass
+
+    def _read_marker(self) -> tuple[float, str]:
+        """(wall-clock instant it was read at, marker): another process's if it is young enough, else read now.
+
+        The shared copy and the stream position come in one round trip, so the
+        process that reads the database pays no more Redis trips than before.
+        """
+        from app.queries.alarms import change_marker
+        from ingest.publisher import STREAM
+
+        key = _marker_key(self.engine)
+        stamp = time.time()  # taken before reading, so a marker read now is at least this fresh
+        try:
+            shared, last = self.redis.pipeline(transaction=False).get(key).xrevrange(STREAM, count=1).execute()
+        except Exception:  # Redis down: the database alone still tells us
+            shared, last = None, None
+        if shared:
+            try:
+                shared_at, _, value = shared.decode().partition(" ")
+                # Wall-clock time, as processes on several machines compare it; a stamp from the future is not trusted.
+                if value and 0 <= stamp - float(shared_at) < MARKER_SECONDS:
+                    return float(shared_at), value
+            except ValueError:
+                pass
+        if last is None:
+            position = "?"
+        else:  # as ingest.publisher.snapshot_position reads it
+            position = (last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) if last else "0-0"
+        newest_id, newest_update = change_marker(self.engine)
+        value = f"{position}|{newest_id}|{newest_update}"
+        if position != "?":
+            try:
+                self.redis.set(key, f"{stamp!r} {value}", px=int(MARKER_SECONDS * 1000))
+            except Exception:
+                pass
+        return stamp, value
 
     def calendar(self, center_id: str | None = None):
         """The working-day calendar of a center: official days plus its own file, if any."""
@@ -187,7 +236,7 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
 
 def _cache_config(settings: Settings) -> dict:
     if settings.redis_url:
-        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings.redis_url,
+        return {"CACHE_TYPE": "app.near_cache.NearRedisCache", "CACHE_REDIS_URL": settings.redis_url,
                 "CACHE_KEY_PREFIX": "supervise:web:", "CACHE_DEFAULT_TIMEOUT": 300,
                 "CACHE_OPTIONS": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}}
     return {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300, "CACHE_THRESHOLD": 5000}

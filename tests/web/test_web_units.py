@@ -329,7 +329,7 @@ def test_board_reread_only_for_changes_in_scope(web_app, region, monkeypatch):
     monkeypatch.setattr(alarm_queries, "board", lambda *a, **k: reads.append(a[1].scope_id) or real_board(*a, **k))
 
     def look():
-        services._marker = (0.0, None)
+        services.forget_board_marker()
         with web_app.test_request_context():
             marker = services.board_marker()
             return control_room.read_board(services, nanning, BoardFilters(), marker, 1, "zh")[1]
@@ -340,6 +340,45 @@ def test_board_reread_only_for_changes_in_scope(web_app, region, monkeypatch):
     assert look().rows == first.rows and reads == ["GX-450100"]
     new_id = region.add_alarm("GX-450103:MZ", fired_at=NOW)  # a Nanning county
     assert look().rows[0][0] == new_id and reads == ["GX-450100", "GX-450100"]
+
+
+def test_the_board_marker_is_read_once_for_every_process_and_stays_fresh(region, monkeypatch):
+    """A second web process takes the first one's marker from Redis instead of asking the database;
+    a new alarm still moves it within MARKER_SECONDS."""
+    import time
+
+    from app import web
+    from app.queries import alarms as alarm_queries
+
+    first = web.create_app(region.settings, lambda: region.now, engine=region.engine, background=False)
+    second = web.create_app(region.settings, lambda: region.now, engine=region.engine, background=False)
+    reads = []
+    real = alarm_queries.change_marker
+    monkeypatch.setattr(alarm_queries, "change_marker", lambda engine: reads.append(1) or real(engine))
+    a, b = first.extensions["supervise"], second.extensions["supervise"]
+    a.forget_board_marker()
+    marker = a.board_marker()
+    assert b.board_marker() == marker and reads == [1]
+    region.add_alarm("GX-450202:SC", fired_at=NOW)  # written straight to the database, not published
+    time.sleep(web.MARKER_SECONDS)
+    assert b.board_marker() != marker and reads == [1, 1]
+    b.forget_board_marker()  # not ours to trust any more: the next look reads again
+    b.board_marker()
+    assert reads == [1, 1, 1]
+
+
+def test_the_near_cache_keeps_only_entries_that_never_change():
+    import fakeredis
+
+    from app.near_cache import NearRedisCache
+
+    server = fakeredis.FakeRedis()
+    cache = NearRedisCache(host=server, key_prefix="t:")
+    cache.set("board-reply:abc", {"rows": 1})
+    cache.set("board-version:place", {"drawn": 1})
+    server.flushdb()  # only this process's memory has them now
+    assert cache.get("board-reply:abc") == {"rows": 1}
+    assert cache.get("board-version:place") is None  # overwritten in place by other processes: always Redis
 
 
 def test_anomaly_reasons_are_shown_in_words_in_both_languages():
