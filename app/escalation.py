@@ -21,7 +21,7 @@ import logging
 from datetime import datetime, timedelta
 
 import click
-from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.tables import alarm_actions, alarms, escalation_sweep
@@ -97,7 +97,9 @@ def _record(conn: Connection, due: list[tuple[int, datetime]]) -> set[int]:
         rows = [dict(alarm_id=alarm_id, action="escalated", actor="system", note="", at=at)
                 for alarm_id, at in due[index:index + CHUNK]]
         statement = _insert(conn)(alarm_actions).values(rows).on_conflict_do_nothing(
-            index_elements=[alarm_actions.c.alarm_id], index_where=alarm_actions.c.action == "escalated")
+            # The index's own predicate, written out: once the statement is prepared and planned
+            # generically (after ten runs or so), PostgreSQL cannot match it to a bound parameter.
+            index_elements=[alarm_actions.c.alarm_id], index_where=text("action = 'escalated'"))
         recorded.update(conn.execute(statement.returning(alarm_actions.c.alarm_id)).scalars())
     return recorded
 

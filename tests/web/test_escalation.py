@@ -169,3 +169,27 @@ def test_escalate_command(region, monkeypatch):
         "escalated 0 alarm(s)"
     bad = CliRunner().invoke(cli, ["escalate", "--now", "yesterday"])
     assert bad.exit_code == 2 and "not an ISO 8601 instant" in bad.output
+
+
+@pytest.mark.slow
+def test_a_sweep_of_more_alarms_than_one_statement_takes_records_them_all(web_settings, pg_url):
+    """Thousands at once, as after a backfill: recorded in statements of CHUNK alarms, on
+    PostgreSQL too. The driver prepares a statement run five times and the server plans it
+    generically after five more: a generic plan can match the partial index only to its
+    predicate written out, not to a parameter (twelve statements get there)."""
+    from sqlalchemy import text
+
+    from app.escalation import CHUNK
+
+    region = make_region(web_settings.model_copy(update={"db_url": pg_url}))
+    with region.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO alarms (kind, level, case_no, subject, center_id, dept_id, window_id, staff_id, camera_id, "
+            "fired_at, due, state, closed_reason, closed_at, updated_at) "
+            "SELECT kind, level, case_no || '-' || n, subject, center_id, dept_id, window_id, staff_id, camera_id, "
+            "fired_at, due, 'open', NULL, NULL, updated_at FROM alarms, generate_series(1, :n) AS n "
+            "WHERE id = (SELECT min(id) FROM alarms)"), {"n": CHUNK * 12 + 1})  # fmt: skip
+        open_alarms = conn.execute(select(func.count()).where(alarms.c.state == "open")).scalar()
+    recorded = escalate(region.engine, None, NOW + timedelta(days=30), LIMIT)
+    assert len(recorded) == open_alarms > CHUNK
+    assert len(escalations(region.engine)) == open_alarms
