@@ -81,6 +81,19 @@ CORPUS_INSTANTS = [
 
 
 # --- the corpus ------------------------------------------------------------------
+DEFAULT_CORPUS = "bench_ingest_x_0_1_30"
+
+
+def _ensure_default_corpus() -> None:
+    """Write the default corpus the way bench/ingest.py does (and keeps), if it is not there yet."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / "ingest.py")
+    bench_ingest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_ingest)
+    bench_ingest.exchange_database(0.1, 30, "2026-11-20T00:00:00+08:00")
+
+
 def load_corpus(database: str) -> tuple[list[tuple], dict[str, Item]]:
     """The exchange rows as the ingest reads them (binary, instants in UTC, payload as text), and the items."""
     engine = create_engine(make_url(PG_URL).set(database=database))
@@ -397,11 +410,14 @@ class _Warnings(logging.Handler):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database", default="bench_ingest_x_0_1_30", help="exchange database (read only)")
+    parser.add_argument("--database", default=DEFAULT_CORPUS,
+                        help="exchange database (read only); the default is written first if missing")
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--record", type=Path, help="write today's results here (xz pickle)")
     parser.add_argument("--compare", type=Path, help="compare with results written by --record")
     args = parser.parse_args()
+    if args.database == DEFAULT_CORPUS:
+        _ensure_default_corpus()
     rows, items = load_corpus(args.database)
     if not (args.record or args.compare):
         measure(rows, items, args.repeat)
