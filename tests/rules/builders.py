@@ -5,6 +5,8 @@ from decimal import Decimal
 from itertools import count
 from zoneinfo import ZoneInfo
 
+from hypothesis import strategies as st
+
 from rules.calendar import WorkCalendar
 from rules.clocks import Item, judge_case
 from rules.events import Event
@@ -42,3 +44,26 @@ def judge(events, now: str, item: Item = W5, calendar: WorkCalendar = CAL):
 def fact(judgement, kind: str, subject: str = ""):
     """The alarm fact of `kind`/`subject` in a judgement, or None."""
     return next((f for f in judgement.alarms if (f.kind, f.subject) == (kind, subject)), None)
+
+
+# Hypothesis strategies for the payload of each kind after `received` (valid, as check_row
+# would accept them): shared by the property and differential tests.
+def payload_strategies(fees=(0, 60)) -> dict:
+    return {
+        "correction_notice": st.just({}),
+        "correction_received": st.just({}),
+        "accepted": st.just({}),
+        "rejected": st.just({"reason": "材料不符"}),
+        "step_started": st.fixed_dictionaries({"step_id": st.sampled_from("ab"), "limit_days": st.integers(0, 6)}),
+        "step_completed": st.fixed_dictionaries({"step_id": st.sampled_from("ab")}),
+        "special_started": st.fixed_dictionaries(
+            {"special_id": st.sampled_from("hk"), "type": st.just("hearing"), "limit_days": st.integers(0, 6)}
+        ),
+        "special_ended": st.fixed_dictionaries({"special_id": st.sampled_from("hk")}),
+        "extended": st.fixed_dictionaries({"days": st.integers(1, 5)}),
+        "completed": st.fixed_dictionaries(
+            {"result": st.sampled_from(["approved", "denied"]), "fee_charged": st.sampled_from(list(fees))}
+        ),
+        "delivered": st.just({}),
+        "withdrawn": st.just({}),
+    }

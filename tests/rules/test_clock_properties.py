@@ -6,27 +6,12 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.rules.builders import N10, TZ, W5, E, judge
+from tests.rules.builders import N10, TZ, W5, E, judge, payload_strategies
 
 ORIGIN = datetime(2026, 9, 15, tzinfo=TZ)
 PROPS = settings(max_examples=200, deadline=None)
 
-PAYLOADS = {
-    "correction_notice": st.just({}),
-    "correction_received": st.just({}),
-    "accepted": st.just({}),
-    "rejected": st.just({"reason": "材料不符"}),
-    "step_started": st.fixed_dictionaries({"step_id": st.sampled_from("ab"), "limit_days": st.integers(0, 6)}),
-    "step_completed": st.fixed_dictionaries({"step_id": st.sampled_from("ab")}),
-    "special_started": st.fixed_dictionaries(
-        {"special_id": st.sampled_from("hk"), "type": st.just("hearing"), "limit_days": st.integers(0, 6)}
-    ),
-    "special_ended": st.fixed_dictionaries({"special_id": st.sampled_from("hk")}),
-    "extended": st.fixed_dictionaries({"days": st.integers(1, 5)}),
-    "completed": st.fixed_dictionaries({"result": st.sampled_from(["approved", "denied"]), "fee_charged": st.sampled_from([0, 60])}),
-    "delivered": st.just({}),
-    "withdrawn": st.just({}),
-}
+PAYLOADS = payload_strategies()
 # the events in a case's life are mostly these; endings are rarer
 KIND = st.sampled_from(
     ["accepted"] * 3 + ["correction_notice", "correction_received", "step_started", "step_started", "step_completed",

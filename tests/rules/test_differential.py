@@ -22,6 +22,7 @@ from rules.calendar import WorkCalendar
 from rules.clocks import Item, judge_case
 from rules.events import KINDS, Event, Rejection, check_row
 from rules.official_days import OFFICIAL_YEARS
+from tests.rules.builders import payload_strategies
 from tests.rules.reference import calendar as ref_calendar
 from tests.rules.reference import clocks as ref_clocks
 from tests.rules.reference import events as ref_events
@@ -54,25 +55,7 @@ ITEMS = [
     Item("N1", 1, 0, "natural", Decimal("0"), "D-ITEM", warn_days=1),
     Item("N30", 30, 45, "natural", Decimal("0"), None, warn_days=0),
 ]
-PAYLOADS = {
-    "received": st.just({"channel": "window"}),
-    "correction_notice": st.just({}),
-    "correction_received": st.just({}),
-    "accepted": st.just({}),
-    "rejected": st.just({"reason": "材料不符"}),
-    "step_started": st.fixed_dictionaries({"step_id": st.sampled_from("ab"), "limit_days": st.integers(0, 6)}),
-    "step_completed": st.fixed_dictionaries({"step_id": st.sampled_from("ab")}),
-    "special_started": st.fixed_dictionaries(
-        {"special_id": st.sampled_from("hk"), "type": st.just("hearing"), "limit_days": st.integers(0, 6)}
-    ),
-    "special_ended": st.fixed_dictionaries({"special_id": st.sampled_from("hk")}),
-    "extended": st.fixed_dictionaries({"days": st.integers(1, 5)}),
-    "completed": st.fixed_dictionaries(
-        {"result": st.sampled_from(["approved", "denied"]), "fee_charged": st.sampled_from([0, 60, "12.50", None])}
-    ),
-    "delivered": st.just({}),
-    "withdrawn": st.just({}),
-}
+PAYLOADS = {"received": st.just({"channel": "window"}), **payload_strategies(fees=(0, 60, "12.50", None))}
 KIND = st.sampled_from(["accepted"] * 3 + list(PAYLOADS))
 PLACE = st.tuples(*[st.sampled_from([None, "A", "B"])] * 4)
 
