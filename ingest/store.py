@@ -67,10 +67,17 @@ def _insert(conn: Connection, table):
 def dup_key(event: Event) -> str:
     """The stored form of an exact repeat's identity (rules.events.duplicate_key), hashed.
 
-    The hashed text is json.dumps(duplicate_key(event), default=str), written out
-    here: a JSON list of four strings, each encoded by json's own C string encoder.
+    The hashed text is json.dumps(duplicate_key(event), default=str) with occurred_at in
+    UTC, written out here: a JSON list of four strings, each encoded by json's own C
+    string encoder. (Keys stored before UTC was used here kept a SQLite exchange's offset,
+    so a repeat of such an event is stored once more; judging still counts it once, by
+    rules.events.duplicate_key.)
     """
     case_no, kind, occurred_at, payload = duplicate_key(event)
+    if occurred_at.utcoffset():
+        # One instant, one text, however the exchange wrote it (a SQLite row keeps its offset;
+        # PostgreSQL's are all in UTC already, so their keys are what they always were).
+        occurred_at = occurred_at.astimezone(timezone.utc)
     text = ", ".join((_string(case_no), _string(kind), _string(str(occurred_at)), _string(payload)))
     return hashlib.blake2b(f"[{text}]".encode(), digest_size=16).hexdigest()
 

@@ -208,3 +208,15 @@ def test_a_low_onsite_rating_warns_and_its_follow_up_clock_runs_over_national_da
     supervise.ingest("2026-10-27T00:00:00+08:00")
     [overdue] = [a for a in supervise.alarms() if a["kind"] == "rectification_overdue"]
     assert (overdue["fired_at"], overdue["due"]) == ("2026-10-27T00:00:00+08:00", "2026-10-26")
+
+
+def test_a_repeat_written_with_another_offset_is_the_same_instant_and_ignored(exchange, supervise):
+    """SQLite holds instants as text: 15:00+08:00 and 07:00Z are one occurred_at (semantics.md:
+    an exact repeat has the same case, kind, occurred_at and payload)."""
+    exchange.event("D2", "received", "2025-11-03 09:00", item_code="ITEM-FEE")
+    row = ("INSERT INTO case_events (case_no, kind, occurred_at, recorded_at, center_id, payload) "
+           "VALUES ('D2', 'accepted', :at, '2025-11-03T07:00:05Z', 'GX-450100', '{}')")  # fmt: skip
+    exchange.raw(row, at="2025-11-03T15:00:00+08:00")
+    exchange.raw(row, at="2025-11-03T07:00:00Z")
+    out = supervise.ingest("2025-11-04T00:00:00+08:00")
+    assert "1 repeats ignored" in out
