@@ -97,6 +97,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cr.snapshot_pdf": ("导出大厅快照 PDF", "Export control-room PDF"),
     "cr.empty": ("当前没有未关闭的预警或报警。", "No open warnings or alarms."),
     # --- actions -------------------------------------------------------------------------
+    "actor.system": ("系统", "System"),
     "action.fired": ("触发", "Fired"),
     "action.ack": ("确认", "Acknowledged"),
     "action.urge": ("督办", "Urged"),

@@ -42,6 +42,11 @@ def subject_label(kind: str, subject: str | None, lang: str = DEFAULT) -> str:
     return subject or ""
 
 
+def actor_label(actor: str | None, lang: str = DEFAULT) -> str:
+    """Who took an action on an alarm: 'system' (the ingest) in words, an officer by name."""
+    return t("actor.system", lang) if actor == "system" else actor or ""
+
+
 def kind_label(kind: str, lang: str = DEFAULT) -> str:
     """The name of an alarm kind, from the rules' KINDS table when it exists."""
     try:

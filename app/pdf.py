@@ -22,7 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from app.i18n import action_note, kind_label, level_label, state_label, subject_label, t
+from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 
 FONT = "SuperviseCJK"
 FONT_FILE = Path(__file__).resolve().parents[1] / "assets" / "fonts" / "wqy-microhei.ttc"
@@ -236,7 +236,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
     for a in actions:
         by_alarm.setdefault(a["alarm_id"], []).append(a)
     for a in alarm_rows:
-        done = "\n".join(f"{_local(x['at'], zone)} {t('action.' + x['action'], lang)} {x['actor']} "
+        done = "\n".join(f"{_local(x['at'], zone)} {t('action.' + x['action'], lang)} {actor_label(x['actor'], lang)} "
                          f"{action_note(x, a, lang)}" for x in by_alarm.get(a["id"], []))
         alarm_table.append([level_label(a["level"], lang), kind_label(a["kind"], lang) + (
             f" · {subject_label(a['kind'], a['subject'], lang)}" if a["subject"] else ""), _local(a["fired_at"], zone), state_label(a["state"], lang),

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from app.i18n import action_note, kind_label, level_label, state_label, subject_label, t
+from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 from app.queries import alarms as alarm_queries
 from app.queries import cases as case_queries
 from app.queries.reference import Reference
@@ -290,7 +290,7 @@ def alarms_table(alarm_rows: list[dict], actions: list[dict], lang: str, zone):
                              html.Td(state_label(a["state"], lang))], className=f"level-{a['level']}"))
         for action in by_alarm.get(a["id"], []):
             rows.append(html.Tr([html.Td(""), html.Td(t(f"action.{action['action']}", lang)),
-                                 html.Td(action["actor"]), html.Td(local(action["at"], zone)),
+                                 html.Td(actor_label(action["actor"], lang)), html.Td(local(action["at"], zone)),
                                  html.Td(action_note(action, a, lang))], className="case-action"))
     return html.Table(html.Tbody(rows), className="case-table", id="case-alarms")
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from dash import dcc, html
 
 from app.catalogue import STRINGS
-from app.i18n import action_note, kind_label, level_label, state_label, subject_label, t
+from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 from app.queries.alarms import is_escalated
 from app.queries.reference import Reference
 from app.scope import Scope
@@ -157,7 +157,7 @@ def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str
                               id="control-room-case-link"))
     lines.append(html.H4(t("cr.actions", lang)))
     lines.append(html.Ul([
-        html.Li(f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {a['actor']}"
+        html.Li(f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {actor_label(a['actor'], lang)}"
                 + (f"：{note}" if (note := action_note(a, row, lang)) else ""))
         for a in actions
     ], className="control-room-actions"))

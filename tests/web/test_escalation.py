@@ -148,14 +148,14 @@ def test_case_page_and_dossier_show_the_escalation(region, web_app, tmp_path):
     scope = scope_for("region", "GX-450000", services.reference.get())
     with web_app.test_request_context("/"):
         page = to_json(layout(services, scope, "zh", case_no))
-    assert "升级" in page and "已超 30 分钟未确认" in page
+    assert "升级" in page and "已超 30 分钟未确认" in page and "系统" in page and '"system"' not in page
     reference = read_reference(exchange_engine(region.settings.exchange_url_resolved))
     sources = Sources(region.engine, reference, NOW, region.settings.zone, services.calendar, region.settings.var_dir,
                       "tester")
     out = tmp_path / "case.pdf"
     out.write_bytes(case_dossier(sources, scope, case_no))
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
-    assert "升级 system 已超 30 分钟未确认" in text.replace("\n", " ")
+    assert "升级 系统 已超 30 分钟未确认" in text.replace("\n", " ")  # the actor in words, not 'system'
 
 
 def test_escalate_command(region, monkeypatch):
