@@ -275,10 +275,11 @@ class Ingest:
         if self._standby is not None and self.ahead.instant is not None and self.ahead.instant <= now:
             pool, self._standby = self._standby, None  # forked and warmed before the instant it came for
         try:
-            while due := self._due(now, self.batch_size * judging.workers_for(self) * SHARES_PER_WORKER):
+            workers = judging.workers_for(self)
+            while due := self._due(now, self.batch_size * workers * SHARES_PER_WORKER):
                 chunks = _chunks(due, AHEAD_STORE if self.ahead.holds(due, now) else self.batch_size)
-                if pool is None and len(chunks) > 1 and judging.workers_for(self) > 1:
-                    pool = JudgePool(self, judging.workers_for(self))
+                if pool is None and len(chunks) > 1 and workers > 1:
+                    pool = JudgePool(self, workers)
                 for changes in pool.judge(chunks, now) if pool else map(self._judge_chunk, chunks, [now] * len(chunks)):
                     self._publish(changes, wait=False)
                     totals.changes += len(changes)

@@ -41,6 +41,7 @@ KINDS: tuple[str, ...] = (
 
 # How far occurred_at may run ahead of recorded_at (clock skew between systems).
 MAX_FUTURE_SKEW = timedelta(minutes=10)
+_NUL = "\x00"  # text PostgreSQL cannot store: a row holding it is set aside
 
 # An event whose case has no `received` yet is held this long, then set aside.
 ORPHAN_HOLD = timedelta(hours=24)
@@ -159,7 +160,7 @@ def _check(
     for column, value in (("case_no", case_no), ("kind", kind), ("source_system", source_system),
                           ("center_id", center_id), ("dept_id", dept_id), ("window_id", window_id),
                           ("staff_id", staff_id), ("item_code", item_code)):  # fmt: skip
-        if isinstance(value, str) and "\x00" in value:
+        if isinstance(value, str) and _NUL in value:
             raise _Bad(f"{column} {_show(value)} holds a NUL character, which cannot be stored")
     if kind is None:
         raise _Bad("kind is NULL")
@@ -255,13 +256,11 @@ def _payload(payload: object) -> dict[str, Any]:
     return dict(payload)
 
 
-_NUL = "\x00"
-
 
 def _holds_nul(value: object) -> bool:
     """Whether a NUL character is in any key or text of a decoded JSON value."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _NUL in value
     if isinstance(value, Mapping):
         return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
     if isinstance(value, list):
