@@ -28,6 +28,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "role.city": ("设区市", "City"),
     "role.center": ("政务服务中心", "Center"),
     "role.department": ("窗口单位", "Department"),
+    "role.view_only": ("窗口单位可查看本单位的预警和报警，确认、督办、关闭和取证由上级监察人员办理。",
+                       "A department sees its own warnings and alarms; acknowledging, urging, closing and taking "
+                       "evidence are for the supervision officers above it."),
     # --- login ---------------------------------------------------------------------------
     "login.title": ("登录", "Log in"),
     "login.name": ("用户名", "User name"),
@@ -83,6 +86,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cr.urged": ("已督办", "Urged"),
     "cr.sound": ("声音提示", "Sound"),
     "cr.select_hint": ("点击一条报警查看详情并处理。", "Click an alarm to see it and act on it."),
+    "cr.select_hint_view": ("点击一条报警查看详情。", "Click an alarm to see it."),
     "cr.note": ("处理意见（必填）", "Note (required)"),
     "cr.ack": ("确认", "Acknowledge"),
     "cr.urge": ("督办", "Urge"),

@@ -6,6 +6,11 @@ centers below it (centers.parent_id); ``center`` its own center; ``department``
 its own department's cases and alarms (dept_id). The server applies the scope in
 every query function (:meth:`Scope.where`) and every route (:meth:`Scope.allows`);
 hiding links is only a courtesy.
+
+Acting on an alarm (acknowledge, urge, close) and taking evidence are for the
+supervision officers above the department (:data:`ACTING_ROLES`): a department
+sees the alarms raised against it and may not close them itself. It will answer
+them through the supervision-order and appeal flow instead.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from sqlalchemy.sql import ColumnElement
 from app.queries.reference import Reference
 
 ROLES = ("region", "city", "center", "department")
+ACTING_ROLES = ("region", "city", "center")
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,11 @@ class Scope:
     scope_id: str
     centers: frozenset[str] | None  # None: every center, and places with no center
     dept: str | None = None  # set for department viewers only
+
+    @property
+    def may_act(self) -> bool:
+        """May acknowledge, urge and close alarms and take evidence (never a department's own viewer)."""
+        return self.role in ACTING_ROLES
 
     @property
     def key(self) -> str:

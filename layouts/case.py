@@ -305,9 +305,9 @@ def live_block(case_row: dict, reference: Reference, scope: Scope, lang: str):
         html.Div(html.Img(className="live-still", alt=""), className="live-player", id="case-live-video",
                  **{"data-camera": camera, "data-snapshot": f"/video/{camera}/snapshot.jpg"}),
         html.Div(reference.window_label(case_row["window_id"]), className="wall-label"),
-        html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),
-        dcc.Store(id="case-no", data=case_row["case_no"]),
-        dcc.Loading(html.Div(id="case-evidence-result", role="status")),
+        *([html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),
+           dcc.Store(id="case-no", data=case_row["case_no"]),
+           dcc.Loading(html.Div(id="case-evidence-result", role="status"))] if scope.may_act else []),
     ])
 
 

@@ -129,18 +129,25 @@ def counts_children(board, shown: int, lang: str):
     ] + ([html.Span(t("cr.empty", lang), className="count")] if not board.total else [])
 
 
-def action_panel(lang: str):
+def action_panel(lang: str, may_act: bool):
+    """The selected alarm, and the officer's note and buttons (none for a department's own viewer)."""
+    if not may_act:
+        acting = [html.P(t("role.view_only", lang), id="control-room-view-only", className="control-room-hint")]
+    else:
+        acting = [
+            dcc.Textarea(id="control-room-note", placeholder=t("cr.note", lang), className="control-room-note"),
+            html.Div(className="control-room-buttons", children=[
+                html.Button(t("cr.ack", lang), id="control-room-ack", className="button"),
+                html.Button(t("cr.urge", lang), id="control-room-urge", className="button"),
+                html.Button(t("cr.close", lang), id="control-room-close", className="button button-danger"),
+            ]),
+            html.Div(id="control-room-result", className="control-room-result", role="status"),
+        ]
     return html.Aside(id="control-room-panel", className="control-room-panel", children=[
         dcc.Store(id="control-room-selected", data=None),
         dcc.Store(id="control-room-acted", data=0),
-        html.Div(t("cr.select_hint", lang), id="control-room-detail"),
-        dcc.Textarea(id="control-room-note", placeholder=t("cr.note", lang), className="control-room-note"),
-        html.Div(className="control-room-buttons", children=[
-            html.Button(t("cr.ack", lang), id="control-room-ack", className="button"),
-            html.Button(t("cr.urge", lang), id="control-room-urge", className="button"),
-            html.Button(t("cr.close", lang), id="control-room-close", className="button button-danger"),
-        ]),
-        html.Div(id="control-room-result", className="control-room-result", role="status"),
+        html.Div(t("cr.select_hint" if may_act else "cr.select_hint_view", lang), id="control-room-detail"),
+        *acting,
     ])
 
 
@@ -168,5 +175,5 @@ def layout(services, scope: Scope, lang: str, query: dict):
     reference = services.reference.get()
     return html.Div(className="control-room", children=[
         board_block(lang, query, reference, scope),
-        action_panel(lang),
+        action_panel(lang, scope.may_act),
     ])

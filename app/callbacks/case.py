@@ -24,6 +24,10 @@ def take_evidence(services, scope, case_no: str) -> tuple[bool, str]:
     from video import evidence as video_evidence
 
     lang = current_lang()
+    if not scope.may_act:
+        audit(services.engine, actor_name(), "denied", f"case:{case_no}", {"action": "take_evidence", "reason": "role"},
+              services.clock(), remote_addr(services.settings))
+        return False, t("role.view_only", lang)
     reference = services.reference.get()
     case_row = case_queries.case(services.engine, scope, case_no)
     cameras = [c for c in reference.cameras_of_window(case_row["window_id"]) if c.enabled] if case_row else []

@@ -260,6 +260,10 @@ def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[b
     lang = current_lang()
     now = services.clock()
     who = actor_name()
+    if not scope.may_act:
+        audit(services.engine, who, "denied", f"alarm:{alarm_id}", {"action": action, "reason": "role"}, now,
+              remote_addr(services.settings))
+        return False, t("cr.refused", lang, reason=t("role.view_only", lang))
     if not isinstance(alarm_id, int) or alarm_queries.alarm(services.engine, scope, alarm_id) is None:
         audit(services.engine, who, "denied", f"alarm:{alarm_id}", {"action": action}, now,
               remote_addr(services.settings))

@@ -243,12 +243,15 @@ def page_with_query(viewer, path: str, search: str) -> str:
     return text(response)
 
 
-def test_take_evidence_callback(viewer, region, monkeypatch):
-    """An officer's evidence request: refused outside the scope, recorded for the case inside it."""
+def test_take_evidence_callback(web_app, region, monkeypatch):
+    """An officer's evidence request: refused outside the scope, recorded for the case inside it.
+
+    The officer is the center's (a department may not take evidence at all: tests/web/test_roles.py)."""
     import json as json_module
 
     from video import evidence as video_evidence
 
+    officer = login(web_app.test_client(), region.users["center"])  # GX-450102
     folder = region.settings.var_dir / "evidence" / f"{OWN}:CAM" / "20261127T020000Z"
     folder.mkdir(parents=True)
     (folder / "still.jpg").write_bytes((region.settings.var_dir / "evidence" /
@@ -265,13 +268,13 @@ def test_take_evidence_callback(viewer, region, monkeypatch):
     monkeypatch.setattr(video_evidence, "request", fake_request)
 
     def take(case_no):
-        return text(dash_call(viewer, [("case-evidence-result", "children"), ("case-evidence-block", "children")],
+        return text(dash_call(officer, [("case-evidence-result", "children"), ("case-evidence-block", "children")],
                               [("case-take-evidence", "n_clicks", 1)], state=[("case-no", "data", case_no)]))
 
-    assert "无权查看" in take(region.case_nos[OTHER][0]) and asked == []
+    assert "无权查看" in take(region.case_nos["GX-450103:MZ"][0]) and asked == []  # another center
     body = take(region.case_nos[OWN][1])
     assert "已取证" in body and asked == [f"{OWN}:CAM"]
     with region.engine.connect() as conn:
         row = conn.execute(select(evidence).where(evidence.c.case_no == region.case_nos[OWN][1])).mappings().one()
-    assert row["path"] == f"evidence/{OWN}:CAM/20261127T020000Z/still.jpg" and row["requested_by"] == "department-user"
-    assert viewer.get(f"/evidence/{row['id']}.jpg").status_code == 200
+    assert row["path"] == f"evidence/{OWN}:CAM/20261127T020000Z/still.jpg" and row["requested_by"] == "center-user"
+    assert officer.get(f"/evidence/{row['id']}.jpg").status_code == 200
