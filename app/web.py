@@ -341,6 +341,9 @@ def _totals_json(totals) -> dict:
             "avg_score": totals.avg_score, "satisfied_rate": totals.satisfied_rate}
 
 
+API_LIMIT = 10_000  # the most alarms one /api/alarms answer holds
+
+
 def _install_api(server: Flask, services: Services) -> None:
     """JSON for scripts, under the same login (session cookie or HTTP basic) and scopes as the pages."""
     from app import kpi
@@ -365,11 +368,16 @@ def _install_api(server: Flask, services: Services) -> None:
         filters = alarm_queries.BoardFilters(args.get("center") or None, args.get("dept") or None,
                                              args.get("kind") or None, args.get("level") or None)
         try:
-            limit = min(max(int(args.get("limit", 1000)), 1), 10_000)
+            limit = int(args.get("limit", 1000))
         except ValueError:
-            return jsonify(error="limit must be a number"), 400
-        rows = alarm_queries.listing(services.engine, scope, filters, state, args.get("case") or None, limit)
-        return jsonify([alarm_json(r, services.zone) for r in rows])
+            limit = 0
+        if not 1 <= limit <= API_LIMIT:
+            return jsonify(error=f"limit must be a whole number from 1 to {API_LIMIT}"), 400
+        rows = alarm_queries.listing(services.engine, scope, filters, state, args.get("case") or None, limit + 1)
+        response = jsonify([alarm_json(r, services.zone) for r in rows[:limit]])
+        # Never a silent cut: a script sees that more alarms exist than it was sent.
+        response.headers["X-Supervise-More"] = "true" if len(rows) > limit else "false"
+        return response
 
     @server.route("/api/cases/<case_no>")
     def api_case(case_no: str):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.database import open_database
 from app.settings import Settings, load
 from app.tables import alarms, cases, quality_log
-from app.json_lines import emit, iso
+from app.json_lines import emit, emit_listing, fetch_size, iso, limit_option
 from ingest.actions import ActionRefused, act
 
 
@@ -73,18 +73,19 @@ def alarm_json(row, settings: Settings) -> dict:
 @click.option("--state", type=click.Choice(["open", "all"]), default="open", show_default=True,
               help="open: every alarm not yet closed; all: history too.")
 @click.option("--case", "case_no", help="Only this case's alarms.")
-def alarms_command(as_json: bool, state: str, case_no: str | None) -> None:
+@limit_option("alarms")
+def alarms_command(as_json: bool, state: str, case_no: str | None, limit: int) -> None:
     """List alarms, one JSON object per line."""
     settings = _settings()
     engine = open_database(settings)
-    query = select(alarms).order_by(alarms.c.fired_at, alarms.c.id)
+    query = select(alarms).order_by(alarms.c.fired_at, alarms.c.id).limit(fetch_size(limit))
     if state == "open":
         query = query.where(alarms.c.state != "closed")
     if case_no:
         query = query.where(alarms.c.case_no == case_no)
     with engine.connect() as conn:
-        for row in conn.execute(query).mappings():
-            emit(alarm_json(row, settings))
+        rows = conn.execution_options(yield_per=1000).execute(query).mappings()
+        emit_listing((alarm_json(row, settings) for row in rows), limit, "alarms")
 
 
 @click.command("alarm")
@@ -129,11 +130,13 @@ def case_command(case_no: str, as_json: bool) -> None:
 
 @click.command("quality")
 @click.option("--json", "as_json", is_flag=True, required=True, help="One JSON object per line (the only format).")
-def quality_command(as_json: bool) -> None:
+@limit_option("entries")
+def quality_command(as_json: bool, limit: int) -> None:
     """List the data-quality log: rows set aside, with the reason."""
     settings = _settings()
     engine = open_database(settings)
+    query = select(quality_log).order_by(quality_log.c.event_id, quality_log.c.id).limit(fetch_size(limit))
     with engine.connect() as conn:
-        for row in conn.execute(select(quality_log).order_by(quality_log.c.event_id, quality_log.c.id)).mappings():
-            emit({"event_id": row["event_id"], "reason": row["reason"], "source": row["source"],
-                   "logged_at": _iso(row["logged_at"], settings)})
+        rows = conn.execution_options(yield_per=1000).execute(query).mappings()
+        emit_listing(({"event_id": row["event_id"], "reason": row["reason"], "source": row["source"],
+                       "logged_at": _iso(row["logged_at"], settings)} for row in rows), limit, "entries")

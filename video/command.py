@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from app.json_lines import limit_option
 from video import redact
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ def video_command(shard: str, once_seconds: float | None, reload_seconds: float,
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--stale-after", type=click.FloatRange(min=1), default=30.0, show_default=True,
               help="A record older than this many seconds shows as offline (its worker is gone).")
-def cameras_command(as_json: bool, stale_after: float) -> None:
+@limit_option("cameras")
+def cameras_command(as_json: bool, stale_after: float, limit: int) -> None:
     """List camera health from Redis, one camera per line."""
     redact.install()
     from app.messaging import connect
@@ -85,7 +87,8 @@ def cameras_command(as_json: bool, stale_after: float) -> None:
 
     redis = connect(load())
     now = datetime.now(timezone.utc)
-    for camera_id, record in sorted(health.read_all(redis).items()):
+    records = sorted(health.read_all(redis).items())
+    for camera_id, record in records[:limit or None]:
         row = record.seen_at(now, stale_after).model_dump(mode="json", include=set(LISTED_FIELDS))
         if as_json:
             click.echo(json.dumps({name: row.get(name) for name in LISTED_FIELDS}, ensure_ascii=False))
@@ -93,6 +96,9 @@ def cameras_command(as_json: bool, stale_after: float) -> None:
             size = f"{row['width']}x{row['height']}" if row["width"] else "-"
             fps = f"{row['fps']:.1f}fps" if row["fps"] else "-"
             click.echo(f"{camera_id:<24} {row['state']:<8} {fps:>8} {size:>10}  {row['reason'] or ''}")
+    if limit and len(records) > limit:
+        click.echo(f"supervise: stopped after {limit} cameras; {len(records)} have a health record "
+                   f"(--limit 0 for all)", err=True)
 
 
 def _stop_on_signals() -> threading.Event:

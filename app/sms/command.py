@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.settings import Settings
-from app.json_lines import emit, iso
+from app.json_lines import emit, emit_listing, fetch_size, iso, limit_option
 
 log = logging.getLogger("sms")
 
@@ -56,7 +56,8 @@ def sms_command() -> None:
 @click.option("--state", type=click.Choice(["queued", "sending", "sent", "failed"]), help="Only messages in this state.")
 @click.option("--case", "case_no", help="Only this case's messages.")
 @click.option("--now", "now_text", metavar="ISO8601", help="The instant 'next_attempt_at' is computed from.")
-def sms_outbox(as_json: bool, state: str | None, case_no: str | None, now_text: str | None) -> None:
+@limit_option("messages")
+def sms_outbox(as_json: bool, state: str | None, case_no: str | None, now_text: str | None, limit: int) -> None:
     """List the SMS outbox, newest first (phone numbers masked)."""
     from app.database import open_database
     from app.sms import outbox
@@ -67,35 +68,41 @@ def sms_outbox(as_json: bool, state: str | None, case_no: str | None, now_text: 
     now = _now(now_text, settings)
     hours = SendingHours(sms.send_from, sms.send_until, settings.zone)
     lease = timedelta(seconds=sms.lease_seconds)
-    for row in outbox.listing(open_database(settings), state, case_no):
+
+    def record(row: dict) -> dict:
         next_attempt = None
         if row["state"] == outbox.QUEUED:
             next_attempt = hours.next_open(max(row["not_before"], now))
         elif row["state"] == outbox.SENDING and row["claimed_at"] is not None:
             next_attempt = row["claimed_at"] + lease  # taken up again if its sender does not mark it by then
-        emit({"id": row["id"], "message_id": f"sms-{row['id']}", "purpose": row["purpose"],
-               "case_no": row["case_no"], "phone": mask_phone(row["phone"]), "state": row["state"],
-               "attempts": row["attempts"], "created_at": _iso(row["created_at"], settings),
-               "next_attempt_at": _iso(next_attempt, settings), "sent_at": _iso(row["sent_at"], settings),
-               "gateway": row["gateway"], "gateway_ref": row["gateway_ref"], "last_error": row["last_error"],
-               "text": row["text"]})
+        return {"id": row["id"], "message_id": f"sms-{row['id']}", "purpose": row["purpose"],
+                "case_no": row["case_no"], "phone": mask_phone(row["phone"]), "state": row["state"],
+                "attempts": row["attempts"], "created_at": _iso(row["created_at"], settings),
+                "next_attempt_at": _iso(next_attempt, settings), "sent_at": _iso(row["sent_at"], settings),
+                "gateway": row["gateway"], "gateway_ref": row["gateway_ref"], "last_error": row["last_error"],
+                "text": row["text"]}
+
+    rows = outbox.listing(open_database(settings), state, case_no, fetch_size(limit))
+    emit_listing(map(record, rows), limit, "messages")
 
 
 @sms_command.command("inbox")
 @click.option("--json", "as_json", is_flag=True, required=True, help="One JSON object per line (the only format).")
 @click.option("--case", "case_no", help="Only replies about this case.")
-def sms_inbox(as_json: bool, case_no: str | None) -> None:
+@limit_option("replies")
+def sms_inbox(as_json: bool, case_no: str | None, limit: int) -> None:
     """List applicants' replies, newest first: the score read (null when unreadable) and what was done."""
     from app.database import open_database
     from app.sms import inbound
     from app.sms.phones import mask_phone, mask_phones_in
 
     settings, _sms = _settings()
-    for row in inbound.listing(open_database(settings), case_no):
-        emit({"message_id": row["message_id"], "phone": mask_phone(row["phone"]), "case_no": row["case_no"],
-               "received_at": _iso(row["received_at"], settings), "text": mask_phones_in(row["text"]),
-               "score": row["score"], "problem": row["problem"], "outcome": row["outcome"],
-               "outcome_zh": inbound.OUTCOMES.get(row["outcome"]), "rating_id": row["rating_id"]})
+    rows = inbound.listing(open_database(settings), case_no, fetch_size(limit))
+    emit_listing(({"message_id": row["message_id"], "phone": mask_phone(row["phone"]), "case_no": row["case_no"],
+                   "received_at": _iso(row["received_at"], settings), "text": mask_phones_in(row["text"]),
+                   "score": row["score"], "problem": row["problem"], "outcome": row["outcome"],
+                   "outcome_zh": inbound.OUTCOMES.get(row["outcome"]), "rating_id": row["rating_id"]}
+                  for row in rows), limit, "replies")
 
 
 @sms_command.command("send")
@@ -181,7 +188,8 @@ def rating_follow_up(rating_id: int, by: str, note: str, now_text: str | None) -
 @click.option("--low", is_flag=True, help="Only ratings below 60.")
 @click.option("--open", "open_only", is_flag=True, help="Only low ratings not followed up yet.")
 @click.option("--case", "case_no", help="Only this case's ratings.")
-def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None) -> None:
+@limit_option("ratings")
+def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None, limit: int) -> None:
     """List ratings (on-site and SMS), oldest first, with the follow-up deadline of low ones."""
     from app.database import open_database
     from app.tables import ratings
@@ -190,7 +198,7 @@ def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None) 
     from rules.ratings import LOW_SCORE
 
     settings, _sms = _settings()
-    query = select(ratings).order_by(ratings.c.rated_at, ratings.c.id)
+    query = select(ratings).order_by(ratings.c.rated_at, ratings.c.id).limit(fetch_size(limit))
     if low or open_only:
         query = query.where(ratings.c.score < LOW_SCORE)
     if open_only:
@@ -198,11 +206,14 @@ def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None) 
     if case_no:
         query = query.where(ratings.c.case_no == case_no)
     calendars = CalendarBook.from_dir(settings.calendar_dir)
+
+    def record(row) -> dict:
+        rating = rating_of(row)
+        due = rectify_by(rating, calendars.for_center(rating.center_id), settings.zone)[0] if rating.low else None
+        return _rating_json(row, settings) | {"follow_up_due": _iso(due, settings)}
+
     with open_database(settings).connect() as conn:
-        for row in conn.execute(query).mappings():
-            rating = rating_of(row)
-            due = rectify_by(rating, calendars.for_center(rating.center_id), settings.zone)[0] if rating.low else None
-            emit(_rating_json(row, settings) | {"follow_up_due": _iso(due, settings)})
+        emit_listing(map(record, conn.execution_options(yield_per=1000).execute(query).mappings()), limit, "ratings")
 
 
 def _rating_json(row, settings: Settings) -> dict:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Iterator
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -203,10 +204,11 @@ def _outbox_id(conn: Connection, case_no: str | None) -> int | None:
                                                       sms_outbox.c.purpose == COMPLETION)).scalar()
 
 
-def listing(engine: Engine, case_no: str | None = None, limit: int = 10_000) -> list[dict]:
-    """Inbox rows, newest first."""
+def listing(engine: Engine, case_no: str | None = None, limit: int | None = None) -> Iterator[dict]:
+    """Inbox rows, newest first, `limit` of them (None: all), read as they are printed."""
     query = select(sms_inbox).order_by(sms_inbox.c.received_at.desc(), sms_inbox.c.id.desc()).limit(limit)
     if case_no:
         query = query.where(sms_inbox.c.case_no == case_no)
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        for row in conn.execution_options(yield_per=1000).execute(query).mappings():
+            yield dict(row)

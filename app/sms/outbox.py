@@ -19,7 +19,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -158,12 +158,14 @@ def mark_failed(engine: Engine, message: Claimed, error: str, now: datetime) -> 
 
 # --- reading ----------------------------------------------------------------------------------
 
-def listing(engine: Engine, state: str | None = None, case_no: str | None = None, limit: int = 10_000) -> list[dict]:
-    """Outbox rows, newest first."""
+def listing(engine: Engine, state: str | None = None, case_no: str | None = None,
+            limit: int | None = None) -> Iterator[dict]:
+    """Outbox rows, newest first, `limit` of them (None: all), read as they are printed."""
     query = select(sms_outbox).order_by(sms_outbox.c.id.desc()).limit(limit)
     if state:
         query = query.where(sms_outbox.c.state == state)
     if case_no:
         query = query.where(sms_outbox.c.case_no == case_no)
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        for row in conn.execution_options(yield_per=1000).execute(query).mappings():
+            yield dict(row)

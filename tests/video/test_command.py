@@ -58,6 +58,9 @@ def test_video_then_cameras_json(rtsp_server, redis_url, tmp_path):
     assert rows["C2"]["state"] == "error" and "401" in rows["C2"]["reason"]
     assert set(rows["C1"]) >= {"camera_id", "window_id", "state", "reason", "fps", "width", "height",
                                "last_frame_at", "reconnects"}
+    one = run(env, "cameras", "--json", "--limit", "1")  # stopped early: said on stderr, stdout stays JSON
+    assert [json.loads(line)["camera_id"] for line in one.stdout.splitlines()] == ["C1"]
+    assert "stopped after 1 cameras" in one.stderr
     assert "DEBUG" in video.stderr  # -vv: the most talkative it gets, and still no password
     client = redis_lib.Redis.from_url(redis_url)
     for where, text in {"video stdout": video.stdout, "video stderr": video.stderr, "cameras stdout": cameras.stdout,
