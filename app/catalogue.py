@@ -205,6 +205,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.title": ("效能指标", "Performance indicators"),
     "kpi.range": ("统计期间", "Period"),
     "kpi.scope": ("统计范围", "Scope"),
+    "kpi.bad_range": ("统计期间无效：请选择 {earliest} 以后、不晚于明年今日、跨度不超过 {years} 年的日期。",
+                      "Invalid period: choose dates from {earliest} on, no later than a year from today, "
+                      "spanning at most {years} years."),
     "kpi.on_time_rate": ("按时办结率", "On-time completion rate"),
     "kpi.early_rate": ("提前办结率", "Early completion rate"),
     "kpi.overdue_open": ("超期未办结", "Overdue open cases"),

@@ -550,15 +550,41 @@ def default_range(today: date) -> tuple[date, date]:
     return today - timedelta(days=29), today
 
 
+# A report covers days from EARLIEST to a year after today, at most MAX_DAYS of them: an
+# instant of year 1 overflows on its way to UTC, and a century of weeks is nobody's report.
+EARLIEST = date(2000, 1, 1)
+MAX_DAYS = 5 * 366
+
+
+class BadRange(ValueError):
+    """A KPI date range that is no date, lies out of bounds or runs backwards (the asker's mistake: 400)."""
+
+
+def _day(args, name: str, default: date) -> date:
+    text = args.get(name)
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        raise BadRange(f"{name} must be a date YYYY-MM-DD") from None
+
+
 def parse_request(services, user_scope: Scope, args) -> tuple[Scope, date, date]:
-    """Scope, from and to of a KPI request (query string), checked against the user's scope."""
-    start, end = default_range(services.today())
-    if args.get("from"):
-        start = date.fromisoformat(args["from"])
-    if args.get("to"):
-        end = date.fromisoformat(args["to"])
+    """Scope, from and to of a KPI request (query string), checked against the user's scope.
+
+    Raises :class:`BadRange` for unusable dates, ValueError for a scope outside the user's.
+    """
+    today = services.today()
+    start, end = default_range(today)
+    start, end = _day(args, "from", start), _day(args, "to", end)
+    latest = today + timedelta(days=366)
+    if not (EARLIEST <= start <= latest and EARLIEST <= end <= latest):
+        raise BadRange(f"from and to must lie between {EARLIEST} and {latest}")
     if end < start:
-        raise ValueError("to is before from")
+        raise BadRange("to is before from")
+    if (end - start).days >= MAX_DAYS:
+        raise BadRange(f"a report covers at most {MAX_DAYS} days")
     return narrow_scope(services.reference.get(), user_scope, args.get("scope")), start, end
 
 

@@ -28,6 +28,12 @@ metadata = MetaData()
 
 # SQLite's INTEGER PRIMARY KEY is its rowid; BIGINT would not autoincrement there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = 2**63 - 1  # the largest id either backend stores (BIGINT, SQLite INTEGER)
+
+
+def is_row_id(value) -> bool:
+    """Could `value` be a row id at all? A larger number reaches the driver as an overflow, not as 'no such row'."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 class UtcDateTime(TypeDecorator):

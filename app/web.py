@@ -405,6 +405,8 @@ def _install_api(server: Flask, services: Services) -> None:
         user_scope = current_scope(services)
         try:
             scope, start, end = kpi.parse_request(services, user_scope, request.args)
+        except kpi.BadRange as exc:
+            return jsonify(error=str(exc)), 400
         except ValueError:
             return refuse(403, "api.forbidden", f"kpi:{request.args.get('scope')}")
         report = kpi.report(services, scope, start, end)
@@ -468,6 +470,8 @@ def _install_downloads(server: Flask, services: Services) -> None:
         scope = current_scope(services)
         try:
             request_scope, start, end = kpi.parse_request(services, scope, request.args)
+        except kpi.BadRange:
+            abort(400)
         except ValueError:
             record("denied", f"kpi:{request.args.get('scope')}", {"export": "kpi_pdf"})
             abort(403)

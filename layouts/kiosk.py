@@ -15,7 +15,9 @@ VIEWS = ("board", "overview", "wall")
 
 def layout(services, scope, lang: str, query: dict):
     views = [v for v in (query.get("views") or ",".join(VIEWS)).split(",") if v in VIEWS] or list(VIEWS)
-    seconds = max(5, int(query.get("seconds") or 20)) if str(query.get("seconds") or "20").isdigit() else 20
+    seconds = str(query.get("seconds") or "20")
+    # Between 5 s and an hour: a browser runs a longer interval at once, over and over.
+    seconds = min(max(5, int(seconds)), 3600) if seconds.isascii() and seconds.isdigit() else 20
     reference = services.reference.get()
     blocks = {
         "board": control_room.board_block(lang, query, reference, scope, kiosk=True),

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from dash._utils import to_json
 
-from dash import Input, Output, html
+from dash import Input, Output, html, no_update
 
 from app import kpi
 from app.auth import actor_name, audit, current_scope, remote_addr
@@ -38,6 +38,9 @@ def register(app, services) -> None:
         args = {"from": (start or "")[:10], "to": (end or "")[:10], "scope": scope_id or ""}
         try:
             scope, first, last = kpi.parse_request(services, user_scope, {k: v for k, v in args.items() if v})
+        except kpi.BadRange:
+            message = t("kpi.bad_range", lang, earliest=kpi.EARLIEST.isoformat(), years=kpi.MAX_DAYS // 366)
+            return html.Div(message, className="page-message", id="kpi-bad-range"), no_update
         except ValueError:
             audit(services.engine, actor_name(), "denied", f"kpi:{scope_id}", {"view": "kpi_page"},
                   services.clock(), remote_addr(services.settings))

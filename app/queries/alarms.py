@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, case as sql_case, func, select
 
 from app.scope import Scope
-from app.tables import alarm_actions, alarms
+from app.tables import alarm_actions, alarms, is_row_id
 
 BOARD_LIMIT = 200
 
@@ -80,6 +80,8 @@ def board(engine: Engine, scope: Scope, filters: BoardFilters, now: datetime, es
 
 def alarm(engine: Engine, scope: Scope, alarm_id: int) -> dict | None:
     """One alarm, or None when it does not exist or lies outside `scope` (the two look the same)."""
+    if not is_row_id(alarm_id):
+        return None
     with engine.connect() as conn:
         row = conn.execute(
             select(*_BOARD_COLUMNS).where(alarms.c.id == alarm_id, scope.where(alarms.c.center_id, alarms.c.dept_id))

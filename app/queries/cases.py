@@ -7,7 +7,7 @@ from sqlalchemy import Engine, insert, or_, select
 
 from app.queries.reference import Reference
 from app.scope import Scope
-from app.tables import cases, events, evidence
+from app.tables import cases, events, evidence, is_row_id
 
 SEARCH_LIMIT = 50
 _SUMMARY = (cases.c.case_no, cases.c.item_code, cases.c.center_id, cases.c.dept_id, cases.c.window_id,
@@ -79,6 +79,8 @@ def case_evidence(engine: Engine, scope: Scope, case_no: str) -> list[dict]:
 
 def evidence_item(engine: Engine, scope: Scope, reference: Reference, evidence_id: int) -> dict | None:
     """One evidence still, if its case (or, for a camera still, its camera) lies in `scope`."""
+    if not is_row_id(evidence_id):
+        return None
     with engine.connect() as conn:
         row = conn.execute(select(evidence).where(evidence.c.id == evidence_id)).mappings().first()
     if row is None:

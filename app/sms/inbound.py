@@ -47,6 +47,9 @@ from rules.ratings import LOW_SCORE
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=10)
+# A provider redelivers after an outage of days, not years; older is a wrong clock or a forgery
+# (and an instant of year 1 overflows on its way to UTC).
+MAX_AGE = timedelta(days=366)
 MAX_TEXT = 2000
 MAX_ID = 200
 
@@ -115,6 +118,8 @@ def validate(body: object, zone: tzinfo, now: datetime) -> InboundSms:
         problems["received_at"] = "required: an ISO 8601 instant, e.g. 2026-11-27T10:15:00+08:00"
     elif received_at > now + CLOCK_SKEW:
         problems["received_at"] = "lies in the future"
+    elif received_at < now - MAX_AGE:
+        problems["received_at"] = f"lies more than {MAX_AGE.days} days in the past"
     if problems:
         raise Invalid(problems)
     return InboundSms(message_id.strip(), phone, text, received_at)

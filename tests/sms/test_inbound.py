@@ -104,6 +104,10 @@ def test_unconfigured_server_refuses_everything(served):
     ({"json": reply(text="好" * 2001)}, 422, "text"),
     ({"json": reply(at="yesterday")}, 422, "received_at"),
     ({"json": reply(at="2026-11-27T13:00:00+08:00")}, 422, "received_at"),  # an hour in the future
+    ({"json": reply(at="0001-01-01T00:00:00+08:00")}, 422, "received_at"),  # year 1: overflowed into a 500
+    ({"json": reply(at="0001-01-01")}, 422, "received_at"),
+    ({"json": reply(at="9999-12-31T23:59:59-12:00")}, 422, "received_at"),
+    ({"json": reply(at="2024-11-27T10:00:00+08:00")}, 422, "received_at"),  # two years old
     ({"data": json.dumps(reply(text="8" * 70_000)), "content_type": "application/json"}, 413, None),
 ])
 def test_malformed_requests_get_a_clear_4xx_and_change_nothing(served, kwargs, status, field):
