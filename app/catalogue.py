@@ -18,6 +18,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "shell.user": ("{name}（{role}：{scope}）", "{name} ({role}: {scope})"),
     "banner.stale": ("数据可能已过时：最近一次数据汇入在 {age} 分钟前（{at}）。",
                      "Data may be stale: the last ingest was {age} minutes ago ({at})."),
+    "banner.redis": ("实时通道（Redis）暂时中断：页面直接读取数据库，更新可能稍慢；告警变更已保存，恢复后补发。",
+                     "The live channel (Redis) is down: pages read the database directly and may update more slowly; "
+                     "alarm changes are kept and sent when it is back."),
     "banner.no_data": ("尚未汇入任何数据：请检查数据汇入服务。", "No data has been ingested yet: check the ingest service."),
     "banner.calendar": ("{years} 年缺少国务院节假日安排，暂按周一至周五计算工作日。",
                         "No official holiday calendar for {years}: working days fall back to Monday–Friday."),

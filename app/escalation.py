@@ -4,16 +4,24 @@ The board shows it from time alone (:func:`app.queries.alarms.is_escalated`);
 this sweep also records it, so the audit trail says when an alarm was left
 too long: one ``escalated`` entry by ``system`` in ``alarm_actions`` per alarm,
 ``at`` the instant it passed the limit (``fired_at`` + limit, in event time,
-whenever the sweep notices), and one message on the alarm stream.
+whenever the sweep notices), and one message on the alarm stream (through the
+outbox, in the same transaction).
+
+The records are a function of the alarms alone: an alarm is escalated when
+its limit has passed by the sweep's `now` and it was neither acknowledged nor
+closed at that instant. So they are the same however many times, however
+often and in whatever order of instants the sweep runs; in particular the
+first sweep of a database looks at every alarm, closed history included
+(history is told the same whether or not a sweep ran while it happened).
 
 Exactly once, with any number of sweeping processes: a unique index on
 ``alarm_actions (alarm_id) WHERE action = 'escalated'`` lets one INSERT in and
 turns the others into nothing (``ON CONFLICT DO NOTHING``); only the process
-whose row went in publishes. The sweep is cheap enough for every ingest cycle:
-``escalation_sweep`` remembers up to which ``fired_at`` the alarms were looked
-at, so each sweep reads only the alarms that passed the limit since, new
-alarms (which may have fired long ago, from late data) and alarms changed
-since (reopened, moved, or acknowledged after their limit).
+whose row went in writes the message. The sweep is cheap enough for every
+ingest cycle: ``escalation_sweep`` remembers up to which ``fired_at`` the
+alarms were looked at, so each sweep reads only the alarms that passed the
+limit since, new alarms (which may have fired long ago, from late data) and
+alarms changed since (reopened, moved, or acknowledged after their limit).
 """
 from __future__ import annotations
 
@@ -24,6 +32,8 @@ import click
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import outbox
+from app.alarm_stream import AlarmChange, change_from
 from app.tables import alarm_actions, alarms, escalation_sweep
 
 log = logging.getLogger(__name__)
@@ -39,14 +49,9 @@ _COLUMNS = (alarms.c.id, alarms.c.kind, alarms.c.level, alarms.c.case_no, alarms
             alarms.c.closed_reason, alarms.c.acknowledged_at, alarms.c.closed_at)
 
 
-def escalate(engine: Engine, redis, now: datetime, escalate_after: timedelta) -> list:
-    """Record every alarm that passed `escalate_after` unacknowledged by `now`; their stream messages.
-
-    With `redis` the messages are published here; with None the caller publishes
-    them (the ingest sends them in order with its own changes).
-    """
-    from ingest.publisher import change_from
-
+def escalate(engine: Engine, now: datetime, escalate_after: timedelta) -> list[AlarmChange]:
+    """Record every alarm that passed `escalate_after` unacknowledged by `now`, each with its
+    message in the alarm stream's outbox; returns the messages (the relay publishes them)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware instant")
     cut = now - escalate_after
@@ -57,11 +62,10 @@ def escalate(engine: Engine, redis, now: datetime, escalate_after: timedelta) ->
         passed = {r["id"]: (dict(r), r["fired_at"] + escalate_after) for r in rows
                   if unacknowledged_at(r, r["fired_at"] + escalate_after)}
         recorded = _record(conn, [(alarm_id, at) for alarm_id, (_, at) in passed.items()])
+        changes = [change_from(passed[alarm_id][0], "escalated", "system", passed[alarm_id][1])
+                   for alarm_id in sorted(recorded, key=lambda i: (passed[i][1], i))]
+        outbox.write(conn, changes)
         _advance(conn, mark, cut, newest_id, now)
-    changes = [change_from(passed[alarm_id][0], "escalated", "system", passed[alarm_id][1])
-               for alarm_id in sorted(recorded, key=lambda i: (passed[i][1], i))]
-    if redis is not None and changes:
-        _publish(redis, changes)
     return changes
 
 
@@ -75,10 +79,10 @@ def _escalated():
 
 
 def _candidates(mark, cut: datetime):
-    """The alarms that may have passed the limit since the last sweep (everything on the board, the first time)."""
+    """The alarms that may have passed the limit since the last sweep (every alarm, the first time)."""
     past_limit = alarms.c.fired_at <= cut
-    if mark is None:  # closed history from before escalations were recorded is not back-filled
-        return and_(past_limit, alarms.c.state.in_(("open", "acknowledged")))
+    if mark is None:
+        return past_limit
     return and_(past_limit, or_(
         and_(alarms.c.state.in_(STATES), alarms.c.fired_at > mark["fired_until"]),  # the (state, fired_at) index
         alarms.c.id > mark["after_id"],
@@ -114,15 +118,6 @@ def _advance(conn: Connection, mark, cut: datetime, newest_id: int, now: datetim
                                                     escalation_sweep.c.fired_until <= cut).values(**values))
 
 
-def _publish(redis, changes: list) -> None:
-    from ingest.publisher import publish
-
-    try:
-        publish(redis, changes)
-    except Exception as exc:  # noqa: BLE001 - recorded in the database; the stream only notifies
-        log.warning("%d escalation(s) recorded but not announced: %s", len(changes), exc)
-
-
 def configured_limit() -> timedelta:
     """SUPERVISE_ESCALATE_MINUTES as a duration (the board uses the same setting)."""
     from app.settings import load
@@ -150,6 +145,8 @@ def escalate_command(now_text: str | None) -> None:
 
     settings = load()
     now = parse_now(now_text, settings) or datetime.now(timezone.utc)
-    changes = escalate(open_database(settings), connect(settings), now,
-                       timedelta(minutes=settings.escalate_minutes))
+    engine = open_database(settings)
+    changes = escalate(engine, now, timedelta(minutes=settings.escalate_minutes))
     click.echo(f"escalated {len(changes)} alarm(s)")
+    if changes and not outbox.publish_now(engine, connect(settings), "escalate.relay"):
+        click.echo(outbox.WAITS, err=True)

@@ -7,6 +7,12 @@ bucket: once written, the value under such a name is the value for good. So a
 process that has one need not fetch its ~90 KB from Redis again, and unpickle it,
 for each session of that scope it serves. Entries that are overwritten in place
 (a board's version, KPI reports) always go to Redis.
+
+A cache is never the truth: while Redis is unreachable every read is a miss
+and every write is dropped, so the pages work from the database alone. Its
+client is guarded by the process's link to Redis (app/messaging.py), which
+logs the outage once and makes calls fail at once until it is time to try
+again, so a hung Redis costs one timeout, not one per request.
 """
 from __future__ import annotations
 
@@ -14,7 +20,10 @@ import threading
 import time
 from collections import OrderedDict
 
+import redis
 from flask_caching.backends.rediscache import RedisCache
+
+from app.messaging import connect_url
 
 # Only names whose value never changes once written (app/callbacks/control_room.py).
 IMMUTABLE_PREFIXES = ("board-reply:", "board:")
@@ -30,6 +39,13 @@ class NearRedisCache(RedisCache):
         self._near: OrderedDict[str, tuple[float, object]] = OrderedDict()
         self._near_lock = threading.Lock()
 
+    @classmethod
+    def factory(cls, app, config, args, kwargs):
+        options = config.pop("CACHE_OPTIONS", None) or {}
+        kwargs.update(host=connect_url(config["CACHE_REDIS_URL"], **options),
+                      key_prefix=config.get("CACHE_KEY_PREFIX"))
+        return cls(*args, **kwargs)
+
     def get(self, key: str):
         immutable = key.startswith(IMMUTABLE_PREFIXES)
         if immutable:
@@ -38,7 +54,10 @@ class NearRedisCache(RedisCache):
                 if hit is not None and time.monotonic() - hit[0] < KEPT_SECONDS:
                     self._near.move_to_end(key)
                     return hit[1]
-        value = super().get(key)
+        try:
+            value = super().get(key)
+        except redis.RedisError:
+            return None
         if immutable and value is not None:
             self._keep(key, value)
         return value
@@ -46,7 +65,59 @@ class NearRedisCache(RedisCache):
     def set(self, key: str, value, timeout=None):
         if key.startswith(IMMUTABLE_PREFIXES):
             self._keep(key, value)
-        return super().set(key, value, timeout)
+        try:
+            return super().set(key, value, timeout)
+        except redis.RedisError:
+            return False
+
+    # The other operations, alike: a miss, or nothing done.
+    def get_many(self, *keys):
+        try:
+            return super().get_many(*keys)
+        except redis.RedisError:
+            return [None] * len(keys)
+
+    def add(self, key, value, timeout=None):
+        try:
+            return super().add(key, value, timeout)
+        except redis.RedisError:
+            return False
+
+    def set_many(self, mapping, timeout=None):
+        try:
+            return super().set_many(mapping, timeout)
+        except redis.RedisError:
+            return []
+
+    def delete(self, key):
+        try:
+            return super().delete(key)
+        except redis.RedisError:
+            return False
+
+    def delete_many(self, *keys):
+        try:
+            return super().delete_many(*keys)
+        except redis.RedisError:
+            return []
+
+    def has(self, key):
+        try:
+            return super().has(key)
+        except redis.RedisError:
+            return False
+
+    def inc(self, key, delta=1):
+        try:
+            return super().inc(key, delta)
+        except redis.RedisError:
+            return None
+
+    def dec(self, key, delta=1):
+        try:
+            return super().dec(key, delta)
+        except redis.RedisError:
+            return None
 
     def _keep(self, key: str, value) -> None:
         with self._near_lock:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -412,4 +413,40 @@ escalation_sweep = Table(
     Column("fired_until", UtcDateTime, nullable=False),  # alarms fired up to here were looked at past their limit
     Column("after_id", BigInteger, nullable=False),  # alarms with a higher id are new since
     Column("swept_at", UtcDateTime, nullable=False),  # alarms updated after this (less a margin) are looked at again
+)
+
+
+# --- Alarm outbox (app/outbox.py): migration 0007 --------------------------------------------
+# Every alarm change, written in the same transaction as the change itself, until the relay
+# has put it on the alarm stream (supervise:alarms); published rows are pruned after a while.
+alarm_outbox = Table(
+    "alarm_outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),  # the change id readers de-duplicate by
+    Column("alarm_id", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),  # the AlarmChange as JSON (app/alarm_stream.py)
+    Column("written_at", UtcDateTime, nullable=False, server_default=func.now()),  # the database's clock
+    # The stream entry id (<ms>-<seq>) the relay gave it; given once, kept through every re-send.
+    Column("stream_ms", BigInteger),
+    Column("stream_seq", BigInteger),
+    Column("published_at", UtcDateTime),  # seen on the stream
+)
+# The backlog, in outbox order; and the few rows given an entry id whose publication is not yet seen.
+_pending = alarm_outbox.c.published_at.is_(None)
+Index("alarm_outbox_pending", alarm_outbox.c.id, postgresql_where=_pending, sqlite_where=_pending)
+_sent = _pending & alarm_outbox.c.stream_ms.is_not(None)
+Index("alarm_outbox_sent", alarm_outbox.c.stream_ms, alarm_outbox.c.stream_seq, postgresql_where=_sent,
+      sqlite_where=_sent)
+Index("alarm_outbox_published", alarm_outbox.c.published_at)
+
+# The relay's one row (name 'alarms'): the last stream entry id given, and which relay is
+# publishing now (a lease, so that two relays rarely send the same entries at once).
+alarm_outbox_relay = Table(
+    "alarm_outbox_relay",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("last_ms", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("holder", Text),
+    Column("held_until", UtcDateTime),
 )

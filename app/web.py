@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from app.database import open_database
 from ingest.exchange import exchange_engine
 from app.messaging import connect
+from app.outbox import Relay
 from app.queries.reference import ReferenceCache
 from app.settings import Settings
 
@@ -52,6 +53,7 @@ def center_calendar(calendar_dir: Path | None, center_id: str | None = None):
 
 # How old a board marker may be: a new alarm reaches the screens within this plus one poll.
 MARKER_SECONDS = 0.5
+OUTBOX_LATE_SECONDS = 60.0  # /healthz says degraded when an alarm change has waited this long for the stream
 
 
 @lru_cache(maxsize=8)
@@ -77,6 +79,7 @@ class Services:
     metrics: CollectorRegistry
     escalate_after: timedelta
     stale_after: timedelta
+    relay: Relay | None = None  # publishes the alarm outbox: officers' actions, and anything the ingest left
     _marker: tuple = field(default=(0.0, None))
     _marker_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -119,7 +122,7 @@ class Services:
         process that reads the database pays no more Redis trips than before.
         """
         from app.queries.alarms import change_marker
-        from ingest.publisher import STREAM
+        from app.alarm_stream import STREAM
 
         key = _marker_key(self.engine)
         stamp = time.time()  # taken before reading, so a marker read now is at least this fresh
@@ -137,7 +140,7 @@ class Services:
                 pass
         if last is None:
             position = "?"
-        else:  # as ingest.publisher.snapshot_position reads it
+        else:  # as app.alarm_stream.snapshot_position reads it
             position = (last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) if last else "0-0"
         newest_id, newest_update = change_marker(self.engine)
         value = f"{position}|{newest_id}|{newest_update}"
@@ -198,6 +201,7 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
         escalate_after=timedelta(minutes=float(auth.web_option(settings, "escalate_minutes", 30.0))),
         stale_after=timedelta(minutes=float(auth.web_option(settings, "stale_minutes", 15.0))),
     )
+    services.relay = Relay(engine, services.redis, name="web.relay")
     server.extensions["supervise"] = services
     auth.install(server, services)
     _install_metrics(server, services)
@@ -231,14 +235,15 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
         from app.kpi import start_refresher
 
         start_refresher(services)
+        services.relay.start()
     return server
 
 
 def _cache_config(settings: Settings) -> dict:
-    if settings.redis_url:
+    if settings.redis_url:  # a Redis error is a miss (app/near_cache.py)
         return {"CACHE_TYPE": "app.near_cache.NearRedisCache", "CACHE_REDIS_URL": settings.redis_url,
                 "CACHE_KEY_PREFIX": "supervise:web:", "CACHE_DEFAULT_TIMEOUT": 300,
-                "CACHE_OPTIONS": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}}
+                "CACHE_OPTIONS": {"socket_timeout": 2.0}}
     return {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300, "CACHE_THRESHOLD": 5000}
 
 
@@ -278,6 +283,8 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
 
     @server.route("/healthz")
     def healthz():
+        from app.outbox import refresh_gauges
+
         db_ok = database_ok(services.engine)
         try:
             redis_ok = bool(services.redis.ping())
@@ -288,11 +295,23 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
             fresh = freshness(services.engine, services.clock())
             body["ingest_age_seconds"] = fresh.age_seconds
             body["stale"] = fresh.age_seconds is None or fresh.age_seconds > services.stale_after.total_seconds()
+            # Alarm changes not yet on the alarm stream: a backlog that lasts means no relay can reach Redis.
+            waiting = refresh_gauges(services.engine)
+            body["outbox"] = {"backlog": waiting.count, "oldest_seconds": round(waiting.oldest_seconds, 1)}
+            if waiting.oldest_seconds > OUTBOX_LATE_SECONDS:
+                body["status"] = "degraded"
         return jsonify(body), (200 if db_ok else 503)
 
     @server.route("/metrics")
     def metrics():
-        parts = [generate_latest(services.metrics)]
+        from app import metrics as shared_metrics
+        from app.outbox import refresh_gauges
+
+        try:
+            refresh_gauges(services.engine)
+        except Exception:  # the database is down: the gauges keep their last values
+            pass
+        parts = [generate_latest(services.metrics), generate_latest(shared_metrics.registry)]
         try:
             from ingest.metrics import registry as ingest_registry
 

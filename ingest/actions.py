@@ -2,8 +2,9 @@
 
 The one place that changes an alarm on a person's word, used by the command
 line and the web app alike. Every action is appended to ``alarm_actions``
-(which the database refuses to update or delete) in the same transaction as
-the change it records.
+(which the database refuses to update or delete), and its message to the
+alarm stream's outbox (app/outbox.py), in the same transaction as the change
+it records; the caller nudges a relay to publish it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
+from app import outbox
+from app.alarm_stream import AlarmChange, change_from
 from app.tables import alarm_actions, alarms
 
 ACTIONS = ("ack", "urge", "close")
@@ -27,6 +30,7 @@ class ActionResult:
     action_id: int
     action: str
     by: str
+    change: AlarmChange  # its message on the alarm stream (in the outbox already)
 
 
 def act(engine: Engine, alarm_id: int, action: str, by: str, note: str, now: datetime) -> ActionResult:
@@ -60,4 +64,6 @@ def act(engine: Engine, alarm_id: int, action: str, by: str, note: str, now: dat
             .returning(alarm_actions.c.id)
         ).scalar_one()
         alarm = dict(conn.execute(select(alarms).where(alarms.c.id == alarm_id)).mappings().one())
-    return ActionResult(alarm, action_id, action, by)
+        change = change_from(alarm, action, by, now)
+        outbox.write(conn, [change])
+    return ActionResult(alarm, action_id, action, by, change)

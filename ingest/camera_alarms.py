@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from app.tables import alarms
 from ingest.exchange import cameras, windows
 from ingest.pipeline import _stored, apply_changes
-from ingest.publisher import AlarmChange
+from app.alarm_stream import AlarmChange
 from rules.alarms import reconcile
 from rules.cameras import camera_offline
 from video import keys

@@ -101,10 +101,12 @@ def alarm_command(action: str, alarm_id: int, by: str, note: str) -> None:
         result = act(engine, alarm_id, action, by, note, datetime.now(timezone.utc))
     except ActionRefused as exc:
         raise click.ClickException(str(exc)) from exc
-    from ingest.publisher import publish_action  # noqa: PLC0415 - Redis only when an action happened
+    from app import outbox  # noqa: PLC0415 - Redis only when an action happened
+    from app.messaging import connect  # noqa: PLC0415
 
-    publish_action(settings, result)
     emit(alarm_json(result.alarm, settings))
+    if not outbox.publish_now(engine, connect(settings), "alarm.relay"):
+        click.echo(outbox.WAITS, err=True)
 
 
 @click.command("case")

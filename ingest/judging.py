@@ -28,7 +28,7 @@ from ingest import store
 
 if TYPE_CHECKING:
     from ingest.pipeline import Ingest
-    from ingest.publisher import AlarmChange
+    from app.alarm_stream import AlarmChange
 
 log = logging.getLogger(__name__)
 

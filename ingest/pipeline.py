@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Callable, Iterable
 
 import orjson
+from redis import RedisError
 from sqlalchemy import Connection, Engine, select
 
 from ingest import bulk, judging, metrics, store
@@ -25,7 +26,9 @@ from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
 from ingest.exchange import items as exchange_items
 from ingest.judging import JudgePool
-from ingest.publisher import AlarmChange, publish
+from app.alarm_stream import AlarmChange
+from app.outbox import Relay
+from app.outbox import backlog as outbox_backlog
 from ingest.source import EVENT_COLUMNS, Batch, read_batch
 from ingest.tailer import Cursor
 from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
@@ -81,22 +84,29 @@ class Ingest:
     # Told how far a long backlog is: (phase, done, total), phase "take-in" (ids) or "judge" (cases).
     on_progress: Callable[[str, int, int], None] | None = None
     _standby: JudgePool | None = None  # workers forked for the next instant's cases judged ahead
-    _outbox: ThreadPoolExecutor | None = None  # publishes alarm changes while the next chunk is stored
-    _sent: list[Future] = field(default_factory=list)
+    _relay: Relay | None = None  # publishes the outbox of alarm changes (app/outbox.py) to Redis
 
     # --- the loop -------------------------------------------------------
     def run_once(self, now: datetime) -> Totals:
-        """Take in every row not yet taken in, then fire everything due at or before `now`."""
+        """Take in every row not yet taken in, then fire everything due at or before `now`;
+        the alarm changes are published as they commit, and all of them before it returns
+        (unless Redis cannot be reached: then they wait in the outbox for the next relay)."""
         self.load_items()
-        started = time.monotonic()
-        totals = self._take_in_backlog(now)
-        totals.taking_in_seconds = time.monotonic() - started
-        started = time.monotonic()
-        totals.add(self.fire_due(now, count=self.on_progress is not None))
-        totals.judging_seconds = time.monotonic() - started
-        totals.add(self.take_side_sources(now))
-        totals.add(self.expire_orphans(now))
-        self._refresh_gauges()
+        self._start_relay()
+        try:
+            started = time.monotonic()
+            totals = self._take_in_backlog(now)
+            totals.taking_in_seconds = time.monotonic() - started
+            started = time.monotonic()
+            totals.add(self.fire_due(now, count=self.on_progress is not None))
+            totals.judging_seconds = time.monotonic() - started
+            totals.add(self.take_side_sources(now))
+            totals.add(self.expire_orphans(now))
+            self._refresh_gauges()
+        except BaseException:
+            self._stop_relay()
+            raise
+        self._stop_relay(drain=True)
         return totals
 
     def follow(self, clock: Callable[[], datetime], stop: threading.Event, interval: float = 0.2,
@@ -106,6 +116,7 @@ class Ingest:
         Idle, it polls every `interval` seconds, or sooner when a case's judgement
         changes before that (the due index says when)."""
         items_loaded = chores_done = 0.0
+        self._start_relay()
         try:
             while not stop.is_set() and still_leader():
                 started = time.monotonic()
@@ -122,6 +133,7 @@ class Ingest:
                     stop.wait(self._idle(clock, interval))
         finally:
             self._close_standby()
+            self._stop_relay()
 
     def _cycle(self, now: datetime, chores: bool = True) -> Totals:
         # A backlog is taken in for up to CATCH_UP_SECONDS before judging, so that a
@@ -157,14 +169,14 @@ class Ingest:
 
         changes = take_ratings(self.exchange, self.db, self.calendars, self.tz, now, self.batch_size)
         if self.escalate_after is not None:
-            changes += escalate(self.db, None, now, self.escalate_after)  # published below, in order
+            changes += escalate(self.db, now, self.escalate_after)
         if self.redis is not None:
             if self._camera_places is None:
                 self._camera_places = camera_places(self.exchange)
             try:
                 changes += take_outages(self.redis, self.db, self._camera_places, now)
-            except Exception as exc:  # noqa: BLE001 - Redis down: outages wait in their stream
-                log.warning("cannot read camera outages now: %s", exc)
+            except RedisError:  # Redis down (its link logs that, once): the outages wait in their stream
+                pass
         self._publish(changes)
         return Totals(changes=len(changes))
 
@@ -281,7 +293,7 @@ class Ingest:
                 if pool is None and len(chunks) > 1 and workers > 1:
                     pool = JudgePool(self, workers)
                 for changes in pool.judge(chunks, now) if pool else map(self._judge_chunk, chunks, [now] * len(chunks)):
-                    self._publish(changes, wait=False)
+                    self._publish(changes)
                     totals.changes += len(changes)
                 totals.judged += len(due)
                 if self.on_progress is not None:
@@ -289,7 +301,6 @@ class Ingest:
         finally:
             if pool is not None:
                 pool.close()
-            self._published()
         self.ahead.passed(now)
         return totals
 
@@ -399,27 +410,31 @@ class Ingest:
             self._standby = None
 
     # --- publishing -----------------------------------------------------
-    def _publish(self, changes: list[AlarmChange], *, wait: bool = True) -> None:
-        """Publish committed changes, in order. Without `wait` they go on a thread of
-        their own, so that the next transaction's database round trips overlap them;
-        `_published()` waits for them."""
-        if not changes or self.redis is None:
+    # Every alarm change is in the outbox, committed with the change itself (apply_changes);
+    # the relay, on a thread of its own, publishes it to Redis as soon as it is nudged.
+    def _publish(self, changes: list[AlarmChange]) -> None:
+        """Changes were committed: the relay publishes them now, while the next transaction runs."""
+        if changes and self._relay is not None:
+            self._relay.nudge()
+
+    def _start_relay(self) -> None:
+        if self.redis is not None and self._relay is None:
+            self._relay = Relay(self.db, self.redis, name="ingest.relay").start()
+
+    def _stop_relay(self, drain: bool = False) -> None:
+        """Stop the relay thread; with `drain`, publish what it left first (or say that it waits)."""
+        if self._relay is None:
             return
-        if self._outbox is None:
-            self._outbox = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest.publish")
-        self._sent.append(self._outbox.submit(self._send, changes))
-        if wait:
-            self._published()
-
-    def _send(self, changes: list[AlarmChange]) -> None:
+        relay, self._relay = self._relay, None
+        relay.close()
+        if not drain:
+            return
         try:
-            publish(self.redis, changes)
-        except Exception as exc:  # noqa: BLE001 - results are committed; the stream only notifies
-            log.warning("could not publish %d alarm changes: %s", len(changes), exc)
-
-    def _published(self) -> None:
-        while self._sent:
-            self._sent.pop(0).result()
+            relay.drain()
+        except RedisError as exc:
+            backlog = outbox_backlog(self.db)
+            log.warning("%d alarm change(s) wait in the outbox until Redis can be reached (%s); a running "
+                        "ingest or web server publishes them", backlog.count, exc)
 
     def _refresh_gauges(self) -> None:
         with self.db.connect() as conn:
@@ -526,8 +541,8 @@ def _stored(row: dict) -> StoredAlarm:
 
 
 def apply_changes(conn: Connection, changes: list[Change], rows: dict[tuple, dict], now: datetime) -> list[AlarmChange]:
-    """Persist reconcile changes in three statements (new alarms, updates, audit entries)
-    and return the messages to publish, each with the alarm as it stood after it.
+    """Persist reconcile changes in four statements (new alarms, updates, audit entries, the
+    outbox of the alarm stream) and return the messages, each with the alarm as it stood after it.
 
     The changes are folded into the rows in memory first, so an alarm that fires
     and closes in one judgement is inserted as it ends up, not inserted then updated."""
@@ -549,7 +564,9 @@ def apply_changes(conn: Connection, changes: list[Change], rows: dict[tuple, dic
         row["id"] = alarm_id
     store.update_alarms(conn, list(touched.values()))
     store.record_actions(conn, [{"alarm_id": row["id"], "action": action, "at": at} for row, action, at, _ in done])
-    return [_message(row | state, action, at) for row, action, at, state in done]
+    messages = [_message(row | state, action, at) for row, action, at, state in done]
+    store.enqueue(conn, messages)  # the alarm stream's outbox: published by the relay once this commits
+    return messages
 
 
 # What a message shows of an alarm as it stood right after the change.

@@ -32,7 +32,8 @@ from app.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
 from ingest.calendars import CalendarBook
 from ingest.exchange import windows as exchange_windows
-from ingest.publisher import AlarmChange
+from app import outbox
+from app.alarm_stream import AlarmChange, change_from
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
 from rules.events import parse_timestamp
@@ -273,8 +274,9 @@ class FollowUpRefused(ValueError):
 def follow_up(engine: Engine, rating_id: int, by: str, note: str, now: datetime) -> dict:
     """Record that officer `by` followed up (整改) low rating `rating_id`, with a note saying what was done.
 
-    Written with the audit trail in one transaction; the rating is marked due, so the
-    next ingest cycle resolves its low_satisfaction (and any rectification_overdue).
+    Written with the audit trail and the alarm stream's outbox in one transaction; the rating
+    is marked due, so the next ingest cycle resolves its low_satisfaction (and any
+    rectification_overdue).
     """
     by, note = (by or "").strip(), (note or "").strip()
     if not by:
@@ -301,6 +303,8 @@ def follow_up(engine: Engine, rating_id: int, by: str, note: str, now: datetime)
         if alarm_ids:
             conn.execute(insert(alarm_actions), [{"alarm_id": a, "action": "follow_up", "actor": by, "note": note,
                                                   "at": now} for a in alarm_ids])
+            followed = conn.execute(select(alarms).where(alarms.c.id.in_(alarm_ids)).order_by(alarms.c.id)).mappings()
+            outbox.write(conn, [change_from(dict(alarm), "follow_up", by, now) for alarm in followed])
         conn.execute(insert(audit_log).values(
             at=now, actor=by, action="rating_follow_up", target=f"rating:{rating_id}",
             detail={"note": note, "score": row["score"], "source": row["source"], "case_no": row["case_no"],

@@ -64,9 +64,14 @@ def run_ingest(settings: Settings, *, once: bool, now: datetime | None, batch_si
                metrics_port: int | None, wait_for_lock: float) -> None:  # fmt: skip
     ingest = build(settings, batch_size)
     if metrics_port:
-        from prometheus_client import start_http_server  # noqa: PLC0415
+        from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
 
-        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        from app import metrics as shared_metrics  # noqa: PLC0415
+
+        served = CollectorRegistry()  # the ingest's own, and the ground floor's (Redis link, alarm outbox)
+        served.register(metrics.registry)
+        served.register(shared_metrics.registry)
+        start_http_server(metrics_port, addr="127.0.0.1", registry=served)
     leadership = Leadership(ingest.db)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

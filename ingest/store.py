@@ -18,7 +18,9 @@ from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, update
 
-from app.tables import alarm_actions, alarms, cases, events, ingest_cursor, quality_log
+from app import outbox
+from app.alarm_stream import AlarmChange
+from app.tables import alarm_actions, alarm_outbox, alarms, cases, events, ingest_cursor, quality_log
 from ingest import bulk
 from ingest.tailer import Cursor
 from rules._make import maker
@@ -274,3 +276,8 @@ def update_alarms(conn: Connection, rows: Sequence[dict]) -> None:
 def record_actions(conn: Connection, rows: Sequence[dict]) -> None:
     """Append the system's entries to the audit trail (alarm_id, action, at)."""
     bulk.insert(conn, alarm_actions, [r | {"actor": "system", "note": r.get("note", "")} for r in rows])
+
+
+def enqueue(conn: Connection, changes: Sequence[AlarmChange]) -> None:
+    """Put the alarm changes in the outbox (app/outbox.py), in order, in this transaction."""
+    bulk.insert_rows(conn, alarm_outbox, outbox.OUTBOX_COLUMNS, outbox.rows(changes))

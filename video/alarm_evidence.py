@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import Engine, insert
+import redis as redis_lib
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.alarm_stream import AlarmChange, read_after, snapshot_position
+from app.messaging import RETRY_FIRST, RETRY_MAX
 from app.tables import evidence as evidence_table
-from ingest.publisher import AlarmChange, read_after, snapshot_position
 from video import redact
 from video.evidence import evidence_row
 
 log = logging.getLogger(__name__)
 
 FRESH = timedelta(minutes=2)  # an alarm older than this at its publication gets no still
+REMEMBERED = 10_000  # change ids already handled, so that nothing is done twice
 
 
 def wants_evidence(change: AlarmChange, now: datetime) -> bool:
@@ -35,20 +40,59 @@ def wants_evidence(change: AlarmChange, now: datetime) -> bool:
 
 def follow(redis, pool, db: Engine, var_dir: Path, camera_of_window: Callable[[str], str | None],
            stop: threading.Event, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-    """Run until `stop`: keep evidence for each fresh red alarm at a window this pool watches."""
-    position = snapshot_position(redis)
+    """Run until `stop`: keep evidence for each fresh red alarm at a window this pool watches.
+
+    A Redis or database outage is waited out (the Redis link logs it once), and reading
+    resumes where it stopped, so an alarm published when Redis comes back still gets its
+    still if it is fresh. Nothing is done twice for one change (its change id)."""
+    position: str | None = None
+    pending: list[AlarmChange] = []  # read, not yet handled: the first is tried again after a failure
+    handled: OrderedDict[int, None] = OrderedDict()
+    delay = RETRY_FIRST
     while not stop.is_set():
         try:
-            position, changes = read_after(redis, position, block_ms=1000)
-        except Exception as exc:  # noqa: BLE001 - Redis may restart; try again shortly
-            log.warning("cannot read the alarm stream: %s", redact.describe(exc))
-            stop.wait(2.0)
-            continue
-        for change in changes:
-            camera_id = camera_of_window(change.window_id) if change.window_id else None
-            if camera_id is None or camera_id not in pool.camera_ids or not wants_evidence(change, clock()):
-                continue
-            keep(pool, db, var_dir, camera_id, change, clock())
+            if not pending:
+                if position is None:
+                    position = snapshot_position(redis)
+                position, pending = read_after(redis, position, block_ms=1000)
+            while pending and not stop.is_set():
+                change = pending[0]
+                if change.change_id is None or change.change_id not in handled:
+                    _handle(change, pool, db, var_dir, camera_of_window, clock)
+                    handled[change.change_id] = None
+                    if len(handled) > REMEMBERED:
+                        handled.popitem(last=False)
+                pending.pop(0)
+            delay = RETRY_FIRST
+        except redis_lib.RedisError as exc:  # the link to Redis logs the outage, once
+            log.debug("cannot read the alarm stream: %s", redact.describe(exc))
+            stop.wait(delay)
+            delay = min(delay * 2, RETRY_MAX)
+        except SQLAlchemyError as exc:  # the change is looked at again once the database is back
+            log.warning("cannot record alarm evidence now (%s); retrying", redact.describe(getattr(exc, "orig", exc)))
+            stop.wait(delay)
+            delay = min(delay * 2, RETRY_MAX)
+        except Exception:  # noqa: BLE001 - this thread must not die: log it and carry on
+            log.exception("alarm evidence: unexpected failure; carrying on")
+            stop.wait(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+
+def _handle(change: AlarmChange, pool, db: Engine, var_dir: Path, camera_of_window, clock) -> None:
+    camera_id = camera_of_window(change.window_id) if change.window_id else None
+    if camera_id is None or camera_id not in pool.camera_ids or not wants_evidence(change, clock()):
+        return
+    if _already_kept(db, change.alarm_id):
+        return
+    keep(pool, db, var_dir, camera_id, change, clock())
+
+
+def _already_kept(db: Engine, alarm_id: int) -> bool:
+    """Evidence kept by the system for this alarm already (by another process, or before a restart)."""
+    with db.connect() as conn:
+        return conn.execute(select(evidence_table.c.id).where(evidence_table.c.alarm_id == alarm_id,
+                                                              evidence_table.c.requested_by == "system")
+                            .limit(1)).first() is not None
 
 
 def keep(pool, db: Engine, var_dir: Path, camera_id: str, change: AlarmChange, now: datetime) -> int | None:

@@ -192,13 +192,21 @@ class CameraPool:
             camera_id, since, ended_at = self._backlog[0]
             try:
                 self.on_outage(camera_id, since, ended_at)
+            except redis_lib.RedisError as exc:  # keep it and retry next round; the Redis link logs the outage
+                self._redis_failed(exc, self._clock())
+                return
             except Exception as exc:  # noqa: BLE001 - keep it and retry next round
                 log.warning("on_outage(%s) failed, will retry: %s", camera_id, redact.describe(exc))
                 return
             self._backlog.popleft()
 
     def _redis_failed(self, exc: Exception, now: float) -> None:
-        if now - self._redis_down_logged >= 60:
+        """Health, thumbnails and outages wait for Redis (they are written again when it is back).
+        A client guarded by its link (app/messaging.py) logs the outage's start and end; one
+        without logs at most once a minute."""
+        if getattr(self.redis, "link", None) is not None:
+            log.debug("Redis unreachable, will retry: %s", redact.describe(exc))
+        elif now - self._redis_down_logged >= 60:
             self._redis_down_logged = now
             log.warning("cannot write camera health to Redis, will retry: %s", redact.describe(exc))
 

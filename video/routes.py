@@ -26,6 +26,7 @@ from typing import Callable
 
 import cv2
 import numpy as np
+import redis as redis_lib
 from flask import Blueprint, Response, abort
 
 from video import thumbnails
@@ -58,7 +59,11 @@ def create_blueprint(*, redis, authorize: Callable[[str], bool] | None = None, s
     @blueprint.route("/video/<camera_id>/snapshot.jpg")
     def snapshot(camera_id: str):
         allowed(camera_id)
-        latest = thumbnails.latest(redis, camera_id)
+        try:
+            latest = thumbnails.latest(redis, camera_id)
+        except redis_lib.RedisError:  # thumbnails live in Redis alone: none while it is down
+            return Response(_no_picture(), status=503, mimetype="image/jpeg",
+                            headers={"Cache-Control": "no-store", "Retry-After": "5"})
         if latest is None:
             return Response(_no_picture(), status=404, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
         return Response(latest.jpeg, mimetype="image/jpeg", headers={

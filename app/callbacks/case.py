@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
+from redis import RedisError
 
 from app.auth import current_scope
 from app.i18n import current_lang
@@ -37,7 +38,10 @@ def take_evidence(services, scope, case_no: str) -> tuple[bool, str]:
               remote_addr(services.settings))
         return False, t("page.forbidden", lang)
     camera = cameras[0]
-    answer = video_evidence.request(services.redis, camera.camera_id, who, timeout=EVIDENCE_TIMEOUT)
+    try:
+        answer = video_evidence.request(services.redis, camera.camera_id, who, timeout=EVIDENCE_TIMEOUT)
+    except RedisError:  # camera workers are asked through Redis
+        return False, t("case.evidence_failed", lang, reason=t("case.evidence_no_worker", lang))
     if answer is None:
         return False, t("case.evidence_failed", lang, reason=t("case.evidence_no_worker", lang))
     if not answer.ok or not answer.metadata_path:

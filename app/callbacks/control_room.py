@@ -100,7 +100,7 @@ def _touched(services, scope, filters: BoardFilters, version: dict, change_marke
     an officer's action with any clock is seen) and the database (new ids and
     newer updates, for writers that do not publish).
     """
-    from ingest.publisher import read_after
+    from app.alarm_stream import read_after
 
     old_position, new_position = version["marker"].split("|", 1)[0], change_marker.split("|", 1)[0]
     if old_position != new_position:
@@ -255,7 +255,6 @@ def _json(value) -> str:
 def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[bool, str]:
     """Carry out ack/urge/close for the logged-in officer; returns (done, message in the user's language)."""
     from ingest.actions import ActionRefused, act
-    from ingest.publisher import AlarmChange, publish
 
     lang = current_lang()
     now = services.clock()
@@ -276,15 +275,7 @@ def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[b
         return False, t("cr.refused", lang, reason=str(exc))
     audit(services.engine, who, f"alarm_{action}", f"alarm:{alarm_id}",
           {"note": note.strip(), "action_id": result.action_id}, now, remote_addr(services.settings))
-    row = result.alarm
-    try:
-        publish(services.redis, [AlarmChange(
-            alarm_id=alarm_id, action=action, actor=who, kind=row["kind"], level=row["level"], state=row["state"],
-            closed_reason=row["closed_reason"], case_no=row["case_no"], subject=row["subject"] or "",
-            center_id=row["center_id"], dept_id=row["dept_id"], window_id=row["window_id"],
-            camera_id=row["camera_id"], fired_at=row["fired_at"], at=now)])
-    except Exception:  # the database holds the truth; the board still sees the change via updated_at
-        pass
+    services.relay.nudge()  # the action's message waits in the outbox until a relay publishes it
     return True, t(f"cr.done.{action}", lang, id=alarm_id)
 
 

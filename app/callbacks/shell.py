@@ -1,4 +1,4 @@
-"""The frame: which page a path shows, kiosk mode, and the stale-data banner."""
+"""The frame: which page a path shows, kiosk mode, and the banner of stale or degraded data."""
 from __future__ import annotations
 
 from urllib.parse import parse_qs
@@ -37,16 +37,20 @@ def page_for(services, pathname: str, search: str):
 
 
 def banner_messages(services, lang: str) -> list[str]:
-    """Why the data on screen may mislead: ingest lagging, or a year without an official calendar."""
+    """Why the data on screen may mislead: ingest lagging, Redis unreachable (pages read the
+    database alone, live updates come slower), or a year without an official calendar."""
+    from app.messaging import link_of
     from app.queries.health import freshness
 
     now = services.clock()
+    link = link_of(services.redis)
+    degraded = [t("banner.redis", lang)] if link is not None and link.down else []
     key = f"banner:{int(now.timestamp() // 30)}"
     fresh = services.cache.get(key)
     if fresh is None:
         fresh = freshness(services.engine, now)
         services.cache.set(key, fresh, timeout=60)
-    messages = []
+    messages = degraded
     if fresh.last_ingest is None:
         messages.append(t("banner.no_data", lang))
     elif fresh.age_seconds > services.stale_after.total_seconds():

@@ -171,16 +171,21 @@ def rating_command() -> None:
 @click.option("--now", "now_text", metavar="ISO8601", help="The instant of the follow-up (replay).")
 def rating_follow_up(rating_id: int, by: str, note: str, now_text: str | None) -> None:
     """Record that low rating RATING_ID was followed up (整改). Its alarms close at the next ingest cycle."""
+    from app import outbox
     from app.database import open_database
+    from app.messaging import connect
     from ingest.ratings import FollowUpRefused, follow_up
 
     settings, _sms = _settings()
+    engine = open_database(settings)
     try:
-        row = follow_up(open_database(settings), rating_id, by, note, _now(now_text, settings))
+        row = follow_up(engine, rating_id, by, note, _now(now_text, settings))
     except FollowUpRefused as exc:
         raise click.ClickException(str(exc)) from exc
     emit(_rating_json(row, settings))
     click.echo("follow-up recorded; the rating's alarms close at the next ingest cycle", err=True)
+    if not outbox.publish_now(engine, connect(settings), "rating.relay"):
+        click.echo(outbox.WAITS, err=True)
 
 
 @rating_command.command("list")

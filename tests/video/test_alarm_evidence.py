@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from app import outbox
+from app.alarm_stream import AlarmChange
 from app.database import open_database
 from app.settings import Settings
 from app.tables import evidence
-from ingest.publisher import AlarmChange, publish
 from tests.video.conftest import wait_until
 from tests.video.test_rtsp_workers import FAST, pools, redis_client  # noqa: F401 - fixtures
 from video import alarm_evidence, thumbnails
@@ -24,6 +25,13 @@ def _alarm(alarm_id: int, fired_at: datetime, *, level="alarm", window_id="W-1",
                        state="open", case_no=f"CASE-{alarm_id}", window_id=window_id, fired_at=fired_at, at=fired_at)
 
 
+def publish(db, redis, changes: list[AlarmChange]) -> None:
+    """As the ingest does: into the outbox, then on the stream by a relay."""
+    with db.begin() as conn:
+        outbox.write(conn, changes)
+    outbox.Relay(db, redis).drain()
+
+
 def test_a_fresh_red_alarm_at_a_watched_window_keeps_a_still(rtsp_server, pools, redis_client, tmp_path):  # noqa: F811
     server = rtsp_server(size="320x240", fps=10, gop=10)
     pool = pools([Camera("C-1", "W-1", server.url("cam1"))], evidence_dir=tmp_path / "evidence")
@@ -35,7 +43,7 @@ def test_a_fresh_red_alarm_at_a_watched_window_keeps_a_still(rtsp_server, pools,
     follower.start()
     try:
         now = datetime.now(timezone.utc)
-        publish(redis_client, [
+        publish(db, redis_client, [
             _alarm(1, now - timedelta(days=3)),  # fired long ago (a backfill): a still now proves nothing
             _alarm(2, now, level="warning"),  # yellow: no still
             _alarm(3, now, window_id="W-unwatched"),  # another process's camera

@@ -98,7 +98,8 @@ def test_wrong_password_is_refused(site, browser):
 
 def test_control_room_journey(pg_site, browser, tmp_path):
     """Log in, see a new alarm arrive without reload or flicker, acknowledge it, open its case, export the PDF."""
-    from ingest.publisher import AlarmChange, publish
+    from app import outbox
+    from app.alarm_stream import AlarmChange
     from app.messaging import connect
 
     region, url, clock = pg_site
@@ -112,9 +113,11 @@ def test_control_room_journey(pg_site, browser, tmp_path):
     dept = "GX-450102:MZ"
     alarm_id = region.add_alarm(dept, "statutory_overdue", "alarm", case_no=region.case_nos[dept][1],
                                 fired_at=NOW + timedelta(seconds=30))
-    publish(connect(region.settings), [AlarmChange(alarm_id=alarm_id, action="fired", actor="system",
-                                                   kind="statutory_overdue", level="alarm", state="open",
-                                                   center_id="GX-450102", dept_id=dept, fired_at=NOW, at=NOW)])
+    with region.engine.begin() as conn:
+        outbox.write(conn, [AlarmChange(alarm_id=alarm_id, action="fired", actor="system", kind="statutory_overdue",
+                                        level="alarm", state="open", center_id="GX-450102", dept_id=dept,
+                                        fired_at=NOW, at=NOW)])
+    outbox.Relay(region.engine, connect(region.settings)).drain()
     started = time.monotonic()
     page.wait_for_selector(f'#control-room-grid [data-alarm="{alarm_id}"]', timeout=2500)
     assert time.monotonic() - started <= 2.0, "a new alarm must appear within 2 s"

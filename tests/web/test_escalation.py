@@ -35,15 +35,15 @@ def acknowledge(engine, alarm_id: int, at) -> None:
 def test_recorded_at_the_instant_the_limit_passed_and_only_once(region):
     overdue = [ids[0] for ids in region.alarm_ids.values()]  # fired two hours before NOW
     warnings = [ids[1] for ids in region.alarm_ids.values()]  # fired five minutes before NOW
-    changes = escalate(region.engine, None, NOW, LIMIT)
+    changes = escalate(region.engine, NOW, LIMIT)
     assert sorted(c.alarm_id for c in changes) == sorted(overdue)
     recorded = escalations(region.engine)
     # At fired_at + limit, not when the sweep noticed: history is told in event time.
     assert recorded == {a: ("system", NOW - timedelta(minutes=90), "") for a in overdue}
-    assert escalate(region.engine, None, NOW, LIMIT) == []  # a second sweep records nothing again
+    assert escalate(region.engine, NOW, LIMIT) == []  # a second sweep records nothing again
     # The boundary: 25 minutes on, the warnings are exactly 30 minutes old and escalate; a second earlier they do not.
-    assert escalate(region.engine, None, NOW + timedelta(minutes=25, seconds=-1), LIMIT) == []
-    changes = escalate(region.engine, None, NOW + timedelta(minutes=25), LIMIT)
+    assert escalate(region.engine, NOW + timedelta(minutes=25, seconds=-1), LIMIT) == []
+    changes = escalate(region.engine, NOW + timedelta(minutes=25), LIMIT)
     assert sorted(c.alarm_id for c in changes) == sorted(warnings)
     assert {escalations(region.engine)[a][1] for a in warnings} == {NOW + timedelta(minutes=25)}
     assert len(escalations(region.engine)) == len(overdue) + len(warnings)
@@ -53,37 +53,41 @@ def test_acknowledged_in_time_never_escalates_but_late_acknowledgement_does(regi
     d = "GX-450102:MZ"
     in_time = region.add_alarm(d, fired_at=NOW - timedelta(minutes=20))
     acknowledge(region.engine, in_time, NOW - timedelta(minutes=15))  # before its limit
-    escalate(region.engine, None, NOW, LIMIT)  # the sweep has a mark from here on
+    escalate(region.engine, NOW, LIMIT)  # the sweep has a mark from here on
     late = region.add_alarm(d, fired_at=NOW + timedelta(minutes=1))
     # The sweep stops for an hour (ingest down); meanwhile the alarm passes its limit and is acknowledged after.
     acknowledge(region.engine, late, NOW + timedelta(minutes=45))
-    changes = escalate(region.engine, None, NOW + timedelta(hours=1), LIMIT)
+    changes = escalate(region.engine, NOW + timedelta(hours=1), LIMIT)
     recorded = escalations(region.engine)
     assert in_time not in recorded
     assert late in {c.alarm_id for c in changes} and recorded[late][1] == NOW + timedelta(minutes=31)
-    escalate(region.engine, None, NOW + timedelta(days=1), LIMIT)
+    escalate(region.engine, NOW + timedelta(days=1), LIMIT)
     assert in_time not in escalations(region.engine)
 
 
 def test_an_alarm_that_fired_long_ago_from_late_data_is_recorded_by_the_next_sweep(region):
-    escalate(region.engine, None, NOW, LIMIT)
+    escalate(region.engine, NOW, LIMIT)
     late = region.add_alarm("GX-450202:SC", fired_at=NOW - timedelta(hours=3))  # inserted after the mark
-    changes = escalate(region.engine, None, NOW + timedelta(seconds=1), LIMIT)
+    changes = escalate(region.engine, NOW + timedelta(seconds=1), LIMIT)
     assert [c.alarm_id for c in changes] == [late]
     assert escalations(region.engine)[late][1] == NOW - timedelta(hours=2, minutes=30)
 
 
 def test_published_on_the_alarm_stream_like_other_changes(region):
-    from ingest.publisher import read_after
+    from app.alarm_stream import read_after
+    from app.outbox import Relay
 
     redis = fakeredis.FakeRedis()
-    returned = escalate(region.engine, redis, NOW, LIMIT)
+    relay = Relay(region.engine, redis)
+    returned = escalate(region.engine, NOW, LIMIT)
+    relay.drain()
     _, messages = read_after(redis, "0-0")
-    assert [m.model_dump() for m in messages] == [c.model_dump() for c in returned] and messages
+    assert [m.model_dump(exclude={"change_id"}) for m in messages] == [c.model_dump(exclude={"change_id"}) for c in returned] and messages
     first = messages[0]
     assert (first.action, first.actor, first.state, first.kind) == ("escalated", "system", "open", "promise_overdue")
     assert first.at == first.fired_at + LIMIT and first.center_id and first.dept_id
-    escalate(region.engine, redis, NOW, LIMIT)
+    escalate(region.engine, NOW, LIMIT)
+    relay.drain()
     assert len(read_after(redis, "0-0")[1]) == len(messages)  # nothing announced twice
 
 
@@ -95,6 +99,8 @@ def any_region(request, web_settings):
 
 
 def test_exactly_once_when_several_processes_sweep_at_the_same_instant(any_region):
+    from app.outbox import Relay
+
     region = any_region
     redis = fakeredis.FakeRedis()
     start = threading.Barrier(6)
@@ -104,7 +110,8 @@ def test_exactly_once_when_several_processes_sweep_at_the_same_instant(any_regio
     def sweep():
         try:
             start.wait()
-            returned.extend(escalate(region.engine, redis, NOW + timedelta(hours=1), LIMIT))
+            returned.extend(escalate(region.engine, NOW + timedelta(hours=1), LIMIT))
+            Relay(region.engine, redis).drain()
         except Exception as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
 
@@ -127,7 +134,7 @@ def test_the_database_refuses_a_second_escalation_of_one_alarm(region):
     from sqlalchemy.exc import IntegrityError
 
     alarm_id = region.alarm_ids["GX-450102:MZ"][0]
-    escalate(region.engine, None, NOW, LIMIT)
+    escalate(region.engine, NOW, LIMIT)
     with pytest.raises(IntegrityError), region.engine.begin() as conn:
         conn.execute(alarm_actions.insert().values(alarm_id=alarm_id, action="escalated", actor="system", note="",
                                                    at=NOW))
@@ -142,7 +149,7 @@ def test_case_page_and_dossier_show_the_escalation(region, web_app, tmp_path):
     from ingest.exchange import exchange_engine
     from layouts.case import layout
 
-    escalate(region.engine, None, NOW, LIMIT)
+    escalate(region.engine, NOW, LIMIT)
     case_no = region.case_nos["GX-450102:MZ"][0]
     services = web_app.extensions["supervise"]
     scope = scope_for("region", "GX-450000", services.reference.get())
@@ -190,6 +197,6 @@ def test_a_sweep_of_more_alarms_than_one_statement_takes_records_them_all(web_se
             "fired_at, due, 'open', NULL, NULL, updated_at FROM alarms, generate_series(1, :n) AS n "
             "WHERE id = (SELECT min(id) FROM alarms)"), {"n": CHUNK * 12 + 1})  # fmt: skip
         open_alarms = conn.execute(select(func.count()).where(alarms.c.state == "open")).scalar()
-    recorded = escalate(region.engine, None, NOW + timedelta(days=30), LIMIT)
+    recorded = escalate(region.engine, NOW + timedelta(days=30), LIMIT)
     assert len(recorded) == open_alarms > CHUNK
     assert len(escalations(region.engine)) == open_alarms

@@ -1,18 +1,27 @@
-"""Alarm changes published to Redis for the dashboard and other processes.
+"""The alarm stream: every alarm change, for the dashboard and any other process to follow.
 
 Stream ``supervise:alarms`` (Redis stream, capped near 100,000 entries): one
-entry per change, field ``json`` holding an :class:`AlarmChange` (versioned).
-The supervision database stays the truth; the stream tells readers *when* to
-look, so a reader that starts takes a snapshot from the database and then
-reads the stream from the id it noted before the snapshot
-(:func:`snapshot_position`), and misses nothing in between.
+entry per change, in the order the changes were committed, with two fields:
+
+* ``json``: an :class:`AlarmChange` (versioned JSON);
+* ``change_id``: the change's id in the supervision database's outbox. Each
+  change is on the stream exactly once; a reader that keeps what it has done
+  by this id never does it twice, whatever happens to it.
+
+Nothing writes to the stream but the outbox relay (:mod:`app.outbox`): a
+change is written to the outbox in the same transaction as the change
+itself, and the relay publishes it when Redis is reachable. The supervision
+database stays the truth; the stream tells readers *when* to look, so a reader
+that starts takes a snapshot from the database and then reads the stream
+from the id it noted before the snapshot (:func:`snapshot_position`), and
+misses nothing in between.
 """
 from __future__ import annotations
 
 import json
 import logging
 from datetime import datetime
-from typing import Iterable, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -27,7 +36,7 @@ class AlarmChange(BaseModel):
 
     v: Literal[1] = 1
     alarm_id: int
-    action: str  # fired, ack, urge, close, resolved, retracted
+    action: str  # fired, ack, urge, close, resolved, retracted, escalated, reopened, updated
     actor: str
     kind: str
     level: str
@@ -41,18 +50,11 @@ class AlarmChange(BaseModel):
     camera_id: str | None = None
     fired_at: datetime
     at: datetime
+    change_id: int | None = None  # the outbox id, from the entry's own field: None until it is in the outbox
 
-
-def publish(redis, changes: Iterable[AlarmChange]) -> int:
-    """Append `changes` to the stream; returns how many were sent."""
-    pipe = redis.pipeline(transaction=False)
-    count = 0
-    for change in changes:
-        pipe.xadd(STREAM, {"json": change.model_dump_json()}, maxlen=STREAM_MAXLEN, approximate=True)
-        count += 1
-    if count:
-        pipe.execute()
-    return count
+    def body(self) -> str:
+        """The ``json`` field as stored in the outbox (the change id travels beside it)."""
+        return self.model_dump_json(exclude={"change_id"})
 
 
 def snapshot_position(redis) -> str:
@@ -72,8 +74,10 @@ def read_after(redis, position: str, block_ms: int | None = None, count: int = 1
         for entry_id, fields in entries:
             position = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             raw = fields.get(b"json", fields.get("json"))
+            change_id = fields.get(b"change_id", fields.get("change_id"))
             try:
-                changes.append(AlarmChange.model_validate(json.loads(raw)))
+                changes.append(AlarmChange.model_validate(
+                    {**json.loads(raw), "change_id": int(change_id) if change_id is not None else None}))
             except (ValueError, TypeError) as exc:
                 log.warning("skipping unreadable alarm message %s: %s", position, exc)
     return position, changes
@@ -81,19 +85,7 @@ def read_after(redis, position: str, block_ms: int | None = None, count: int = 1
 
 def change_from(alarm: dict, action: str, actor: str, at: datetime) -> AlarmChange:
     """The message for `action` just applied to the stored `alarm` row."""
-    fields = {k: alarm.get(k) for k in AlarmChange.model_fields if k in alarm and k not in ("v",)}
+    fields = {k: alarm.get(k) for k in AlarmChange.model_fields if k in alarm}
     return AlarmChange(alarm_id=alarm["id"], action=action, actor=actor, at=at, **{
-        k: v for k, v in fields.items() if k not in ("alarm_id", "action", "actor", "at")
+        k: v for k, v in fields.items() if k not in ("v", "alarm_id", "action", "actor", "at", "change_id")
     })
-
-
-def publish_action(settings, result) -> None:
-    """Tell other processes about an officer's action (ingest.actions.ActionResult)."""
-    from app.messaging import connect  # noqa: PLC0415
-
-    alarm = result.alarm
-    try:
-        publish(connect(settings), [change_from(alarm, result.action, result.by, alarm["updated_at"])])
-    except Exception as exc:  # noqa: BLE001 - the action is committed; the stream is only a notification
-        log.warning("alarm %s changed but the notification could not be sent: %s", alarm["id"], exc)
-
