@@ -258,16 +258,16 @@ class Relay:
             return seen, [], None
         pipe = self.redis.pipeline(transaction=False)
         pipe.xrange(STREAM, refused[0].entry_id, refused[-1].entry_id)
-        pipe.xrange(STREAM, "-", "+", count=1)
         pipe.xrevrange(STREAM, "+", "-", count=1)
-        present, first, last = pipe.execute()
+        present, last = pipe.execute()
         on_stream = {_entry(entry_id) for entry_id, _ in present}
-        first = _entry(first[0][0]) if first else None
         top = _entry(last[0][0]) if last else None
         overtaken = []
+        # (A row sent before cannot have been trimmed off since: sent rows are sent again before any
+        # new one, so at most a pass's worth of entries came after it.)
         for row in refused:
-            if row.entry in on_stream or (first is not None and row.entry < first):
-                seen.append(row.id)  # sent before (or since trimmed off the stream's old end)
+            if row.entry in on_stream:
+                seen.append(row.id)  # sent before
             elif top is not None and row.entry < top:
                 overtaken.append(row.id)
             # else: refused for another reason (Redis out of memory…): tried again next pass, same id

@@ -200,3 +200,136 @@ def test_a_sweep_of_more_alarms_than_one_statement_takes_records_them_all(web_se
     recorded = escalate(region.engine, NOW + timedelta(days=30), LIMIT)
     assert len(recorded) == open_alarms > CHUNK
     assert len(escalations(region.engine)) == open_alarms
+
+
+# --- repeatable: the records depend on the alarms alone, not on when or how often the sweep ran ------
+
+from hypothesis import HealthCheck, given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+T0 = NOW - timedelta(hours=12)
+MINUTES = st.integers(0, 24 * 60)
+
+
+@pytest.fixture(scope="module")
+def empty_database(tmp_path_factory):
+    """A migrated supervision database with no alarms, copied for each example."""
+    from app.database import make_engine, upgrade
+
+    path = tmp_path_factory.mktemp("escalation") / "empty.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+class History:
+    """Alarms in a scratch copy of the supervision database, with their acknowledgements and closes."""
+
+    def __init__(self, template, directory):
+        import shutil
+
+        from app.database import make_engine
+
+        path = directory / f"h{next(self._copies)}.db"
+        shutil.copy(template, path)
+        self.engine = make_engine(f"sqlite:///{path}")
+
+    _copies = __import__("itertools").count()
+
+    def insert(self, n: int, fired: datetime, at: datetime, ack: datetime | None = None,
+               close: datetime | None = None) -> None:
+        """Alarm number `n`, stored at `at` as it stands then (acknowledged or closed before `at` included)."""
+        ack = ack if ack is not None and ack <= at else None
+        close = close if close is not None and close <= at else None
+        state = "closed" if close else "acknowledged" if ack else "open"
+        with self.engine.begin() as conn:
+            conn.execute(alarms.insert().values(
+                id=n, kind="promise_overdue", level="alarm", case_no=f"C{n}", subject="", center_id="GX-450102",
+                dept_id="GX-450102:MZ", fired_at=fired, state=state, acknowledged_at=ack, closed_at=close,
+                closed_reason="resolved" if close else None, updated_at=at))
+
+    def acknowledge(self, n: int, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(alarms).where(alarms.c.id == n, alarms.c.state == "open")
+                         .values(state="acknowledged", acknowledged_at=at, updated_at=at))
+
+    def close(self, n: int, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(alarms).where(alarms.c.id == n, alarms.c.state != "closed")
+                         .values(state="closed", closed_reason="resolved", closed_at=at, updated_at=at))
+
+    def records(self) -> dict[int, datetime]:
+        return {alarm_id: at for alarm_id, (_, at, _) in escalations(self.engine).items()}
+
+
+def expected(alarm_list, swept_until: datetime, stored_by=None) -> dict[int, datetime]:
+    """Escalated: the limit passed by the last sweep (and, with data arriving over time, the alarm
+    stored by then), neither acknowledged nor closed at that instant."""
+    out = {}
+    for n, (fired, stored, ack, close) in enumerate(alarm_list, 1):
+        limit = fired + LIMIT
+        if limit <= swept_until and (stored_by is None or stored <= swept_until) \
+                and all(t is None or t > limit for t in (ack, close)):
+            out[n] = limit
+    return out
+
+
+def _alarm(fired, stored_delay, ack, close):
+    fired_at = T0 + timedelta(minutes=fired)
+    return (fired_at, fired_at + timedelta(minutes=stored_delay),
+            None if ack is None else fired_at + timedelta(minutes=ack),
+            None if close is None else fired_at + timedelta(minutes=close))
+
+
+ALARMS = st.lists(st.tuples(MINUTES, st.integers(0, 300), st.none() | st.integers(0, 90),
+                            st.none() | st.integers(0, 240)).map(lambda a: _alarm(*a)), min_size=1, max_size=12)
+SWEEPS = st.lists(MINUTES.map(lambda m: T0 + timedelta(minutes=m)), min_size=1, max_size=8)
+PROPS = hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_a_second_sweep_at_the_same_instant_records_nothing_the_first_did_not(empty_database, tmp_path):
+    """The issue's case: an alarm closed (not acknowledged) after its limit, a few minutes ago."""
+    history = History(empty_database, tmp_path)
+    history.insert(1, NOW - timedelta(hours=2), NOW - timedelta(minutes=5), close=NOW - timedelta(minutes=5))
+    history.insert(2, NOW - timedelta(hours=2), NOW - timedelta(hours=2))
+    first = escalate(history.engine, NOW, LIMIT)
+    assert sorted(c.alarm_id for c in first) == [1, 2]
+    assert escalate(history.engine, NOW, LIMIT) == []
+    assert history.records() == {1: NOW - timedelta(minutes=90), 2: NOW - timedelta(minutes=90)}
+
+
+@PROPS
+@given(alarm_list=ALARMS, sweeps=SWEEPS)
+def test_the_same_records_however_often_and_in_whatever_order_of_instants_the_sweep_runs(
+        empty_database, tmp_path_factory, alarm_list, sweeps):
+    """Every alarm stored first; sweeps at any instants, repeated, out of order: the records are
+    those of one sweep at the latest instant."""
+    history = History(empty_database, tmp_path_factory.getbasetemp())
+    for n, (fired, _stored, ack, close) in enumerate(alarm_list, 1):
+        history.insert(n, fired, max(t for t in (fired, ack, close) if t is not None), ack, close)
+    for now in sweeps:
+        escalate(history.engine, now, LIMIT)
+    assert history.records() == expected(alarm_list, max(sweeps))
+    history.engine.dispose()
+
+
+@PROPS
+@given(alarm_list=ALARMS, sweeps=SWEEPS)
+def test_the_same_records_when_alarms_arrive_as_time_passes_between_sweeps(
+        empty_database, tmp_path_factory, alarm_list, sweeps):
+    """Alarms stored as time passes (late ones long after they fired), acknowledged and closed
+    at their instants, the sweep running at every instant of `sweeps`: the records are those
+    of one sweep at the last instant over everything stored by then."""
+    history = History(empty_database, tmp_path_factory.getbasetemp())
+    happenings = []  # (instant, order at one instant, what)
+    for n, (fired, stored, ack, close) in enumerate(alarm_list, 1):
+        happenings.append((stored, 0, lambda n=n, a=(fired, stored, ack, close): history.insert(n, a[0], a[1], *a[2:])))
+        for when, what in ((ack, history.acknowledge), (close, history.close)):
+            if when is not None and when > stored:
+                happenings.append((when, 1, lambda n=n, when=when, what=what: what(n, when)))
+    happenings += [(now, 2, lambda now=now: escalate(history.engine, now, LIMIT)) for now in sweeps]
+    for _when, _order, happen in sorted(happenings, key=lambda h: (h[0], h[1])):
+        happen()
+    assert history.records() == expected(alarm_list, max(sweeps), stored_by=True)
+    history.engine.dispose()
