@@ -1,44 +1,62 @@
 """Logging in, who is asking, and the audit trail of what they did.
 
-* Passwords are argon2id hashes (``users.password_hash``).
-* Sessions are Flask's signed cookies, signed with a secret every server shares
-  through the database (``web_secrets``) unless ``SUPERVISE_SECRET_KEY`` is set,
-  so a login survives any one server restarting or a load balancer switching.
-* Scripts may use HTTP basic on ``/api/*``.
+* Passwords are argon2id hashes (``users.password_hash``), checked through
+  :mod:`app.logins`: throttled per name and address, at most a few at once,
+  and as slowly for an unknown name as for a wrong password.
+* A login is a row in ``web_sessions`` (:mod:`app.sessions`); Flask's signed
+  cookie carries only its token. Logout, and a change of the user's password,
+  role or scope, end it in every web process at the next request. The cookie is
+  signed with a secret every server shares through the database
+  (``web_secrets``) unless ``SUPERVISE_SECRET_KEY`` is set.
+* Every form and Dash callback POST carries a CSRF token (Flask-WTF's
+  CSRFProtect: a hidden field in our forms, the ``X-CSRFToken`` header that
+  Dash's renderer copies from the ``_csrf_token`` cookie), and a POST whose
+  Origin is another site's is refused before that.
+* Scripts may use HTTP basic on ``/api/*``, under the same throttle; a
+  password change is seen at the next request.
 * An SSO reverse proxy may name the user in a header (``SUPERVISE_SSO_HEADER``),
   believed only from ``SUPERVISE_TRUSTED_PROXIES`` addresses.
-* Every login, action, video view, export and refusal goes to ``audit_log``.
+* Every login, failed login, logout, action, video view, export and refusal goes
+  to ``audit_log``.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import logging
+import math
 import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, abort, has_request_context, jsonify, redirect, request
+from flask import Flask, abort, has_request_context, jsonify, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from app import logins, sessions
 from app.scope import Scope, scope_for
 from app.tables import audit_log, users, web_secrets
 
 log = logging.getLogger(__name__)
-_hasher = PasswordHasher()
+_hasher = logins.hasher
+
+# The cookie Dash's renderer reads the CSRF token from, and the header it sends it back in.
+CSRF_COOKIE, CSRF_HEADER = "_csrf_token", "X-CSRFToken"
 
 # Paths anyone may fetch: the login form, health and metrics, static files, the
 # JavaScript bundles of Dash (code, not data). Everything else needs a user.
 # /api/sms/inbound authenticates the SMS provider with its own bearer token, not a login.
 PUBLIC_PREFIXES = ("/login", "/healthz", "/api/sms/inbound", "/metrics", "/lang/", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+# Routes no browser posts to (no cookie, no Origin check, no CSRF token): their callers carry a bearer token.
+CSRF_EXEMPT = ("/api/sms/inbound",)
 
 
 def hash_password(password: str) -> str:
@@ -84,21 +102,16 @@ class User(UserMixin):
     role: str
     scope_id: str
     password_hash: str
+    session_token: str | None = None  # set for a browser login (app.sessions), None for basic auth and SSO
 
-    def get_id(self) -> str:
-        # A password change ends the sessions signed for the old one.
-        return f"{self.id}.{hashlib.sha256(self.password_hash.encode()).hexdigest()[:12]}"
+    def get_id(self) -> str | None:
+        # What flask-login keeps in the cookie: the session's token, never the user id.
+        return self.session_token
 
 
 def find_user(engine: Engine, name: str) -> User | None:
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name, users.c.active.is_(True))).mappings().first()
-    return User(row["id"], row["name"], row["role"], row["scope_id"], row["password_hash"]) if row else None
-
-
-def _user_by_id(engine: Engine, user_id: int) -> User | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.id == user_id, users.c.active.is_(True))).mappings().first()
     return User(row["id"], row["name"], row["role"], row["scope_id"], row["password_hash"]) if row else None
 
 
@@ -150,22 +163,23 @@ def audit(engine: Engine, actor: str, action: str, target: str, detail: dict, at
 
 
 def install(server: Flask, services) -> LoginManager:
-    """Log-in routes, the guard in front of every route, and the user loader."""
+    """Log-in routes, the guard in front of every route, CSRF protection, and the user loader."""
+    from app.i18n import current_lang, t
+    from layouts.login import login_html
+
     engine, settings, clock = services.engine, services.settings, services.clock
     manager = LoginManager(server)
-    users_cache, basic_cache = _ShortCache(5.0), _ShortCache(60.0)
+    lifetime = timedelta(hours=settings.session_hours)
+    policy = logins.Policy.from_settings(settings)
+    checks = logins.PasswordChecks(settings.login_hash_concurrency)
+    # Basic auth checks a script's password once a minute, not on every call: keyed by the
+    # password hash too, so a changed password misses at once. The key is this process's own.
+    basic_cache, basic_key = _ShortCache(60.0), secrets.token_bytes(32)
 
     @manager.user_loader
-    def load(user_id: str):
-        cached = users_cache.get(user_id)
-        if cached is not None:
-            return cached or None
-        number, _, fingerprint = user_id.partition(".")
-        user = _user_by_id(engine, int(number)) if number.isdigit() else None
-        if user is not None and user.get_id() != user_id:
-            user = None
-        users_cache.put(user_id, user or False)
-        return user
+    def load(token: str):
+        found = sessions.user_of(engine, token, clock(), lifetime)
+        return User(found.id, found.name, found.role, found.scope_id, found.password_hash, token) if found else None
 
     @manager.request_loader
     def from_request(req):
@@ -173,16 +187,38 @@ def install(server: Flask, services) -> LoginManager:
         if sso_header and req.headers.get(sso_header) and _trusted(settings, req.remote_addr):
             return find_user(engine, req.headers[sso_header].strip())
         if req.authorization and req.authorization.type == "basic" and req.path.startswith("/api/"):
-            name, password = req.authorization.username or "", req.authorization.password or ""
-            key = hashlib.sha256(f"{name}\x00{password}".encode()).hexdigest()
-            hit = basic_cache.get(key)
-            if hit is not None:
-                return hit or None
-            user = find_user(engine, name)
-            ok = user if user and verify_password(user.password_hash, password) else None
-            basic_cache.put(key, ok or False)
-            return ok
+            return basic_user(req.authorization.username or "", req.authorization.password or "")
         return None
+
+    def basic_user(name: str, password: str) -> User | None:
+        user = find_user(engine, name)
+        key = user and hmac.new(basic_key, f"{user.id}\x00{user.password_hash}\x00{password}".encode(),
+                                hashlib.sha256).hexdigest()
+        if key and basic_cache.get(key):
+            return user
+        ok, _ = attempt(name, password, user, "basic")
+        if ok:
+            basic_cache.put(key, True)
+        return user if ok else None
+
+    def attempt(name: str, password: str, user: User | None, via: str) -> tuple[bool, dict]:
+        """One password try, throttled and audited: (matched, why not)."""
+        addr, now = remote_addr(settings) or "?", clock()
+        until = logins.locked_until(engine, name, addr, now, policy)
+        if until is not None:
+            audit(engine, name or "?", "login_failed", "", {"via": via, "reason": "locked"}, now, addr)
+            return False, {"problem": "locked", "seconds": max(1, math.ceil((until - now).total_seconds()))}
+        try:
+            matched = checks.verify(user.password_hash if user else None, password)
+        except logins.Busy:
+            return False, {"problem": "busy", "seconds": 5}
+        if matched:
+            logins.forget_failures(engine, name)
+            return True, {}
+        logins.record_failure(engine, name, addr, now, policy)
+        audit(engine, name or "?", "login_failed", "",
+              {"via": via, "reason": "password" if user else "unknown_name"}, now, addr)
+        return False, {"problem": "failed"}
 
     @server.before_request
     def require_login():
@@ -191,39 +227,79 @@ def install(server: Flask, services) -> LoginManager:
             return redirect("/login?next=" + _quote_next(request.full_path))
         if any(path.startswith(p) for p in PUBLIC_PREFIXES) or current_user.is_authenticated:
             return None
-        from app.i18n import current_lang, t
-
         if path.startswith(("/api/", "/_dash-", "/video/", "/pdf/", "/evidence/")):
             return jsonify(error=t("api.unauthorized", current_lang())), 401
         return redirect("/login?next=" + _quote_next(request.full_path.rstrip("?")))
 
+    @server.before_request
+    def same_origin():
+        # A browser names the page a POST comes from; another site's is refused before any token is read.
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.path in CSRF_EXEMPT:
+            return None
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            return jsonify(error=t("csrf.failed", current_lang())), 403
+        return None
+
+    server.config.update(WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+                         WTF_CSRF_HEADERS=[CSRF_HEADER])
+    csrf = CSRFProtect(server)
+    server.extensions["supervise.csrf"] = csrf
+
+    @server.errorhandler(CSRFError)
+    def csrf_refused(_error):
+        lang = current_lang()
+        if request.path == "/login":
+            return login_html(lang, "expired", _safe_next(request.values.get("next", "/")), generate_csrf()), 400
+        return jsonify(error=t("csrf.failed", lang)), 400
+
+    @server.after_request
+    def csrf_cookie(response):
+        # Dash's renderer copies this cookie into the X-CSRFToken header of every callback it posts.
+        if request.method == "GET" and response.mimetype == "text/html" and current_user.is_authenticated:
+            response.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Strict", httponly=False,
+                                secure=bool(server.config.get("SESSION_COOKIE_SECURE")))
+        return response
+
     @server.route("/login", methods=["GET", "POST"])
     def login_page():
-        from app.i18n import current_lang
-        from layouts.login import login_html
-
         lang = current_lang()
-        failed = False
         target = _safe_next(request.values.get("next", "/"))
-        if request.method == "POST":
-            name = (request.form.get("name") or "").strip()
-            user = find_user(engine, name)
-            if user and verify_password(user.password_hash, request.form.get("password") or ""):
-                login_user(user)
-                audit(engine, user.name, "login", "", {"via": "password"}, clock(), remote_addr(settings))
-                return redirect(target)
-            failed = True
-            audit(engine, name or "?", "login_failed", "", {}, clock(), remote_addr(settings))
-        return login_html(lang, failed, target), (401 if failed else 200)
+        if request.method == "GET":
+            return login_html(lang, None, target, generate_csrf())
+        name = (request.form.get("name") or "").strip()
+        user = find_user(engine, name)
+        matched, why = attempt(name, request.form.get("password") or "", user, "password")
+        if matched:
+            now, addr = clock(), remote_addr(settings)
+            token = sessions.start(engine, user.id, now, lifetime, addr)
+            session.clear()  # a new session, and with it a new CSRF token: nothing carries over from before
+            login_user(replace(user, session_token=token))
+            audit(engine, user.name, "login", "", {"via": "password"}, now, addr)
+            return redirect(target)
+        status = {"failed": 401, "locked": 429, "busy": 503}[why["problem"]]
+        minutes = math.ceil(why.get("seconds", 0) / 60)
+        headers = {"Retry-After": str(why["seconds"])} if "seconds" in why else {}
+        return login_html(lang, why["problem"], target, generate_csrf(), minutes=minutes), status, headers
 
-    @server.route("/logout")
+    @server.route("/logout", methods=["POST"])
     def logout_page():
         if current_user.is_authenticated:
+            if current_user.session_token:
+                sessions.end(engine, current_user.session_token)
             audit(engine, current_user.name, "logout", "", {}, clock(), remote_addr(settings))
         logout_user()
-        return redirect("/login")
+        session.clear()
+        response = redirect("/login")
+        response.delete_cookie(CSRF_COOKIE)
+        return response
 
     return manager
+
+
+def exempt_from_csrf(server: Flask, blueprint) -> None:
+    """A route that authenticates by its own bearer token, never by a cookie (the SMS provider's)."""
+    server.extensions["supervise.csrf"].exempt(blueprint)
 
 
 def _quote_next(path: str) -> str:

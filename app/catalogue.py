@@ -40,6 +40,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Log in"),
     "login.failed": ("用户名或密码错误。", "Wrong user name or password."),
+    "login.locked": ("登录失败次数过多，请 {minutes} 分钟后再试。",
+                     "Too many failed logins: try again in {minutes} minutes."),
+    "login.busy": ("服务器繁忙，请稍后再试。", "The server is busy: try again in a moment."),
+    "login.expired": ("登录页面已过期，请重新输入。", "The login form expired: please enter your name and password again."),
+    "csrf.failed": ("请求来源无法确认，请刷新页面后重试。", "This request could not be confirmed as yours: reload the page and try again."),
     "login.required": ("请先登录。", "Please log in."),
     # --- levels, states, kinds ---------------------------------------------------------
     "level.warning": ("预警", "Warning"),

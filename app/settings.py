@@ -6,12 +6,14 @@ A misspelt ``SUPERVISE_*`` variable is an error at start-up, not a silent defaul
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "SUPERVISE_"
@@ -38,6 +40,29 @@ class Settings(BaseSettings):
     sso_header: str | None = Field(None, description="Trusted reverse-proxy header naming the user (single sign-on).")
     trusted_proxies: str = Field("", description="Comma-separated proxy addresses whose SSO header is believed.")
 
+    # Sessions and logins (app/sessions.py, app/logins.py).
+    session_hours: float = Field(12.0, gt=0, le=24 * 31,
+                                 description="A session unused this long ends; each request moves its end on.")
+    login_user_failures: int = Field(5, ge=1, le=1000,
+                                     description="Failed logins for one user name within the window that lock the name.")
+    login_addr_failures: int = Field(50, ge=1, le=100_000,
+                                     description="Failed logins from one address within the window that lock the "
+                                                 "address (an office behind one NAT address shares it).")
+    login_window_minutes: float = Field(15.0, gt=0, le=24 * 60,
+                                        description="The window failed logins are counted over; a lock lasts until "
+                                                    "enough failures age out of it.")
+    login_hash_concurrency: int = Field(2, ge=1, le=64,
+                                        description="Password checks one web process runs at once (argon2 takes "
+                                                    "64 MiB each: this bounds memory under a burst of logins).")
+
+    # What a browser may do with our pages (app/headers.py), and who reads /metrics.
+    kiosk_frame_ancestors: str = Field("", description="Space-separated origins allowed to frame the kiosk page "
+                                                       "(/?kiosk), e.g. https://portal.example.gov.cn; empty: none. "
+                                                       "No other page may be framed.")
+    metrics_token: SecretStr | None = Field(None, description="Bearer token that opens /metrics from any address.")
+    metrics_allow: str = Field("127.0.0.1/32,::1/128",
+                               description="Comma-separated networks that read /metrics without the token.")
+
     @field_validator("tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -45,6 +70,26 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("kiosk_frame_ancestors")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        # Each word lands in a Content-Security-Policy header: only origins, never a ';' or a quote.
+        for origin in value.split():
+            if origin != "'self'" and not re.fullmatch(r"https?://[A-Za-z0-9.*-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://portal.example.gov.cn")
+        return " ".join(value.split())
+
+    @field_validator("metrics_allow", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in (n.strip() for n in value.split(",")):
+            if network:
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{network!r} is not an address or network") from exc
         return value
 
     @cached_property

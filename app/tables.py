@@ -280,6 +280,39 @@ web_secrets = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# --- Web sessions and login throttling (app/sessions.py, app/logins.py): migration 0008 ---------
+# Owned by the dashboard.
+
+# One row per logged-in browser. The session cookie carries a random token; only its
+# digest is stored, so a copy of this table opens no session. Logout deletes the row,
+# a password, role or scope change deletes the user's rows: every web process sees it
+# at the next request, as each request reads its row.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),  # sha256 of the cookie's token, hex
+    Column("user_id", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),  # moved on by use, at most once a minute
+    Column("remote_addr", Text),
+)
+Index("web_sessions_user", web_sessions.c.user_id)
+Index("web_sessions_expires", web_sessions.c.expires_at)
+
+# Failed logins of the last window, by the name typed (known or not) and the address:
+# what the throttle counts. Rows older than the window are deleted; audit_log keeps them all.
+web_login_failures = Table(
+    "web_login_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("remote_addr", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+Index("web_login_failures_name", web_login_failures.c.name, web_login_failures.c.at)
+Index("web_login_failures_addr", web_login_failures.c.remote_addr, web_login_failures.c.at)
+Index("web_login_failures_at", web_login_failures.c.at)
+
 # KPI pre-aggregation: one row per local day and place (center, department,
 # window, staff; '' where unknown). Cases count on the day they were received
 # (received) and on the day they ended (completed/rejected/withdrawn); ratings

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 from sqlalchemy import Engine, insert, select, update
 
+from app import sessions
 from app.auth import hash_password
 from app.scope import ROLES
 from app.tables import users
@@ -16,7 +17,10 @@ DEMO_USER = "demo"
 
 
 def add_user(engine: Engine, name: str, password: str, role: str, scope_id: str, now: datetime) -> int:
-    """Create a user, or replace the password, role and scope of an existing one."""
+    """Create a user, or replace the password, role and scope of an existing one.
+
+    Replacing them ends every session of the user at once, in every web process.
+    """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     if not name.strip() or not scope_id.strip():
@@ -28,9 +32,21 @@ def add_user(engine: Engine, name: str, password: str, role: str, scope_id: str,
         existing = conn.execute(select(users.c.id).where(users.c.name == name.strip())).scalar()
         if existing is not None:
             conn.execute(update(users).where(users.c.id == existing).values(**values))
+            sessions.end_all(conn, existing)
             return existing
         return conn.execute(insert(users).values(name=name.strip(), created_at=now, **values)
                             .returning(users.c.id)).scalar_one()
+
+
+def remove_user(engine: Engine, name: str) -> bool:
+    """Deactivate a user (the audit trail keeps naming them) and end their sessions; False if there is none."""
+    with engine.begin() as conn:
+        existing = conn.execute(select(users.c.id).where(users.c.name == name.strip())).scalar()
+        if existing is None:
+            return False
+        conn.execute(update(users).where(users.c.id == existing).values(active=False))
+        sessions.end_all(conn, existing)
+    return True
 
 
 def ensure_demo_user(engine: Engine, scope_id: str | None = None) -> tuple[str, str]:
@@ -56,7 +72,8 @@ def user_command() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True, help="region, city, center or department.")
 @click.option("--scope", "scope_id", required=True, help="A center_id (region/city/center) or a dept_id (department).")
 def user_add(name: str, role: str, scope_id: str) -> None:
-    """Create NAME (or reset its password); the password is read from standard input."""
+    """Create NAME (or reset its password, role and scope, which logs it out everywhere); the password is read
+    from standard input."""
     from app.database import open_database
 
     password = sys.stdin.readline().rstrip("\r\n")
@@ -65,3 +82,14 @@ def user_add(name: str, role: str, scope_id: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"user {name}: role {role}, scope {scope_id}")
+
+
+@user_command.command("remove")
+@click.argument("name")
+def user_remove(name: str) -> None:
+    """Remove NAME: it can no longer log in, and its open sessions end at once."""
+    from app.database import open_database
+
+    if not remove_user(open_database(), name):
+        raise click.ClickException(f"no user {name!r}")
+    click.echo(f"user {name}: removed, logged out everywhere")

@@ -228,6 +228,9 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
     from app.sms.routes import register as register_sms
 
     register_sms(server, services)
+    from app.sms.routes import blueprint as sms_blueprint
+
+    auth.exempt_from_csrf(server, sms_blueprint)
     _install_downloads(server, services)
     _install_video(server, services, video_live)
     _install_evidence(server, services)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from app.i18n import current_lang, t
 
@@ -30,7 +31,11 @@ def shell_layout(services):
             html.Span(className="shell-spacer"),
             user,
             html.A(t("nav.language", lang), href=f"/lang/{other}", id="shell-language", className="shell-link"),
-            html.A(t("nav.logout", lang), href="/logout", id="shell-logout", className="shell-link"),
+            # A POST with the CSRF token: a link (GET) could log anybody out from any page that embeds it.
+            html.Form(action="/logout", method="POST", id="shell-logout-form", className="shell-logout-form", children=[
+                dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="shell-logout-token"),
+                html.Button(t("nav.logout", lang), type="submit", id="shell-logout", className="shell-link"),
+            ]),
         ]),
         html.Div(id="shell-banner", className="shell-banner"),
         dcc.Interval(id="shell-banner-poll", interval=30_000),

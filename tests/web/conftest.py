@@ -199,10 +199,26 @@ def web_app(region):
     return create_app(region.settings, lambda: region.now, engine=region.engine, background=False)
 
 
+def form_token(client, path: str = "/login") -> str:
+    """The CSRF token of the form on `path`, as a browser would read it."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
 def login(client, name: str, password: str = PASSWORD):
-    response = client.post("/login", data={"name": name, "password": password, "next": "/"})
+    """Log in through the form, then open the dashboard once (which hands out the CSRF cookie Dash sends back)."""
+    response = client.post("/login", data={"name": name, "password": password, "next": "/",
+                                            "csrf_token": form_token(client)})
     assert response.status_code == 302, response.data
+    assert client.get("/").status_code == 200
     return client
+
+
+def csrf_headers(client) -> dict:
+    """The header Dash's renderer sends with every callback: the CSRF cookie's value."""
+    cookie = client.get_cookie("_csrf_token")
+    return {"X-CSRFToken": cookie.value} if cookie else {}
 
 
 @pytest.fixture
@@ -232,4 +248,4 @@ def dash_call(client, outputs, inputs, state=(), triggered=None):
             "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
             "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
             "changedPropIds": [first]}
-    return client.post("/_dash-update-component", json=body)
+    return client.post("/_dash-update-component", json=body, headers=csrf_headers(client))
