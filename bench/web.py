@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -242,6 +243,11 @@ def add_sample_events(engine, case_no: str, now: datetime) -> None:
 
 # --- load ------------------------------------------------------------------------------------------
 
+
+def form_token(page: str) -> str:
+    """The CSRF token of the login form."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
 class Session(threading.Thread):
     """One browser: polls the control room each second and the KPI page every ten seconds."""
 
@@ -303,9 +309,12 @@ class Session(threading.Thread):
         self.record("kpi" if response.status_code == 200 else "errors", seconds)
 
     def run(self) -> None:
-        login = self.http.post(self.base + "/login", data={"name": self.name, "password": PASSWORD, "next": "/"},
-                               allow_redirects=False, timeout=30)
+        token = form_token(self.http.get(self.base + "/login", timeout=30).text)
+        login = self.http.post(self.base + "/login", data={"name": self.name, "password": PASSWORD, "next": "/",
+                                                           "csrf_token": token}, allow_redirects=False, timeout=30)
         assert login.status_code == 302, login.text
+        self.http.get(self.base + "/", timeout=30)  # hands out the CSRF cookie Dash's renderer sends back
+        self.http.headers["X-CSRFToken"] = self.http.cookies["_csrf_token"]
         time.sleep(random.random())
         n, next_kpi = 0, time.monotonic() + random.random() * 10
         while time.monotonic() < self.until:
@@ -417,14 +426,17 @@ def in_process_callbacks(settings, engine, users, kpi_range, board: bool = True)
 
     def call(client, label: str, kind: str, body: dict) -> None:
         started = time.perf_counter()
-        response = client.post("/_dash-update-component", json=body)
+        response = client.post("/_dash-update-component", json=body,
+                               headers={"X-CSRFToken": client.get_cookie("_csrf_token").value})
         times.setdefault((kind, label), []).append(time.perf_counter() - started)
         assert response.status_code == 200, response.status_code
 
     # The ways take turns call by call, so a burst of load from other work on the machine hits them alike.
     for name, _, _ in users[:20]:
         client = app.test_client()
-        client.post("/login", data={"name": name, "password": PASSWORD, "next": "/"})
+        client.post("/login", data={"name": name, "password": PASSWORD, "next": "/",
+                                    "csrf_token": form_token(client.get("/login").get_data(as_text=True))})
+        client.get("/")
         for _ in range(REPEATS):
             for label, cache, forget_marker in modes:
                 services.cache = cache
