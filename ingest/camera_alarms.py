@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from app.tables import alarms
+from ingest import metrics, store
 from ingest.exchange import cameras, windows
 from ingest.pipeline import _stored, apply_changes
 from app.alarm_stream import AlarmChange
@@ -63,13 +64,28 @@ def take_outages(redis, db: Engine, places: dict, now: datetime, count: int = 10
                 select(alarms).where(alarms.c.kind == KIND, alarms.c.camera_id == outage.camera_id,
                                      alarms.c.subject == outage.since.isoformat())  # fmt: skip
             ).mappings().all()
-            fact = camera_offline(outage.camera_id, outage.since, now, threshold=timedelta(seconds=outage.offline_after),
-                                  frames_back_at=outage.ended_at, place=places.get(outage.camera_id, (None,) * 4))  # fmt: skip
-            if fact is None:
-                continue  # a gap shorter than the threshold, or not yet due at `now`
+            try:
+                fact = camera_offline(outage.camera_id, outage.since, now,
+                                      threshold=timedelta(seconds=outage.offline_after),
+                                      frames_back_at=outage.ended_at, place=places.get(outage.camera_id, (None,) * 4))  # fmt: skip
+                if fact is None:
+                    continue  # a gap shorter than the threshold, or not yet due at `now`
+                found = reconcile([_stored(row) for row in stored], [fact], now, scope={KIND})
+            except Exception as exc:  # noqa: BLE001 - the last net: one outage never stops the others
+                _set_aside(conn, outage, exc, now)
+                continue
             rows.update({(KIND, None, row["subject"]): dict(row) for row in stored})
-            changes += reconcile([_stored(row) for row in stored], [fact], now, scope={KIND})
+            changes += found
         published = apply_changes(conn, changes, rows, now)
     redis.set(POSITION_KEY, entries[-1][0])
     return published
+
+
+def _set_aside(conn, outage: OutageEvent, exc: Exception, now: datetime) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:200]
+    reason = f"camera {outage.camera_id!r} outage since {outage.since.isoformat()} cannot be judged ({error}); it is skipped"
+    log.error("%s", reason, exc_info=exc)
+    store.log_quality(conn, "judging", [(0, reason, store.raw_row(("camera_id", "since", "error"),
+                                                                   (outage.camera_id, outage.since, error)))], now)
+    metrics.set_aside_total.labels("outage").inc()
 

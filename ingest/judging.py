@@ -4,9 +4,10 @@ Judging is pure CPU (``rules``) between a read and a write, so a large backlog
 of due cases — a backfill, or midnight, when every clock of the day falls due
 at once — is split in chunks over worker processes. Each worker judges a chunk
 in its own transaction, which stores the cases, their alarms, the audit
-entries and the cases' next due instants together; chunks never overlap (they
+entries, the cases' next due instants and the cases set aside together; chunks never overlap (they
 are disjoint sets of cases), so exactly-once holds per case, as it does for one
-process. The parent publishes what each chunk changed as soon as it is stored.
+process. The parent publishes what each chunk changed as soon as it is stored,
+and counts what each set aside (a worker's own metrics die with it).
 
 Workers are forked from the ingest, so they share its item catalogue and
 calendars as they were at the fork; a pool lives for one backlog only. Each
@@ -20,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import signal
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterator
@@ -54,6 +56,7 @@ class JudgePool:
         """`warm`: each worker opens its connection now rather than at its first share."""
         global _ingest
         self.workers = workers
+        self._ingest = ingest
         self.instant: datetime | None = None  # what a standby pool was forked for (Ingest._stand_by)
         context = multiprocessing.get_context("fork")
         self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
@@ -69,7 +72,9 @@ class JudgePool:
         """Judge each chunk in a worker; the alarm changes of each, as soon as it is stored."""
         shares = [self._executor.submit(_judge_share, (chunk, now)) for chunk in chunks if chunk]
         for share in as_completed(shares):
-            yield share.result()
+            changes, aside = share.result()
+            self._ingest.count_set_aside(aside)
+            yield changes
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -100,7 +105,10 @@ def _start_worker(warm: bool) -> None:
             store.warm(conn)
 
 
-def _judge_share(task: tuple[list[str], datetime]) -> list["AlarmChange"]:
+def _judge_share(task: tuple[list[str], datetime]) -> tuple[list["AlarmChange"], dict[str, int]]:
+    """The share's alarm changes, and what it set aside (by metrics label)."""
     case_nos, now = task
+    before = Counter(_ingest.aside_counts)
     with _ingest.db.begin() as conn:
-        return _ingest.judge(conn, case_nos, now)
+        changes = _ingest.judge(conn, case_nos, now)
+    return changes, dict(_ingest.aside_counts - before)

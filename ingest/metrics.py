@@ -18,3 +18,13 @@ lag_seconds = Gauge(
 rows_per_second = Gauge("supervise_ingest_rows_per_second", "Rows/s over the last batch.", registry=registry)
 open_alarms = Gauge("supervise_open_alarms", "Alarms not yet closed.", ["kind"], registry=registry)
 is_leader = Gauge("supervise_ingest_leader", "1 while this process is the active ingest.", registry=registry)
+set_aside_total = Counter(
+    "supervise_ingest_set_aside_total",
+    "Set aside with a reason in the data-quality log so that the rest goes on: an exchange row whose check "
+    "raised (row), a case whose judgement raised (case) or whose item cannot be used (case_item), a rating "
+    "(rating) or a camera outage (outage) whose judgement raised.",
+    ["what"], registry=registry,
+)
+refused_items = Gauge(
+    "supervise_ingest_refused_items", "Catalogue items that cannot be used (their cases wait).", registry=registry
+)

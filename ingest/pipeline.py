@@ -11,20 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
-from decimal import Decimal
-from typing import Callable, Iterable
+from datetime import datetime, timedelta, timezone, tzinfo
+from collections.abc import Container
+from typing import Callable, Iterable, Mapping
 
 import orjson
 from redis import RedisError
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from ingest import bulk, judging, metrics, store
+from ingest import bulk, catalogue, judging, metrics, store
 from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
-from ingest.exchange import items as exchange_items
 from ingest.judging import JudgePool
 from app.alarm_stream import AlarmChange
 from app.outbox import Relay
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _dumps = orjson.dumps
 
 SOURCE = "case_events"
+JUDGING = "judging"  # the quality log's source for a case set aside by judging
 _PAYLOAD = EVENT_COLUMNS.index("payload")
 ITEMS_REFRESH_SECONDS = 60  # the catalogue changes rarely; new items are picked up within a minute
 CHORES_SECONDS = 5  # following: orphans expire (a 24 h limit) and gauges refresh this often
@@ -60,6 +61,7 @@ class Totals:
     judged: int = 0
     changes: int = 0
     orphans: int = 0
+    set_aside: int = 0  # cases whose judgement failed, or whose item is refused
     taking_in_seconds: float = 0.0
     judging_seconds: float = 0.0
 
@@ -76,7 +78,8 @@ class Ingest:
     tz: tzinfo
     redis: object | None = None
     batch_size: int = 5000
-    items: dict[str, Item] = field(default_factory=dict)
+    items: dict[str, Item] = field(default_factory=dict)  # the usable items of the catalogue
+    refused_items: dict[str, str] = field(default_factory=dict)  # item_code -> why it cannot be used
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
     escalate_after: timedelta | None = None  # an alarm unacknowledged this long is escalated (None: never)
     ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
@@ -85,13 +88,15 @@ class Ingest:
     on_progress: Callable[[str, int, int], None] | None = None
     _standby: JudgePool | None = None  # workers forked for the next instant's cases judged ahead
     _relay: Relay | None = None  # publishes the outbox of alarm changes (app/outbox.py) to Redis
+    _known_items: frozenset[str] = frozenset()  # usable and refused: a `received` for either is taken in
+    aside_counts: Counter = field(default_factory=Counter)  # set aside so far, by metrics label
 
     # --- the loop -------------------------------------------------------
     def run_once(self, now: datetime) -> Totals:
         """Take in every row not yet taken in, then fire everything due at or before `now`;
         the alarm changes are published as they commit, and all of them before it returns
         (unless Redis cannot be reached: then they wait in the outbox for the next relay)."""
-        self.load_items()
+        self.load_items(now)
         self._start_relay()
         try:
             started = time.monotonic()
@@ -121,7 +126,7 @@ class Ingest:
             while not stop.is_set() and still_leader():
                 started = time.monotonic()
                 if started - items_loaded > ITEMS_REFRESH_SECONDS:
-                    self.load_items()
+                    self.load_items(clock())
                     items_loaded = started
                 chores = started - chores_done > CHORES_SECONDS
                 totals = self._cycle(clock(), chores)
@@ -181,22 +186,26 @@ class Ingest:
         return Totals(changes=len(changes))
 
     # --- reference data -------------------------------------------------
-    def load_items(self) -> None:
-        """The item catalogue (政务服务事项) from the exchange database."""
-        with self.exchange.connect() as conn:
-            rows = conn.execute(select(exchange_items)).mappings().all()
-        loaded: dict[str, Item] = {}
-        for row in rows:
-            try:
-                fee = row["fee_yuan"] if isinstance(row["fee_yuan"], Decimal) else Decimal(0)
-                loaded[row["item_code"]] = Item(
-                    row["item_code"], int(row["promised_days"]), int(row["statutory_days"]),
-                    str(row["day_unit"]), fee, row["dept_id"],
-                )  # fmt: skip
-            except (TypeError, ValueError) as exc:
-                log.warning("item %s is unusable and is left out: %s", row["item_code"], exc)
-        self.items = loaded
+    def load_items(self, now: datetime | None = None) -> None:
+        """The item catalogue (政务服务事项) from the exchange database (ingest.catalogue).
+
+        A refused item goes to the quality log; the `received` rows of its cases are taken
+        in, and the cases wait, set aside, until it is usable: then they are judged."""
+        now = now or datetime.now(timezone.utc)
+        found = catalogue.read_catalogue(self.exchange)
+        self.items, self.refused_items = found.usable, found.refused
+        self._known_items = frozenset(found.usable.keys() | found.refused.keys())
         self._camera_places = None  # re-read with the catalogue
+        metrics.refused_items.set(len(found.refused))
+        with self.db.begin() as conn:
+            entries = [(0, reason, found.rows[code]) for code, reason in found.refused.items()]
+            if store.log_quality(conn, catalogue.SOURCE, entries, now):
+                log.warning("the catalogue has %d items that cannot be used; their cases wait, set aside, until "
+                            "they are fixed (supervise quality --json): e.g. %s", len(entries), entries[0][1])
+            ready = [case_no for case_no, code in store.waiting_for_items(conn).items() if code in self.items]
+            store.judge_again(conn, ready)
+        if ready:
+            log.warning("%d cases waited for their item, which is usable now: they are judged again", len(ready))
 
     # --- one batch of exchange rows -------------------------------------
     def step(self, now: datetime, limit: int | None = None) -> Totals:
@@ -250,7 +259,7 @@ class Ingest:
             # this process writes cases while it steps, so `stored` still holds.)
             marked = {case_no for case_no, due in stored.items() if due}
             store.mark_for_judgement(conn, ({e.case_no for e in fresh} & received) - marked,
-                                     _placeholders(fresh, self.items))  # fmt: skip
+                                     _placeholders(fresh, self._known_items))  # fmt: skip
             if batch.rows or read.after.to_row() != read.cursor.to_row():
                 store.save_cursor(conn, SOURCE, read.after, now)
         totals = Totals(rows=len(batch.rows), events=len(fresh), rejected=len(rejected))
@@ -266,8 +275,14 @@ class Ingest:
     def _check(self, rows: list[tuple]) -> tuple[list[Event], list[tuple[int, str, dict]]]:
         good: list[Event] = []
         rejected: list[tuple[int, str, dict]] = []
+        known_items = self._known_items
         for row in rows:
-            result = check_row(*row, known_items=self.items, tz=self.tz)
+            try:
+                result = check_row(*row, known_items=known_items, tz=self.tz)
+            except Exception as exc:  # noqa: BLE001 - the last net: check_row means never to raise, and no row may stop the ingest
+                log.error("exchange row %s could not be checked and is set aside", row[0], exc_info=exc)
+                self.count_set_aside({"row": 1})
+                result = Rejection(row[0], f"the row could not be checked ({_error(exc)}); it is set aside")
             if isinstance(result, Rejection):
                 rejected.append((result.event_id, result.reason, store.raw_row(EVENT_COLUMNS, row)))
             else:
@@ -282,6 +297,7 @@ class Ingest:
         changes are published as soon as it commits. Cases judged ahead (ingest.ahead)
         only need storing: their chunks are small, so the first are out at once."""
         totals = Totals()
+        aside_before = sum(self.aside_counts.values())
         due_in_all = self._due_count(now) if count else 0
         pool = None
         if self._standby is not None and self.ahead.instant is not None and self.ahead.instant <= now:
@@ -302,6 +318,7 @@ class Ingest:
             if pool is not None:
                 pool.close()
         self.ahead.passed(now)
+        totals.set_aside = sum(self.aside_counts.values()) - aside_before
         return totals
 
     def _judge_chunk(self, case_nos: list[str], now: datetime) -> list[AlarmChange]:
@@ -341,42 +358,91 @@ class Ingest:
         prepared = self.ahead.take(conn, case_nos, now)
         events_by_case = store.case_events(conn, case_nos - prepared.keys()) if case_nos - prepared.keys() else {}
         stored_by_case = store.stored_alarms(conn, case_nos)
-        rows, facts, unjudgeable = self._judgements(case_nos - prepared.keys(), events_by_case, now)
+        rows, facts, unjudgeable, aside = self._judgements(case_nos - prepared.keys(), events_by_case, now)
         instants = dict.fromkeys(facts, now)
         for case_no, judged in prepared.items():
             rows.append(judged.row | {"judged_at": now})  # stored now: judged_at marks rows changed since
             if judged.facts is not None:
                 facts[case_no], instants[case_no] = judged.facts, self.ahead.instant
-        changes, alarm_rows = [], {}
+        changes, alarm_rows, failed = [], {}, set()
         for case_no in sorted(facts):
             stored = stored_by_case.get(case_no, [])
-            changes += reconcile([_stored(a) for a in stored], facts[case_no], instants[case_no])
+            try:
+                changes += reconcile([_stored(a) for a in stored], facts[case_no], instants[case_no])
+            except Exception as exc:  # noqa: BLE001 - the last net, as in _judgements
+                aside.append(_failed(case_no, events_by_case.get(case_no, []), exc))
+                failed.add(case_no)
+                continue
             alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
-        store.upsert_cases(conn, rows)
+        store.upsert_cases(conn, [row for row in rows if row["case_no"] not in failed] if failed else rows)
         if unjudgeable:
-            log.warning("%d cases cannot be judged (no received event, or an item not in the catalogue), "
-                        "e.g. %s; they wait for their next event", len(unjudgeable), unjudgeable[0])
+            log.warning("%d cases cannot be judged (no received event), e.g. %s; they wait for their next event",
+                        len(unjudgeable), unjudgeable[0])
             store.clear_due(conn, unjudgeable)
+        if aside:
+            self._set_aside(conn, aside, now)
         self.ahead.forget(prepared)
         return apply_changes(conn, changes, alarm_rows, now)
 
     def _judgements(self, case_nos: set[str], events_by_case: dict[str, list[Event]],
-                    now: datetime) -> tuple[list[dict], dict[str, tuple], list[str]]:  # fmt: skip
-        """Case rows and alarm facts as of `now` (no I/O); and the cases that cannot be judged."""
-        rows, facts, unjudgeable = [], {}, []
+                    now: datetime) -> tuple[list[dict], dict[str, tuple], list[str], list["_SetAside"]]:  # fmt: skip
+        """Case rows and alarm facts as of `now` (no I/O); the cases that cannot be judged; and
+        those set aside: their item is refused or missing, or their judgement raised.
+
+        Judging one case never stops another: whatever a case's judgement raises sets that
+        case aside (a last net: check_row's bounds keep what rules cannot judge out)."""
+        rows, facts, unjudgeable, aside = [], {}, [], []
+        items = self.items
         for case_no in sorted(case_nos):
             case_events = events_by_case.get(case_no, [])
-            received = _first_received(case_events)
-            if received is None or received.item_code not in self.items:
-                unjudgeable.append(case_no)  # e.g. its item left the catalogue
+            try:
+                received = _first_received(case_events)
+                if received is None:
+                    unjudgeable.append(case_no)
+                    continue
+                item = items.get(received.item_code)
+                if item is None:
+                    aside.append(self._waiting(case_no, received.item_code, case_events))
+                    continue
+                calendar = self.calendars.for_center(received.center_id)
+                judgement = judge_case(case_events, item, calendar, now, self.tz)
+                row = _case_row(judgement, received, case_events, item, calendar, now, self.tz)
+            except Exception as exc:  # noqa: BLE001 - the last net: one case never stops the others
+                aside.append(_failed(case_no, case_events, exc))
                 continue
-            item = self.items[received.item_code]
-            calendar = self.calendars.for_center(received.center_id)
-            judgement = judge_case(case_events, item, calendar, now, self.tz)
-            rows.append(_case_row(judgement, received, case_events, item, calendar, now, self.tz))
+            rows.append(row)
             if judgement is not None:
                 facts[case_no] = judgement.alarms
-        return rows, facts, unjudgeable
+        return rows, facts, unjudgeable, aside
+
+    def _waiting(self, case_no: str, item_code: str | None, case_events: list[Event]) -> "_SetAside":
+        why = self.refused_items.get(item_code) or f"item {item_code!r} is not in the catalogue (items)"
+        reason = f"case {case_no!r} is set aside until its item {item_code!r} can be used: {why}"
+        return _SetAside(case_no, store.WAITING_FOR_ITEM, reason, _newest(case_events),
+                         store.raw_row(("case_no", "item_code", "events"), (case_no, item_code, len(case_events))))
+
+    def _set_aside(self, conn: Connection, aside: list["_SetAside"], now: datetime) -> None:
+        """Record cases set aside: the quality log says why, and they leave the due index
+        until they change (or their item is usable). Their stored judgement and alarms stay."""
+        store.log_quality(conn, JUDGING, [(a.event_id, a.reason, a.row) for a in aside], now)
+        for until in (store.SET_ASIDE, store.WAITING_FOR_ITEM):
+            store.set_aside(conn, [a.case_no for a in aside if a.until == until], until)
+        failed = [a for a in aside if a.error is not None]
+        for a in failed:
+            log.error("%s", a.reason, exc_info=a.error)
+        waiting = len(aside) - len(failed)
+        if waiting:
+            example = next(a for a in aside if a.error is None)
+            log.warning("%d cases set aside until their item can be used (supervise quality --json), e.g. %s",
+                        waiting, example.reason)
+        self.count_set_aside({"case": len(failed), "case_item": waiting})
+
+    def count_set_aside(self, counts: Mapping[str, int]) -> None:
+        """Count what was set aside (here, or in a judging worker): in metrics and aside_counts."""
+        for what, n in counts.items():
+            if n:
+                metrics.set_aside_total.labels(what).inc(n)
+                self.aside_counts[what] += n
 
     def prepare_ahead(self, now: datetime) -> int:
         """Judge a share of the cases due at the next instant, if it is near; how many.
@@ -388,7 +454,7 @@ class Ingest:
                 return 0
             events_by_case = store.case_events(conn, pending)
         instant = self.ahead.instant
-        rows, facts, _ = self._judgements(set(pending), events_by_case, instant)
+        rows, facts, _, _ = self._judgements(set(pending), events_by_case, instant)  # the rest: at the instant
         self.ahead.keep({row["case_no"]: Prepared(pending[row["case_no"]], row, facts.get(row["case_no"]))
                          for row in rows})  # fmt: skip
         return len(pending)
@@ -444,6 +510,34 @@ class Ingest:
 
 
 @dataclass(frozen=True)
+class _SetAside:
+    """A case left out of judging, with the quality log's entry for it."""
+
+    case_no: str
+    until: datetime  # store.SET_ASIDE, or store.WAITING_FOR_ITEM
+    reason: str
+    event_id: int  # the case's newest event: a case set aside again after a new one is logged again
+    row: dict
+    error: Exception | None = None  # what its judgement raised, if it did
+
+
+def _failed(case_no: str, case_events: list[Event], exc: Exception) -> _SetAside:
+    reason = (f"case {case_no!r} cannot be judged ({_error(exc)}); it is set aside, keeping its earlier judgement "
+              "and alarms, and is judged again when a new event arrives")
+    row = store.raw_row(("case_no", "events", "error"), (case_no, len(case_events), _error(exc)))
+    return _SetAside(case_no, store.SET_ASIDE, reason, _newest(case_events), row, exc)
+
+
+def _error(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _newest(case_events: list[Event]) -> int:
+    return max((e.event_id for e in case_events), default=0)
+
+
+@dataclass(frozen=True)
 class _Read:
     """One batch as read and checked, before anything of it is stored."""
 
@@ -457,7 +551,7 @@ class _Read:
 
 
 # --- rows of the supervision database -----------------------------------
-def _placeholders(fresh: list[Event], items: dict[str, Item]) -> list[dict]:
+def _placeholders(fresh: list[Event], items: Container[str]) -> list[dict]:
     """Rows for cases received in this batch, until fire_due judges them."""
     firsts: dict[str, Event] = {}
     for e in fresh:

@@ -36,7 +36,7 @@ from app import outbox
 from app.alarm_stream import AlarmChange, change_from
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
-from rules.events import parse_timestamp
+from rules.events import FIRST_YEAR, LAST_YEAR, parse_timestamp
 from rules.ratings import LOW_SCORE, RECTIFY_DAYS, Rating, low_satisfaction, rectification_overdue
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ def check_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: t
         moment = parse_timestamp(rated_at, tz)
         if moment is None:
             raise _Bad(f"rated_at {_show(rated_at)} is not an ISO-8601 timestamp")
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            raise _Bad(f"rated_at {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a rating can fall in")
         if case_no is None and window_id is None:
             raise _Bad("the rating names neither a case nor a window, so nobody can be held to it")
     except _Bad as bad:
@@ -226,23 +228,46 @@ def judge_due(db: Engine, calendars: CalendarBook, tz: tzinfo, now: datetime, li
 
 def _judge(conn: Connection, due: Sequence, calendars: CalendarBook, tz: tzinfo, now: datetime) -> list[AlarmChange]:
     by_subject = _stored_by_subject(conn, [f"{r['source']}:{r['id']}" for r in due])
-    changes, alarm_rows, next_changes = [], {}, []
+    changes, alarm_rows, next_changes, aside = [], {}, [], []
     for row in due:
-        rating = rating_of(row)
-        calendar = calendars.for_center(rating.center_id)
-        followed = row["followed_up_at"]
-        facts = [f for f in (low_satisfaction(rating, followed),
-                             rectification_overdue(rating, followed, calendar, now, tz)) if f is not None]
-        stored = by_subject.get(rating.subject, [])
-        changes += reconcile([_stored(a) for a in stored], facts, now, scope=RATING_KINDS)
+        try:
+            rating = rating_of(row)
+            calendar = calendars.for_center(rating.center_id)
+            followed = row["followed_up_at"]
+            facts = [f for f in (low_satisfaction(rating, followed),
+                                 rectification_overdue(rating, followed, calendar, now, tz)) if f is not None]
+            stored = by_subject.get(rating.subject, [])
+            found = reconcile([_stored(a) for a in stored], facts, now, scope=RATING_KINDS)
+            new_next = next_change(rating, followed, calendar, now, tz)
+        except Exception as exc:  # noqa: BLE001 - the last net: one rating never stops the others
+            aside.append((row, exc))
+            # out of the due index, its alarms as they were, until a follow-up marks it due again
+            next_changes.append({"rating_id": row["id"], "new_next": None})
+            continue
+        changes += found
         alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
-        next_changes.append({"rating_id": row["id"], "new_next": next_change(rating, followed, calendar, now, tz)})
+        next_changes.append({"rating_id": row["id"], "new_next": new_next})
+    if aside:
+        _set_aside(conn, aside, now)
     from ingest.pipeline import apply_changes  # noqa: PLC0415 - the pipeline imports this module
 
     messages = apply_changes(conn, changes, alarm_rows, now)
     conn.execute(update(ratings).where(ratings.c.id == bindparam("rating_id"))
                  .values(next_change=bindparam("new_next")), next_changes)
     return messages
+
+
+def _set_aside(conn: Connection, aside: list, now: datetime) -> None:
+    entries = []
+    for row, exc in aside:
+        error = f"{type(exc).__name__}: {exc}"[:200]
+        reason = (f"rating {row['source']}:{row['id']} cannot be judged ({error}); it is set aside with its alarms "
+                  "as they were, and judged again when it is followed up")
+        log.error("%s", reason, exc_info=exc)
+        entries.append((row["id"], reason, store.raw_row(("source", "id", "score", "rated_at", "error"),
+                                                         (row["source"], row["id"], row["score"], row["rated_at"], error))))
+    store.log_quality(conn, "judging", entries, now)
+    metrics.set_aside_total.labels("rating").inc(len(entries))
 
 
 def _stored_by_subject(conn: Connection, subjects: Iterable[str]) -> dict[str, list[dict]]:

@@ -203,6 +203,11 @@ def upsert_cases(conn: Connection, rows: Sequence[dict]) -> None:
 
 # A next_change this far in the past means "judge again at the next chance".
 JUDGE_NOW = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# And these far ahead, "set aside": out of every clock's way, the case keeps its stored judgement
+# and alarms until an event touches it (mark_for_judgement), or, waiting for its item, until the
+# item is usable again (Ingest.load_items). Far from 9999, so that any zone can show them.
+SET_ASIDE = datetime(9000, 1, 1, tzinfo=timezone.utc)
+WAITING_FOR_ITEM = datetime(9000, 1, 2, tzinfo=timezone.utc)
 
 
 def mark_for_judgement(conn: Connection, case_nos: set[str], new_cases: Sequence[dict]) -> None:
@@ -224,6 +229,26 @@ _CASE_DEFAULTS = {"deemed_accepted": False, "paused_days": 0, "extension_days": 
 def clear_due(conn: Connection, case_nos: Sequence[str]) -> None:
     """Take `case_nos` out of the due index until an event touches them again."""
     conn.execute(update(cases).where(bulk.where_one_of(conn, cases.c.case_no, case_nos)).values(next_change=None))
+
+
+def set_aside(conn: Connection, case_nos: Iterable[str], until: datetime) -> None:
+    """Take `case_nos` out of the due index, `until` (SET_ASIDE or WAITING_FOR_ITEM) saying what they wait for."""
+    case_nos = set(case_nos)
+    if case_nos:
+        conn.execute(update(cases).where(bulk.where_one_of(conn, cases.c.case_no, case_nos)).values(next_change=until))
+
+
+def waiting_for_items(conn: Connection) -> dict[str, str]:
+    """The cases set aside until their item is usable: case_no -> item_code."""
+    query = select(cases.c.case_no, cases.c.item_code).where(cases.c.next_change == WAITING_FOR_ITEM)
+    return dict(conn.execute(query).all())
+
+
+def judge_again(conn: Connection, case_nos: Iterable[str]) -> None:
+    """Put `case_nos` at the head of the due index, whatever they waited for."""
+    case_nos = set(case_nos)
+    if case_nos:
+        conn.execute(update(cases).where(bulk.where_one_of(conn, cases.c.case_no, case_nos)).values(next_change=JUDGE_NOW))
 
 
 def due_cases(conn: Connection, now: datetime, limit: int) -> list[str]:

@@ -24,7 +24,7 @@ from operator import attrgetter, itemgetter
 from rules._make import maker
 from rules.alarms import KINDS, AlarmFact
 from rules.calendar import WorkCalendar
-from rules.events import Event, fee_charged
+from rules.events import MAX_DAYS, Event, fee_charged
 from rules.procedure import CaseHistory, Span, _read
 
 RECEIPT_DAYS = 5  # 第32条: 五日内一次告知
@@ -50,6 +50,10 @@ class Item:
             raise ValueError(f"item {self.item_code}: day_unit must be 'working' or 'natural', got {self.day_unit!r}")
         if self.promised_days < 0 or self.statutory_days < 0:
             raise ValueError(f"item {self.item_code}: negative time limit")
+        for name in ("promised_days", "statutory_days", "warn_days"):
+            if getattr(self, name) > MAX_DAYS:
+                raise ValueError(f"item {self.item_code}: {name} {getattr(self, name)} is more than the {MAX_DAYS} "
+                                 "days (ten years) any time limit may be")
         # NUMERIC may arrive as a float (SQLite): compare fees as the decimal it was written as
         object.__setattr__(self, "fee_yuan", Decimal(str(self.fee_yuan)))
 

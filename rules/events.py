@@ -41,6 +41,14 @@ KINDS: tuple[str, ...] = (
 
 # How far occurred_at may run ahead of recorded_at (clock skew between systems).
 MAX_FUTURE_SKEW = timedelta(minutes=10)
+# The years an instant of a case may fall in. Far wider than any case, and far enough from
+# 9999 (the last year Python holds) that no limit, however long, can carry a date past it.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+# The longest time limit, extension or special procedure a row may state, in days: ten years.
+# More is a typing slip (a date in a day count: 20261125), never a limit an agency sets.
+MAX_DAYS = 3650
+# The largest fee a completion may state: what the catalogue's fee column (NUMERIC(12, 2)) holds.
+MAX_FEE = Decimal("9999999999.99")
 _NUL = "\x00"  # text PostgreSQL cannot store: a row holding it is set aside
 
 # An event whose case has no `received` yet is held this long, then set aside.
@@ -101,8 +109,9 @@ def check_row(
 
     Bad rows (semantics.md, "Bad input"): NULL case_no, kind or occurred_at; an unknown
     kind; a payload that is not a JSON object or lacks a required field (or has one of
-    the wrong type); `received` without a known item_code; occurred_at more than 10
-    minutes after its own recorded_at.
+    the wrong type, or beyond its bounds: MAX_DAYS, MAX_FEE); `received` without a known
+    item_code; occurred_at more than 10 minutes after its own recorded_at; an instant
+    outside the years FIRST_YEAR..LAST_YEAR.
     """
     # The usual row (PostgreSQL: aware instants, text or NULL columns, the payload NULL or the
     # JSON text of an object) is judged here in one go; any doubt, and the row takes the full
@@ -112,6 +121,7 @@ def check_row(
         and type(case_no) is str and type(kind) is str and kind in _FIELD_CHECKS
         and type(occurred_at.tzinfo) in _OFFSET_ALWAYS and type(recorded_at.tzinfo) in _OFFSET_ALWAYS
         and case_no.strip() and _NUL not in case_no and occurred_at - recorded_at <= MAX_FUTURE_SKEW
+        and FIRST_YEAR <= occurred_at.year <= LAST_YEAR and FIRST_YEAR <= recorded_at.year <= LAST_YEAR
         and (source_system is None or type(source_system) is str and _NUL not in source_system)
         and (center_id is None or type(center_id) is str and _NUL not in center_id)
         and (dept_id is None or type(dept_id) is str and _NUL not in dept_id)
@@ -175,6 +185,9 @@ def _check(
             f"occurred_at {occurred.isoformat()} is {_span(occurred - recorded)} after its recorded_at "
             f"{recorded.isoformat()} (at most 10 min allowed)"
         )
+    for column, moment in (("occurred_at", occurred), ("recorded_at", recorded)):
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            raise _Bad(f"{column} {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a case can fall in")
     body = _payload(payload)
     _check_fields(kind, body)
     if kind == "received":
@@ -241,8 +254,10 @@ def _payload(payload: object) -> dict[str, Any]:
             payload = _decode_json(payload) if not payload.startswith("\ufeff") else json.loads(payload)
         except _NotJsonNumber as exc:
             raise _Bad(f"payload holds {exc}, which is not a JSON number: {_show(text)}") from None
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise _Bad(f"payload is not valid JSON ({exc.msg} at char {exc.pos}): {_show(payload)}") from None
+        except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+            raise _Bad(f"payload holds a number too long to read, which no count or fee is: {_show(text)}") from None
         except RecursionError:
             raise _Bad(f"payload is nested too deeply to read: {_show(text)}") from None
         if payload is None:
@@ -291,27 +306,33 @@ def _nonempty_str(v: object) -> bool:
     return isinstance(v, str) and v.strip() != ""
 
 
-def _int_at_least(low: int):
+def _days_from(low: int):
+    """A count of days: an integer from `low` to MAX_DAYS."""
+
     def check(v: object) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool) and v >= low
+        return isinstance(v, int) and not isinstance(v, bool) and low <= v <= MAX_DAYS
 
     return check
+
+
+def _too_many_days(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > MAX_DAYS
 
 
 REQUIRED: dict[str, tuple[tuple[str, str, Any], ...]] = {
     "rejected": (("reason", "a non-empty string", _nonempty_str),),
     "step_started": (
         ("step_id", "a non-empty string", _nonempty_str),
-        ("limit_days", "an integer >= 0", _int_at_least(0)),
+        ("limit_days", "an integer >= 0", _days_from(0)),
     ),
     "step_completed": (("step_id", "a non-empty string", _nonempty_str),),
     "special_started": (
         ("special_id", "a non-empty string", _nonempty_str),
         ("type", "a non-empty string", _nonempty_str),
-        ("limit_days", "an integer >= 0", _int_at_least(0)),
+        ("limit_days", "an integer >= 0", _days_from(0)),
     ),
     "special_ended": (("special_id", "a non-empty string", _nonempty_str),),
-    "extended": (("days", "an integer >= 1", _int_at_least(1)),),
+    "extended": (("days", "an integer >= 1", _days_from(1)),),
     "completed": (("result", "'approved' or 'denied'", lambda v: v in ("approved", "denied")),),
 }
 
@@ -327,8 +348,8 @@ def _fields_fine(kind: str):
                 return False
         if kind == "completed":
             fee = body.get("fee_charged")
-            # a JSON integer >= 0 is a fine fee; anything else is asked the way _check_fields asks
-            return fee is None or (type(fee) is int and fee >= 0) or fee_charged(body) is not None
+            # a JSON integer in bounds is a fine fee; anything else is asked the way _check_fields asks
+            return fee is None or (type(fee) is int and 0 <= fee <= _MAX_WHOLE_FEE) or _fee_in_bounds(body)
         return True
 
     return fine
@@ -341,14 +362,30 @@ def _nothing_required(body: dict[str, Any]) -> bool:
 _FIELD_CHECKS = {kind: _fields_fine(kind) if kind in REQUIRED else _nothing_required for kind in KINDS}
 
 
+_MAX_WHOLE_FEE = int(MAX_FEE)
+
+
+def _fee_in_bounds(body: dict[str, Any]) -> bool:
+    fee = fee_charged(body)
+    return fee is not None and fee <= MAX_FEE
+
+
 def _check_fields(kind: str, body: dict[str, Any]) -> None:
     for name, wanted, ok in REQUIRED.get(kind, ()):
         if name not in body or body[name] is None:
             raise _Bad(f"payload lacks required field {name!r} for kind {kind}")
         if not ok(body[name]):
+            if _too_many_days(body[name]):
+                raise _Bad(f"payload field {name!r} for kind {kind} is {_show(body[name])} days, more than the "
+                           f"{MAX_DAYS} (ten years) any time limit may be")
             raise _Bad(f"payload field {name!r} for kind {kind} must be {wanted}, got {_show(body[name])}")
-    if kind == "completed" and body.get("fee_charged") is not None and fee_charged(body) is None:
-        raise _Bad(f"payload field 'fee_charged' must be a number >= 0, got {_show(body['fee_charged'])}")
+    if kind == "completed" and body.get("fee_charged") is not None:
+        fee = fee_charged(body)
+        if fee is None:
+            raise _Bad(f"payload field 'fee_charged' must be a number >= 0, got {_show(body['fee_charged'])}")
+        if fee > MAX_FEE:
+            raise _Bad(f"payload field 'fee_charged' is {_show(body['fee_charged'])} yuan, more than any fee "
+                       f"may be (at most {MAX_FEE:,} yuan, what the catalogue's fee column holds)")
 
 
 def fee_charged(payload: Mapping[str, Any]) -> Decimal | None:
