@@ -415,7 +415,13 @@ def exchange_engine(url: str, **kwargs) -> Engine:
     """
     if make_url(url).get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _lenient_text(dbapi_connection, _record):
+            dbapi_connection.text_factory = readable_text
+
+        return engine
     kwargs.setdefault("connect_args", {"connect_timeout": 10})  # a dead server must not hang the caller
     engine = create_engine(url, **kwargs)
 
@@ -424,6 +430,20 @@ def exchange_engine(url: str, **kwargs) -> Engine:
         _register_lenient_timestamptz(dbapi_connection)
 
     return engine
+
+
+def readable_text(data: bytes) -> str:
+    """SQLite TEXT as str, whatever its bytes: SQLite stores what it is given, and sqlite3
+    refuses a whole result for one value that is not UTF-8. Such bytes read as U+FFFD."""
+    return data.decode("utf-8", "replace")
+
+
+def text_or_bytes(data: bytes) -> str | bytes:
+    """SQLite TEXT as str, or its bytes where they are not UTF-8 (for checks that say so)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
 
 
 def _register_lenient_timestamptz(connection) -> None:

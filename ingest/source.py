@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from psycopg.types.datetime import TimestamptzBinaryLoader
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
+from ingest.exchange import text_or_bytes
 from ingest.tailer import Cursor, Snapshot
 
 EVENT_COLUMNS = (
@@ -62,14 +64,30 @@ def read_batch(engine: Engine, source: str, cursor: Cursor, limit: int) -> Batch
 
 def _read_sqlite(engine: Engine, source: str, cursor: Cursor, limit: int) -> Batch:
     id_col, cols = _ID[source], ", ".join(_COLUMNS[source])
+    query = text(f"SELECT {cols} FROM {source} WHERE {id_col} > :start ORDER BY {id_col} LIMIT :limit")
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(f"SELECT {cols} FROM {source} WHERE {id_col} > :start ORDER BY {id_col} LIMIT :limit"),
-            {"start": cursor.read_from, "limit": limit},
-        ).all()
+        rows = _sqlite_rows(conn, query, {"start": cursor.read_from, "limit": limit})
         max_id = conn.execute(text(f"SELECT coalesce(max({id_col}), 0) FROM {source}")).scalar_one()
     fresh = [tuple(r) for r in rows if cursor.is_new(r[0])]
     return Batch(source, fresh, Snapshot(serialised_writers=True), int(max_id))
+
+
+def _sqlite_rows(conn, query, params: dict) -> list:
+    """The rows of `query`, text as str at sqlite3's own speed; if some value is not UTF-8,
+    read again with that value as its bytes, for the rules to set its row aside."""
+    driver = conn.connection.driver_connection
+    lenient = driver.text_factory
+    try:
+        driver.text_factory = str
+        try:
+            return conn.execute(query, params).all()
+        except OperationalError as exc:
+            if "decode" not in str(exc.orig):
+                raise
+        driver.text_factory = text_or_bytes
+        return conn.execute(query, params).all()
+    finally:
+        driver.text_factory = lenient
 
 
 def _read_postgres(engine: Engine, source: str, cursor: Cursor, limit: int) -> Batch:

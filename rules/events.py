@@ -14,6 +14,7 @@ are rejected for the missing field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -131,7 +132,7 @@ def check_row(
     ):  # fmt: skip
         body = None
         if type(payload) is str:
-            if "\\u0000" not in payload:  # an escaped NUL may be one: the full path looks
+            if "\\u" not in payload or _SUSPECT_ESCAPE.search(payload) is None:  # else the full path looks
                 try:
                     body, end = _scan_json(payload, 0)
                 except (ValueError, StopIteration, RecursionError):
@@ -166,12 +167,14 @@ def _check(
     if case_no is None or (isinstance(case_no, str) and not case_no.strip()):
         raise _Bad("case_no is NULL")
     if not isinstance(case_no, str):
-        raise _Bad(f"case_no {case_no!r} is not text")
+        raise _Bad(f"case_no {_show(case_no)} is not {'UTF-8 ' if isinstance(case_no, bytes) else ''}text")
     for column, value in (("case_no", case_no), ("kind", kind), ("source_system", source_system),
                           ("center_id", center_id), ("dept_id", dept_id), ("window_id", window_id),
                           ("staff_id", staff_id), ("item_code", item_code)):  # fmt: skip
         if isinstance(value, str) and _NUL in value:
             raise _Bad(f"{column} {_show(value)} holds a NUL character, which cannot be stored")
+        if isinstance(value, (bytes, bytearray)):  # what a reader hands on for text that is not UTF-8
+            raise _Bad(f"{column} {_show(value)} is not UTF-8 text")
     if kind is None:
         raise _Bad("kind is NULL")
     if kind not in KINDS:
@@ -264,8 +267,13 @@ def _payload(payload: object) -> dict[str, Any]:
             return {}
         if "\\u0000" in text and _holds_nul(payload):
             raise _Bad(f"payload holds a NUL character (\\u0000), which cannot be stored: {_show(text)}")
+        if "\\u" in text and _holds_surrogate(payload):
+            raise _Bad(f"payload holds a lone surrogate (\\ud800-\\udfff), which is no character and cannot be "
+                       f"stored: {_show(text)}")
     elif _holds_nul(payload):
         raise _Bad("payload holds a NUL character, which cannot be stored")
+    elif _holds_surrogate(payload):
+        raise _Bad("payload holds a lone surrogate (\\ud800-\\udfff), which is no character and cannot be stored")
     if not isinstance(payload, Mapping):
         raise _Bad(f"payload is a JSON {_json_type(payload)}, not an object")
     return dict(payload)
@@ -274,13 +282,28 @@ def _payload(payload: object) -> dict[str, Any]:
 
 def _holds_nul(value: object) -> bool:
     """Whether a NUL character is in any key or text of a decoded JSON value."""
+    return _holds(value, lambda text: _NUL in text)
+
+
+def _holds_surrogate(value: object) -> bool:
+    """Whether a lone UTF-16 surrogate (JSON text may escape one: "\\ud800") is in any key or text."""
+    return _holds(value, lambda text: not text.isascii() and _SURROGATE.search(text) is not None)
+
+
+def _holds(value: object, bad) -> bool:
     if isinstance(value, str):
-        return _NUL in value
+        return bad(value)
     if isinstance(value, Mapping):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(_holds(k, bad) or _holds(v, bad) for k, v in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
+        return any(_holds(v, bad) for v in value)
     return False
+
+
+# In JSON text, an escape that may decode to what cannot be stored: NUL, or a UTF-16 surrogate
+# (a lone one is no character; a pair is, and the full path finds it so).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _NotJsonNumber(ValueError):
