@@ -56,6 +56,13 @@ class Exchange:
                                 (x.cameras, CAMERAS), (x.staff, STAFF), (x.items, ITEMS)):  # fmt: skip
                 conn.execute(insert(table), rows)
 
+    @classmethod
+    def attach(cls, url: str) -> "Exchange":
+        """An exchange database that exists already, as it is."""
+        exchange = cls.__new__(cls)
+        exchange.engine = x.exchange_engine(url)
+        return exchange
+
     def event(self, case_no, kind, occurred, payload=None, *, recorded=None, item_code=None,
               center_id="GX-450100", dept_id="D-SCJG", window_id="W-A01", staff_id="S-001") -> None:  # fmt: skip
         occurred_at = local(occurred) if isinstance(occurred, str) else occurred
