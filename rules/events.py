@@ -167,13 +167,13 @@ def _check(
     if case_no is None or (isinstance(case_no, str) and not case_no.strip()):
         raise _Bad("case_no is NULL")
     if not isinstance(case_no, str):
-        raise _Bad(f"case_no {_show(case_no)} is not {'UTF-8 ' if isinstance(case_no, bytes) else ''}text")
+        raise _Bad(f"case_no {_show(case_no)} is not {'UTF-8 ' if _not_utf8(case_no) else ''}text")
     for column, value in (("case_no", case_no), ("kind", kind), ("source_system", source_system),
                           ("center_id", center_id), ("dept_id", dept_id), ("window_id", window_id),
                           ("staff_id", staff_id), ("item_code", item_code)):  # fmt: skip
         if isinstance(value, str) and _NUL in value:
             raise _Bad(f"{column} {_show(value)} holds a NUL character, which cannot be stored")
-        if isinstance(value, (bytes, bytearray)):  # what a reader hands on for text that is not UTF-8
+        if _not_utf8(value):  # what a reader hands on for text that is not UTF-8
             raise _Bad(f"{column} {_show(value)} is not UTF-8 text")
     if kind is None:
         raise _Bad("kind is NULL")
@@ -209,6 +209,16 @@ def _check(
         item_code if item_code is None or isinstance(item_code, str) else str(item_code),
         body,
     )  # fmt: skip
+
+
+def _not_utf8(value: object) -> bool:
+    if not isinstance(value, (bytes, bytearray)):
+        return False
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
