@@ -12,10 +12,10 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Container
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from collections.abc import Container
 from typing import Callable, Iterable, Mapping
 
 import orjson
