@@ -73,13 +73,17 @@ def export_command() -> None:
 @LANG
 @USER
 def export_case(case_no: str, output: Path, lang: str, user_name: str | None) -> None:
-    """The dossier of CASE_NO: timeline, clocks, alarms, actions, evidence stills."""
+    """The dossier of CASE_NO: timeline, clocks, alarms, actions, evidence stills.
+
+    Any case number works; one that starts with "-" follows "--": export case -o F.pdf -- -123.
+    """
+    from app.display import TITLE, shown
     from app.pdf import case_dossier
 
     context = _Context(user_name, lang)
     body = case_dossier(context.sources(), context.scope, case_no)
     if body is None:
-        raise click.ClickException(f"case {case_no} does not exist or lies outside the scope")
+        raise click.ClickException(f"case {shown(case_no, TITLE)} does not exist or lies outside the scope")
     output.write_bytes(body)
     context.audit(f"case:{case_no}", {"kind": "case", "file": str(output)})
     click.echo(f"wrote {output} ({len(body)} bytes)")

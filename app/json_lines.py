@@ -1,11 +1,14 @@
 """How commands print records: one JSON object per line, Chinese kept as is,
-instants in local time with their offset, dates as YYYY-MM-DD."""
+instants in local time with their offset, dates as YYYY-MM-DD. Upstream text
+reads back whole, while a terminal shows its controls, direction changes and
+markup as \\u escapes (app/display.py)."""
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date, datetime, tzinfo
 from typing import Iterable
+
+from app.display import json_safe
 
 
 def iso(value, zone: tzinfo):
@@ -18,7 +21,7 @@ def iso(value, zone: tzinfo):
 
 
 def emit(record: dict) -> None:
-    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_safe(record) + "\n")
 
 
 # Listings stop here unless told otherwise: enough for a person at a terminal, and

@@ -22,6 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.display import CELL, CHART, LABEL, PARAGRAPH, TITLE, WHOLE, in_reportlab, shown
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 
 FONT = "SuperviseCJK"
@@ -65,9 +66,11 @@ def _styles():
 
 
 def _table(rows: list[list], widths: list[float], header: bool = True, style_rows: list | None = None) -> Table:
+    """Text cells are capped (:data:`app.display.CELL`); a row taller than a page still splits over two."""
     styles = _styles()
-    body = [[c if not isinstance(c, str) else Paragraph(_xml(c), styles["cell"]) for c in row] for row in rows]
-    table = Table(body, colWidths=widths, repeatRows=1 if header else 0)
+    body = [[c if not isinstance(c, str) else Paragraph(in_reportlab(c, CELL), styles["cell"]) for c in row]
+            for row in rows]
+    table = Table(body, colWidths=widths, repeatRows=1 if header else 0, splitInRow=1)
     commands = [
         ("FONTNAME", (0, 0), (-1, -1), FONT),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#cfd8dc")),
@@ -80,8 +83,9 @@ def _table(rows: list[list], widths: list[float], header: bool = True, style_row
     return table
 
 
-def _xml(text: str) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _para(text: str, style, cap=TITLE) -> Paragraph:
+    """A paragraph of text, never of markup: reportlab parses <a>, <img> and entities in what it is given."""
+    return Paragraph(in_reportlab(text, cap), style)
 
 
 def _local(instant: datetime | None, zone, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -92,12 +96,14 @@ def _document(buffer, title: str, src: Sources, pagesize=A4) -> SimpleDocTemplat
     def footer(canvas, doc):
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
-        canvas.drawString(15 * mm, 10 * mm, t("pdf.generated", src.lang, at=_local(src.now, src.zone), by=src.by))
+        canvas.drawString(15 * mm, 10 * mm, t("pdf.generated", src.lang, at=_local(src.now, src.zone),
+                                              by=shown(src.by, LABEL)))
         canvas.drawRightString(pagesize[0] - 15 * mm, 10 * mm, t("pdf.page", src.lang, n=doc.page))
         canvas.restoreState()
 
     doc = SimpleDocTemplate(buffer, pagesize=pagesize, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=18 * mm, title=title, author=src.by, creator="supervise")
+                            bottomMargin=18 * mm, title=shown(title, TITLE), author=shown(src.by, LABEL),
+                            creator="supervise")
     doc._footer = footer
     return doc
 
@@ -137,7 +143,7 @@ def timeline_drawing(spans, markers, now: datetime, zone, lang: str, width: floa
         return height - top - row_h * (rows.index(row) + 1)
 
     for row in rows:
-        drawing.add(String(label_w - 4, y(row) + 4, row[:22], fontName=FONT, fontSize=7, textAnchor="end"))
+        drawing.add(String(label_w - 4, y(row) + 4, shown(row, CHART), fontName=FONT, fontSize=7, textAnchor="end"))
     for s in spans:
         x0, x1 = x(s.start), max(x(s.end), x(s.start) + 1.5)
         drawing.add(Rect(x0, y(s.row) + 2, x1 - x0, row_h - 5, fillColor=colors.HexColor(SPAN_COLOURS[s.kind]),
@@ -151,7 +157,7 @@ def timeline_drawing(spans, markers, now: datetime, zone, lang: str, width: floa
     for index, m in enumerate(dues):
         mx = x(m.at)
         drawing.add(Line(mx, 16, mx, height - 8, strokeColor=RED, strokeWidth=0.6, strokeDashArray=[3, 2]))
-        drawing.add(String(mx + 2, height - 10 - 8 * (index % 3), m.label[:18], fontName=FONT, fontSize=6,
+        drawing.add(String(mx + 2, height - 10 - 8 * (index % 3), shown(m.label, CHART), fontName=FONT, fontSize=6,
                            fillColor=RED))
     nx = x(now)
     drawing.add(Line(nx, 16, nx, height - 8, strokeColor=colors.HexColor("#2e7d32"), strokeWidth=1))
@@ -196,7 +202,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
     buffer = io.BytesIO()
     title = t("pdf.case.title", lang, case_no=case_no)
     doc = _document(buffer, title, src)
-    story = [Paragraph(_xml(title), styles["title"])]
+    story = [_para(title, styles["title"])]
     facts = [
         (t("case.item", lang), ref.item_name(case_row["item_code"])),
         (t("case.status", lang), t(f"status.{case_row['status']}", lang)),
@@ -216,9 +222,9 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
     story.append(_table(pairs, [28 * mm, 62 * mm, 28 * mm, 62 * mm], header=False,
                         style_rows=[("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f3f5f7")),
                                     ("BACKGROUND", (2, 0), (2, -1), colors.HexColor("#f3f5f7"))]))
-    story.append(Paragraph(_xml(t("case.timeline", lang)), styles["h2"]))
+    story.append(_para(t("case.timeline", lang), styles["h2"]))
     story.append(timeline_drawing(spans, markers, src.now, zone, lang))
-    story.append(Paragraph(_xml(t("case.clocks", lang)), styles["h2"]))
+    story.append(_para(t("case.clocks", lang), styles["h2"]))
     clock_rows = [[t(k, lang) for k in ("case.clock", "case.clock_start", "case.clock_due", "case.clock_left",
                                          "case.clock_state")]]
     overdue_rows = []
@@ -229,28 +235,31 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
         clock_rows.append([c.label(lang), str(c.start or "—"), str(c.due or "—"), "—" if left is None else str(left),
                            c.state(calendar, today, lang)])
     story.append(_table(clock_rows, [50 * mm, 30 * mm, 30 * mm, 28 * mm, 42 * mm], style_rows=overdue_rows))
-    story.append(Paragraph(_xml(t("case.alarms", lang)), styles["h2"]))
+    story.append(_para(t("case.alarms", lang), styles["h2"]))
     alarm_table = [[t("cr.col.level", lang), t("cr.col.kind", lang), t("cr.col.fired", lang), t("cr.col.state", lang),
                     t("case.actions", lang)]]
     by_alarm: dict[int, list] = {}
     for a in actions:
         by_alarm.setdefault(a["alarm_id"], []).append(a)
     for a in alarm_rows:
-        done = "\n".join(f"{_local(x['at'], zone)} {t('action.' + x['action'], lang)} {actor_label(x['actor'], lang)} "
-                         f"{action_note(x, a, lang)}" for x in by_alarm.get(a["id"], []))
+        done = "<br/>".join(in_reportlab(f"{_local(x['at'], zone)} {t('action.' + x['action'], lang)} "
+                                         f"{shown(actor_label(x['actor'], lang), LABEL)} "
+                                         f"{shown(action_note(x, a, lang), PARAGRAPH)}", WHOLE)
+                            for x in by_alarm.get(a["id"], []))
         alarm_table.append([level_label(a["level"], lang), kind_label(a["kind"], lang) + (
             f" · {subject_label(a['kind'], a['subject'], lang)}" if a["subject"] else ""), _local(a["fired_at"], zone), state_label(a["state"], lang),
-            Paragraph(_xml(done).replace("\n", "<br/>"), styles["cell"])])
+            Paragraph(done, styles["cell"])])
     story.append(_table(alarm_table, [16 * mm, 44 * mm, 28 * mm, 20 * mm, 72 * mm]))
-    story.append(Paragraph(_xml(t("case.events", lang)), styles["h2"]))
+    story.append(_para(t("case.events", lang), styles["h2"]))
     event_rows = [[t("cr.col.fired", lang), t("cr.col.kind", lang), t("case.dept", lang), ""]]
     for e in events:
         payload = e["payload"] if isinstance(e["payload"], dict) else {}
-        shown = {k: v for k, v in payload.items() if k != "applicant_phone"}  # personal data stays off paper
+        visible = {k: v for k, v in payload.items() if k != "applicant_phone"}  # personal data stays off paper
+        fields = ", ".join(f"{shown(k, LABEL)}={shown(v, CELL)}" for k, v in visible.items())
         event_rows.append([_local(e["occurred_at"], zone), t(f"event.{e['kind']}", lang), ref.dept_name(e["dept_id"]),
-                           ", ".join(f"{k}={v}" for k, v in shown.items())])
+                           _para(fields, styles["cell"], PARAGRAPH)])
     story.append(_table(event_rows, [30 * mm, 36 * mm, 44 * mm, 70 * mm]))
-    story.append(Paragraph(_xml(t("case.evidence", lang)), styles["h2"]))
+    story.append(_para(t("case.evidence", lang), styles["h2"]))
     stills = case_queries.case_evidence(src.engine, scope, case_no)
     images = []
     root = src.var_dir.resolve()
@@ -258,10 +267,10 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
         path = (root / still["path"]).resolve()
         if root in path.parents and path.is_file():
             images.append([Image(str(path), width=80 * mm, height=45 * mm, kind="proportional"),
-                           Paragraph(_xml(f"{still['camera_id']} {_local(still['captured_at'], zone)}"),
-                                     styles["small"])])
+                           _para(f"{shown(still['camera_id'], LABEL)} {_local(still['captured_at'], zone)}",
+                                 styles["small"], CELL)])
     story.append(KeepTogether(_table(images, [90 * mm, 90 * mm], header=False)) if images
-                 else Paragraph(_xml(t("case.no_evidence", lang)), styles["body"]))
+                 else _para(t("case.no_evidence", lang), styles["body"]))
     _build(doc, story)
     return buffer.getvalue()
 
@@ -280,7 +289,7 @@ def bar_chart(labels: list[str], values: list[float], width: float, height: floa
     row_h = min(14.0, (height - 4) / len(values))
     for i, (label, value) in enumerate(zip(labels, values)):
         yy = height - (i + 1) * row_h
-        drawing.add(String(label_w - 3, yy + 3, label[:20], fontName=FONT, fontSize=7, textAnchor="end"))
+        drawing.add(String(label_w - 3, yy + 3, shown(label, CHART), fontName=FONT, fontSize=7, textAnchor="end"))
         bar = (width - label_w - 40) * (value / top if top else 0)
         drawing.add(Rect(label_w, yy + 1.5, max(bar, 0.5), row_h - 4, fillColor=colour, strokeColor=None))
         drawing.add(String(label_w + bar + 3, yy + 3, value_format.format(value), fontName=FONT, fontSize=7))
@@ -332,13 +341,13 @@ def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> 
     title = t("pdf.cr.title", lang)
     page = landscape(A4)
     doc = _document(buffer, title, src, pagesize=page)
-    story = [Paragraph(_xml(f"{title} · {_local(src.now, zone)}"), styles["title"]),
-             Paragraph(_xml("　".join([t("cr.count.alarm", lang, n=board.alarm_count),
-                                       t("cr.count.warning", lang, n=board.warning_count),
-                                       t("cr.count.escalated", lang, n=board.escalated_count)])), styles["h2"])]
+    story = [_para(f"{title} · {_local(src.now, zone)}", styles["title"]),
+             _para("　".join([t("cr.count.alarm", lang, n=board.alarm_count),
+                              t("cr.count.warning", lang, n=board.warning_count),
+                              t("cr.count.escalated", lang, n=board.escalated_count)]), styles["h2"])]
     ranked = sorted(load.items(), key=lambda kv: -(kv[1]["alarm"] * 3 + kv[1]["warning"]))[:15]
     if ranked:
-        story.append(Paragraph(_xml(t("ov.title", lang)), styles["h2"]))
+        story.append(_para(t("ov.title", lang), styles["h2"]))
         story.append(bar_chart([ref.center_name(c) for c, _ in ranked], [float(v["alarm"]) for _, v in ranked],
                                page[0] - 30 * mm, 14 * len(ranked) + 6, colour=RED, value_format="{:.0f}"))
     rows = [[t(k, lang) for k in ("cr.col.level", "cr.col.kind", "cr.col.case", "cr.col.place", "cr.col.fired",
@@ -370,15 +379,16 @@ def kpi_report(src: Sources, report) -> bytes:
     title = t("pdf.kpi.title", lang)
     doc = _document(buffer, title, src)
     width = A4[0] - 30 * mm
-    story = [Paragraph(_xml(f"{title} · {report.scope_name}"), styles["title"]),
-             Paragraph(_xml(t("pdf.kpi.period", lang, start=report.start, end=report.end, scope=report.scope_name)),
-                       styles["body"]), Spacer(1, 6)]
+    scope_name = shown(report.scope_name, TITLE)
+    story = [_para(f"{title} · {scope_name}", styles["title"], WHOLE),
+             _para(t("pdf.kpi.period", lang, start=report.start, end=report.end, scope=scope_name), styles["body"],
+                   WHOLE), Spacer(1, 6)]
     headline = cards(report.totals, report.overdue_open, lang, cut)
     pairs = [[headline[i][1], headline[i][2]] + ([headline[i + 1][1], headline[i + 1][2]] if i + 1 < len(headline)
                                                   else ["", ""]) for i in range(0, len(headline), 2)]
     story.append(_table(pairs, [55 * mm, 35 * mm, 55 * mm, 35 * mm], header=False))
     monthly = report.trend_unit == "month"
-    story.append(Paragraph(_xml(t("kpi.trend_month" if monthly else "kpi.trend", lang)), styles["h2"]))
+    story.append(_para(t("kpi.trend_month" if monthly else "kpi.trend", lang), styles["h2"]))
     labels = [w.strftime("%Y-%m" if monthly else "%m-%d") for w, _ in report.trend]
     story.append(line_chart(labels, {t("kpi.on_time_rate", lang): [w.on_time_rate for _, w in report.trend],
                                      t("kpi.satisfied_rate", lang, cut=cut): [w.satisfied_rate for _, w in report.trend]},
@@ -386,7 +396,7 @@ def kpi_report(src: Sources, report) -> bytes:
     header = metric_columns(lang, cut)
     widths = [60 * mm, 20 * mm, 25 * mm, 25 * mm, 25 * mm, 25 * mm]
     if report.rollup:
-        story.append(Paragraph(_xml(t("kpi.rollup", lang)), styles["h2"]))
+        story.append(_para(t("kpi.rollup", lang), styles["h2"]))
         story.append(_table([header] + [metric_cells("　" * r.depth + r.name, r.totals) for r in report.rollup],
                             widths))
         ranked = [r for r in report.rollup if r.totals.completed][:20]
@@ -398,12 +408,12 @@ def kpi_report(src: Sources, report) -> bytes:
         rows = report.rankings[name][:RANK_ROWS]
         if not rows:
             continue
-        story.append(Paragraph(_xml(f"{t('kpi.ranking', lang)} · {t(f'kpi.rank.{name}', lang)}"), styles["h2"]))
+        story.append(_para(f"{t('kpi.ranking', lang)} · {t(f'kpi.rank.{name}', lang)}", styles["h2"]))
         story.append(_table([["#"] + header] + [[str(i + 1)] + metric_cells(r.name, r.totals)
                                                  for i, r in enumerate(rows)], [8 * mm] + [52 * mm] + widths[1:]))
-    story.append(Paragraph(_xml(t("kpi.definitions", lang)), styles["h2"]))
+    story.append(_para(t("kpi.definitions", lang), styles["h2"]))
     for key in ("kpi.def.on_time", "kpi.def.early", "kpi.def.correction"):
-        story.append(Paragraph(_xml(t(key, lang)), styles["small"]))
-    story.append(Paragraph(_xml(t("kpi.def.satisfied", lang, cut=cut)), styles["small"]))
+        story.append(_para(t(key, lang), styles["small"], WHOLE))
+    story.append(_para(t("kpi.def.satisfied", lang, cut=cut), styles["small"], WHOLE))
     _build(doc, story)
     return buffer.getvalue()

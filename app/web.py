@@ -176,9 +176,13 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
     process pulls a camera on demand while someone watches it).
     """
     from app import auth
+    from app.links import CaseNumberConverter
 
     engine = engine or open_database(settings)
     server = Flask(__name__, static_folder=None)
+    # A case number may hold any characters, "//" too: routes read it whole (app/links.py).
+    server.url_map.merge_slashes = False
+    server.url_map.converters["case_no"] = CaseNumberConverter
     now = clock()
     server.config.update(
         SECRET_KEY=auth.web_option(settings, "secret_key", "") or auth.shared_secret(engine, now),
@@ -401,9 +405,13 @@ def _install_api(server: Flask, services: Services) -> None:
         response.headers["X-Supervise-More"] = "true" if len(rows) > limit else "false"
         return response
 
-    @server.route("/api/cases/<case_no>")
-    def api_case(case_no: str):
+    @server.route("/api/cases")
+    @server.route("/api/cases/<case_no:case_no>")
+    def api_case(case_no: str | None = None):
         scope = current_scope(services)
+        case_no = case_no if case_no is not None else request.args.get("no", "")
+        if not case_no:
+            return jsonify(error="name the case: /api/cases/<case_no> or /api/cases?no=<case_no>"), 400
         row = case_queries.case(services.engine, scope, case_no)
         if row is None:
             return refuse(404, "api.not_found", f"case:{case_no}")
@@ -448,7 +456,7 @@ def _pdf_response(body: bytes, filename: str) -> Response:
     from urllib.parse import quote
 
     return Response(body, mimetype="application/pdf", headers={
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}", "Cache-Control": "no-store"})
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}", "Cache-Control": "no-store"})
 
 
 def _install_downloads(server: Flask, services: Services) -> None:
@@ -457,21 +465,26 @@ def _install_downloads(server: Flask, services: Services) -> None:
 
     from app import pdf
     from app.auth import actor_name, audit, current_scope, remote_addr
+    from app.display import in_file_name
     from app.queries import alarms as alarm_queries
     from app.queries.alarms import BoardFilters
 
     def record(action: str, target: str, detail: dict) -> None:
         audit(services.engine, actor_name(), action, target, detail, services.clock(), remote_addr(services.settings))
 
-    @server.route("/pdf/case/<case_no>.pdf")
-    def case_pdf(case_no: str):
+    @server.route("/pdf/case.pdf")
+    @server.route("/pdf/case/<case_no:case_no>.pdf")
+    def case_pdf(case_no: str | None = None):
         scope = current_scope(services)
+        case_no = case_no if case_no is not None else request.args.get("no", "")
+        if not case_no:
+            abort(404)
         body = pdf.case_dossier(services.pdf_sources(), scope, case_no)
         if body is None:
             record("denied", f"case:{case_no}", {"export": "case_pdf"})
             abort(404)
         record("export_pdf", f"case:{case_no}", {"kind": "case"})
-        return _pdf_response(body, f"办件档案-{case_no}.pdf")
+        return _pdf_response(body, f"办件档案-{in_file_name(case_no)}.pdf")
 
     @server.route("/pdf/control-room.pdf")
     def control_room_pdf():

@@ -36,10 +36,12 @@
     return newRed.n;
   };
 
-  function span(cls, text) {
+  // Text only ever goes in as textContent: upstream names come capped and neutralised (app/display.py), never as HTML.
+  function span(cls, text, title) {
     var el = document.createElement("span");
     el.className = "cell " + cls;
     if (text) { el.textContent = text; }
+    if (title) { el.title = title; }
     return el;
   }
 
@@ -51,23 +53,24 @@
   }
 
   function drawRow(view) {
-    var c = view.cells, row = document.createElement("div");
+    var c = view.cells, titles = view.titles || {}, row = document.createElement("div");
     row.className = "control-room-row level-" + view.level + " state-" + view.state +
       (view.escalated ? " escalated" : "") + (view.fresh ? " fresh" : "");
     row.dataset.alarm = String(view.id);
     row.dataset.level = view.level;
     row.id = "control-room-row-" + view.id;
     row.appendChild(span("cell-level", c.level));
-    row.appendChild(span("cell-kind", c.kind));
-    var caseCell = span("cell-case", c.case ? "" : c.camera);
+    row.appendChild(span("cell-kind", c.kind, titles.kind));
+    var caseCell = span("cell-case", c.case ? "" : c.camera, c.case ? titles.case : titles.camera);
     if (c.case) {
       var link = document.createElement("a");
-      link.href = "/case/" + encodeURIComponent(c.case);
+      link.href = view.case_href;  // built by the server (app/links.py): the number whole, encoded
+      link.className = "case-no";
       link.textContent = c.case;
       caseCell.appendChild(link);
     }
     row.appendChild(caseCell);
-    row.appendChild(span("cell-place", c.place));
+    row.appendChild(span("cell-place", c.place, titles.place));
     row.appendChild(span("cell-fired", c.fired));
     row.appendChild(span("cell-due", c.due));
     var state = span("cell-state", c.state);
@@ -101,7 +104,7 @@
 
   // Case links inside the board navigate like dcc.Link: no page reload.
   document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("#control-room-grid a[href^='/case/']");
+    var link = event.target.closest && event.target.closest("#control-room-grid a[href^='/case']");
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
     event.preventDefault();
     window.history.pushState({}, "", link.getAttribute("href"));

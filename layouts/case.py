@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from urllib.parse import quote
 
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from app import links
+from app.display import CELL, CHART, DETAIL, LABEL, PARAGRAPH, TITLE, in_plotly, shown, tooltip
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 from app.queries import alarms as alarm_queries
 from app.queries import cases as case_queries
@@ -159,34 +162,48 @@ def _span(key: tuple[str, str], begun: dict, end: datetime, still_open: bool, la
     return Span(f"{label} [{ident}]", label, begun["start"], end, kind, still_open)
 
 
+def axis_names(rows: list[str]) -> dict[str, str]:
+    """Each row of the chart as its axis shows it: capped, markup escaped, still one name per row."""
+    names: dict[str, str] = {}
+    for row in rows:
+        name = in_plotly(row, CHART)
+        if name in names.values():  # two long names that read alike once capped stay two rows
+            name = f"{name} ({len(names) + 1})"
+        names[row] = name
+    return names
+
+
 def timeline_figure(spans: list[Span], markers: list[Marker], now: datetime, zone, lang: str) -> go.Figure:
     figure = go.Figure()
-    rows = list(dict.fromkeys(s.row for s in spans)) + [t("case.events", lang)]
+    names = axis_names(list(dict.fromkeys(s.row for s in spans)) + [t("case.events", lang)])
+    rows = list(names.values())
     for kind in SPAN_COLOURS:
         chosen = [s for s in spans if s.kind == kind]
         if not chosen:
             continue
         figure.add_bar(
-            y=[s.row for s in chosen],
+            y=[names[s.row] for s in chosen],
             base=[s.start.astimezone(zone).isoformat() for s in chosen],
             x=[max((s.end - s.start).total_seconds() * 1000, 60_000) for s in chosen],
             orientation="h", marker_color=SPAN_COLOURS[kind],
             marker_pattern_shape=["/" if s.still_open else "" for s in chosen] if kind != "pause" else "x",
             name=chosen[0].kind, showlegend=False,
-            hovertext=[f"{s.label}<br>{local(s.start, zone)} → {local(s.end, zone)}" for s in chosen],
+            hovertext=[f"{in_plotly(s.label, CELL)}<br>{local(s.start, zone)} → {local(s.end, zone)}" for s in chosen],
             hoverinfo="text",
         )
     event_marks = [m for m in markers if m.kind == "event"]
     figure.add_scatter(x=[m.at.astimezone(zone).isoformat() for m in event_marks],
-                       y=[t("case.events", lang)] * len(event_marks), mode="markers",
+                       y=[names[t("case.events", lang)]] * len(event_marks), mode="markers",
                        marker=dict(size=10, color="#37474f", symbol="diamond"),
-                       hovertext=[f"{m.label} {local(m.at, zone)}" for m in event_marks], hoverinfo="text",
+                       hovertext=[f"{in_plotly(m.label, CELL)} {local(m.at, zone)}" for m in event_marks],
+                       hoverinfo="text",
                        showlegend=False)
     for index, mark in enumerate(m for m in markers if m.kind == "due"):
         at = mark.at.astimezone(zone).isoformat()
         figure.add_shape(type="line", x0=at, x1=at, yref="paper", y0=0, y1=1,
                          line=dict(color="#d4302b", dash="dash", width=1))
-        figure.add_annotation(x=at, yref="paper", y=1 - 0.07 * (index % 4), text=mark.label, showarrow=False,
+        figure.add_annotation(x=at, yref="paper", y=1 - 0.07 * (index % 4), text=in_plotly(mark.label, CHART),
+                              hovertext=in_plotly(mark.label, CELL), showarrow=False,
                               font=dict(color="#d4302b", size=11), xanchor="left")
     now_at = now.astimezone(zone).isoformat()
     figure.add_shape(type="line", x0=now_at, x1=now_at, yref="paper", y0=0, y1=1, line=dict(color="#2e7d32", width=2))
@@ -214,10 +231,15 @@ def search_block(lang: str, value: str = ""):
 def search_results(rows: list[dict], reference: Reference, lang: str, zone):
     if not rows:
         return html.P(t("case.none", lang))
+    def name(text: str):
+        return html.Span(shown(text, LABEL), title=tooltip(text, LABEL))
+
     return [html.P(t("case.results", lang, n=len(rows))), html.Ul([
-        html.Li([dcc.Link(r["case_no"], href=f"/case/{r['case_no']}"), " · ", reference.item_name(r["item_code"]),
-                 " · ", reference.dept_name(r["dept_id"]), " · ", reference.window_label(r["window_id"]), " · ",
-                 t(f"status.{r['status']}", lang), " · ", local(r["received_at"], zone)])
+        html.Li([dcc.Link(shown(r["case_no"], TITLE), href=links.case_page(r["case_no"]), className="case-no",
+                          title=tooltip(r["case_no"], TITLE)),
+                 " · ", name(reference.item_name(r["item_code"])), " · ", name(reference.dept_name(r["dept_id"])),
+                 " · ", name(reference.window_label(r["window_id"])), " · ", t(f"status.{r['status']}", lang), " · ",
+                 local(r["received_at"], zone)])
         for r in rows])]
 
 
@@ -252,8 +274,8 @@ def facts_block(case_row: dict, reference: Reference, lang: str, zone):
         ("case.used_days", used),
     ]
     children = []
-    for key, value in pairs:
-        children += [html.Dt(t(key, lang)), html.Dd(value)]
+    for key, value in pairs:  # the case's detail view: upstream names whole
+        children += [html.Dt(t(key, lang)), html.Dd(shown(value, DETAIL), className="long-text")]
     notes = []
     if case_row["paused_days"]:
         notes.append(t("case.paused_days", lang, n=case_row["paused_days"]))
@@ -265,6 +287,11 @@ def facts_block(case_row: dict, reference: Reference, lang: str, zone):
     return html.Dl(children, className="case-facts", id="case-facts")
 
 
+def cell(text: str, cap=CELL):
+    """A table cell of upstream text: capped, the rest in its hover."""
+    return html.Td(shown(text, cap), title=tooltip(text, cap))
+
+
 def clocks_table(clocks: list[ClockView], calendar, today: date, lang: str):
     head = html.Tr([html.Th(t(k, lang)) for k in ("case.clock", "case.clock_start", "case.clock_due",
                                                    "case.clock_left", "case.clock_state")])
@@ -273,7 +300,7 @@ def clocks_table(clocks: list[ClockView], calendar, today: date, lang: str):
         left = clock.days_left(calendar, today)
         overdue = left is not None and left < 0
         body.append(html.Tr(className="clock-overdue" if overdue else "", children=[
-            html.Td(clock.label(lang)), html.Td(clock.start.isoformat() if clock.start else "—"),
+            cell(clock.label(lang)), html.Td(clock.start.isoformat() if clock.start else "—"),
             html.Td(clock.due.isoformat() if clock.due else "—"), html.Td("—" if left is None else str(left)),
             html.Td(clock.state(calendar, today, lang))]))
     return html.Table([html.Thead(head), html.Tbody(body)], className="case-table", id="case-clocks")
@@ -286,12 +313,12 @@ def alarms_table(alarm_rows: list[dict], actions: list[dict], lang: str, zone):
         by_alarm.setdefault(action["alarm_id"], []).append(action)
     for a in alarm_rows:
         rows.append(html.Tr([html.Td(level_label(a["level"], lang)), html.Td(kind_label(a["kind"], lang)),
-                             html.Td(subject_label(a["kind"], a["subject"], lang)), html.Td(local(a["fired_at"], zone)),
+                             cell(subject_label(a["kind"], a["subject"], lang)), html.Td(local(a["fired_at"], zone)),
                              html.Td(state_label(a["state"], lang))], className=f"level-{a['level']}"))
         for action in by_alarm.get(a["id"], []):
             rows.append(html.Tr([html.Td(""), html.Td(t(f"action.{action['action']}", lang)),
-                                 html.Td(actor_label(action["actor"], lang)), html.Td(local(action["at"], zone)),
-                                 html.Td(action_note(action, a, lang))], className="case-action"))
+                                 cell(actor_label(action["actor"], lang)), html.Td(local(action["at"], zone)),
+                                 cell(action_note(action, a, lang), PARAGRAPH)], className="case-action"))
     return html.Table(html.Tbody(rows), className="case-table", id="case-alarms")
 
 
@@ -303,8 +330,9 @@ def live_block(case_row: dict, reference: Reference, scope: Scope, lang: str):
     return html.Div(id="case-live", className="case-live", children=[
         # assets/live.js: the latest still at once, then the camera's H.264 through Media Source Extensions.
         html.Div(html.Img(className="live-still", alt=""), className="live-player", id="case-live-video",
-                 **{"data-camera": camera, "data-snapshot": f"/video/{camera}/snapshot.jpg"}),
-        html.Div(reference.window_label(case_row["window_id"]), className="wall-label"),
+                 **{"data-camera": camera, "data-snapshot": f"/video/{quote(camera, safe='')}/snapshot.jpg"}),
+        html.Div(shown(reference.window_label(case_row["window_id"]), LABEL), className="wall-label",
+                 title=tooltip(reference.window_label(case_row["window_id"]), LABEL)),
         *([html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),
            dcc.Store(id="case-no", data=case_row["case_no"]),
            dcc.Loading(html.Div(id="case-evidence-result", role="status"))] if scope.may_act else []),
@@ -326,7 +354,7 @@ def layout(services, scope: Scope, lang: str, case_no: str):
     if case_row is None:
         audit(services.engine, actor_name(), "denied", f"case:{case_no}", {"view": "case_page"}, services.clock(),
               remote_addr(services.settings))
-        return html.Div([search_block(lang), html.P(t("case.not_found", lang, case_no=case_no),
+        return html.Div([search_block(lang), html.P(t("case.not_found", lang, case_no=shown(case_no, TITLE)),
                                                     className="page-message", id="case-not-found")])
     now, zone = services.clock(), services.zone
     events = case_queries.case_events(services.engine, scope, case_no)
@@ -337,8 +365,9 @@ def layout(services, scope: Scope, lang: str, case_no: str):
     calendar = services.calendar(case_row["center_id"])
     return html.Div(className="case-page", children=[
         search_block(lang),
-        html.H2([t("case.title", lang, case_no=case_no), " ",
-                 html.A(t("case.pdf", lang), href=f"/pdf/case/{case_no}.pdf", target="_blank",
+        html.H2([html.Span(t("case.title", lang, case_no=shown(case_no, TITLE)), className="case-no",
+                           title=tooltip(case_no, TITLE)), " ",
+                 html.A(t("case.pdf", lang), href=links.case_pdf(case_no), target="_blank",
                         className="button-link", id="case-pdf")]),
         html.Div(className="case-grid", children=[
             html.Div([

@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 
 from dash import dcc, html
 
+from app import links
 from app.catalogue import STRINGS
+from app.display import CELL, DETAIL, LABEL, TITLE, option, shown, tooltip
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 from app.queries.alarms import is_escalated
 from app.queries.reference import Reference
@@ -26,15 +28,28 @@ def local(instant: datetime | None, zone, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def center_options(reference: Reference, scope: Scope) -> list[dict]:
-    return [{"label": c.name, "value": c.center_id}
-            for c in sorted(reference.centers.values(), key=lambda c: c.center_id) if scope.allows_center(c.center_id)]
+    choices = (option(c.center_id, c.name) for c in sorted(reference.centers.values(), key=lambda c: c.center_id)
+               if scope.allows_center(c.center_id))
+    return [c for c in choices if c]
 
 
 def dept_options(reference: Reference, scope: Scope, center_id: str | None) -> list[dict]:
-    return [{"label": f"{d.name}（{reference.center_name(d.center_id)}）" if not center_id else d.name,
-             "value": d.dept_id}
-            for d in sorted(reference.departments.values(), key=lambda d: d.dept_id)
-            if scope.allows(d.center_id, d.dept_id) and (not center_id or d.center_id == center_id)]
+    def choice(d):
+        if center_id:
+            return option(d.dept_id, d.name)
+        center = reference.center_name(d.center_id)
+        return option(d.dept_id, f"{d.name}（{center}）", f"{shown(d.name, LABEL)}（{shown(center, LABEL)}）")
+
+    choices = (choice(d) for d in sorted(reference.departments.values(), key=lambda d: d.dept_id)
+               if scope.allows(d.center_id, d.dept_id) and (not center_id or d.center_id == center_id))
+    return [c for c in choices if c]
+
+
+def place(row: dict, reference: Reference, staff: bool = False) -> str:
+    """Where an alarm stands: center / department / window (/ staff), as upstream names them."""
+    parts = (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
+             reference.window_label(row["window_id"])) + ((reference.staff_name(row["staff_id"]),) if staff else ())
+    return " / ".join(p for p in parts if p)
 
 
 def row_signature(row: dict, now: datetime, escalate_after: timedelta) -> str:
@@ -52,25 +67,30 @@ def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, es
     """
     escalated = is_escalated(row, now, escalate_after)
     minutes = int(escalate_after.total_seconds() // 60)
+    upstream = {  # capped in the row, the rest in the cell's hover; the alarm's panel shows all of it
+        "kind": kind_label(row["kind"], lang) + (f" · {subject_label(row['kind'], row['subject'], lang)}"
+                                                 if row["subject"] else ""),
+        "case": row["case_no"] or "",
+        "camera": row["camera_id"] or "",
+        "place": place(row, reference),
+    }
     return {
         "id": row["id"],
         "level": row["level"],
         "state": row["state"],
         "escalated": escalated,
         "fresh": fresh,
+        "case_href": links.case_page(row["case_no"]) if row["case_no"] else "",
         "cells": {
             "level": level_label(row["level"], lang),
-            "kind": kind_label(row["kind"], lang) + (f" · {subject_label(row['kind'], row['subject'], lang)}" if row["subject"] else ""),
-            "case": row["case_no"] or "",
-            "camera": row["camera_id"] or "",
-            "place": " / ".join(p for p in (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
-                                            reference.window_label(row["window_id"])) if p),
+            **{name: shown(text, CELL) for name, text in upstream.items()},
             "fired": local(row["fired_at"], zone),
             "due": row["due"].isoformat() if row["due"] else "",
             "state": state_label(row["state"], lang),
             "urged": t("cr.urged", lang) if row["urged_at"] else "",
             "escalated": t("cr.escalated", lang, minutes=minutes) if escalated else "",
         },
+        "titles": {name: hover for name, text in upstream.items() if (hover := tooltip(text, CELL))},
     }
 
 
@@ -152,20 +172,21 @@ def action_panel(lang: str, may_act: bool):
 
 
 def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str, zone):
+    """The alarm's panel: its detail view, where upstream text is shown whole."""
     lines = [
         html.H3(f"#{row['id']} {kind_label(row['kind'], lang)}", id="control-room-detail-title"),
         html.P(f"{level_label(row['level'], lang)} · {state_label(row['state'], lang)}"),
-        html.P(" / ".join(p for p in (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
-                                       reference.window_label(row["window_id"]),
-                                       reference.staff_name(row["staff_id"])) if p)),
+        html.P(shown(place(row, reference, staff=True), DETAIL), className="long-text"),
     ]
+    if row["subject"]:
+        lines.append(html.P(shown(subject_label(row["kind"], row["subject"], lang), DETAIL), className="long-text"))
     if row["case_no"]:
-        lines.append(dcc.Link(t("cr.open_case", lang) + f" {row['case_no']}", href=f"/case/{row['case_no']}",
-                              id="control-room-case-link"))
+        lines.append(dcc.Link([t("cr.open_case", lang), " ", html.Span(shown(row["case_no"], TITLE), className="case-no")],
+                              href=links.case_page(row["case_no"]), id="control-room-case-link"))
     lines.append(html.H4(t("cr.actions", lang)))
     lines.append(html.Ul([
-        html.Li(f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {actor_label(a['actor'], lang)}"
-                + (f"：{note}" if (note := action_note(a, row, lang)) else ""))
+        html.Li(f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {shown(actor_label(a['actor'], lang))}"
+                + (f"：{shown(note, DETAIL)}" if (note := action_note(a, row, lang)) else ""), className="long-text")
         for a in actions
     ], className="control-room-actions"))
     return lines

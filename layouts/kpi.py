@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from app.display import CELL, LABEL, option, shown, tooltip
 from app.i18n import t
 from app.kpi import Report, Totals, default_range
 from app.queries.reference import Reference
@@ -49,8 +50,10 @@ def metric_cells(name: str, totals: Totals) -> list[str]:
 
 
 def _table(header: list[str], rows: list[list[str]], table_id: str):
+    # Names are upstream text: each cell capped, the rest in its hover.
     return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])),
-                       html.Tbody([html.Tr([html.Td(c) for c in row]) for row in rows])],
+                       html.Tbody([html.Tr([html.Td(shown(c, CELL), title=tooltip(c, CELL)) for c in row])
+                                   for row in rows])],
                       className="case-table", id=table_id)
 
 
@@ -104,11 +107,12 @@ def scope_options(reference: Reference, scope: Scope) -> list[dict]:
     options = []
     for center in sorted(reference.centers.values(), key=lambda c: c.center_id):
         if scope.dept is None and scope.allows_center(center.center_id):
-            options.append({"label": center.name, "value": center.center_id})
+            options.append(option(center.center_id, center.name))
     for dept in sorted(reference.departments.values(), key=lambda d: d.dept_id):
         if scope.allows(dept.center_id, dept.dept_id):
-            options.append({"label": f"{reference.center_name(dept.center_id)} · {dept.name}", "value": dept.dept_id})
-    return options
+            names = (reference.center_name(dept.center_id), dept.name)
+            options.append(option(dept.dept_id, " · ".join(names), " · ".join(shown(n, LABEL) for n in names)))
+    return [o for o in options if o]
 
 
 def layout(services, scope: Scope, lang: str, query: dict):

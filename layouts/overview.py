@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from app.display import CELL, CHART, DETAIL, LABEL, in_plotly, shown, tooltip
 from app.i18n import t
 from app.queries.reference import Reference
 from app.scope import Scope
@@ -30,11 +31,12 @@ def tree_figure(reference: Reference, scope: Scope, load: dict[str, dict], lang:
         subtree = [load.get(m, {}) for m in reference.descendants(center.center_id) if m in ids]
         total = {"alarm": sum(x.get("alarm", 0) for x in subtree), "warning": sum(x.get("warning", 0) for x in subtree)}
         ids_list.append(center.center_id)
-        labels.append(f"{center.name}<br>{t('ov.load', lang, **total)}")
+        # Plotly reads markup in labels and hovers: only our own <br> may be markup.
+        labels.append(f"{in_plotly(center.name, CHART)}<br>{t('ov.load', lang, **total)}")
         parents.append(center.parent_id if center.parent_id in ids else "")
         values.append(1 + weight(own))
         colours.append(weight(total))
-        hover.append(f"{center.name}: {t('ov.load', lang, **total)}")
+        hover.append(f"{in_plotly(center.name, CELL)}: {t('ov.load', lang, **total)}")
     figure = go.Figure(go.Treemap(
         ids=ids_list, labels=labels, parents=parents, values=values, branchvalues="remainder",
         marker=dict(colors=colours, colorscale=[[0, "#2e7d32"], [0.3, "#e6a700"], [1, "#d4302b"]], cmin=0,
@@ -55,12 +57,14 @@ def departments_view(reference: Reference, scope: Scope, center_id: str, load: d
     departments = [d for d in reference.departments.values()
                    if d.center_id == center_id and scope.allows(d.center_id, d.dept_id)]
     departments.sort(key=lambda d: (-weight(load.get(d.dept_id, {})), d.dept_id))
-    return html.Div([
-        html.H3(t("ov.depts", lang, center=center.name)),
-        dcc.Link(t("nav.control_room", lang) + f" · {center.name}", href="/?" + urlencode({"center": center_id}),
-                 id="overview-center-link"),
-        html.Ul([html.Li(dcc.Link(f"{d.name} — {t('ov.load', lang, **{**{'alarm': 0, 'warning': 0}, **load.get(d.dept_id, {})})}",
-                                  href="/?" + urlencode({"center": center_id, "dept": d.dept_id})),
+    return html.Div([  # the clicked center's detail view: its name whole
+        html.H3(t("ov.depts", lang, center=shown(center.name, DETAIL)), className="long-text"),
+        dcc.Link(t("nav.control_room", lang) + f" · {shown(center.name, LABEL)}",
+                 href="/?" + urlencode({"center": center_id}), id="overview-center-link"),
+        html.Ul([html.Li(dcc.Link(f"{shown(d.name, LABEL)} — "
+                                  f"{t('ov.load', lang, **{**{'alarm': 0, 'warning': 0}, **load.get(d.dept_id, {})})}",
+                                  href="/?" + urlencode({"center": center_id, "dept": d.dept_id}),
+                                  title=tooltip(d.name, LABEL)),
                          className="overview-dept") for d in departments], id="overview-dept-list"),
     ])
 

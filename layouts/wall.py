@@ -8,8 +8,11 @@ MJPEG as fallback). Sixteen tiles thus cost one long connection, not sixteen.
 """
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from dash import dcc, html
 
+from app.display import LABEL, option, shown, tooltip
 from app.i18n import t
 from app.queries.reference import Reference
 from app.scope import Scope
@@ -24,8 +27,10 @@ def camera_options(reference: Reference, scope: Scope) -> list[dict]:
     for camera in sorted(reference.cameras.values(), key=lambda c: c.camera_id):
         if camera.enabled and scope.allows_camera(reference, camera.camera_id):
             window = reference.windows[camera.window_id]
-            options.append({"label": f"{reference.center_name(window.center_id)} · {reference.dept_name(window.dept_id)}"
-                                     f" · {window.label}", "value": camera.camera_id})
+            names = (reference.center_name(window.center_id), reference.dept_name(window.dept_id), window.label)
+            choice = option(camera.camera_id, " · ".join(names), " · ".join(shown(n, LABEL) for n in names))
+            if choice:
+                options.append(choice)
     return options
 
 
@@ -34,11 +39,13 @@ def tiles(reference: Reference, scope: Scope, camera_ids: list[str], lang: str):
     children = []
     for camera_id in chosen:
         window = reference.windows[reference.cameras[camera_id].window_id]
+        name = f"{reference.center_name(window.center_id)} {window.label}"
         children.append(html.Div(
             id={"type": "wall-tile", "camera": camera_id}, className="wall-tile",
             **{"data-camera": camera_id}, children=[
-                html.Img(src=f"/video/{camera_id}/snapshot.jpg", className="wall-snapshot", alt=camera_id),
-                html.Span(f"{reference.center_name(window.center_id)} {window.label}", className="wall-label"),
+                html.Img(src=f"/video/{quote(camera_id, safe='')}/snapshot.jpg", className="wall-snapshot",
+                         alt=shown(camera_id, LABEL)),
+                html.Span(shown(name, LABEL), className="wall-label", title=tooltip(name, LABEL)),
             ]))
     return children
 

@@ -7,6 +7,7 @@ from dash import Input, Output, State, html
 
 from app.auth import current_scope
 from app.i18n import current_lang, t
+from app.links import case_no_from_page
 
 KIOSK_CLASS = "shell kiosk"
 
@@ -25,10 +26,11 @@ def page_for(services, pathname: str, search: str):
         return control_room.layout(services, scope, lang, query)
     if path == "/overview":
         return overview.layout(services, scope, lang, query)
+    case_no = case_no_from_page(path, query)
+    if case_no is not None:
+        return case.layout(services, scope, lang, case_no)
     if path == "/case":
         return case.search_layout(services, scope, lang, query)
-    if path.startswith("/case/"):
-        return case.layout(services, scope, lang, path.split("/", 2)[2])
     if path == "/kpi":
         return kpi.layout(services, scope, lang, query)
     if path == "/wall":

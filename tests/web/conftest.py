@@ -88,9 +88,11 @@ def build_exchange(url: str) -> None:
                                                     dept_id=d, promised_days=5, statutory_days=20))
 
 
-def add_case(region: Region, d: str, number: int, completed: bool) -> str:
+def add_case(region: Region, d: str, number: int, completed: bool, case_no: str | None = None,
+             payloads: dict | None = None) -> str:
+    """A case of department `d`; `payloads` (event kind -> extra payload fields) adds upstream text to its events."""
     center_id = d.split(":")[0]
-    case_no = f"{center_id[3:]}{d[-2:]}{number:04d}"
+    case_no = case_no or f"{center_id[3:]}{d[-2:]}{number:04d}"
     received = region.now - timedelta(days=10 + number)
     start = received.date()
     clocks = [
@@ -120,6 +122,7 @@ def add_case(region: Region, d: str, number: int, completed: bool) -> str:
     ]
     if completed:
         ev.append(("completed", region.now - timedelta(days=1), {"result": "approved"}))
+    ev = [(kind, at, {**payload, **(payloads or {}).get(kind, {})}) for kind, at, payload in ev]
     with region.engine.begin() as conn:
         conn.execute(insert(cases).values(
             case_no=case_no, item_code=f"ITEM-{d}", center_id=center_id, dept_id=d, window_id=f"{d}:W1",
