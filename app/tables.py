@@ -483,3 +483,22 @@ alarm_outbox_relay = Table(
     Column("holder", Text),
     Column("held_until", UtcDateTime),
 )
+
+
+# --- Exchange row checks (ingest/row_checks.py): migration 0009 ------------------------------
+# Where the re-reading of exchange rows already taken in stands, one row per exchange table:
+# each pass re-reads ids from the watermark it began at back over a window, newest first,
+# and compares them with what was taken in; a row changed, deleted or written in the past
+# upstream goes to the quality log (nothing is judged again).
+exchange_row_checks = Table(
+    "exchange_row_checks",
+    metadata,
+    Column("source", Text, primary_key=True),  # case_events or onsite_ratings
+    Column("pass_top", BigInteger, nullable=False),  # this pass re-reads ids up to here: the watermark when it began
+    Column("checked_down_to", BigInteger, nullable=False),  # ids above this (up to pass_top) are re-read
+    Column("pass_began", UtcDateTime, nullable=False),
+    Column("rows_read", BigInteger, nullable=False, default=0),  # in this pass so far
+    Column("last_pass_began", UtcDateTime),  # the last whole pass
+    Column("last_pass_ended", UtcDateTime),
+    Column("last_pass_rows", BigInteger),
+)

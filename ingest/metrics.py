@@ -28,3 +28,12 @@ set_aside_total = Counter(
 refused_items = Gauge(
     "supervise_ingest_refused_items", "Catalogue items that cannot be used (their cases wait).", registry=registry
 )
+rows_checked_total = Counter(
+    "supervise_ingest_rows_checked_total", "Exchange rows taken in and read again, to notice changes upstream.",
+    ["source"], registry=registry,
+)
+upstream_changes_total = Counter(
+    "supervise_ingest_upstream_changes_total",
+    "Exchange rows found changed, deleted or written in the past upstream after the ingest took them in.",
+    ["source"], registry=registry,
+)

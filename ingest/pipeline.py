@@ -22,7 +22,7 @@ import orjson
 from redis import RedisError
 from sqlalchemy import Connection, Engine
 
-from ingest import bulk, catalogue, judging, metrics, store
+from ingest import bulk, catalogue, judging, metrics, row_checks, store
 from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
 from ingest.judging import JudgePool
@@ -62,6 +62,7 @@ class Totals:
     changes: int = 0
     orphans: int = 0
     set_aside: int = 0  # cases whose judgement failed, or whose item is refused
+    changed_upstream: int = 0  # exchange rows found changed upstream after they were taken in
     taking_in_seconds: float = 0.0
     judging_seconds: float = 0.0
 
@@ -107,6 +108,7 @@ class Ingest:
             totals.judging_seconds = time.monotonic() - started
             totals.add(self.take_side_sources(now))
             totals.add(self.expire_orphans(now))
+            totals.add(self.check_rows(now, row_checks.ONCE_SHARES))
             self._refresh_gauges()
         except BaseException:
             self._stop_relay()
@@ -154,6 +156,7 @@ class Ingest:
         totals.add(self.take_side_sources(now))
         if chores:
             totals.add(self.expire_orphans(now))
+            totals.add(self.check_rows(now))
             self._refresh_gauges()
         return totals
 
@@ -345,6 +348,11 @@ class Ingest:
             metrics.quality_rejects_total.labels(SOURCE).inc(logged)
             if len(expired) < self.batch_size:
                 return totals
+
+    def check_rows(self, now: datetime, shares: int = 1) -> Totals:
+        """Read `shares` shares of the rows taken in again, to notice rows changed upstream (ingest.row_checks)."""
+        found = row_checks.check(self.exchange, self.db, now, self.tz, self._known_items, shares)
+        return Totals(changed_upstream=found)
 
     # --- judgement ------------------------------------------------------
     def judge(self, conn: Connection, case_nos: Iterable[str], now: datetime) -> list[AlarmChange]:

@@ -97,6 +97,7 @@ def _run_once(ingest: Ingest, leadership: Leadership, now: datetime, wait_for_lo
     print(
         f"ingest: {totals.rows} rows read, {totals.events} events taken in, {totals.rejected} set aside, "
         f"{totals.duplicates} repeats ignored, {totals.orphans} orphans expired, {totals.set_aside} cases set aside, "
+        f"{totals.changed_upstream} rows changed upstream, "
         f"{totals.changes} alarm changes (now = {now.isoformat()}); "
         f"took in for {totals.taking_in_seconds:.1f} s, judged {totals.judged} cases for {totals.judging_seconds:.1f} s",
         file=sys.stderr,

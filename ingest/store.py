@@ -128,6 +128,22 @@ def case_events(conn: Connection, case_nos: Iterable[str]) -> dict[str, list[Eve
     return found
 
 
+def events_between(conn: Connection, low: int, high: int) -> list[tuple]:
+    """The stored events with low < event_id <= high, as taken in: rows of EVENT_FIELDS (an
+    Event's fields in order, the payload as the JSON text stored)."""
+    query = select(*EVENT_FIELDS).where(events.c.event_id > low, events.c.event_id <= high)
+    return bulk.fetch(conn, query)
+
+
+def stored_repeats(conn: Connection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (case_no, dup_key) pairs are stored: an exact repeat of one of them is not taken in again."""
+    if not pairs:
+        return set()
+    query = select(events.c.case_no, events.c.dup_key).where(
+        bulk.where_pairs_in(conn, events.c.case_no, events.c.dup_key, pairs))
+    return {tuple(row) for row in conn.execute(query)}
+
+
 def release_held(conn: Connection, case_nos: Iterable[str]) -> None:
     """The case's `received` has arrived: its held events are taken in."""
     case_nos = set(case_nos)

@@ -249,6 +249,8 @@ def _every_row_taken_in_or_set_aside(db, exchange: Exchange, written: list[int])
         keys = set(conn.execute(text("SELECT dup_key FROM events")).scalars())
         logged = dict(conn.execute(text("SELECT event_id, reason FROM quality_log WHERE source = 'case_events'")).all())
         aside = conn.execute(text("SELECT reason FROM quality_log WHERE source IN ('judging', 'items')")).scalars().all()
+        changed = conn.execute(text("SELECT reason FROM quality_log WHERE source LIKE 'changed:%'")).scalars().all()
+    assert changed == []  # nothing changed upstream: the rows read again are as they were taken in
     for reason in [*logged.values(), *aside]:
         assert reason.strip() and "Traceback" not in reason
     missing = set(written) - taken - set(logged)
