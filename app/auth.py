@@ -145,14 +145,29 @@ def remote_addr(settings) -> str | None:
 
 
 def _trusted(settings, address: str | None) -> bool:
-    if not address:
+    return _in_networks(address, str(web_option(settings, "trusted_proxies", "")))
+
+
+def may_read_metrics(settings) -> bool:
+    """/metrics: with the bearer token (SUPERVISE_METRICS_TOKEN) from anywhere, without it only from the
+    SUPERVISE_METRICS_ALLOW networks. A request relayed by a proxy we do not trust comes from nobody knows
+    where, so the allow-list does not apply to it (behind a front on this machine everything would look local)."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return True
+    relayed = request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded")
+    if relayed and not _trusted(settings, request.remote_addr):
         return False
-    networks = [n.strip() for n in str(web_option(settings, "trusted_proxies", "")).split(",") if n.strip()]
+    return _in_networks(remote_addr(settings), settings.metrics_allow)
+
+
+def _in_networks(address: str | None, networks: str) -> bool:
     try:
-        ip = ipaddress.ip_address(address)
-        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
+    return any(ip in ipaddress.ip_network(n.strip(), strict=False) for n in networks.split(",") if n.strip())
 
 
 def audit(engine: Engine, actor: str, action: str, target: str, detail: dict, at: datetime, addr: str | None) -> None:

@@ -238,6 +238,9 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
     _install_downloads(server, services)
     _install_video(server, services, video_live)
     _install_evidence(server, services)
+    from app import headers
+
+    headers.install(server, dash_app, settings)
     if background:
         from app.kpi import start_refresher
 
@@ -312,7 +315,13 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
     @server.route("/metrics")
     def metrics():
         from app import metrics as shared_metrics
+        from app.auth import may_read_metrics
         from app.outbox import refresh_gauges
+
+        if not may_read_metrics(services.settings):
+            response = jsonify(error="metrics need the bearer token (SUPERVISE_METRICS_TOKEN) or an allowed address")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response, 401
 
         try:
             refresh_gauges(services.engine)
@@ -632,4 +641,4 @@ def _install_evidence(server: Flask, services: Services) -> None:
         path = (root / item["path"]).resolve()
         if root not in path.parents or not path.is_file():
             abort(404)
-        return send_file(path, mimetype="image/jpeg", max_age=3600)
+        return send_file(path, mimetype="image/jpeg")  # private like every answer (app/headers.py)

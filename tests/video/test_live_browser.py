@@ -13,6 +13,7 @@ from flask import Flask, send_from_directory
 from tests.video.conftest import free_port, wait_until
 from tests.video.test_rtsp_workers import FAST, pools, redis_client  # noqa: F401 - fixtures
 from tests.web.conftest import chromium_path  # noqa: F401 - fixture
+from app.headers import content_security_policy
 from video import thumbnails
 from video.cameras import Camera
 from video.routes import create_blueprint
@@ -31,10 +32,22 @@ def _serve(pool, redis) -> tuple[str, object]:
     app.register_blueprint(create_blueprint(redis=redis, live=pool))
     app.add_url_rule("/", "page", lambda: PAGE)
     app.add_url_rule("/assets/<path:name>", "assets", lambda name: send_from_directory(ASSETS, name))
+    # The dashboard's own Content-Security-Policy: live video must play under it (blob: media, no eval).
+    app.after_request(lambda response: response.headers.update(
+        {"Content-Security-Policy": content_security_policy([], "'none'")}) or response)
     port = free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=8)
     threading.Thread(target=server.run, name="test.web", daemon=True).start()
     return f"http://127.0.0.1:{port}/", server
+
+
+def wait_in_page(page, expression: str, seconds: float) -> None:
+    """Playwright's wait_for_function evaluates a string inside the page, which the policy forbids (no eval);
+    page.evaluate goes through the debugging protocol instead."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not within {seconds} s: {expression}"
+        time.sleep(0.05)
 
 
 def test_mse_plays_the_camera_live_within_a_second_of_the_edge(rtsp_server, pools, redis_client, chromium_path):  # noqa: F811
@@ -50,13 +63,15 @@ def test_mse_plays_the_camera_live_within_a_second_of_the_edge(rtsp_server, pool
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"])
             page = browser.new_page()
+            page.add_init_script("window.cspViolations = []; document.addEventListener('securitypolicyviolation',"
+                                 " e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))")
             page.goto(url)
             # The latest still from Redis comes first, well within half a second of the page.
-            page.wait_for_function("document.querySelector('#live img.live-still').naturalWidth > 0", timeout=3000)
+            wait_in_page(page, "document.querySelector('#live img.live-still').naturalWidth > 0", 3.0)
             still_ms = page.evaluate("performance.getEntriesByType('resource')"
                                      ".find(e => e.name.includes('snapshot.jpg')).responseEnd")
             assert still_ms < 500
-            page.wait_for_function("document.querySelector('#live').dataset.mode === 'mse'", timeout=10000)
+            wait_in_page(page, "document.querySelector('#live').dataset.mode === 'mse'", 10.0)
             started = page.evaluate("document.querySelector('#live video').currentTime")
             time.sleep(3)
             playing = page.evaluate("""() => { const v = document.querySelector('#live video');
@@ -65,6 +80,7 @@ def test_mse_plays_the_camera_live_within_a_second_of_the_edge(rtsp_server, pool
             assert (playing["w"], playing["h"], playing["paused"]) == (640, 360, False)
             assert playing["t"] - started > 2.0  # it plays in real time
             assert playing["end"] - playing["t"] < 1.0  # held within a second of the newest frame
+            assert page.evaluate("window.cspViolations") == []
             browser.close()
     finally:
         server.close()
