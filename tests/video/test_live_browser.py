@@ -12,7 +12,7 @@ from flask import Flask, send_from_directory
 
 from tests.video.conftest import free_port, wait_until
 from tests.video.test_rtsp_workers import FAST, pools, redis_client  # noqa: F401 - fixtures
-from tests.web.conftest import chromium_path  # noqa: F401 - fixture
+from tests.web.conftest import chromium_path, wait_in_page  # noqa: F401 - fixture
 from app.headers import content_security_policy
 from video import thumbnails
 from video.cameras import Camera
@@ -39,15 +39,6 @@ def _serve(pool, redis) -> tuple[str, object]:
     server = create_server(app, host="127.0.0.1", port=port, threads=8)
     threading.Thread(target=server.run, name="test.web", daemon=True).start()
     return f"http://127.0.0.1:{port}/", server
-
-
-def wait_in_page(page, expression: str, seconds: float) -> None:
-    """Playwright's wait_for_function evaluates a string inside the page, which the policy forbids (no eval);
-    page.evaluate goes through the debugging protocol instead."""
-    deadline = time.monotonic() + seconds
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"not within {seconds} s: {expression}"
-        time.sleep(0.05)
 
 
 def test_mse_plays_the_camera_live_within_a_second_of_the_edge(rtsp_server, pools, redis_client, chromium_path):  # noqa: F811

@@ -252,3 +252,15 @@ def dash_call(client, outputs, inputs, state=(), triggered=None):
             "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
             "changedPropIds": [first]}
     return client.post("/_dash-update-component", json=body, headers=csrf_headers(client))
+
+
+def wait_in_page(page, expression: str, seconds: float) -> None:
+    """Wait until `expression` is true in the page. Playwright's wait_for_function evaluates a string inside
+    the page, which the dashboard's Content-Security-Policy forbids (no eval); page.evaluate goes through
+    the debugging protocol instead."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not within {seconds} s: {expression}"
+        time.sleep(0.05)

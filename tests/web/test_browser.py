@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 
 from app.settings import Settings
 from app.tables import alarm_actions, alarms, audit_log
-from tests.web.conftest import NOW, PASSWORD, make_region
+from tests.web.conftest import NOW, PASSWORD, make_region, wait_in_page
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,7 @@ def test_control_room_journey(pg_site, browser, tmp_path):
     assert rows(page)[0] == alarm_id  # newest first
     assert page.eval_on_selector(f'[data-alarm="{before[-1]}"]', "el => el.__kept === true"), "board was re-rendered"
     assert "fresh" in page.get_attribute(f'[data-alarm="{alarm_id}"]', "class")
-    page.wait_for_function("window.superviseAlerts >= 1", timeout=2000)  # sound + flash for a new red
+    wait_in_page(page, "window.superviseAlerts >= 1", 2)  # sound + flash for a new red
     assert "报警 13" in page.inner_text("#control-room-counts")
 
     page.click(f'[data-alarm="{alarm_id}"] .cell-kind')
@@ -150,7 +150,7 @@ def test_control_room_journey(pg_site, browser, tmp_path):
     live = page.locator("#case-live-video")
     assert live.get_attribute("data-camera") == f"{dept}:CAM"
     # The live window shows a picture at once: the latest still (no camera answers here).
-    page.wait_for_function("document.querySelector('#case-live-video img').naturalWidth > 0", timeout=9000)
+    wait_in_page(page, "document.querySelector('#case-live-video img').naturalWidth > 0", 9)
     assert "已超期" in page.inner_text("#case-clocks")
 
     href = page.get_attribute("#case-pdf", "href")
@@ -176,8 +176,8 @@ def test_escalation_and_filters(site, browser):
     clock.now = NOW + timedelta(minutes=40)  # warnings fired 5 min before NOW: now unacknowledged for 45 min
     page.wait_for_selector(f'[data-alarm="{warnings[0]}"].escalated', timeout=3000)
     page.goto(url + "/?level=alarm")  # the level filter, as the overview's click-through sets it
-    page.wait_for_function(f"document.querySelectorAll('#control-room-grid [data-alarm]').length == "
-                           f"{len(city_alarms) - len(warnings)}", timeout=3000)
+    wait_in_page(page, f"document.querySelectorAll('#control-room-grid [data-alarm]').length == "
+                           f"{len(city_alarms) - len(warnings)}", 3)
 
 
 def test_video_wall_sixteen_tiles(site, browser):
@@ -195,10 +195,9 @@ def test_video_wall_sixteen_tiles(site, browser):
     page.on("request", lambda r: live_requests.append(r.url) if "/video/" in r.url and "/live." in r.url else None)
     page.wait_for_selector(".wall-tile")
     assert page.locator(".wall-tile").count() == 16
-    page.wait_for_function("Array.from(document.querySelectorAll('.wall-tile img')).every(i => i.naturalWidth > 0)",
-                           timeout=8000)
+    wait_in_page(page, "Array.from(document.querySelectorAll('.wall-tile img')).every(i => i.naturalWidth > 0)", 8)
     first_src = page.get_attribute(".wall-tile >> nth=3 >> img", "src")
-    page.wait_for_function(f"document.querySelectorAll('.wall-tile img')[3].src !== {first_src!r}", timeout=8000)
+    wait_in_page(page, f"document.querySelectorAll('.wall-tile img')[3].src !== {first_src!r}", 8)
     page.click(".wall-tile >> nth=5")
     page.wait_for_selector(".wall-tile.wall-focus .wall-live", timeout=3000)
     page.click(".wall-tile >> nth=6")
