@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "video": ("video.command:video_command", "Run camera workers (health, thumbnails, evidence)."),
     "cameras": ("video.command:cameras_command", "List camera health as JSON lines."),
     "serve": ("app.serve:serve_command", "Run the web dashboard with gunicorn (several workers)."),
+    "front": ("app.front:front_command", "Print the nginx front's site (slow clients, TLS, live video)."),
     "user": ("app.users:user_command", "Dashboard users: add (password from stdin) or remove a user."),
     "export": ("app.export:export_command", "Write PDF snapshots: case dossier, KPI report, control room."),
     "kpi": ("app.kpi:kpi_command", "Maintain the KPI pre-aggregation (refresh, rebuild)."),

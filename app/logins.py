@@ -30,7 +30,7 @@ from app.tables import web_login_failures
 # A name is stored as typed, cut to this: no user has a longer one.
 NAME_CHARS = 200
 # How long a try waits for its turn to check a hash before it is told to come back.
-HASH_WAIT_SECONDS = 10.0
+HASH_WAIT_SECONDS = 30.0
 
 hasher = PasswordHasher()
 

@@ -75,10 +75,15 @@ def run_in_thread(settings, port: int, clock=None, host: str = "127.0.0.1", thre
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
 @click.option("--timeout", default=120, show_default=True, type=int, help="Seconds before a stuck worker restarts.")
 def serve_command(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
-    """Run the web dashboard with gunicorn (several workers)."""
+    """Run the web dashboard with gunicorn (several workers), on 127.0.0.1 behind the nginx front
+    (`supervise front nginx`): slow clients are the front's to hold."""
     from app.database import open_database
     from app.settings import load
 
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning("serving on %s: gunicorn gives each connection a thread while it sends its request, so a few "
+                    "dozen slow clients stop it answering; put the nginx front before it (supervise front nginx) "
+                    "and listen on 127.0.0.1", host)
     # Migrate once here, before workers start, instead of in every worker at once.
     open_database(load())
     run_gunicorn(gunicorn_options(host, port, workers, threads, timeout))
