@@ -21,8 +21,7 @@ from sqlalchemy.sql import ColumnElement
 
 from app.queries.reference import Reference
 
-ROLES = ("region", "city", "center", "department")
-ACTING_ROLES = ("region", "city", "center")
+from app.tables import ACTING_ROLES, ROLES  # noqa: F401 - said once, beside the users table
 
 
 @dataclass(frozen=True)

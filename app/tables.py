@@ -207,6 +207,11 @@ ratings = Table(
 )
 Index("ratings_window", ratings.c.window_id, ratings.c.rated_at)
 
+# A user's role, widest first; acting on alarms (ack, urge, close) and taking evidence are for
+# the officers above the department (app/scope.py says what each sees).
+ROLES = ("region", "city", "center", "department")
+ACTING_ROLES = ("region", "city", "center")
+
 users = Table(
     "users",
     metadata,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.database import open_database
 from app.settings import Settings, load
-from app.tables import alarms, cases, quality_log
+from app.tables import ACTING_ROLES, alarms, cases, quality_log, users
 from app.json_lines import emit, emit_listing, fetch_size, iso, limit_option
 from ingest.actions import ActionRefused, act
 
@@ -91,12 +91,18 @@ def alarms_command(as_json: bool, state: str, case_no: str | None, limit: int) -
 @click.command("alarm")
 @click.argument("action", type=click.Choice(["ack", "urge", "close"]))
 @click.argument("alarm_id", type=int)
-@click.option("--by", required=True, help="The officer's name, recorded in the audit trail.")
+@click.option("--by", required=True, help="The officer's name, recorded in the audit trail (a department's "
+                                        "dashboard user is refused).")
 @click.option("--note", required=True, help="Why: recorded with the action.")
 def alarm_command(action: str, alarm_id: int, by: str, note: str) -> None:
     """An officer's action on alarm ALARM_ID: ack (acknowledge), urge (督办) or close."""
     settings = _settings()
     engine = open_database(settings)
+    with engine.connect() as conn:
+        role = conn.execute(select(users.c.role).where(users.c.name == by.strip(), users.c.active.is_(True))).scalar()
+    if role is not None and role not in ACTING_ROLES:
+        raise click.ClickException(f"{by} is a {role} user: acknowledging, urging and closing alarms are for "
+                                   f"the officers above the department")
     try:
         result = act(engine, alarm_id, action, by, note, datetime.now(timezone.utc))
     except ActionRefused as exc:

@@ -90,3 +90,21 @@ def test_department_may_not_take_evidence(web_app, region, monkeypatch):
         refusal = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "denied",
                                                                 audit_log.c.target == f"case:{case_no}")).scalar_one()
     assert refusal == {"action": "take_evidence", "reason": "role"}
+
+
+@pytest.mark.parametrize("by,refused", [
+    ("department-user", True),  # a department's dashboard user, by name
+    ("center-user", False),
+    ("王督查", False),  # an officer without a dashboard login: the command line is the operator's
+])
+def test_the_command_line_refuses_a_department_user(region, by, refused):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    alarm_id = region.alarm_ids[OWN][0]
+    result = CliRunner().invoke(cli, ["alarm", "ack", str(alarm_id), "--by", by, "--note", "已核实"],
+                                env={"SUPERVISE_VAR_DIR": str(region.settings.var_dir)})
+    assert (result.exit_code != 0) is refused, result.output
+    assert ("for the officers above the department" in result.output) is refused
+    assert (alarm_row(region, alarm_id)["acknowledged_at"] is None) is refused
