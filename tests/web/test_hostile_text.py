@@ -17,7 +17,7 @@ from app import links
 from app.display import CELL, ELLIPSIS, TITLE, shown
 from app.i18n import t
 from app.settings import Settings
-from tests.web.conftest import NOW, PASSWORD, dash_call, login
+from tests.web.conftest import NOW, PASSWORD, dash_call, login, wait_in_page
 from tests.web.hostile import (BIDI_DEPT, CASE_DEPT_ID, HOSTILE_CASE_NOS, LINK_CENTER, LONG_CENTER, LONG_DEPT,
                                LONG_DEPT_ID, LONG_ITEM, LONG_REASON, LONG_STAFF, LONG_WINDOW, RLO, make_hostile_region)
 
@@ -262,8 +262,8 @@ def test_treemap_shows_markup_as_text(hostile_site, officer):
     page = officer.new_page()
     page.goto(url + "/overview")
     page.wait_for_selector("#overview-tree .main-svg text.slicetext")
-    page.wait_for_function("Array.from(document.querySelectorAll('#overview-tree text'))"
-                           ".some(t => t.textContent.includes('<a href='))", timeout=5000)
+    wait_in_page(page, "Array.from(document.querySelectorAll('#overview-tree text'))"
+                       ".some(t => t.textContent.includes('<a href='))", 5)
     assert page.locator("#overview-tree a").count() == 0, "the center name became a link"
     assert page.locator("#overview-tree [href*='evil'], #overview-tree [*|href*='evil']").count() == 0
 
