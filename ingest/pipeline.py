@@ -22,13 +22,14 @@ import orjson
 from redis import RedisError
 from sqlalchemy import Connection, Engine
 
+from app.alarm_stream import AlarmChange
+from app.messaging import link_of
+from app.outbox import Relay
+from app.outbox import backlog as outbox_backlog
 from ingest import bulk, catalogue, judging, metrics, row_checks, store
 from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
 from ingest.judging import JudgePool
-from app.alarm_stream import AlarmChange
-from app.outbox import Relay
-from app.outbox import backlog as outbox_backlog
 from ingest.source import EVENT_COLUMNS, Batch, read_batch
 from ingest.tailer import Cursor
 from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
@@ -178,12 +179,15 @@ class Ingest:
         changes = take_ratings(self.exchange, self.db, self.calendars, self.tz, now, self.batch_size)
         if self.escalate_after is not None:
             changes += escalate(self.db, now, self.escalate_after)
-        if self.redis is not None:
+        # While Redis is known down the outages wait in their stream, and the relay thread, not this
+        # loop, waits out the tries (a hung Redis would hold each for the socket timeout).
+        link = link_of(self.redis)
+        if self.redis is not None and (link is None or not link.down):
             if self._camera_places is None:
                 self._camera_places = camera_places(self.exchange)
             try:
                 changes += take_outages(self.redis, self.db, self._camera_places, now)
-            except RedisError:  # Redis down (its link logs that, once): the outages wait in their stream
+            except RedisError:  # its link logs the outage, once
                 pass
         self._publish(changes)
         return Totals(changes=len(changes))
