@@ -401,6 +401,9 @@ def check(d: Deployment) -> None:
     acted_on = {keys[alarm_id] for alarm_id in d.acked}
     assert contents(d.db, acted_on) == clean_run(d, acted_on), d.fault
 
+    print(f"\n{d.fault}: {len(d.polls)} board polls ({len(during)} during the fault), all 200 with rows, slowest "
+          f"{max(p.seconds for p in d.polls):.2f} s; {len(stream)} changes on the stream, {len(made_during)} made "
+          f"during the fault; outbox backlog up to {max(h['outbox']['backlog'] for h in faulty)}")
     # One line when the outage began and one when it ended; never one per try.
     log = (d.tmp / "ingest.log").read_text()
     assert log.count("is unreachable") == 1 and log.count("reachable again") == 1, log[-3000:]

@@ -45,14 +45,13 @@ def banner_messages(services, lang: str) -> list[str]:
     from app.queries.health import freshness
 
     now = services.clock()
-    link = link_of(services.redis)
-    degraded = [t("banner.redis", lang)] if link is not None and link.down else []
     key = f"banner:{int(now.timestamp() // 30)}"
     fresh = services.cache.get(key)
     if fresh is None:
         fresh = freshness(services.engine, now)
         services.cache.set(key, fresh, timeout=60)
-    messages = degraded
+    link = link_of(services.redis)  # as the cache just found it
+    messages = [t("banner.redis", lang)] if link is not None and link.down else []
     if fresh.last_ingest is None:
         messages.append(t("banner.no_data", lang))
     elif fresh.age_seconds > services.stale_after.total_seconds():
