@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -61,4 +62,47 @@ def test_a_fresh_red_alarm_at_a_watched_window_keeps_a_still(rtsp_server, pools,
     finally:
         stop.set()
         follower.join(10)
+    assert not follower.is_alive()
+
+
+def test_the_follower_rides_out_redis_down_at_start_and_later(rtsp_server, pools, redis_client, redis_url,  # noqa: F811
+                                                              tmp_path):
+    """Started while Redis is cut, cut again while it follows: it never dies, and a red alarm
+    published once Redis is back still gets its still, once."""
+    from app.messaging import connect_url
+    from tests.faultproxy import FaultProxy
+
+    server = rtsp_server(size="320x240", fps=10, gop=10)
+    pool = pools([Camera("C-1", "W-1", server.url("cam1"))], evidence_dir=tmp_path / "evidence")
+    assert wait_until(lambda: thumbnails.latest(redis_client, "C-1"), 20)
+    db = open_database(Settings(var_dir=tmp_path))
+    stop = threading.Event()
+    with FaultProxy("127.0.0.1", 6379) as proxy:
+        proxy.cut()
+        follower = threading.Thread(target=alarm_evidence.follow, name="test.alarm-evidence",
+                                    args=(connect_url(redis_url.replace(":6379", f":{proxy.port}")), pool, db,
+                                          tmp_path, {"W-1": "C-1"}.get, stop))
+        follower.start()
+        try:
+            time.sleep(2)
+            proxy.heal()
+            time.sleep(3)  # it reads the stream now
+            proxy.hang()
+            time.sleep(3)
+            assert follower.is_alive()
+            proxy.heal()
+            now = datetime.now(timezone.utc)
+            publish(db, redis_client, [_alarm(5, now)])
+
+            def kept():
+                with db.connect() as conn:
+                    return conn.execute(select(evidence)).mappings().all()
+
+            rows = wait_until(kept, 30)
+            assert [(r["alarm_id"], r["requested_by"]) for r in rows] == [(5, "system")]
+            time.sleep(2)
+            assert len(kept()) == 1
+        finally:
+            stop.set()
+            follower.join(15)
     assert not follower.is_alive()
