@@ -60,7 +60,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Sequence
 
 import redis as redis_lib
-from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, text, tuple_, union_all, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import metrics
@@ -174,29 +174,38 @@ class Relay:
         """Publish up to `limit` pending changes; how many rows were dealt with (0: none pending,
         or another relay holds the lease). Raises redis.RedisError when Redis cannot be reached:
         what was claimed stays in the outbox, with its entry ids, for the next pass."""
+        return self._pass(limit, look_first=True)[0]
+
+    def drain(self, limit: int = BATCH, *, look_first: bool = True) -> int:
+        """Passes until nothing is left to do (or another relay holds the lease); rows dealt with.
+        Without `look_first` the first pass claims at once (the caller knows changes wait)."""
+        total = 0
+        while True:
+            done, more = self._pass(limit, look_first)
+            total += done
+            if not more:
+                return total
+            look_first = False
+
+    def _pass(self, limit: int, look_first: bool) -> tuple[int, bool]:
+        """One pass: (rows dealt with, whether more may wait)."""
         with self._pass_lock:
-            if not self._any_pending():
-                return 0
+            # A cheap read first, so that idle relays (every web process, each second) write nothing.
+            if look_first and not self._any_pending():
+                return 0, False
             link = link_of(self.redis)
             if link is not None and link.down:
                 self.redis.ping()  # the try of the back-off, before claiming anything
             claimed = self._claim(limit)
             if not claimed:
-                return 0
+                return 0, False
             try:
                 seen, overtaken, top = self._publish(claimed)
             except BaseException:
                 self._release()
                 raise
             self._mark(seen, overtaken, top)
-            return len(seen) + len(overtaken)
-
-    def drain(self, limit: int = BATCH) -> int:
-        """Passes until nothing is left to do (or another relay holds the lease); rows dealt with."""
-        total = 0
-        while done := self.relay_once(limit):
-            total += done
-        return total
+            return len(seen) + len(overtaken), len(claimed) == limit or bool(overtaken)
 
     def _any_pending(self) -> bool:
         with self.engine.connect() as conn:
@@ -216,17 +225,23 @@ class Relay:
             if lease is None:
                 _ensure_relay_row(conn)
                 return []  # another relay is publishing
+            # Rows sent before (few: a pass that failed) in entry-id order, then new ones in outbox
+            # order; one round trip, each part by its own index.
             pending = outbox.c.published_at.is_(None)
-            sent = conn.execute(
-                select(outbox.c.id, outbox.c.message, outbox.c.stream_ms, outbox.c.stream_seq)
-                .where(pending, outbox.c.stream_ms.is_not(None))
-                .order_by(outbox.c.stream_ms, outbox.c.stream_seq).limit(limit)).all()
-            claimed = [_Claimed(r.id, r.message, (r.stream_ms, r.stream_seq)) for r in sent]
-            if len(claimed) < limit:
-                new = conn.execute(select(outbox.c.id, outbox.c.message)
-                                   .where(pending, outbox.c.stream_ms.is_(None))
-                                   .order_by(outbox.c.id).limit(limit - len(claimed))).all()
-                claimed += self._give_entry_ids(conn, new, (lease.last_ms, lease.last_seq))
+            columns = (outbox.c.id, outbox.c.message, outbox.c.stream_ms, outbox.c.stream_seq)
+            sent = select(*columns).where(pending, outbox.c.stream_ms.is_not(None)) \
+                .order_by(outbox.c.stream_ms, outbox.c.stream_seq).limit(limit).subquery()
+            new = select(*columns).where(pending, outbox.c.stream_ms.is_(None)).order_by(outbox.c.id) \
+                .limit(limit).subquery()
+            rows = conn.execute(union_all(select(sent), select(new))).all()
+            rows.sort(key=lambda r: (r.stream_ms is None, r.stream_ms or 0, r.stream_seq or 0, r.id))
+            rows = rows[:limit]
+            if not rows:  # published meanwhile by another relay: the lease goes back at once
+                conn.execute(update(relay).where(relay.c.name == NAME).values(holder=None, held_until=None))
+                return []
+            claimed = [_Claimed(r.id, r.message, (r.stream_ms, r.stream_seq)) for r in rows if r.stream_ms is not None]
+            claimed += self._give_entry_ids(conn, [r for r in rows if r.stream_ms is None],
+                                            (lease.last_ms, lease.last_seq))
         return claimed
 
     def _give_entry_ids(self, conn, new: list, last: tuple[int, int]) -> list[_Claimed]:
@@ -279,6 +294,10 @@ class Relay:
     def _mark(self, seen: list[int], overtaken: list[int], top: tuple[int, int] | None) -> None:
         outbox, relay = alarm_outbox, alarm_outbox_relay
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Not worth waiting for the disk: a mark lost in a server crash only means the rows
+                # are sent again, and Redis refuses them. (The claim, which gives the ids, waits.)
+                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             if seen:
                 conn.execute(update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
                              .values(published_at=self._clock()), {"ids": seen})
@@ -336,9 +355,11 @@ class Relay:
     def _run(self) -> None:
         delay, failing = RETRY_FIRST, None
         chores = _Chores(self.engine, self._clock)
+        nudged = False
         while not self._stop.is_set():
+            self._wake.clear()  # before the pass: a nudge that comes during it makes another at once
             try:
-                self.drain()
+                self.drain(look_first=not nudged)
                 if failing is not None:
                     log.warning("%s: the alarm outbox is being published again", self.name)
                 delay, failing = RETRY_FIRST, None
@@ -357,9 +378,9 @@ class Relay:
             if failing is not None:
                 self._stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
+                nudged = False
                 continue
-            self._wake.wait(self.every)
-            self._wake.clear()
+            nudged = self._wake.wait(self.every)
 
 
 class _Chores:

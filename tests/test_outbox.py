@@ -257,3 +257,12 @@ def test_a_database_made_without_the_migrations_gets_its_relay_row(engine):
     outbox.Relay(engine, client).drain()
     outbox.Relay(engine, client).drain()
     assert len(stream(client)) == 1
+
+
+def test_a_pass_that_finds_nothing_left_gives_the_lease_back(engine):
+    client = fakeredis.FakeRedis()
+    write(engine, [change(1)])
+    outbox.Relay(engine, client).drain()
+    assert outbox.Relay(engine, client).drain(look_first=False) == 0  # nudged, but another relay was quicker
+    with engine.connect() as conn:
+        assert conn.execute(select(alarm_outbox_relay.c.holder)).scalar() is None
