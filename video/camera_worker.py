@@ -33,7 +33,7 @@ from typing import Callable
 import av
 
 from video import faults, keyframes, redact
-from video.backoff import Backoff
+from app.backoff import Backoff
 from video.cameras import Camera
 from video.config import VideoConfig
 from video.health import CameraState, HealthTracker

@@ -1,9 +1,10 @@
-"""When to try a camera again: exponential backoff with full jitter.
+"""When to try again (a camera, a database): exponential backoff with full jitter.
 
 The n-th retry waits a uniformly random time in [0, min(cap, base·2ⁿ)]. The
 randomness matters more than the growth: after a switch reboots, thousands of
-cameras fail at the same instant, and without jitter they would all retry in
-the same instant again, forever (AWS Architecture Blog, "Exponential Backoff
+cameras (or, when a database restarts, every process of a region) fail at the
+same instant, and without jitter they would all retry in the same instant
+again, forever (AWS Architecture Blog, "Exponential Backoff
 And Jitter", 2015: full jitter spreads the load best).
 """
 from __future__ import annotations
@@ -24,5 +25,5 @@ class Backoff:
         return self._rng.uniform(0, window)
 
     def reset(self) -> None:
-        """The camera worked again: the next failure starts from the smallest window."""
+        """It worked again: the next failure starts from the smallest window."""
         self._attempt = 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from video.backoff import Backoff
+from app.backoff import Backoff
 
 
 def test_delays_stay_within_growing_windows():
