@@ -28,8 +28,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Date, Engine, and_, case as sql_case, delete, func, insert, literal, select, text
+from sqlalchemy import Date, Engine, and_, case as sql_case, delete, func, insert, literal, select
 
+from app.database import long_statements
+from app.locks import holding
 from app.queries.reference import Reference
 from app.scope import Scope, scope_for
 from app.tables import OPEN_STATUSES, cases, events, kpi_daily, kpi_monthly, kpi_state, ratings
@@ -44,7 +46,7 @@ RANK_TOP, RANK_BOTTOM = 50, 10  # a report keeps the best fifty and the worst te
 PLACE = ("center_id", "dept_id", "window_id", "staff_id")
 COUNTERS = ("received", "completed", "on_time", "early", "timed", "used_days", "promised_days", "corrected",
             "ended", "ratings", "rating_sum", "satisfied")
-ADVISORY_LOCK = 7_401_2025
+REFRESH_LOCK = "supervise-kpi-refresh"
 
 
 # --- maintenance ---------------------------------------------------------------------------------
@@ -204,41 +206,39 @@ _refresh_lock = threading.Lock()
 
 
 def refresh(engine: Engine, zone, now: datetime) -> int:
-    """Bring kpi_daily up to date with cases and ratings; returns the number of days whose aggregates changed."""
+    """Bring kpi_daily up to date with cases and ratings; returns the number of days whose aggregates changed.
+
+    Every web server runs it each minute; one at a time does the work (a lock on
+    either backend), so two never both write the days or the first kpi_state row."""
     if not _refresh_lock.acquire(blocking=False):
         return 0
     try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # Several web servers run this loop; one at a time does the work.
-                if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK}).scalar():
-                    return 0
-            try:
-                state = conn.execute(select(kpi_state).where(kpi_state.c.name == "daily")).mappings().first()
-                judged_mark = state["judged_mark"] if state else None
-                rating_mark = state["rating_mark"] if state else 0
-                # Marks are read before the scan: anything judged after them is caught next time.
-                new_judged = _aware(conn.execute(select(func.max(cases.c.judged_at))).scalar())
-                new_rating = conn.execute(select(func.max(ratings.c.id))).scalar() or 0
-                days = _touched_days(conn, judged_mark, rating_mark, zone)
-                conn.commit()
-                changed = rebuild_days(engine, days, zone)
-                rebuild_months(engine, {month_of(d) for d in changed})
-                with engine.begin() as write:
-                    values = dict(judged_mark=new_judged or judged_mark, rating_mark=new_rating)
-                    if changed or not state:  # refreshed_at is the cache version: it moves only when data did
-                        values["refreshed_at"] = now
-                    if state:
-                        write.execute(kpi_state.update().where(kpi_state.c.name == "daily").values(**values))
-                    else:
-                        write.execute(insert(kpi_state).values(name="daily", **values))
-                return len(changed)
-            finally:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK})
-                    conn.commit()
+        with holding(engine, REFRESH_LOCK, wait=False) as mine, long_statements():
+            return _refresh(engine, zone, now) if mine else 0
     finally:
         _refresh_lock.release()
+
+
+def _refresh(engine: Engine, zone, now: datetime) -> int:
+    with engine.connect() as conn:
+        state = conn.execute(select(kpi_state).where(kpi_state.c.name == "daily")).mappings().first()
+        judged_mark = state["judged_mark"] if state else None
+        rating_mark = state["rating_mark"] if state else 0
+        # Marks are read before the scan: anything judged after them is caught next time.
+        new_judged = _aware(conn.execute(select(func.max(cases.c.judged_at))).scalar())
+        new_rating = conn.execute(select(func.max(ratings.c.id))).scalar() or 0
+        days = _touched_days(conn, judged_mark, rating_mark, zone)
+    changed = rebuild_days(engine, days, zone)
+    rebuild_months(engine, {month_of(d) for d in changed})
+    with engine.begin() as write:
+        values = dict(judged_mark=new_judged or judged_mark, rating_mark=new_rating)
+        if changed or not state:  # refreshed_at is the cache version: it moves only when data did
+            values["refreshed_at"] = now
+        if state:
+            write.execute(kpi_state.update().where(kpi_state.c.name == "daily").values(**values))
+        else:
+            write.execute(insert(kpi_state).values(name="daily", **values))
+    return len(changed)
 
 
 def version(engine: Engine) -> str:
@@ -644,6 +644,7 @@ def kpi_rebuild(days: int | None) -> None:
         return
     today = now.astimezone(settings.zone).date()
     chosen = {today - timedelta(days=i) for i in range(days)}
-    changed = rebuild_days(engine, chosen, settings.zone)
-    rebuild_months(engine, {month_of(d) for d in chosen})  # a repair: the months are summed again regardless
+    with long_statements():
+        changed = rebuild_days(engine, chosen, settings.zone)
+        rebuild_months(engine, {month_of(d) for d in chosen})  # a repair: the months are summed again regardless
     click.echo(f"kpi: recomputed {len(chosen)} day(s), {len(changed)} changed")

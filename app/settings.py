@@ -13,10 +13,20 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+import click
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PREFIX = "SUPERVISE_"
+
+
+class ConfigurationError(click.ClickException):
+    """A fault no wait can cure (a setting, a database that refuses us, a missing table):
+    one line naming it, and exit 2."""
+
+    exit_code = 2
 
 
 class Settings(BaseSettings):
@@ -31,6 +41,27 @@ class Settings(BaseSettings):
     camera_offline_seconds: float = Field(30.0, gt=0, description="No decodable frame for this long raises camera_offline.")
     thumbnail_interval: float = Field(5.0, gt=0, description="Seconds between thumbnails per camera.")
     thumbnail_ttl: int = Field(120, gt=0, description="Seconds a thumbnail lives in Redis.")
+
+    # Both databases: how long to wait for what, and how a process waits out an outage.
+    db_connect_timeout: float = Field(10.0, gt=0, le=300, description="Seconds to wait for a PostgreSQL connection to open.")
+    db_statement_timeout: float = Field(
+        30.0, gt=0, le=3600,
+        description="Longest a statement may run (PostgreSQL statement_timeout); a link that stays silent "
+                    "5 s longer than this is taken for hung and cut.")  # fmt: skip
+    db_lock_timeout: float = Field(10.0, gt=0, le=3600, description="Longest a statement waits for a lock (PostgreSQL lock_timeout).")
+    db_long_statement_timeout: float = Field(
+        3600.0, gt=0, le=86400,
+        description="The statement limit of work that legitimately runs long: migrations, KPI refresh and "
+                    "rebuild, the simulator's backfill COPY.")  # fmt: skip
+    db_network_timeout: float = Field(
+        30.0, ge=3, le=600,
+        description="A PostgreSQL link that gets no TCP answer this long is dead (keepalives, tcp_user_timeout).")
+    db_retry_max_seconds: float = Field(
+        5.0, ge=0.5, le=300, description="Longest wait between two attempts while a database is down (full jitter).")
+    db_start_wait: float = Field(
+        60.0, ge=0, le=86400,
+        description="At start, how long an unreachable database is waited for before the command gives up "
+                    "(exit 2); later outages are waited out however long they last.")  # fmt: skip
 
     # The dashboard.
     secret_key: str = Field("", description="Session-signing key; empty: one kept in the database, shared by all servers.")
@@ -62,6 +93,22 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, description="Bearer token that opens /metrics from any address.")
     metrics_allow: str = Field("127.0.0.1/32,::1/128",
                                description="Comma-separated networks that read /metrics without the token.")
+
+    @field_validator("db_url", "exchange_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # The value is never repeated in the message: it may hold a password.
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. postgresql+psycopg://user@host:5432/name or "
+                             "sqlite:///path/to/file.db)") from None
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        if backend == "sqlite" and driver == "pysqlite" or backend == "postgresql" and driver == "psycopg":
+            return value
+        raise ValueError(f"{backend}+{driver} is not supported: use postgresql+psycopg://… or sqlite:///…")
 
     @field_validator("tz")
     @classmethod
@@ -120,4 +167,16 @@ def load() -> Settings:
     bad = unknown_variables()
     if bad:
         raise ValueError("unknown configuration variable(s): " + ", ".join(bad))
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ValueError(one_line(exc)) from None
+
+
+def one_line(error: ValidationError) -> str:
+    """pydantic's errors as one line, each naming its variable, none repeating a value (URLs hold passwords)."""
+    parts = []
+    for found in error.errors(include_url=False, include_input=False):
+        name = PREFIX + "_".join(str(part) for part in found["loc"]).upper()
+        parts.append(f"{name}: {found['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)

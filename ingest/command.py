@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from app.database import open_database
-from app.settings import Settings, load
+from app.settings import ConfigurationError, Settings, load
 from app.tables import ACTING_ROLES, alarms, cases, quality_log, users
 from app.json_lines import emit, emit_listing, fetch_size, iso, limit_option
 from ingest.actions import ActionRefused, act
@@ -18,7 +18,7 @@ def _settings() -> Settings:
     try:
         return load()
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise ConfigurationError(str(exc)) from None
 
 
 def _iso(value, settings: Settings):

@@ -63,6 +63,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from app import outage
+from app.database import Limits, postgres_engine
+
 
 class Unparsed(str):
     """Stored text that could not be read as its column's type, returned as is.
@@ -407,11 +410,13 @@ def create_exchange_schema(engine: Engine) -> bool:
 
 # --- an engine that reads anything ---
 
-def exchange_engine(url: str, **kwargs) -> Engine:
+def exchange_engine(url: str, limits: Limits | None = None, **kwargs) -> Engine:
     """An engine on the exchange database whose reads never raise on a value.
 
     On PostgreSQL, 'infinity' and years beyond 9999 are legal TIMESTAMPTZ values
-    that psycopg refuses to load; here they come back as :class:`Unparsed`.
+    that psycopg refuses to load; here they come back as :class:`Unparsed`. Its
+    outages are reported as the exchange database's, and its links have the same
+    `limits` as the supervision database's (app.database).
     """
     if make_url(url).get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -421,9 +426,9 @@ def exchange_engine(url: str, **kwargs) -> Engine:
         def _lenient_text(dbapi_connection, _record):
             dbapi_connection.text_factory = readable_text
 
-        return engine
-    kwargs.setdefault("connect_args", {"connect_timeout": 10})  # a dead server must not hang the caller
-    engine = create_engine(url, **kwargs)
+        return outage.watch(engine, "exchange")
+    kwargs.setdefault("pool_pre_ping", True)
+    engine = postgres_engine(url, "exchange", limits or Limits(), **kwargs)
 
     @event.listens_for(engine, "connect")
     def _lenient_instants(dbapi_connection, _record):

@@ -1,26 +1,26 @@
-"""Alembic environment: runs migrations on the engine handed over by app.database."""
-from alembic import context
-from sqlalchemy import text
+"""Alembic environment: runs migrations on the engine handed over by app.database.
 
+Several processes may start at once against one fresh database (a boot script
+starts the ingest, the video workers and the web together). Each holds one lock
+(app.locks) from before Alembic reads the schema's revision until after the
+migration has committed, so the first migrates and the others then find the
+schema at the newest revision and do nothing.
+"""
+from alembic import context
+
+from app.locks import holding
 from app.tables import metadata
 
-# Several processes may start at once against one database; only one migrates.
-ADVISORY_LOCK = 7_401_2024
+LOCK = "supervise-migrations"
 
 
 def run_migrations_online() -> None:
     engine = context.config.attributes["engine"]
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK})
-        try:
-            context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK})
-                connection.commit()
+    with holding(engine, LOCK), engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
 
 
 run_migrations_online()
