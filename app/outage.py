@@ -40,6 +40,7 @@ errors_total = Counter("supervise_database_transient_errors", "Database calls th
                        ["database"], registry=registry)  # fmt: skip
 
 RETRY_FIRST = 0.5  # seconds: the first retry window; a blip of a second is over before anyone notices
+PROGRESS_SECONDS = 10.0  # a call that ran this long before it failed got somewhere (see retrying)
 
 # What kind of fault an error is, when it passes without anyone changing our configuration:
 LINK = "link"  # the database cannot be reached: it ends when any statement answers
@@ -118,7 +119,6 @@ class Outage:
         self.where = where  # its URL without the password
         self.since: float | None = None  # monotonic instant it went down
         self.kind: str | None = None  # LINK or WRITE while down
-        self.quiet = False  # in a helper process forked to share its parent's work: the parent reports
         self._lock = threading.Lock()
 
     @property
@@ -139,7 +139,7 @@ class Outage:
             self.since, self.kind = time.monotonic(), found
         database_down.labels(self.database).set(1)
         outages_total.labels(self.database).inc()
-        if not self.quiet:
+        if not _quiet:
             log.error("the %s database%s is unavailable: %s; waiting it out", self.database, self._where(),
                       _why(self.database, error))  # fmt: skip
 
@@ -153,7 +153,7 @@ class Outage:
                 return
             since, self.since, self.kind = self.since, None, None
         database_down.labels(self.database).set(0)
-        if not self.quiet:
+        if not _quiet:
             log.warning("the %s database%s is back after %.0f s", self.database, self._where(),
                         time.monotonic() - since)  # fmt: skip
 
@@ -181,10 +181,13 @@ def outage(database: str, where: str = "") -> Outage:
         return found
 
 
+_quiet = False
+
+
 def quiet() -> None:
     """In a helper process forked to share its parent's work: the parent reports outages."""
-    for found in _outages.values():
-        found.quiet = True
+    global _quiet
+    _quiet = True
 
 
 _WATCHED: "weakref.WeakKeyDictionary[Engine, str]" = weakref.WeakKeyDictionary()  # engine -> its database
@@ -197,8 +200,9 @@ def watch(engine: Engine, database: str) -> Engine:
 
     @event.listens_for(engine, "handle_error")
     def _failed(context) -> None:
-        # A stale pooled connection failing its ping is replaced at once; only the reconnect's error counts.
-        if not context.is_pre_ping:
+        # A stale pooled connection failing its ping is replaced at once, and only the
+        # reconnect's error counts; unless the link was cut for a hang, which is an outage.
+        if not context.is_pre_ping or link_watch.cut_lately(database):
             found.failed(context.original_exception)
 
     @event.listens_for(engine, "after_cursor_execute")
@@ -259,15 +263,19 @@ def _pause(stop: threading.Event, seconds: float, deadline: float | None) -> boo
 
 
 def retrying(call: Callable[[], object], engines: list[Engine], stop: threading.Event, cap: float,
-             deadline: float | None = None):  # fmt: skip
+             deadline: float | None = None, patience: float | None = None):  # fmt: skip
     """`call()`, tried again after each transient database error, once `engines` answer; its result.
 
     Only for calls that may run twice: a transaction that failed may have committed
     (its COMMIT sent, the answer lost), so `call` must find out what is already done,
     as everything that reads a cursor or a state from the database does. Raises the
-    last error when `stop` is set or the monotonic `deadline` passes first."""
+    last error when `stop` is set, when the monotonic `deadline` passes, or when
+    failures have gone on for `patience` seconds (a call that ran a while before it
+    failed starts the count again: it got somewhere)."""
     waits = backoff(cap)
+    given, streak_from = deadline, None
     while True:
+        started = time.monotonic()
         try:
             result = call()
         except Exception as error:
@@ -275,6 +283,10 @@ def retrying(call: Callable[[], object], engines: list[Engine], stop: threading.
                 raise
             if not any(of(engine).down for engine in engines):
                 log.warning("a database call failed and is tried again: %s", describe(error))
+            if streak_from is None or time.monotonic() - started > PROGRESS_SECONDS:
+                streak_from = started
+            if patience is not None:
+                deadline = min(given or float("inf"), streak_from + patience)
             if not (wait_out(engines, stop, cap, deadline) and _pause(stop, waits.next_delay(), deadline)):
                 raise
             continue

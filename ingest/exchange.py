@@ -37,6 +37,8 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
+from pathlib import Path
+from typing import Iterable
 
 from sqlalchemy import (
     BigInteger,
@@ -64,7 +66,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app import outage
-from app.database import Limits, postgres_engine
+from app.database import Limits, postgres_engine, reach
+from app.settings import ConfigurationError
 
 
 class Unparsed(str):
@@ -408,6 +411,22 @@ def create_exchange_schema(engine: Engine) -> bool:
     return True
 
 
+def missing_from_contract(engine: Engine, tables: Iterable[Table] | None = None) -> list[str]:
+    """The contract's tables (all, or `tables`) and columns that the database lacks,
+    as 'table' or 'table.column'; empty when it has them all. Checked at start, so
+    that a process that needs one finds out before it has committed anything."""
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names())
+    missing = []
+    for table in tables or metadata.sorted_tables:
+        if table.name not in present:
+            missing.append(table.name)
+            continue
+        columns = {column["name"] for column in inspector.get_columns(table.name)}
+        missing += [f"{table.name}.{column.name}" for column in table.columns if column.name not in columns]
+    return missing
+
+
 # --- an engine that reads anything ---
 
 def exchange_engine(url: str, limits: Limits | None = None, **kwargs) -> Engine:
@@ -449,6 +468,31 @@ def text_or_bytes(data: bytes) -> str | bytes:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data
+
+
+def open_exchange(settings, tables: Iterable[Table] | None = None) -> Engine:
+    """The configured exchange database, once it answers and holds the contract's
+    `tables` (default: all of them) with every column; a ConfigurationError (one
+    line, exit 2) otherwise. An unreachable one is waited for as app.database.reach
+    says."""
+    url = settings.exchange_url_resolved
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database != ":memory:" and not (
+            parsed.database and Path(parsed.database).is_file()):  # fmt: skip
+        raise ConfigurationError(f"there is no exchange database at {parsed.database} (SUPERVISE_EXCHANGE_URL; "
+                                 "try 'supervise simulate --backfill 7' for a demo one)")  # fmt: skip
+    limits = Limits.of(settings)
+    engine = exchange_engine(url, limits)
+    missing: list[str] = []
+
+    def check() -> None:
+        missing[:] = missing_from_contract(engine, tables)
+
+    reach(engine, "SUPERVISE_EXCHANGE_URL", limits, then=check)
+    if missing:
+        raise ConfigurationError(f"the exchange database ({outage.safe_url(engine)}, SUPERVISE_EXCHANGE_URL) lacks "
+                                 f"what the contract defines: {', '.join(missing)}")  # fmt: skip
+    return engine
 
 
 def _register_lenient_timestamptz(connection) -> None:

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterator
 
+from app import outage
 from ingest import store
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def _start_worker(warm: bool) -> None:
         log.debug("no PR_SET_PDEATHSIG here")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    outage.quiet()  # an outage fails our share, and the parent, which waits it out, reports it
     # The parent's pooled connections belong to the parent: open our own.
     _ingest.db.dispose(close=False)
     _ingest.exchange.dispose(close=False)

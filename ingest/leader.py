@@ -53,10 +53,13 @@ class Leadership:
         except BlockingIOError:
             handle.close()
             return False
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        try:  # who holds it, for a person looking; a full disk must not cost us the lock
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+        except OSError as exc:
+            log.debug("cannot write the pid into %s: %s", path, exc)
         self._file = handle
         return True
 

@@ -143,6 +143,13 @@ class Ingest:
             self._close_standby()
             self._stop_relay()
 
+    def forget_work_in_flight(self) -> None:
+        """After a failed cycle: drop what was judged ahead and the workers forked for it.
+        Either may stand on a transaction that did not commit, or on connections an
+        outage closed; the next cycle starts again from what is committed."""
+        self._close_standby()
+        self.ahead = Ahead()
+
     def _cycle(self, now: datetime, chores: bool = True) -> Totals:
         # A backlog is taken in for up to CATCH_UP_SECONDS before judging, so that a
         # case touched by many of its batches is judged once, not once per batch.

@@ -16,38 +16,33 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import click
-from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
-from app.database import open_database
+from app import outage
+from app.database import Limits, open_database
 from app.messaging import connect
-from app.settings import Settings
+from app.settings import ConfigurationError, Settings
 from ingest import metrics
 from ingest.calendars import CalendarBook
-from ingest.exchange import exchange_engine
+from ingest.exchange import open_exchange
 from ingest.leader import Leadership
-from ingest.pipeline import Ingest
+from ingest.pipeline import Ingest, Totals
 
 log = logging.getLogger("ingest")
 
+OUTAGE_RESET_SECONDS = 60  # failures further apart than this are separate outages: back-off starts short again
+
 
 def build(settings: Settings, batch_size: int = 5000) -> Ingest:
-    """An `Ingest` wired to the configured databases, calendars and Redis."""
-    exchange = exchange_engine(settings.exchange_url_resolved)
-    try:
-        tables = set(inspect(exchange).get_table_names())
-    except OperationalError as exc:
-        raise click.ClickException(f"cannot open the exchange database: {exc.orig}") from exc
-    if "case_events" not in tables:
-        raise click.ClickException(
-            "the exchange database has no case_events table "
-            "(SUPERVISE_EXCHANGE_URL; try 'supervise simulate --backfill 7' for a demo one)"
-        )
+    """An `Ingest` wired to the configured databases, calendars and Redis.
+
+    Every contract table of the exchange database is checked first, so a missing
+    one stops the ingest before it has committed anything."""
+    exchange = open_exchange(settings)
     try:
         calendars = CalendarBook.from_dir(settings.calendar_dir)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise ConfigurationError(f"SUPERVISE_CALENDAR_DIR: {exc}") from None
     return Ingest(exchange, open_database(settings), calendars, settings.zone, connect(settings), batch_size,
                   escalate_after=timedelta(minutes=settings.escalate_minutes))
 
@@ -76,24 +71,46 @@ def run_ingest(settings: Settings, *, once: bool, now: datetime | None, batch_si
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    limits = Limits.of(settings)
     try:
         if once:
-            _run_once(ingest, leadership, now or datetime.now(timezone.utc), wait_for_lock)
+            _run_once(ingest, leadership, now or datetime.now(timezone.utc), wait_for_lock, limits)
         else:
-            _follow(ingest, leadership, wall_clock(now), stop)
+            _follow(ingest, leadership, wall_clock(now), stop, limits)
     finally:
-        leadership.release()
+        try:
+            leadership.release()
+        except Exception as error:  # noqa: BLE001 - the lock goes with the connection anyway
+            log.debug("could not release the ingest lock: %s", error)
 
 
-def _run_once(ingest: Ingest, leadership: Leadership, now: datetime, wait_for_lock: float) -> None:
-    deadline = time.monotonic() + wait_for_lock
-    while not leadership.try_acquire():
-        if time.monotonic() > deadline:
-            raise click.ClickException("another ingest holds the lock; try again when it stops")
-        time.sleep(0.5)
-    with _ProgressBars(enabled=sys.stderr.isatty()) as bars:
-        ingest.on_progress = bars.show
-        totals = ingest.run_once(now)
+def _run_once(ingest: Ingest, leadership: Leadership, now: datetime, wait_for_lock: float, limits: Limits) -> None:
+    """Take in and judge as of `now`, then return. An outage on the way is waited out for
+    up to SUPERVISE_DB_START_WAIT at a time (every run picks up where the cursor stands,
+    so a run cut off by one is safe to run again); a longer one ends the run, exit 1."""
+
+    def attempt() -> Totals:
+        deadline = time.monotonic() + wait_for_lock
+        while not leadership.try_acquire():
+            if time.monotonic() > deadline:
+                raise click.ClickException("another ingest holds the lock; try again when it stops")
+            time.sleep(0.5)
+        with _ProgressBars(enabled=sys.stderr.isatty()) as bars:
+            ingest.on_progress = bars.show
+            try:
+                return ingest.run_once(now)
+            except Exception:
+                ingest.forget_work_in_flight()
+                raise
+
+    try:
+        totals = outage.retrying(attempt, [ingest.db, ingest.exchange], threading.Event(), limits.retry_cap,
+                                 patience=limits.start_wait)  # fmt: skip
+    except Exception as error:
+        if not outage.transient(error):
+            raise
+        raise click.ClickException(f"a database stayed unavailable for {limits.start_wait:.0f} s "
+                                   f"({outage.describe(error)}); what was taken in is kept: run again") from None
     print(
         f"ingest: {totals.rows} rows read, {totals.events} events taken in, {totals.rejected} set aside, "
         f"{totals.duplicates} repeats ignored, {totals.orphans} orphans expired, {totals.set_aside} cases set aside, "
@@ -133,18 +150,38 @@ class _ProgressBars:
             bar.close()
 
 
-def _follow(ingest: Ingest, leadership: Leadership, clock, stop: threading.Event) -> None:
+def _follow(ingest: Ingest, leadership: Leadership, clock, stop: threading.Event, limits: Limits) -> None:
+    """Follow until stopped: active while this process holds the lock, standing by otherwise.
+
+    A database outage, in either role, is waited out (app.outage logs its start and
+    its end): it never ends the process. What a failed cycle left in memory is
+    dropped and the next cycle starts again from what is committed, so a cycle whose
+    COMMIT went through unseen is not done twice."""
     standing_by = False
+    waits, failed_at = outage.backoff(limits.retry_cap), 0.0
+    engines = [ingest.db, ingest.exchange]
     while not stop.is_set():
-        if not leadership.try_acquire():
-            if not standing_by:
-                log.warning("another ingest is active; standing by to take over")
-                standing_by = True
+        try:
+            if not leadership.try_acquire():
+                if not standing_by:
+                    log.warning("another ingest is active; standing by to take over")
+                    standing_by = True
+                metrics.is_leader.set(0)
+                stop.wait(1.0)
+                continue
+            log.warning("this ingest is now the active one")
+            standing_by = False
+            metrics.is_leader.set(1)
+            ingest.follow(clock, stop, still_leader=leadership.held)
             metrics.is_leader.set(0)
-            stop.wait(1.0)
-            continue
-        log.warning("this ingest is now the active one")
-        standing_by = False
-        metrics.is_leader.set(1)
-        ingest.follow(clock, stop, still_leader=leadership.held)
-        metrics.is_leader.set(0)
+        except Exception as error:
+            if not outage.transient(error):
+                raise
+            ingest.forget_work_in_flight()
+            if not any(outage.of(engine).down for engine in engines):
+                log.warning("a database call failed and is tried again: %s", outage.describe(error))
+            if time.monotonic() - failed_at > OUTAGE_RESET_SECONDS:
+                waits.reset()  # the last failure is long past: start again from short waits
+            failed_at = time.monotonic()
+            if outage.wait_out(engines, stop, limits.retry_cap):
+                stop.wait(waits.next_delay())  # a fault a probe cannot see (a full disk) is not retried at once
