@@ -192,7 +192,7 @@ def test_a_bad_calendar_file_is_refused_with_its_name(exchange, supervise, tmp_p
     (folder / "GX-450100.toml").write_text('closures = ["2025-13-07"]\n')
     supervise.env["SUPERVISE_CALENDAR_DIR"] = str(folder)
     result = supervise("ingest", "--once", ok=False)
-    assert result.exit_code == 1 and "GX-450100.toml" in result.output and "2025-13-07" in result.output
+    assert result.exit_code == 2 and "GX-450100.toml" in result.output and "2025-13-07" in result.output
 
 
 def test_a_low_onsite_rating_warns_and_its_follow_up_clock_runs_over_national_day(exchange, supervise):
