@@ -21,6 +21,7 @@ import redis as redis_lib
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import outage
 from app.alarm_stream import AlarmChange, read_after, snapshot_position
 from app.messaging import RETRY_FIRST, RETRY_MAX
 from app.tables import evidence as evidence_table
@@ -69,7 +70,9 @@ def follow(redis, pool, db: Engine, var_dir: Path, camera_of_window: Callable[[s
             stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
         except SQLAlchemyError as exc:  # the change is looked at again once the database is back
-            log.warning("cannot record alarm evidence now (%s); retrying", redact.describe(getattr(exc, "orig", exc)))
+            if not outage.transient(exc):  # an outage has its own lines (app.outage)
+                log.warning("cannot record alarm evidence now (%s); retrying",
+                            redact.describe(getattr(exc, "orig", exc)))
             stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
         except Exception:  # noqa: BLE001 - this thread must not die: log it and carry on

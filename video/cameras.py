@@ -65,6 +65,14 @@ def _load_with_tables(engine: Engine, exchange) -> list[Camera]:
     return sorted(found, key=lambda c: c.camera_id)
 
 
+def open_cameras(settings) -> Engine:
+    """The exchange database holding the cameras, once it answers and holds the contract's
+    cameras and windows tables; a ConfigurationError naming it otherwise."""
+    from ingest import exchange
+
+    return exchange.open_exchange(settings, (exchange.cameras, exchange.windows))
+
+
 def engine_for(url: str) -> Engine:
     """An engine on the exchange database (the ingest's lenient one when available)."""
     try:

@@ -62,10 +62,9 @@ def video_command(shard: str, once_seconds: float | None, reload_seconds: float,
     try:
         pool = start_workers(settings, stop, shard=mine, evidence_dir=evidence_dir, reload_seconds=reload_seconds,
                              config=VideoConfig.from_settings(settings, start_spread=start_spread))
-    except SQLAlchemyError as exc:
+    except SQLAlchemyError as exc:  # both databases answered and hold their tables: a fault of another kind
         cause = getattr(exc, "orig", None) or exc
-        raise click.ClickException(f"cannot read cameras from the exchange database: {redact.describe(cause)}") \
-            from None
+        raise click.ClickException(f"cannot start the camera workers: {redact.describe(cause)}") from None
     stop.wait(once_seconds)
     stop.set()
     left = pool.stop()

@@ -259,19 +259,25 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from app import outage
+    from app.database import open_database
     from app.messaging import connect
-    from video.cameras import engine_for, load_enabled
+    from video.cameras import load_enabled, open_cameras
     from video.outage import stream_hook
     from video.sharding import Shard
 
     shard = shard or Shard(0, 1)
     config = config or VideoConfig.from_settings(settings)
     redis = connect(settings)
-    engine = engine_for(settings.exchange_url_resolved)
+    # Both databases are reached (or refused, naming the one at fault) before anything starts.
+    engine = open_cameras(settings)
+    db = open_database(settings)
+
     def mine(camera) -> bool:
         return shard.owns(camera.camera_id) and (only is None or camera.camera_id in only)
 
-    cameras = [c for c in load_enabled(engine) if mine(c)]
+    cameras = outage.retrying(lambda: [c for c in load_enabled(engine) if mine(c)], [engine], stop,
+                              settings.db_retry_max_seconds)  # fmt: skip
     windows = {c.camera_id: c.window_id for c in cameras}
     pool = CameraPool(redis, config, on_outage=stream_hook(redis, windows.get, config.offline_after),
                       evidence_dir=evidence_dir or settings.var_dir / "evidence")
@@ -283,8 +289,9 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
             try:
                 fresh = [c for c in load_enabled(engine) if mine(c)]
             except SQLAlchemyError as exc:
-                cause = getattr(exc, "orig", None) or exc
-                log.warning("cannot re-read cameras, keeping the current list: %s", redact.describe(cause))
+                if not outage.transient(exc):  # an outage has its own lines (app.outage)
+                    cause = getattr(exc, "orig", None) or exc
+                    log.warning("cannot re-read cameras, keeping the current list: %s", redact.describe(cause))
                 continue
             windows.update({c.camera_id: c.window_id for c in fresh})
             pool.sync(fresh)
@@ -293,17 +300,17 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
             log.warning("threads still running at exit: %s", ", ".join(left))
 
     threading.Thread(target=reload_until_stopped, name="video.reload", daemon=True).start()
-    _keep_alarm_evidence(settings, redis, pool, windows, stop)
+    _keep_alarm_evidence(settings, redis, pool, db, windows, stop)
     return pool
 
 
-def _keep_alarm_evidence(settings, redis, pool: CameraPool, windows: dict[str, str], stop: threading.Event) -> None:
+def _keep_alarm_evidence(settings, redis, pool: CameraPool, db, windows: dict[str, str],
+                         stop: threading.Event) -> None:  # fmt: skip
     """Evidence for fresh red alarms at the windows this pool watches (video.alarm_evidence)."""
-    from app.database import open_database
     from video import alarm_evidence
 
     def camera_of_window(window_id: str) -> str | None:
         return next((camera for camera, window in windows.items() if window == window_id), None)
 
     threading.Thread(target=alarm_evidence.follow, name="video.alarm-evidence", daemon=True,
-                     args=(redis, pool, open_database(settings), settings.var_dir, camera_of_window, stop)).start()
+                     args=(redis, pool, db, settings.var_dir, camera_of_window, stop)).start()

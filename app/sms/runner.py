@@ -30,13 +30,14 @@ def build(settings: Settings, sms: SmsSettings | None = None, engine=None):
 def place_names(settings: Settings):
     """Center and window names from the exchange database, if there is one (an absent
     SQLite file is not created just to find no names)."""
+    from app.database import Limits
     from app.sms.places import ExchangeNames
     from ingest.exchange import exchange_engine
 
     url = make_url(settings.exchange_url_resolved)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
         return lambda center_id, window_id: (None, None)
-    return ExchangeNames(exchange_engine(settings.exchange_url_resolved))
+    return ExchangeNames(exchange_engine(settings.exchange_url_resolved, Limits.of(settings)))
 
 
 def start(settings: Settings, clock: Callable[[], datetime], stop: threading.Event,

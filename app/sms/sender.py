@@ -20,6 +20,7 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
+from app import outage
 from app.sms import outbox
 from app.sms.gateway import Gateway, GatewayError, Outgoing, PermanentFailure, outgoing_id
 from app.sms.hours import SendingHours
@@ -62,15 +63,21 @@ class Sender:
         self.names = names
 
     def run(self, clock: Callable[[], datetime], stop: threading.Event) -> None:
-        """Send until `stop` is set; a failing round is logged and tried again next poll."""
+        """Send until `stop` is set; a failing round is logged and tried again next poll.
+
+        During a database outage (app.outage logs its start and end) rounds are tried
+        again every poll without a line each. A message the gateway took but the
+        outage kept from being marked sent goes out again under the same id when its
+        lease ends, and the gateway drops the repeat."""
         threading.current_thread().name = "sms.sender"
         while True:
             try:
                 result = self.run_once(clock())
                 if result.queued or result.sent or result.failed or result.retrying:
                     log.info("sms round: %s", result)
-            except Exception:
-                log.exception("sms round failed; trying again in %.0f s", self.settings.poll_seconds)
+            except Exception as error:
+                if not outage.transient(error):  # an outage is reported by the engine that met it
+                    log.exception("sms round failed; trying again in %.0f s", self.settings.poll_seconds)
             if stop.wait(self.settings.poll_seconds):
                 return
 
