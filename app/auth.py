@@ -41,7 +41,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from app import logins, sessions
+from app import logins, outage, sessions
 from app.scope import Scope, scope_for
 from app.tables import audit_log, users, web_secrets
 
@@ -55,6 +55,9 @@ CSRF_COOKIE, CSRF_HEADER = "_csrf_token", "X-CSRFToken"
 # JavaScript bundles of Dash (code, not data). Everything else needs a user.
 # /api/sms/inbound authenticates the SMS provider with its own bearer token, not a login.
 PUBLIC_PREFIXES = ("/login", "/healthz", "/api/sms/inbound", "/metrics", "/lang/", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+# While the database is down, a session this process confirmed this recently still opens
+# pages that answer from cache (the board); see install().load.
+OUTAGE_GRACE = 600.0
 # Routes no browser posts to (no cookie, no Origin check, no CSRF token): their callers carry a bearer token.
 CSRF_EXEMPT = ("/api/sms/inbound",)
 
@@ -190,11 +193,29 @@ def install(server: Flask, services) -> LoginManager:
     # Basic auth checks a script's password once a minute, not on every call: keyed by the
     # password hash too, so a changed password misses at once. The key is this process's own.
     basic_cache, basic_key = _ShortCache(60.0), secrets.token_bytes(32)
+    last_confirmed: dict[str, tuple[float, User]] = {}  # session token -> (monotonic, user) last read from the database
 
     @manager.user_loader
     def load(token: str):
-        found = sessions.user_of(engine, token, clock(), lifetime)
-        return User(found.id, found.name, found.role, found.scope_id, found.password_hash, token) if found else None
+        try:
+            found = sessions.user_of(engine, token, clock(), lifetime)
+        except Exception as error:
+            # The database is down: a session this process confirmed lately stays good, so
+            # pages with cached answers still answer (actions need the database anyway). A
+            # session ended elsewhere just before the outage is honoured here at most
+            # OUTAGE_GRACE after this process last confirmed it.
+            confirmed = last_confirmed.get(token)
+            if not outage.transient(error) or confirmed is None or time.monotonic() - confirmed[0] > OUTAGE_GRACE:
+                raise
+            return confirmed[1]
+        if not found:
+            last_confirmed.pop(token, None)
+            return None
+        user = User(found.id, found.name, found.role, found.scope_id, found.password_hash, token)
+        if len(last_confirmed) > 10_000:
+            last_confirmed.clear()
+        last_confirmed[token] = (time.monotonic(), user)
+        return user
 
     @manager.request_loader
     def from_request(req):

@@ -26,6 +26,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "No official holiday calendar for {years}: working days fall back to Monday–Friday."),
     "page.not_found": ("页面不存在", "Page not found"),
     "page.forbidden": ("无权查看", "You may not see this"),
+    "unavailable.title": ("暂时无法访问", "Unavailable for the moment"),
+    "unavailable.body": ("数据库暂时无法访问，系统正在等待其恢复，请稍后再试。",
+                         "The database cannot be reached for the moment; the system is waiting for it. Try again shortly."),
     # --- roles ---------------------------------------------------------------------------
     "role.region": ("自治区", "Region"),
     "role.city": ("设区市", "City"),

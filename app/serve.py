@@ -41,10 +41,14 @@ def run_gunicorn(options: dict) -> None:
                 self.cfg.set(key, value)
 
         def load(self):
+            from app.database import open_database
             from app.settings import load
             from app.web import create_app
 
-            return create_app(load())
+            # The master reached the database once already; a worker (re)started during an
+            # outage waits for it rather than fail to boot, which would stop the master.
+            settings = load()
+            return create_app(settings, engine=open_database(settings, wait_forever=True))
 
     Application().run()
 

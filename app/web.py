@@ -23,7 +23,8 @@ from flask_caching import Cache
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import Engine
 
-from app.database import open_database
+from app import outage
+from app.database import Limits, open_database
 from ingest.exchange import exchange_engine
 from app.messaging import connect
 from app.outbox import Relay
@@ -103,7 +104,12 @@ class Services:
         with self._marker_lock:
             read_at, value = self._marker
             if value is None or not 0 <= time.time() - read_at < MARKER_SECONDS:
-                read_at, value = self._read_marker()
+                try:
+                    read_at, value = self._read_marker()
+                except Exception as error:
+                    if value is None or not outage.transient(error):
+                        raise
+                    return value  # the database is down: boards go on answering from their caches
                 self._marker = (read_at, value)
         return value
 
@@ -175,7 +181,7 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
     for video/routes.py (the demo passes its camera pool; by default each web
     process pulls a camera on demand while someone watches it).
     """
-    from app import auth
+    from app import auth, unavailable
     from app.links import CaseNumberConverter
 
     engine = engine or open_database(settings)
@@ -197,9 +203,9 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
         settings=settings,
         clock=clock,
         engine=engine,
-        exchange_engine=exchange_engine(settings.exchange_url_resolved),
+        exchange_engine=exchange_engine(settings.exchange_url_resolved, Limits.of(settings)),
         redis=connect(settings),
-        reference=ReferenceCache(exchange_engine(settings.exchange_url_resolved)),
+        reference=ReferenceCache(exchange_engine(settings.exchange_url_resolved, Limits.of(settings))),
         cache=cache,
         metrics=CollectorRegistry(),
         escalate_after=timedelta(minutes=float(auth.web_option(settings, "escalate_minutes", 30.0))),
@@ -207,6 +213,7 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
     )
     services.relay = Relay(engine, services.redis, name="web.relay")
     server.extensions["supervise"] = services
+    unavailable.install(server)
     auth.install(server, services)
     _install_metrics(server, services)
     _install_plain_routes(server, services)
@@ -289,18 +296,23 @@ def _install_metrics(server: Flask, services: Services) -> None:
 
 def _install_plain_routes(server: Flask, services: Services) -> None:
     from app.i18n import COOKIE, LANGUAGES
-    from app.queries.health import database_ok, freshness
+    from app.queries.health import database_ok, exchange_problem, freshness
 
     @server.route("/healthz")
     def healthz():
         from app.outbox import refresh_gauges
 
         db_ok = database_ok(services.engine)
+        exchange = exchange_problem(services.exchange_engine)
         try:
             redis_ok = bool(services.redis.ping())
         except Exception:
             redis_ok = False
-        body = {"status": "ok" if db_ok and redis_ok else "degraded", "database": db_ok, "redis": redis_ok}
+        failing = {name: why for name, why in (("database", None if db_ok else "unreachable"),
+                                              ("exchange", exchange), ("redis", None if redis_ok else "unreachable"))
+                   if why}  # fmt: skip
+        body = {"status": "degraded" if failing else "ok", "database": db_ok, "exchange": exchange is None,
+                "redis": redis_ok, "failing": failing}  # fmt: skip
         if db_ok:
             fresh = freshness(services.engine, services.clock())
             body["ingest_age_seconds"] = fresh.age_seconds

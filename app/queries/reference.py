@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, inspect, select
 
+from app import outage
 from ingest import exchange
 
 log = logging.getLogger(__name__)
@@ -167,10 +168,11 @@ class ReferenceCache:
             if self._value is None or self._monotonic() - self._read_at >= self._ttl:
                 try:
                     self._value = read_reference(self._engine)
-                except Exception:
+                except Exception as error:
                     if self._value is None:
                         raise
-                    log.exception("re-reading reference data failed; keeping the previous copy")
+                    if not outage.transient(error):  # an outage has its own lines (app.outage)
+                        log.exception("re-reading reference data failed; keeping the previous copy")
                 self._read_at = self._monotonic()
         return self._value
 
