@@ -24,7 +24,7 @@ import weakref
 from typing import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy import Engine, event, exc as sa_exc, text
+from sqlalchemy import URL, Engine, event, exc as sa_exc, text
 
 from app import link_watch
 from app.backoff import Backoff
@@ -216,7 +216,9 @@ def watch(engine: Engine, database: str) -> Engine:
 
 def safe_url(engine: Engine) -> str:
     """The engine's URL as a log line may show it: no password."""
-    return engine.url.set(password=None).render_as_string(hide_password=False)
+    url = engine.url
+    return URL.create(url.drivername, url.username, None, url.host, url.port, url.database,
+                      url.query).render_as_string(hide_password=False)  # fmt: skip
 
 
 def of(engine: Engine) -> Outage:
