@@ -1,5 +1,5 @@
-"""Prometheus metrics of the ground floor, the same in every process: its link to Redis
-and the alarm outbox. Served by the web's ``/metrics`` and the ingest's
+"""Prometheus metrics of the ground floor, the same in every process: its link to Redis,
+its databases (app.outage) and the alarm outbox. Served by the web's ``/metrics`` and the ingest's
 ``--metrics-port`` beside their own, from a registry of their own so that tests
 and the all-in-one demo never collide."""
 from __future__ import annotations
@@ -17,3 +17,12 @@ outbox_oldest_seconds = Gauge("supervise_outbox_oldest_seconds",
                               "Age of the oldest alarm change not yet on the alarm stream (0: none).", registry=registry)
 outbox_published_total = Counter("supervise_outbox_published_total",
                                  "Alarm changes this process's relay put on the alarm stream.", registry=registry)
+
+database_down = Gauge("supervise_database_down", "1 while this process finds the database unavailable.",
+                      ["database"], registry=registry)  # fmt: skip
+database_outages_total = Counter("supervise_database_outages_total",
+                                 "Database outages this process has seen begin.", ["database"], registry=registry)
+database_transient_errors_total = Counter("supervise_database_transient_errors_total",
+                                          "Database calls that failed with an error that passes by itself "
+                                          "(an outage, a statement timeout, a deadlock).", ["database"],
+                                          registry=registry)  # fmt: skip

@@ -4,7 +4,7 @@ A database that stops answering is a normal day: a restart, a fail-over, a
 full disk, a link that drops or hangs. Every long-running process waits it
 out. It retries with back-off, says so in one line when the outage starts and
 one when it ends (naming the database, never its password), and counts it in
-:data:`registry`. Only a fault that waiting cannot cure ends a process: a
+:mod:`app.metrics`. Only a fault that waiting cannot cure ends a process: a
 database or role that does not exist, a wrong password, a missing table.
 
 Engines made by :func:`app.database.make_engine` and
@@ -23,21 +23,14 @@ import time
 import weakref
 from typing import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import URL, Engine, event, exc as sa_exc, text
 
 from app import link_watch
+from app.metrics import database_down, database_outages_total, database_transient_errors_total
 from app.backoff import Backoff
 
 log = logging.getLogger("supervise.outage")
 
-registry = CollectorRegistry()
-database_down = Gauge("supervise_database_down", "1 while this process finds the database unavailable.",
-                      ["database"], registry=registry)  # fmt: skip
-outages_total = Counter("supervise_database_outages", "Database outages this process waited out (or is in).",
-                        ["database"], registry=registry)  # fmt: skip
-errors_total = Counter("supervise_database_transient_errors", "Database calls that failed with an error that passes.",
-                       ["database"], registry=registry)  # fmt: skip
 
 RETRY_FIRST = 0.5  # seconds: the first retry window; a blip of a second is over before anyone notices
 PROGRESS_SECONDS = 10.0  # a call that ran this long before it failed got somewhere (see retrying)
@@ -130,7 +123,7 @@ class Outage:
         found = kind(error)
         if found is None:
             return
-        errors_total.labels(self.database).inc()
+        database_transient_errors_total.labels(self.database).inc()
         if found == STATEMENT:
             return
         with self._lock:
@@ -138,7 +131,7 @@ class Outage:
                 return
             self.since, self.kind = time.monotonic(), found
         database_down.labels(self.database).set(1)
-        outages_total.labels(self.database).inc()
+        database_outages_total.labels(self.database).inc()
         if not _quiet:
             log.error("the %s database%s is unavailable: %s; waiting it out", self.database, self._where(),
                       _why(self.database, error))  # fmt: skip

@@ -63,7 +63,7 @@ import redis as redis_lib
 from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, text, tuple_, union_all, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import metrics
+from app import metrics, outage
 from app.alarm_stream import STREAM, STREAM_MAXLEN, AlarmChange
 from app.messaging import RETRY_FIRST, RETRY_MAX, link_of
 from app.tables import alarm_outbox, alarm_outbox_relay
@@ -360,17 +360,20 @@ class Relay:
             self._wake.clear()  # before the pass: a nudge that comes during it makes another at once
             try:
                 self.drain(look_first=not nudged)
-                if failing is not None:
+                if failing not in (None, "database outage"):
                     log.warning("%s: the alarm outbox is being published again", self.name)
                 delay, failing = RETRY_FIRST, None
             except redis_lib.RedisError as exc:  # the Redis link logs the outage, once
                 failing = failing or "redis"
                 log.debug("%s: cannot publish now: %s", self.name, exc)
             except SQLAlchemyError as exc:
-                if failing != "database":
-                    log.warning("%s: cannot read the alarm outbox (%s); retrying with back-off", self.name,
-                                getattr(exc, "orig", None) or exc)
-                failing = "database"
+                if outage.transient(exc):  # the database's outage has its own lines (app.outage)
+                    failing = failing or "database outage"
+                else:
+                    if failing != "database":
+                        log.warning("%s: cannot read the alarm outbox (%s); retrying with back-off", self.name,
+                                    getattr(exc, "orig", None) or exc)
+                    failing = "database"
             except Exception:  # noqa: BLE001 - a relay thread never dies: it is the stream's only writer
                 log.exception("%s: unexpected failure; retrying with back-off", self.name)
                 failing = "bug"

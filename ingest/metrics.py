@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from app import outage
-
 registry = CollectorRegistry()
-registry.register(outage.registry)  # database outages, as every process reports them
 
 rows_total = Counter("supervise_ingest_rows_total", "Exchange rows taken in.", ["source"], registry=registry)
 quality_rejects_total = Counter(
