@@ -46,6 +46,7 @@ def _peak_rss_mb() -> float:
 def _setup(url: str, days: int, scale: float, until: date):
     from zoneinfo import ZoneInfo
 
+    from app.database import Limits
     from app.simulate.feed import Feed
     from app.simulate.region import build_region
     from app.simulate.writer import write_reference
@@ -53,7 +54,7 @@ def _setup(url: str, days: int, scale: float, until: date):
     from rules.calendar import WorkCalendar
 
     zone = ZoneInfo(ZONE_NAME)
-    engine = exchange.exchange_engine(url)
+    engine = exchange.exchange_engine(url, Limits(statement=Limits().long_statement))  # as the simulator writes
     exchange.create_exchange_schema(engine)
     region = build_region(SEED, "rtsp://user:pass@127.0.0.1:8554/cam{n}")
     write_reference(engine, region)

@@ -134,7 +134,7 @@ def build_cases(db_url: str, places: list, n_cases: int, now: datetime, seed: in
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from app.database import make_engine
+    from app.database import long_statements, make_engine
     from app.tables import alarms, cases, ratings
 
     url = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -146,7 +146,7 @@ def build_cases(db_url: str, places: list, n_cases: int, now: datetime, seed: in
         with psycopg.connect(url) as conn:
             samples = _copy_rows(conn, places, n_cases, now, seed)
     finally:
-        with engine.begin() as conn:
+        with long_statements(), engine.begin() as conn:  # indexes on millions of rows take minutes
             conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")  # sorts in memory, not on disk
             for index in indexes:
                 index.create(conn)

@@ -39,8 +39,12 @@ class Leadership:
             return True
         if self.engine.dialect.name == "postgresql":
             connection = self.engine.connect()
-            got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(self.name)}).scalar()
-            connection.commit()
+            try:
+                got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(self.name)}).scalar()
+                connection.commit()
+            except Exception:  # an outage: the caller waits it out; the connection goes back now
+                connection.close()
+                raise
             if got:
                 self._connection = connection
             else:

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import click
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
+from app.database import Limits
 from app.simulate.backfill import backfill
 from app.simulate.feed import Feed
 from app.simulate.live import accelerated, run_live
@@ -114,7 +116,7 @@ def simulate_command(exchange_url, seed, scale, backfill_days, until, live, spee
     settings = load()
     zone = settings.zone
     url = exchange_url or settings.exchange_url_resolved
-    engine = _engine(url)
+    engine = _engine(url, settings)
     clock = _clock_from(now_text)
     if exchange.create_exchange_schema(engine):
         click.echo(f"Created the exchange schema in {_safe(url)}", err=True)
@@ -156,11 +158,13 @@ def simulate_command(exchange_url, seed, scale, backfill_days, until, live, spee
     engine.dispose()
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, settings) -> Engine:
+    """The exchange database to write; its statements (a day's COPY) may take the long limit."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return exchange.exchange_engine(url)
+    limits = Limits.of(settings)
+    return exchange.exchange_engine(url, replace(limits, statement=limits.long_statement))
 
 
 def _safe(url: str) -> str:
