@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from ingest import store
 from ingest.exchange import items as exchange_items
 from rules.clocks import Item
-from rules.events import MAX_DAYS, MAX_FEE
+from rules.events import MAX_DAYS, MAX_FEE, MAX_ID_CHARS
 
 SOURCE = "items"  # the quality log's source for a refused item
 
@@ -49,9 +49,11 @@ def read_catalogue(exchange: Engine) -> Catalogue:
 def item_of(row: Mapping) -> Item:
     """The Item of one ``items`` row; ValueError, saying what is wrong, if it cannot be used."""
     code = row["item_code"]
+    if not isinstance(code, str) or len(code) > MAX_ID_CHARS:
+        raise ValueError(f"item_code {_show(code)} is not a code of at most {MAX_ID_CHARS} characters")
     fee = row["fee_yuan"]
     if not isinstance(fee, Decimal) or not fee.is_finite() or not 0 <= fee <= MAX_FEE:
-        raise ValueError(f"item {code!r}: fee_yuan {_show(fee)} is not an amount from 0 to {MAX_FEE:,} yuan")
+        raise ValueError(f"item {_show(code)}: fee_yuan {_show(fee)} is not an amount from 0 to {MAX_FEE:,} yuan")
     return Item(code, _days(code, "promised_days", row["promised_days"]),
                 _days(code, "statutory_days", row["statutory_days"]), _unit(code, row["day_unit"]), fee,
                 row["dept_id"])  # fmt: skip
@@ -60,15 +62,15 @@ def item_of(row: Mapping) -> Item:
 def _days(code: str, name: str, value: object) -> int:
     # SQLite keeps whatever was written: text, a fraction, a boolean
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"item {code!r}: {name} {_show(value)} is not a whole number of days")
+        raise ValueError(f"item {_show(code)}: {name} {_show(value)} is not a whole number of days")
     if not 0 <= value <= MAX_DAYS:
-        raise ValueError(f"item {code!r}: {name} {value} is not from 0 to {MAX_DAYS} days (ten years)")
+        raise ValueError(f"item {_show(code)}: {name} {value} is not from 0 to {MAX_DAYS} days (ten years)")
     return value
 
 
 def _unit(code: str, value: object) -> str:
     if value not in ("working", "natural"):
-        raise ValueError(f"item {code!r}: day_unit {_show(value)} is neither 'working' nor 'natural'")
+        raise ValueError(f"item {_show(code)}: day_unit {_show(value)} is neither 'working' nor 'natural'")
     return value
 
 

@@ -609,7 +609,7 @@ def _case_row(j: CaseJudgement | None, received: Event, case_events: list[Event]
         return {
             "case_no": received.case_no, "item_code": item.item_code, "center_id": received.center_id,
             "dept_id": received.dept_id or item.dept_id, "window_id": received.window_id,
-            "staff_id": received.staff_id, "applicant_phone": received.payload.get("applicant_phone"),
+            "staff_id": received.staff_id, "applicant_phone": _phone(received),
             "status": "received", "received_at": received.occurred_at, "start_date": None,
             "deemed_accepted": False, "promise_due": None, "statutory_due": None, "paused_days": 0,
             "extension_days": 0, "completed_at": None, "result": None, "on_time": None, "early": None,
@@ -620,11 +620,10 @@ def _case_row(j: CaseJudgement | None, received: Event, case_events: list[Event]
     next_change = min([t for t in [j.next_change, *future] if t is not None], default=None)
     completed_day = j.completed_at.astimezone(tz).date() if j.completed_at else None
     used = calendar.working_days_between(j.start_date, completed_day) if completed_day and j.start_date else None
-    phone = received.payload.get("applicant_phone")
     return {
         "case_no": j.case_no, "item_code": j.item_code, "center_id": center_id, "dept_id": dept_id,
         "window_id": window_id, "staff_id": staff_id,
-        "applicant_phone": phone if isinstance(phone, str) else None,
+        "applicant_phone": _phone(received),
         "status": j.status, "received_at": j.received_at, "start_date": j.start_date,
         "deemed_accepted": j.deemed_accepted, "promise_due": j.promise_due, "statutory_due": j.statutory_due,
         "paused_days": j.paused_days, "extension_days": j.extension_days, "completed_at": j.completed_at,
@@ -634,6 +633,13 @@ def _case_row(j: CaseJudgement | None, received: Event, case_events: list[Event]
         "corrections": sum(1 for e in case_events if e.kind == "correction_notice" and e.occurred_at <= now),
         "next_change": next_change, "clocks": _clocks_json(j.clocks), "judged_at": now,
     }  # fmt: skip
+
+
+def _phone(received: Event) -> str | None:
+    """The applicant's phone (an optional field): text no longer than any phone number, else none.
+    (The column is indexed: a database refuses an entry of a few kB.)"""
+    phone = received.payload.get("applicant_phone")
+    return phone if isinstance(phone, str) and len(phone) <= 40 else None
 
 
 def _clocks_json(clocks) -> bulk.JsonText:

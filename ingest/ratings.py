@@ -36,7 +36,7 @@ from app import outbox
 from app.alarm_stream import AlarmChange, change_from
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
-from rules.events import FIRST_YEAR, LAST_YEAR, parse_timestamp
+from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp
 from rules.ratings import LOW_SCORE, RECTIFY_DAYS, Rating, low_satisfaction, rectification_overdue
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,9 @@ def check_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: t
             raise _Bad(f"{name} {value!r} is not text")
         if "\x00" in value:
             raise _Bad(f"{name} {_show(value)} holds a NUL character, which cannot be stored")
+        if len(value.strip()) > MAX_ID_CHARS:
+            raise _Bad(f"{name} {_show(value)} is {len(value):,} characters long, longer than any id may be "
+                       f"(at most {MAX_ID_CHARS})")
         return value.strip()
 
     try:

@@ -47,6 +47,7 @@ WINDOW_IDS = 1_000_000  # each pass reads back this far below the watermark it b
 SHARE_IDS = 2_000  # ids read again at a time
 ONCE_SHARES = 10  # ingest --once: this many shares per table
 SOURCES = ("case_events", "onsite_ratings")
+REASON_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ class Change:
         return f"changed:{self.source}"
 
     def reason(self) -> str:
+        """What changed, readable; at most REASON_CHARS (the quality log's reason is a key of an
+        index; the whole of every value is in row())."""
+        text = self._reason()
+        return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+
+    def _reason(self) -> str:
         row = f"{self.source} row {self.row_id} (case {_show(self.case_no)}{', ' + self.about if self.about else ''})"
         if self.what == "deleted":
             return f"{row} was deleted upstream after it was taken in; what was taken in stays, nothing is judged again"

@@ -50,6 +50,10 @@ FIRST_YEAR, LAST_YEAR = 1970, 2199
 MAX_DAYS = 3650
 # The largest fee a completion may state: what the catalogue's fee column (NUMERIC(12, 2)) holds.
 MAX_FEE = Decimal("9999999999.99")
+# The longest id or code (case_no, center_id, …, step_id, special_id), in characters. Ids are
+# keys of indexes, and a database refuses an index entry of a few kB: one longer id in a batch
+# would stop the ingest. The longest real one is a few dozen characters.
+MAX_ID_CHARS = 200
 _NUL = "\x00"  # text PostgreSQL cannot store: a row holding it is set aside
 
 # An event whose case has no `received` yet is held this long, then set aside.
@@ -121,14 +125,16 @@ def check_row(
         type(occurred_at) is datetime and type(recorded_at) is datetime
         and type(case_no) is str and type(kind) is str and kind in _FIELD_CHECKS
         and type(occurred_at.tzinfo) in _OFFSET_ALWAYS and type(recorded_at.tzinfo) in _OFFSET_ALWAYS
-        and case_no.strip() and _NUL not in case_no and occurred_at - recorded_at <= MAX_FUTURE_SKEW
+        and case_no.strip() and _NUL not in case_no and len(case_no) <= MAX_ID_CHARS
+        and occurred_at - recorded_at <= MAX_FUTURE_SKEW
         and FIRST_YEAR <= occurred_at.year <= LAST_YEAR and FIRST_YEAR <= recorded_at.year <= LAST_YEAR
-        and (source_system is None or type(source_system) is str and _NUL not in source_system)
-        and (center_id is None or type(center_id) is str and _NUL not in center_id)
-        and (dept_id is None or type(dept_id) is str and _NUL not in dept_id)
-        and (window_id is None or type(window_id) is str and _NUL not in window_id)
-        and (staff_id is None or type(staff_id) is str and _NUL not in staff_id)
-        and (item_code is None or type(item_code) is str and _NUL not in item_code)
+        and (source_system is None or type(source_system) is str and _NUL not in source_system
+             and len(source_system) <= MAX_ID_CHARS)
+        and (center_id is None or type(center_id) is str and _NUL not in center_id and len(center_id) <= MAX_ID_CHARS)
+        and (dept_id is None or type(dept_id) is str and _NUL not in dept_id and len(dept_id) <= MAX_ID_CHARS)
+        and (window_id is None or type(window_id) is str and _NUL not in window_id and len(window_id) <= MAX_ID_CHARS)
+        and (staff_id is None or type(staff_id) is str and _NUL not in staff_id and len(staff_id) <= MAX_ID_CHARS)
+        and (item_code is None or type(item_code) is str and _NUL not in item_code and len(item_code) <= MAX_ID_CHARS)
     ):  # fmt: skip
         body = None
         if type(payload) is str:
@@ -175,6 +181,9 @@ def _check(
             raise _Bad(f"{column} {_show(value)} holds a NUL character, which cannot be stored")
         if _not_utf8(value):  # what a reader hands on for text that is not UTF-8
             raise _Bad(f"{column} {_show(value)} is not UTF-8 text")
+        if _too_long(value):
+            raise _Bad(f"{column} {_show(value)} is {len(value):,} characters long, longer than any id or code "
+                       f"may be (at most {MAX_ID_CHARS})")
     if kind is None:
         raise _Bad("kind is NULL")
     if kind not in KINDS:
@@ -352,19 +361,28 @@ def _too_many_days(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > MAX_DAYS
 
 
+def _too_long(v: object) -> bool:
+    return isinstance(v, (str, bytes, bytearray)) and len(v) > MAX_ID_CHARS
+
+
+def _id_text(v: object) -> bool:
+    """An id in a payload (step_id, special_id): a non-empty string no longer than MAX_ID_CHARS."""
+    return isinstance(v, str) and v.strip() != "" and len(v) <= MAX_ID_CHARS
+
+
 REQUIRED: dict[str, tuple[tuple[str, str, Any], ...]] = {
     "rejected": (("reason", "a non-empty string", _nonempty_str),),
     "step_started": (
-        ("step_id", "a non-empty string", _nonempty_str),
+        ("step_id", "a non-empty string", _id_text),
         ("limit_days", "an integer >= 0", _days_from(0)),
     ),
-    "step_completed": (("step_id", "a non-empty string", _nonempty_str),),
+    "step_completed": (("step_id", "a non-empty string", _id_text),),
     "special_started": (
-        ("special_id", "a non-empty string", _nonempty_str),
+        ("special_id", "a non-empty string", _id_text),
         ("type", "a non-empty string", _nonempty_str),
         ("limit_days", "an integer >= 0", _days_from(0)),
     ),
-    "special_ended": (("special_id", "a non-empty string", _nonempty_str),),
+    "special_ended": (("special_id", "a non-empty string", _id_text),),
     "extended": (("days", "an integer >= 1", _days_from(1)),),
     "completed": (("result", "'approved' or 'denied'", lambda v: v in ("approved", "denied")),),
 }
@@ -408,6 +426,9 @@ def _check_fields(kind: str, body: dict[str, Any]) -> None:
         if name not in body or body[name] is None:
             raise _Bad(f"payload lacks required field {name!r} for kind {kind}")
         if not ok(body[name]):
+            if isinstance(body[name], str) and _too_long(body[name]):
+                raise _Bad(f"payload field {name!r} for kind {kind} is {len(body[name]):,} characters long, longer "
+                           f"than any id may be (at most {MAX_ID_CHARS}): {_show(body[name])}")
             if _too_many_days(body[name]):
                 raise _Bad(f"payload field {name!r} for kind {kind} is {_show(body[name])} days, more than the "
                            f"{MAX_DAYS} (ten years) any time limit may be")

@@ -10,7 +10,9 @@ with only the later good rows.
 from __future__ import annotations
 
 import json
+import random
 import shutil
+import string
 import uuid
 from datetime import timedelta
 
@@ -67,12 +69,14 @@ def write(exchange: Exchange, rows) -> None:
 # --- hostile rows ----------------------------------------------------------------------------------
 
 BIG = "9" * 5000
+# Text no index entry can hold (a few kB that do not compress).
+LONG = "".join(random.Random(7).choice(string.ascii_letters + "中文字段") for _ in range(3000))
 HOSTILE_NUMBERS = st.one_of(
     st.integers(-10, 10), st.integers(3640, 3660), st.integers(-(2**70), 2**70),
     st.sampled_from([20261125, 1_500_001, 2_000_000, 2**31, 2**63, 10**30]),
     st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([0.5, 1e308, -0.0]),
     st.text(max_size=4), st.sampled_from(["12.50", "1e999999999", "-1", "NaN"]), st.booleans(), st.none(),
-    st.lists(st.integers(0, 3), max_size=2),
+    st.lists(st.integers(0, 3), max_size=2), st.just(LONG),
 )
 VALID = payload_strategies(fees=(0, 60, "12.50"))
 
@@ -103,14 +107,15 @@ INSTANT_TEXT = st.sampled_from([
 def hostile_rows(draw):
     rows = []
     for _ in range(draw(st.integers(1, 8))):
-        case_no = draw(st.one_of(st.sampled_from(HOSTILE_CASES), st.sampled_from([None, "", " ", "H\u202e1"])))
+        case_no = draw(st.one_of(st.sampled_from(HOSTILE_CASES), st.sampled_from([None, "", " ", "H\u202e1", LONG])))
         kind = draw(st.one_of(st.sampled_from(KINDS), st.sampled_from(["Accepted", None])))
         occurred = local("2026-09-29 09:00") + timedelta(minutes=draw(st.integers(0, 30 * 24 * 60)))
         occurred_at = draw(st.one_of(st.just(occurred), st.just(occurred), INSTANT_TEXT))
         recorded_at = occurred + timedelta(seconds=5) if not isinstance(occurred_at, str) else occurred_at
         item_code = draw(st.sampled_from(["ITEM-W", "ITEM-H", "ITEM-GONE", None])) if kind == "received" else None
         rows.append({"case_no": case_no, "kind": kind, "occurred_at": occurred_at, "recorded_at": recorded_at,
-                     "item_code": item_code, "payload": draw(payloads(kind))})  # fmt: skip
+                     "item_code": item_code, "center_id": draw(st.sampled_from(["GX-450100", None, LONG])),
+                     "payload": draw(payloads(kind))})  # fmt: skip
     if draw(st.integers(0, 4)) == 0:  # ten-year extensions, each in bounds, that overflow together
         base = local("2026-10-13 09:00")
         rows.append({"case_no": "H1", "kind": "received", "occurred_at": local("2026-09-29 09:00"),

@@ -13,6 +13,7 @@ from ingest import exchange as x
 from ingest import metrics
 from ingest.runner import build
 
+from .conftest import Supervise
 from .exchange_builder import local
 
 NOW = "2026-10-20T00:00:00+08:00"
@@ -96,6 +97,43 @@ def test_rows_that_stopped_the_ingest_are_set_aside_with_a_reason(exchange, supe
         assert word in reason
     assert_good_case_judged(supervise)
     assert_good_case_judged(supervise, "GOOD-AFTER")
+
+
+LONG = "".join(__import__("random").Random(7).choice("abcdefghijklmnopqrstuvwxyz中文字段") for _ in range(12_000))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("write,words", [
+    (lambda exchange: exchange.event(LONG, "received", "2026-09-29 10:00", item_code="ITEM-W"), ["case_no", "12,000"]),
+    (lambda exchange: exchange.event("BAD", "received", "2026-09-29 10:00", item_code="ITEM-W", center_id=LONG),
+     ["center_id", "12,000"]),
+    (lambda exchange: exchange.event("GOOD", "step_started", "2026-09-29 11:00", {"step_id": LONG, "limit_days": 1}),
+     ["step_id", "12,000"]),
+])
+def test_an_id_longer_than_an_index_holds_is_set_aside_on_postgresql(exchange, tmp_path, pg_url, monkeypatch,
+                                                                       write, words):  # fmt: skip
+    """PostgreSQL refuses an index entry of more than a few kB: one such id stopped every batch."""
+    monkeypatch.delenv("SUPERVISE_REDIS_URL", raising=False)
+    supervise = Supervise({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": str(exchange.engine.url),
+                           "SUPERVISE_DB_URL": pg_url})  # fmt: skip
+    good_case(exchange)
+    write(exchange)
+    good_case(exchange, "GOOD-AFTER")
+    assert "1 set aside" in supervise.ingest(NOW)
+    [reason] = reasons(supervise).values()
+    assert all(word in reason for word in words) and len(reason) < 500
+    assert_good_case_judged(supervise)
+    assert_good_case_judged(supervise, "GOOD-AFTER")
+
+
+def test_an_applicant_phone_that_is_no_phone_number_is_left_out(exchange, supervise, tmp_path):
+    """An optional field: the case is taken in and judged, without a phone to send the SMS to."""
+    exchange.event("GOOD", "received", "2026-09-29 09:00", {"applicant_phone": LONG}, item_code="ITEM-W")
+    exchange.event("GOOD", "accepted", "2026-09-29 09:30")
+    supervise.ingest(NOW)
+    assert_good_case_judged(supervise)
+    with create_engine(f"sqlite:///{tmp_path / 'supervise.db'}").connect() as conn:
+        assert conn.execute(text("SELECT applicant_phone FROM cases")).scalar_one() is None
 
 
 def test_an_onsite_rating_dated_beyond_any_year_is_refused(exchange, supervise):
