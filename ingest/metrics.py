@@ -22,7 +22,8 @@ set_aside_total = Counter(
     "supervise_ingest_set_aside_total",
     "Set aside with a reason in the data-quality log so that the rest goes on: an exchange row whose check "
     "raised (row), a case whose judgement raised (case) or whose item cannot be used (case_item), a rating "
-    "(rating) or a camera outage (outage) whose judgement raised.",
+    "(rating) or a camera outage (outage) whose judgement raised; a share of the checks of rows changed upstream "
+    "that raised (row_checks).",
     ["what"], registry=registry,
 )
 refused_items = Gauge(

@@ -150,10 +150,10 @@ def _case_events(conn: Connection, rows: dict[int, tuple], low: int, high: int, 
         row = rows.get(event_id)
         if row is not None and row == event:
             continue  # as taken in, to the letter (the usual row, on PostgreSQL)
-        about = f"{event[2]} at {event[3].astimezone(tz).isoformat()}"
+        about = f"{event[2]} at {_local(event[3], tz)}"
         if row is None:
             changes.append(Change("case_events", event_id, "deleted", event[1], about=about))
-        elif columns := _event_differs(event, row, tz):
+        elif columns := _safely(_event_differs, event, row, tz):
             changes.append(Change("case_events", event_id, "changed", event[1], columns, about))
     changes += _raw_changes("case_events", EVENT_COLUMNS, rows, set_aside, stored.keys())
     unknown = [row for event_id, row in rows.items() if event_id not in stored and event_id not in set_aside]
@@ -173,7 +173,7 @@ def _event_differs(event: tuple, row: tuple, tz: tzinfo) -> dict[str, tuple]:
         if column in ("occurred_at", "recorded_at"):
             moment = parse_timestamp(new, tz)
             if moment != old:
-                columns[column] = (old.astimezone(tz).isoformat(), moment.astimezone(tz).isoformat() if moment else new)
+                columns[column] = (_local(old, tz), _local(moment, tz) if moment else new)
         elif column == "payload":
             if _decoded(new) != _decoded(old):
                 columns[column] = (old, new if isinstance(new, (str, bytes)) else json.dumps(new, ensure_ascii=False))
@@ -218,10 +218,10 @@ def _onsite_ratings(conn: Connection, rows: dict[int, tuple], low: int, high: in
     changes = []
     for rating_id, rating in stored.items():
         row = rows.get(rating_id)
-        about = f"score {rating['score']} at {rating['rated_at'].astimezone(tz).isoformat()}"
+        about = f"score {rating['score']} at {_local(rating['rated_at'], tz)}"
         if row is None:
             changes.append(Change("onsite_ratings", rating_id, "deleted", rating["case_no"], about=about))
-        elif columns := _rating_differs(rating, row, tz):
+        elif columns := _safely(_rating_differs, rating, row, tz):
             changes.append(Change("onsite_ratings", rating_id, "changed", rating["case_no"], columns, about))
     changes += _raw_changes("onsite_ratings", RATING_COLUMNS, rows, set_aside, stored.keys())
     changes += [Change("onsite_ratings", rating_id, "appeared", row[1]) for rating_id, row in rows.items()
@@ -239,7 +239,7 @@ def _rating_differs(stored, row: tuple, tz: tzinfo) -> dict[str, tuple]:
         if column in ("window_id", "staff_id") and new is None:
             continue  # taken from the case when the row named none: nothing to compare
         if old != new:
-            shown = (old.astimezone(tz).isoformat(), new.astimezone(tz).isoformat()) if column == "rated_at" else (old, new)
+            shown = (_local(old, tz), _local(new, tz)) if column == "rated_at" else (old, new)
             columns[column] = shown
     return columns
 
@@ -275,6 +275,23 @@ def _raw_changes(source: str, columns: tuple[str, ...], rows: dict[int, tuple], 
 
 
 _COMPARE: dict[str, Callable] = {"case_events": _case_events, "onsite_ratings": _onsite_ratings}
+
+
+def _safely(differs: Callable, stored, row: tuple, tz: tzinfo) -> dict[str, tuple]:
+    """What `differs` finds; a row it cannot compare is a change too, saying why (the rest go on)."""
+    try:
+        return differs(stored, row, tz)
+    except Exception as exc:  # noqa: BLE001 - the last net: one row never stops the checks
+        log.error("exchange row %s cannot be compared with what was taken in", row[0], exc_info=exc)
+        return {"row": ("as taken in", f"cannot be compared: {type(exc).__name__}: {exc}"[:200])}
+
+
+def _local(moment: datetime, tz: tzinfo) -> str:
+    """An instant as local time, or as it was written where local time cannot show it (year 1 or 9999)."""
+    try:
+        return moment.astimezone(tz).isoformat()
+    except (OverflowError, ValueError):
+        return moment.isoformat()
 
 
 def _show(value: object) -> str:

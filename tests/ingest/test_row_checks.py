@@ -122,3 +122,12 @@ def _now():
     from .exchange_builder import local
 
     return local("2026-10-20 00:00")
+
+
+def test_a_row_changed_to_an_instant_no_local_time_can_show_is_reported(exchange, supervise):
+    exchange.event("C1", "received", "2026-09-29 10:00", item_code="ITEM-W")
+    supervise.ingest(NOW)
+    exchange.raw("UPDATE case_events SET occurred_at = '0001-01-01T00:00:00+14:00'")
+    supervise.ingest(NOW)
+    [reason] = changes(supervise).values()
+    assert "occurred_at '2026-09-29T10:00:00+08:00' → '0001-01-01T00:00:00+14:00'" in reason
