@@ -335,6 +335,8 @@ def line_chart(labels: list[str], series: dict[str, list[float | None]], width: 
 
 def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> bytes:
     """监控大厅快照: counts, alarm load by center (vector bars) and the open alarms on the board."""
+    from layouts.control_room import place
+
     styles = _styles()
     lang, zone, ref = src.lang, src.zone, src.reference
     buffer = io.BytesIO()
@@ -357,8 +359,7 @@ def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> 
         if r["level"] == "alarm":
             styles_rows.append(("TEXTCOLOR", (0, len(rows)), (0, len(rows)), RED))
         rows.append([level_label(r["level"], lang), kind_label(r["kind"], lang), r["case_no"] or r["camera_id"] or "",
-                     " / ".join(p for p in (ref.center_name(r["center_id"]), ref.dept_name(r["dept_id"]),
-                                            ref.window_label(r["window_id"])) if p),
+                     _para(place(r, ref, LABEL), styles["cell"], WHOLE),
                      _local(r["fired_at"], zone), str(r["due"] or ""), state_label(r["state"], lang)])
     story.append(Spacer(1, 6))
     story.append(_table(rows, [16 * mm, 40 * mm, 34 * mm, 88 * mm, 30 * mm, 22 * mm, 22 * mm], style_rows=styles_rows))

@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from app import links
 from app.catalogue import STRINGS
-from app.display import CELL, DETAIL, LABEL, TITLE, option, shown, tooltip
+from app.display import CELL, DETAIL, LABEL, TITLE, TOOLTIP, option, shown, tooltip
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 from app.queries.alarms import is_escalated
 from app.queries.reference import Reference
@@ -45,11 +45,16 @@ def dept_options(reference: Reference, scope: Scope, center_id: str | None) -> l
     return [c for c in choices if c]
 
 
-def place(row: dict, reference: Reference, staff: bool = False) -> str:
-    """Where an alarm stands: center / department / window (/ staff), as upstream names them."""
+def place_names(row: dict, reference: Reference, staff: bool = False) -> list[str]:
+    """Where an alarm stands, as upstream names it: center, department, window (and staff)."""
     parts = (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
              reference.window_label(row["window_id"])) + ((reference.staff_name(row["staff_id"]),) if staff else ())
-    return " / ".join(p for p in parts if p)
+    return [p for p in parts if p]
+
+
+def place(row: dict, reference: Reference, cap, staff: bool = False) -> str:
+    """center / department / window (/ staff), each name capped on its own: a long one never hides the next."""
+    return " / ".join(shown(name, cap) for name in place_names(row, reference, staff))
 
 
 def row_signature(row: dict, now: datetime, escalate_after: timedelta) -> str:
@@ -67,13 +72,15 @@ def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, es
     """
     escalated = is_escalated(row, now, escalate_after)
     minutes = int(escalate_after.total_seconds() // 60)
-    upstream = {  # capped in the row, the rest in the cell's hover; the alarm's panel shows all of it
+    upstream = {  # capped in the row, more in the cell's hover; the alarm's panel shows the most
         "kind": kind_label(row["kind"], lang) + (f" · {subject_label(row['kind'], row['subject'], lang)}"
                                                  if row["subject"] else ""),
         "case": row["case_no"] or "",
         "camera": row["camera_id"] or "",
-        "place": place(row, reference),
     }
+    titles = {name: hover for name, text in upstream.items() if (hover := tooltip(text, CELL))}
+    if any(tooltip(name, LABEL) for name in place_names(row, reference)):
+        titles["place"] = place(row, reference, TOOLTIP)
     return {
         "id": row["id"],
         "level": row["level"],
@@ -84,13 +91,14 @@ def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, es
         "cells": {
             "level": level_label(row["level"], lang),
             **{name: shown(text, CELL) for name, text in upstream.items()},
+            "place": place(row, reference, LABEL),
             "fired": local(row["fired_at"], zone),
             "due": row["due"].isoformat() if row["due"] else "",
             "state": state_label(row["state"], lang),
             "urged": t("cr.urged", lang) if row["urged_at"] else "",
             "escalated": t("cr.escalated", lang, minutes=minutes) if escalated else "",
         },
-        "titles": {name: hover for name, text in upstream.items() if (hover := tooltip(text, CELL))},
+        "titles": titles,
     }
 
 
@@ -176,7 +184,7 @@ def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str
     lines = [
         html.H3(f"#{row['id']} {kind_label(row['kind'], lang)}", id="control-room-detail-title"),
         html.P(f"{level_label(row['level'], lang)} · {state_label(row['state'], lang)}"),
-        html.P(shown(place(row, reference, staff=True), DETAIL), className="long-text"),
+        html.P(place(row, reference, DETAIL, staff=True), className="long-text"),
     ]
     if row["subject"]:
         lines.append(html.P(shown(subject_label(row["kind"], row["subject"], lang), DETAIL), className="long-text"))
