@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from wcwidth import iter_graphemes, width
 
 ELLIPSIS = "…"
 
 
-@dataclass(frozen=True)
-class Cap:
+class Cap(NamedTuple):  # a tuple: it keys the cache of _fit on every call, and hashes in C
     columns: int  # display width; a CJK character takes two
     chars: int  # code points, whatever their width
 
