@@ -47,6 +47,7 @@ _SPACES = "\t\n\r\v\f\x85\u2028\u2029"
 # Joiners shape Persian, Indic scripts and emoji sequences, and reorder nothing.
 _JOINERS = "\u200c\u200d"
 # Letters that draw nothing (Hangul fillers, the combining grapheme joiner): invisible like format characters.
+# Private-use characters stay: legacy GBK systems put rare characters of people's names (生僻字) there.
 _BLANK_LETTERS = "\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0"
 
 
@@ -59,7 +60,7 @@ class _Neutral(dict):
             value = " "
         elif char in _JOINERS:
             value = char
-        elif (unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") or char in _BLANK_LETTERS
+        elif (unicodedata.category(char) in ("Cc", "Cf", "Cs") or char in _BLANK_LETTERS
               or (code & 0xFFFE) == 0xFFFE or 0xFDD0 <= code <= 0xFDEF):
             # Bidirectional controls (U+202A–202E, U+2066–2069, U+200E/F, U+061C) are format characters (Cf):
             # shown as what they are, they can no longer reverse a case number or hide a letter.

@@ -21,6 +21,7 @@ NEUTRAL = [
     ("\U000e0041\U000e0042", "[U+E0041][U+E0042]"),  # tag characters carry invisible ASCII
     ("\ud800", "[U+D800]"),  # a lone surrogate cannot even be encoded as UTF-8
     ("\u3164\u115f", "[U+3164][U+115F]"),  # Hangul fillers: letters that draw nothing
+    ("张\ue000", "张\ue000"),  # private use: a rare character of a name, as legacy GBK systems wrote it
     ("کتاب\u200cها", "کتاب\u200cها"),  # ZWNJ shapes Persian: kept
     ("👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),  # ZWJ joins an emoji family: kept
     ("兴宁区政务服务中心", "兴宁区政务服务中心"),
