@@ -17,7 +17,7 @@ from app import links
 from app.display import CELL, ELLIPSIS, LABEL, TITLE, TOOLTIP, shown
 from app.i18n import t
 from app.settings import Settings
-from tests.web.conftest import NOW, PASSWORD, dash_call, login, wait_in_page
+from tests.web.conftest import NOW, PASSWORD, dash_call, login, make_region, wait_in_page
 from tests.web.hostile import (BIDI_DEPT, CASE_DEPT_ID, HOSTILE_CASE_NOS, LINK_CENTER, LONG_CENTER, LONG_DEPT,
                                LONG_DEPT_ID, LONG_ITEM, LONG_REASON, LONG_STAFF, LONG_WINDOW, RLO, make_hostile_region)
 
@@ -194,22 +194,42 @@ def test_cli_prints_upstream_text_inert_and_whole(hostile, monkeypatch):
 
 # --- in the browser ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def hostile_site(tmp_path):
+def _site(tmp_path, make):
     from tests.web.test_browser import MovableClock, serve
 
-    (tmp_path / "var").mkdir()
-    region = make_hostile_region(Settings(var_dir=tmp_path / "var"))
+    (tmp_path / "var").mkdir(parents=True)
+    region = make(Settings(var_dir=tmp_path / "var"))
     server, url = serve(region, MovableClock(NOW))
+    return region, url, server
+
+
+@pytest.fixture
+def hostile_site(tmp_path):
+    region, url, server = _site(tmp_path / "hostile", make_hostile_region)
     yield region, url
     server.close()
     region.engine.dispose()
 
 
 @pytest.fixture
-def officer(hostile_site, browser):
-    """A logged-in region officer's browser context, with every tab crash recorded."""
-    region, url = hostile_site
+def plain_site(tmp_path):
+    """The same region with its own names: the same run's baseline of how fast this machine draws a page."""
+    from app import kpi
+
+    def plain(settings):
+        region = make_region(settings)
+        kpi.refresh(region.engine, settings.zone, region.now)
+        region.hostile_case = region.case_nos[LONG_DEPT_ID][0]
+        return region
+
+    region, url, server = _site(tmp_path / "plain", plain)
+    yield region, url
+    server.close()
+    region.engine.dispose()
+
+
+def logged_in(browser, region, url):
+    """A region officer's browser context, with every tab crash recorded."""
     context = browser.new_context(viewport={"width": 1500, "height": 950})
     context.crashes = []
     context.on("page", lambda page: page.on("crash", lambda _: context.crashes.append(page.url)))
@@ -219,32 +239,58 @@ def officer(hostile_site, browser):
     page.fill("#login-password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_selector(".case-search")
+    return context
+
+
+@pytest.fixture
+def officer(hostile_site, browser):
+    context = logged_in(browser, *hostile_site)
     yield context
     context.close()
 
 
 RENDER_SECONDS = 3.0
+# On a machine too busy to draw even the plain page within RENDER_SECONDS, the hostile one may take this much longer.
+BUSY_MACHINE_RATIO = 1.5
+
+
+def address(path: str, region) -> str:
+    return links.case_page(region.hostile_case) if path == "case" else path
+
+
+def render_seconds(page, url: str, ready: str) -> float:
+    started = time.monotonic()
+    page.goto(url)
+    page.wait_for_selector(ready, timeout=20_000)
+    return time.monotonic() - started
 
 
 @pytest.mark.slow
-def test_pages_render_with_100_kb_names(hostile_site, officer):
-    """Before: a 100 KB department name hung /, /kpi and /wall for over a minute or crashed the tab (V8 OOM)."""
+def test_pages_render_with_100_kb_names(hostile_site, plain_site, officer, browser):
+    """Before: a 100 KB department name hung /, /kpi and /wall for over a minute or crashed the tab (V8 OOM).
+
+    Each page renders within RENDER_SECONDS, the best of three visits (after the first, Dash and plotly come
+    from the browser's cache, as at a desk); visits to the same page with plain names, taken in turns, tell
+    whether the machine itself is too busy for that.
+    """
     region, url = hostile_site
+    plain_region, plain_url = plain_site
+    baseline = logged_in(browser, plain_region, plain_url)
     pages = {"/": "#control-room-grid [data-alarm]", "/kpi": "#kpi-rank-staff td", "/wall": ".wall-tile",
-             links.case_page(region.hostile_case): "#case-timeline .main-svg", "/overview": "#overview-tree .main-svg"}
-    page = officer.new_page()
+             "case": "#case-timeline .main-svg", "/overview": "#overview-tree .main-svg"}  # case: its long case
+    page, plain_page = officer.new_page(), baseline.new_page()
     for path, ready in pages.items():
-        times = []
-        # The best of three visits: after the first, Dash and plotly come from the browser's cache, as at a desk.
+        times, plain_times = [], []
         for _ in range(3):
-            started = time.monotonic()
-            page.goto(url + path)
-            page.wait_for_selector(ready, timeout=20_000)
-            times.append(time.monotonic() - started)
-        print(f"{path[:40]}: rendered in {', '.join(f'{t:.2f}' for t in times)} s")  # shown with pytest -s
-        assert min(times) <= RENDER_SECONDS, f"{path} took {times} s"
+            plain_times.append(render_seconds(plain_page, plain_url + address(path, plain_region), ready))
+            times.append(render_seconds(page, url + address(path, region), ready))
+        print(f"{path}: rendered in {', '.join(f'{t:.2f}' for t in times)} s "  # shown with pytest -s
+              f"(plain names: {', '.join(f'{t:.2f}' for t in plain_times)} s)")
+        assert min(times) <= max(RENDER_SECONDS, BUSY_MACHINE_RATIO * min(plain_times)), \
+            f"{path} took {times} s, with plain names {plain_times} s"
         assert page.evaluate("1 + 1") == 2, f"the tab died on {path}"
-    assert not officer.crashes
+    assert not officer.crashes and not baseline.crashes
+    baseline.close()
 
     # Capped text ends with "…"; the cell's hover keeps more of it.
     page.goto(url + "/")
