@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 registry = CollectorRegistry()
 
 redis_up = Gauge("supervise_redis_up", "1 while this process reaches Redis, 0 during an outage.", registry=registry)
+redis_up.set(1)  # until an outage says otherwise (the embedded stand-in never has one)
 redis_outages_total = Counter("supervise_redis_outages_total", "Redis outages this process has seen begin.",
                               registry=registry)
 outbox_backlog = Gauge("supervise_outbox_backlog", "Alarm changes in the outbox not yet on the alarm stream.",
