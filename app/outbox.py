@@ -360,7 +360,7 @@ class Relay:
             self._wake.clear()  # before the pass: a nudge that comes during it makes another at once
             try:
                 self.drain(look_first=not nudged)
-                if failing not in (None, "database outage"):
+                if failing in ("database", "bug"):  # outages of Redis and the database have their own lines
                     log.warning("%s: the alarm outbox is being published again", self.name)
                 delay, failing = RETRY_FIRST, None
             except redis_lib.RedisError as exc:  # the Redis link logs the outage, once

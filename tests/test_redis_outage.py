@@ -266,6 +266,8 @@ def _log_in(base: str) -> requests.Session:
     response = session.post(base + "/login", data=hidden | {"name": "officer", "password": PASSWORD, "next": "/"},
                             allow_redirects=False, timeout=30)
     assert response.status_code in (302, 303), response.text
+    assert session.get(base + "/", timeout=30).status_code == 200  # hands out the CSRF cookie, as a browser opens it
+    session.headers["X-CSRFToken"] = session.cookies["_csrf_token"]  # as Dash's renderer sends it back
     return session
 
 
