@@ -333,3 +333,19 @@ def test_the_same_records_when_alarms_arrive_as_time_passes_between_sweeps(
         happen()
     assert history.records() == expected(alarm_list, max(sweeps), stored_by=True)
     history.engine.dispose()
+
+
+def test_the_upgrade_forgets_the_mark_of_the_old_rule(tmp_path):
+    """A database swept under the old rule (closed history skipped by the first sweep) is looked
+    at whole once more, so that its records are those of a database swept from the start."""
+    from app.database import make_engine, upgrade
+    from app.tables import escalation_sweep
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0006")
+    with engine.begin() as conn:
+        conn.execute(escalation_sweep.insert().values(name="alarms", fired_until=NOW, after_id=10, swept_at=NOW))
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(escalation_sweep)).all() == []
+    engine.dispose()

@@ -3,7 +3,8 @@
 Every alarm change is written to alarm_outbox in the same transaction as the
 change itself; the relay (app/outbox.py) puts it on the Redis stream
 supervise:alarms when Redis is reachable, exactly once, and alarm_outbox_relay
-holds the relay's last stream entry id and its lease.
+holds the relay's last stream entry id and its lease. The escalation sweep's mark
+is forgotten, so that its records become those of the new rule.
 
 Revision ID: 0007
 Revises: 0006
@@ -44,6 +45,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('name')
     )
     op.execute("INSERT INTO alarm_outbox_relay (name, last_ms, last_seq) VALUES ('alarms', 0, 0)")
+    # Escalation records no longer depend on when the first sweep ran (app/escalation.py): the
+    # next sweep looks at every alarm once, as on a new database, closed history included.
+    op.execute("DELETE FROM escalation_sweep")
 
 
 def downgrade() -> None:
