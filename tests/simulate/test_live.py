@@ -1,10 +1,11 @@
 """Live mode: rows written as a (fake, accelerated) clock passes, and on PostgreSQL from several
 writers whose commits interleave, so that event_id order differs from commit order."""
+
 from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,31 +28,53 @@ def _fake_clock(start: datetime):
     return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
-def _live(url: str, *, seconds: float, speed: float, writers: int, observe=None):
+def _live(url: str, *, rows: int, speed: float, writers: int, observe=None):
     engine = exchange.exchange_engine(url)
     exchange.create_exchange_schema(engine)
     region = build_region(1, "rtsp://u:p@127.0.0.1:8554/cam{n}")
     write_reference(engine, region)
-    feed = Feed(region, WorkCalendar(), ZONE, seed=1, first_day=START.date(), scale=0.3,
-                garbage_text=engine.dialect.name == "sqlite", received_from=int(START.timestamp()))
+    feed = Feed(
+        region,
+        WorkCalendar(),
+        ZONE,
+        seed=1,
+        first_day=START.date(),
+        scale=0.3,
+        garbage_text=engine.dialect.name == "sqlite",
+        received_from=int(START.timestamp()),
+    )
     stop = threading.Event()
-    threading.Timer(seconds, stop.set).start()
+
+    def stop_after_enough_rows() -> None:
+        # By what was written, not by wall time: a loaded machine writes fewer rows a second.
+        deadline = time.monotonic() + 120
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                if conn.execute(text("SELECT count(*) FROM case_events")).scalar_one() >= rows:
+                    break
+                conn.commit()
+                time.sleep(0.1)
+        stop.set()
+
+    threading.Thread(target=stop_after_enough_rows, daemon=True).start()
     watcher = threading.Thread(target=observe, args=(engine, stop)) if observe else None
     if watcher:
         watcher.start()
-    tally = run_live(engine, feed, accelerated(_fake_clock(START), speed), stop, writers=writers, tick=0.1)
+    clock = accelerated(_fake_clock(START), speed)
+    tally = run_live(engine, feed, clock, stop, writers=writers, tick=0.1)
     if watcher:
         watcher.join()
-    return engine, tally
+    return engine, tally, datetime.fromtimestamp(clock(), ZONE)
 
 
 def test_live_on_sqlite_writes_what_the_clock_has_passed(sqlite_url):
-    engine, tally = _live(sqlite_url, seconds=2.0, speed=1800, writers=4)
+    engine, tally, ended = _live(sqlite_url, rows=150, speed=1800, writers=4)
     with engine.connect() as conn:
         rows = conn.execute(select(exchange.case_events.c.recorded_at, exchange.case_events.c.case_no)).all()
     assert len(rows) == tally.events > 100
-    latest = START + timedelta(seconds=2.5 * 1800)
-    assert all(START <= r.recorded_at <= latest for r in rows)
+    # Nothing from the clock's future: every row was recorded by the instant the writers stopped at
+    # (read off the same clock, so a loaded machine that stops late does not fail it).
+    assert all(START <= r.recorded_at <= ended for r in rows)
     # every case started after the start instant: no orphans made by starting mid-day
     assert all(no.split("-")[1] == "20261103" for _, no in rows if no)
 
@@ -71,7 +94,7 @@ def test_several_writers_commit_out_of_id_order_on_postgresql(pg_url):
                 conn.commit()
                 time.sleep(0.02)
 
-    engine, tally = _live(pg_url, seconds=4.0, speed=900, writers=4, observe=observe)
+    engine, tally, _ = _live(pg_url, rows=300, speed=900, writers=4, observe=observe)
     with engine.connect() as conn:
         count, top = conn.execute(text("SELECT count(*), max(event_id) FROM case_events")).one()
     assert count == top == tally.events > 100  # every hole filled in the end: nothing lost
