@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast system-deps bench clean
+.PHONY: demo test test-fast lint system-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) system-deps
 	$(VENV)/bin/supervise demo
 
-# The whole suite, real PostgreSQL, Redis, RTSP server and browser included.
-test: $(STAMP) system-deps
+# The whole suite, real PostgreSQL, Redis, RTSP server and browser included,
+# after the linter and the formatter: a lint or format fault fails CI.
+test: $(STAMP) system-deps lint
 	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Everything but the slow real-service tests, for quick local iteration.
 test-fast: $(STAMP)

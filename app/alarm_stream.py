@@ -16,6 +16,7 @@ that starts takes a snapshot from the database and then reads the stream
 from the id it noted before the snapshot (:func:`snapshot_position`), and
 misses nothing in between.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,8 +77,11 @@ def read_after(redis, position: str, block_ms: int | None = None, count: int = 1
             raw = fields.get(b"json", fields.get("json"))
             change_id = fields.get(b"change_id", fields.get("change_id"))
             try:
-                changes.append(AlarmChange.model_validate(
-                    {**json.loads(raw), "change_id": int(change_id) if change_id is not None else None}))
+                changes.append(
+                    AlarmChange.model_validate(
+                        {**json.loads(raw), "change_id": int(change_id) if change_id is not None else None}
+                    )
+                )
             except (ValueError, TypeError) as exc:
                 log.warning("skipping unreadable alarm message %s: %s", position, exc)
     return position, changes
@@ -86,6 +90,10 @@ def read_after(redis, position: str, block_ms: int | None = None, count: int = 1
 def change_from(alarm: dict, action: str, actor: str, at: datetime) -> AlarmChange:
     """The message for `action` just applied to the stored `alarm` row."""
     fields = {k: alarm.get(k) for k in AlarmChange.model_fields if k in alarm}
-    return AlarmChange(alarm_id=alarm["id"], action=action, actor=actor, at=at, **{
-        k: v for k, v in fields.items() if k not in ("v", "alarm_id", "action", "actor", "at", "change_id")
-    })
+    return AlarmChange(
+        alarm_id=alarm["id"],
+        action=action,
+        actor=actor,
+        at=at,
+        **{k: v for k, v in fields.items() if k not in ("v", "alarm_id", "action", "actor", "at", "change_id")},
+    )

@@ -19,6 +19,7 @@
 * Every login, failed login, logout, action, video view, export and refusal goes
   to ``audit_log``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,7 +55,16 @@ CSRF_COOKIE, CSRF_HEADER = "_csrf_token", "X-CSRFToken"
 # Paths anyone may fetch: the login form, health and metrics, static files, the
 # JavaScript bundles of Dash (code, not data). Everything else needs a user.
 # /api/sms/inbound authenticates the SMS provider with its own bearer token, not a login.
-PUBLIC_PREFIXES = ("/login", "/healthz", "/api/sms/inbound", "/metrics", "/lang/", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+PUBLIC_PREFIXES = (
+    "/login",
+    "/healthz",
+    "/api/sms/inbound",
+    "/metrics",
+    "/lang/",
+    "/assets/",
+    "/_dash-component-suites/",
+    "/_favicon.ico",
+)
 # While the database is down, a session this process confirmed this recently still opens
 # pages that answer from cache (the board); see install().load.
 OUTAGE_GRACE = 600.0
@@ -176,8 +186,9 @@ def _in_networks(address: str | None, networks: str) -> bool:
 def audit(engine: Engine, actor: str, action: str, target: str, detail: dict, at: datetime, addr: str | None) -> None:
     """Append one line to the audit trail (the database refuses to change it later)."""
     with engine.begin() as conn:
-        conn.execute(insert(audit_log).values(at=at, actor=actor, action=action, target=target,
-                                              detail=detail, remote_addr=addr))
+        conn.execute(
+            insert(audit_log).values(at=at, actor=actor, action=action, target=target, detail=detail, remote_addr=addr)
+        )
 
 
 def install(server: Flask, services) -> LoginManager:
@@ -228,8 +239,12 @@ def install(server: Flask, services) -> LoginManager:
 
     def basic_user(name: str, password: str) -> User | None:
         user = find_user(engine, name)
-        key = user and hmac.new(basic_key, f"{user.id}\x00{user.password_hash}\x00{password}".encode(),
-                                hashlib.sha256).hexdigest()
+        key = (
+            user
+            and hmac.new(
+                basic_key, f"{user.id}\x00{user.password_hash}\x00{password}".encode(), hashlib.sha256
+            ).hexdigest()
+        )
         if key and basic_cache.get(key):
             return user
         ok, _ = attempt(name, password, user, "basic")
@@ -252,8 +267,15 @@ def install(server: Flask, services) -> LoginManager:
             logins.forget_failures(engine, name)
             return True, {}
         logins.record_failure(engine, name, addr, now, policy)
-        audit(engine, name or "?", "login_failed", "",
-              {"via": via, "reason": "password" if user else "unknown_name"}, now, addr)
+        audit(
+            engine,
+            name or "?",
+            "login_failed",
+            "",
+            {"via": via, "reason": "password" if user else "unknown_name"},
+            now,
+            addr,
+        )
         return False, {"problem": "failed"}
 
     @server.before_request
@@ -277,8 +299,10 @@ def install(server: Flask, services) -> LoginManager:
             return jsonify(error=t("csrf.failed", current_lang())), 403
         return None
 
-    server.config.update(WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-                         WTF_CSRF_HEADERS=[CSRF_HEADER])
+    server.config.update(
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_HEADERS=[CSRF_HEADER],
+    )
     csrf = CSRFProtect(server)
     server.extensions["supervise.csrf"] = csrf
 
@@ -293,8 +317,13 @@ def install(server: Flask, services) -> LoginManager:
     def csrf_cookie(response):
         # Dash's renderer copies this cookie into the X-CSRFToken header of every callback it posts.
         if request.method == "GET" and response.mimetype == "text/html" and current_user.is_authenticated:
-            response.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Strict", httponly=False,
-                                secure=bool(server.config.get("SESSION_COOKIE_SECURE")))
+            response.set_cookie(
+                CSRF_COOKIE,
+                generate_csrf(),
+                samesite="Strict",
+                httponly=False,
+                secure=bool(server.config.get("SESSION_COOKIE_SECURE")),
+            )
         return response
 
     @server.route("/login", methods=["GET", "POST"])

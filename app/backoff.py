@@ -7,6 +7,7 @@ same instant, and without jitter they would all retry in the same instant
 again, forever (AWS Architecture Blog, "Exponential Backoff
 And Jitter", 2015: full jitter spreads the load best).
 """
+
 from __future__ import annotations
 
 import random

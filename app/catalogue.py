@@ -2,6 +2,7 @@
 
 Keep keys grouped by page. ``{name}`` fields are filled by :func:`app.i18n.t`.
 """
+
 from __future__ import annotations
 
 STRINGS: dict[str, tuple[str, str]] = {
@@ -16,38 +17,59 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.logout": ("退出", "Log out"),
     "nav.language": ("English", "中文"),
     "shell.user": ("{name}（{role}：{scope}）", "{name} ({role}: {scope})"),
-    "banner.stale": ("数据可能已过时：最近一次数据汇入在 {age} 分钟前（{at}）。",
-                     "Data may be stale: the last ingest was {age} minutes ago ({at})."),
-    "banner.redis": ("实时通道（Redis）暂时中断：页面直接读取数据库，更新可能稍慢；告警变更已保存，恢复后补发。",
-                     "The live channel (Redis) is down: pages read the database directly and may update more slowly; "
-                     "alarm changes are kept and sent when it is back."),
-    "banner.no_data": ("尚未汇入任何数据：请检查数据汇入服务。", "No data has been ingested yet: check the ingest service."),
-    "banner.calendar": ("{years} 年缺少国务院节假日安排，暂按周一至周五计算工作日。",
-                        "No official holiday calendar for {years}: working days fall back to Monday–Friday."),
+    "banner.stale": (
+        "数据可能已过时：最近一次数据汇入在 {age} 分钟前（{at}）。",
+        "Data may be stale: the last ingest was {age} minutes ago ({at}).",
+    ),
+    "banner.redis": (
+        "实时通道（Redis）暂时中断：页面直接读取数据库，更新可能稍慢；告警变更已保存，恢复后补发。",
+        "The live channel (Redis) is down: pages read the database directly and may update more slowly; "
+        "alarm changes are kept and sent when it is back.",
+    ),
+    "banner.no_data": (
+        "尚未汇入任何数据：请检查数据汇入服务。",
+        "No data has been ingested yet: check the ingest service.",
+    ),
+    "banner.calendar": (
+        "{years} 年缺少国务院节假日安排，暂按周一至周五计算工作日。",
+        "No official holiday calendar for {years}: working days fall back to Monday–Friday.",
+    ),
     "page.not_found": ("页面不存在", "Page not found"),
     "page.forbidden": ("无权查看", "You may not see this"),
     "unavailable.title": ("暂时无法访问", "Unavailable for the moment"),
-    "unavailable.body": ("数据库暂时无法访问，系统正在等待其恢复，请稍后再试。",
-                         "The database cannot be reached for the moment; the system is waiting for it. Try again shortly."),
+    "unavailable.body": (
+        "数据库暂时无法访问，系统正在等待其恢复，请稍后再试。",
+        "The database cannot be reached for the moment; the system is waiting for it. Try again shortly.",
+    ),
     # --- roles ---------------------------------------------------------------------------
     "role.region": ("自治区", "Region"),
     "role.city": ("设区市", "City"),
     "role.center": ("政务服务中心", "Center"),
     "role.department": ("窗口单位", "Department"),
-    "role.view_only": ("窗口单位可查看本单位的预警和报警，确认、督办、关闭和取证由上级监察人员办理。",
-                       "A department sees its own warnings and alarms; acknowledging, urging, closing and taking "
-                       "evidence are for the supervision officers above it."),
+    "role.view_only": (
+        "窗口单位可查看本单位的预警和报警，确认、督办、关闭和取证由上级监察人员办理。",
+        "A department sees its own warnings and alarms; acknowledging, urging, closing and taking "
+        "evidence are for the supervision officers above it.",
+    ),
     # --- login ---------------------------------------------------------------------------
     "login.title": ("登录", "Log in"),
     "login.name": ("用户名", "User name"),
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Log in"),
     "login.failed": ("用户名或密码错误。", "Wrong user name or password."),
-    "login.locked": ("登录失败次数过多，请 {minutes} 分钟后再试。",
-                     "Too many failed logins: try again in {minutes} minutes."),
+    "login.locked": (
+        "登录失败次数过多，请 {minutes} 分钟后再试。",
+        "Too many failed logins: try again in {minutes} minutes.",
+    ),
     "login.busy": ("服务器繁忙，请稍后再试。", "The server is busy: try again in a moment."),
-    "login.expired": ("登录页面已过期，请重新输入。", "The login form expired: please enter your name and password again."),
-    "csrf.failed": ("请求来源无法确认，请刷新页面后重试。", "This request could not be confirmed as yours: reload the page and try again."),
+    "login.expired": (
+        "登录页面已过期，请重新输入。",
+        "The login form expired: please enter your name and password again.",
+    ),
+    "csrf.failed": (
+        "请求来源无法确认，请刷新页面后重试。",
+        "This request could not be confirmed as yours: reload the page and try again.",
+    ),
     "login.required": ("请先登录。", "Please log in."),
     # --- levels, states, kinds ---------------------------------------------------------
     "level.warning": ("预警", "Warning"),
@@ -124,14 +146,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "action.updated": ("迟到数据更新", "Updated by late data"),
     # --- overview ------------------------------------------------------------------------
     "ov.title": ("区域总览：各中心报警负荷", "Region overview: alarm load by center"),
-    "ov.hint": ("点击市、县中心逐级查看，点击部门进入监控大厅。",
-                "Click a city or county center to drill down; click a department to open the control room."),
+    "ov.hint": (
+        "点击市、县中心逐级查看，点击部门进入监控大厅。",
+        "Click a city or county center to drill down; click a department to open the control room.",
+    ),
     "ov.depts": ("{center} 各部门", "Departments of {center}"),
     "ov.load": ("报警 {alarm}，预警 {warning}", "{alarm} alarms, {warning} warnings"),
     # --- case ----------------------------------------------------------------------------
     "case.title": ("办件 {case_no}", "Case {case_no}"),
-    "case.search": ("输入办件编号、事项、部门、窗口或申请人手机尾号后四位",
-                    "Case number, item, department, window, or last 4 digits of the applicant's phone"),
+    "case.search": (
+        "输入办件编号、事项、部门、窗口或申请人手机尾号后四位",
+        "Case number, item, department, window, or last 4 digits of the applicant's phone",
+    ),
     "case.search_button": ("查询", "Search"),
     "case.results": ("找到 {n} 件", "{n} found"),
     "case.none": ("没有找到可查看的办件。", "No case you may see matches."),
@@ -216,9 +242,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.title": ("效能指标", "Performance indicators"),
     "kpi.range": ("统计期间", "Period"),
     "kpi.scope": ("统计范围", "Scope"),
-    "kpi.bad_range": ("统计期间无效：请选择 {earliest} 以后、不晚于明年今日、跨度不超过 {years} 年的日期。",
-                      "Invalid period: choose dates from {earliest} on, no later than a year from today, "
-                      "spanning at most {years} years."),
+    "kpi.bad_range": (
+        "统计期间无效：请选择 {earliest} 以后、不晚于明年今日、跨度不超过 {years} 年的日期。",
+        "Invalid period: choose dates from {earliest} on, no later than a year from today, "
+        "spanning at most {years} years.",
+    ),
     "kpi.on_time_rate": ("按时办结率", "On-time completion rate"),
     "kpi.early_rate": ("提前办结率", "Early completion rate"),
     "kpi.overdue_open": ("超期未办结", "Overdue open cases"),
@@ -242,14 +270,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kpi.pdf": ("导出指标报告 PDF", "Export KPI report PDF"),
     "kpi.none": ("—", "—"),
     "kpi.definitions": ("口径说明", "Definitions"),
-    "kpi.def.on_time": ("按时办结率 = 期间内办结且未超承诺时限的件数 ÷ 期间内办结件数。",
-                        "On-time rate = cases completed in the period within the promise deadline ÷ cases completed in the period."),
-    "kpi.def.early": ("提前办结率 = 期间内用时少于承诺时限的办结件数 ÷ 期间内办结件数。",
-                      "Early rate = completed cases that used fewer working days than promised ÷ completed cases."),
-    "kpi.def.correction": ("补正率 = 期间内结束的办件中发出过补正告知的比例；最多跑一次率 = 其余部分。",
-                           "Correction rate = share of cases ended in the period that had a correction notice; one-visit rate = the rest."),
-    "kpi.def.satisfied": ("满意率 = 评分 ≥ {cut} 分的评价数 ÷ 评价总数（现场评价与短信评价）。",
-                          "Satisfied = ratings scoring ≥ {cut} ÷ all ratings (on-site and SMS)."),
+    "kpi.def.on_time": (
+        "按时办结率 = 期间内办结且未超承诺时限的件数 ÷ 期间内办结件数。",
+        "On-time rate = cases completed in the period within the promise deadline ÷ cases completed in the period.",
+    ),
+    "kpi.def.early": (
+        "提前办结率 = 期间内用时少于承诺时限的办结件数 ÷ 期间内办结件数。",
+        "Early rate = completed cases that used fewer working days than promised ÷ completed cases.",
+    ),
+    "kpi.def.correction": (
+        "补正率 = 期间内结束的办件中发出过补正告知的比例；最多跑一次率 = 其余部分。",
+        "Correction rate = share of cases ended in the period that had a correction notice; one-visit rate = the rest.",
+    ),
+    "kpi.def.satisfied": (
+        "满意率 = 评分 ≥ {cut} 分的评价数 ÷ 评价总数（现场评价与短信评价）。",
+        "Satisfied = ratings scoring ≥ {cut} ÷ all ratings (on-site and SMS).",
+    ),
     # --- wall ----------------------------------------------------------------------------
     "wall.title": ("视频墙", "Video wall"),
     "wall.cameras": ("选择窗口（最多 {n} 路）", "Choose windows (up to {n})"),

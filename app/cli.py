@@ -5,6 +5,7 @@ so `supervise --help` stays instant and a command never pays for another's
 dependencies (PyAV, Dash). Bad input ends in one clear line and exit 2,
 never a traceback.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,7 +17,10 @@ import click
 # name -> (module:attribute of the click command, one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("app.database:db_command", "Manage the supervision database (migrations)."),
-    "simulate": ("app.simulate.command:simulate_command", "Write a realistic simulated region into an exchange database."),
+    "simulate": (
+        "app.simulate.command:simulate_command",
+        "Write a realistic simulated region into an exchange database.",
+    ),
     "demo": ("app.demo:demo_command", "Run everything on embedded defaults and print the URL."),
     "ingest": ("ingest.command:ingest_command", "Take in exchange rows and fire due alarms."),
     "alarms": ("ingest.command:alarms_command", "List alarms as JSON lines."),

@@ -3,23 +3,25 @@
 Commands that need the database call :func:`open_database`, which upgrades it
 to the newest migration on first use, so a fresh machine needs no set-up step.
 """
+
 from __future__ import annotations
 
 import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import click
 from alembic import command as alembic_command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, exc as sa_exc, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from app import link_watch, outage
@@ -42,10 +44,16 @@ class Limits:
     start_wait: float = 60.0
 
     @classmethod
-    def of(cls, settings: Settings) -> "Limits":
-        return cls(settings.db_connect_timeout, settings.db_statement_timeout, settings.db_lock_timeout,
-                   settings.db_long_statement_timeout, settings.db_network_timeout, settings.db_retry_max_seconds,
-                   settings.db_start_wait)  # fmt: skip
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.db_connect_timeout,
+            settings.db_statement_timeout,
+            settings.db_lock_timeout,
+            settings.db_long_statement_timeout,
+            settings.db_network_timeout,
+            settings.db_retry_max_seconds,
+            settings.db_start_wait,
+        )
 
     def postgres_connect_args(self, url_options: str | None = None) -> dict:
         """libpq parameters: a bounded connect, keepalives and tcp_user_timeout that find a dead
@@ -55,12 +63,14 @@ class Limits:
         options = f"-c statement_timeout={_ms(self.statement)} -c lock_timeout={_ms(self.lock)}"
         return {
             "connect_timeout": max(1, round(self.connect)),
-            "keepalives": 1, "keepalives_idle": idle, "keepalives_interval": interval,
+            "keepalives": 1,
+            "keepalives_idle": idle,
+            "keepalives_interval": interval,
             "keepalives_count": max(1, round((self.network - idle) / interval)),
             "tcp_user_timeout": _ms(self.network),
             # Options given in the URL come after ours, so they win.
             "options": f"{options} {url_options}" if url_options else options,
-        }  # fmt: skip
+        }
 
 
 def _ms(seconds: float) -> int:
@@ -138,8 +148,9 @@ def postgres_engine(url: str, database: str, limits: Limits, **kwargs) -> Engine
     return outage.watch(engine, database)
 
 
-def reach(engine: Engine, setting: str, limits: Limits, *, forever: bool = False,
-          then: Callable[[], object] = lambda: None) -> None:  # fmt: skip
+def reach(
+    engine: Engine, setting: str, limits: Limits, *, forever: bool = False, then: Callable[[], object] = lambda: None
+) -> None:
     """Wait until `engine`'s database answers, and `then()` has run: up to
     limits.start_wait seconds (or `forever`).
 
@@ -156,8 +167,9 @@ def reach(engine: Engine, setting: str, limits: Limits, *, forever: bool = False
     except (sa_exc.DBAPIError, sqlite3.Error) as error:
         where = f"{outage.safe_url(engine)}, {setting}"
         if outage.transient(error):
-            raise ConfigurationError(f"cannot reach the {database} database ({where}) in {limits.start_wait:.0f} s: "
-                                     f"{outage.describe(error)}") from None
+            raise ConfigurationError(
+                f"cannot reach the {database} database ({where}) in {limits.start_wait:.0f} s: {outage.describe(error)}"
+            ) from None
         raise ConfigurationError(f"the {database} database ({where}) refuses: {outage.describe(error)}") from None
 
 

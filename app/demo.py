@@ -6,6 +6,7 @@ the exchange database, the ingest follows it, camera workers watch the demo
 cameras, completion SMS go to a file, and the dashboard serves the control
 room. Stop with Ctrl-C.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -14,7 +15,7 @@ import secrets
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -55,9 +56,22 @@ def _prepare_exchange(ctx: click.Context, settings: Settings, days: int, scale: 
         _say(f"Exchange database already holds {held:,} case events; continuing it.")
         return
     _say(f"Simulating {days} days of the region at {scale:.0%} of its traffic…")
-    ctx.invoke(simulate_command, exchange_url=settings.exchange_url_resolved, seed=DEMO_SEED, scale=scale,
-               backfill_days=days, until=None, live=False, speed=1.0, writers=4, camera_url=camera_url,
-               camera_substream_url=None, now_text=None, summary=False, quiet=False)  # fmt: skip
+    ctx.invoke(
+        simulate_command,
+        exchange_url=settings.exchange_url_resolved,
+        seed=DEMO_SEED,
+        scale=scale,
+        backfill_days=days,
+        until=None,
+        live=False,
+        speed=1.0,
+        writers=4,
+        camera_url=camera_url,
+        camera_substream_url=None,
+        now_text=None,
+        summary=False,
+        quiet=False,
+    )
 
 
 def _wall_cameras(settings: Settings, count: int) -> list[str]:
@@ -88,7 +102,7 @@ def _start_ingest(settings: Settings, stop: threading.Event) -> threading.Thread
         leadership = Leadership(ingest.db)
         while not stop.is_set():
             if leadership.try_acquire():
-                ingest.follow(lambda: datetime.now(timezone.utc), stop, still_leader=leadership.held)
+                ingest.follow(lambda: datetime.now(UTC), stop, still_leader=leadership.held)
             else:
                 stop.wait(1.0)
         leadership.release()
@@ -106,10 +120,15 @@ def _start_live_simulator(settings: Settings, scale: float, camera_url: str, sto
     from rules.calendar import WorkCalendar
 
     engine = exchange.exchange_engine(settings.exchange_url_resolved)
-    now = lambda: datetime.now(timezone.utc)  # noqa: E731
+    now = lambda: datetime.now(UTC)
     feed = _live_feed(engine, build_region(DEMO_SEED, camera_url), WorkCalendar(), settings.zone, DEMO_SEED, scale, now)
-    thread = threading.Thread(target=run_live, args=(engine, feed, accelerated(now, 1.0), stop),
-                              kwargs={"writers": 1}, name="demo.simulate", daemon=True)  # fmt: skip
+    thread = threading.Thread(
+        target=run_live,
+        args=(engine, feed, accelerated(now, 1.0), stop),
+        kwargs={"writers": 1},
+        name="demo.simulate",
+        daemon=True,
+    )
     thread.start()
     return thread
 
@@ -131,10 +150,13 @@ def _start_video(settings: Settings, wall: list[str], password: str, port: int, 
 
     try:
         # Every /camN is served; a few distinct scenes keep the encoders' CPU low.
-        server = start_demo_cameras(min(len(wall), DEMO_SCENES), port=port, user="demo", password=password,
-                                    var_dir=settings.var_dir)
+        server = start_demo_cameras(
+            min(len(wall), DEMO_SCENES), port=port, user="demo", password=password, var_dir=settings.var_dir
+        )
     except RuntimeError as exc:
-        _say(f"Video: {exc}; the dashboard shows no live pictures (see --rtsp-port, and 'make demo' installs GStreamer).")
+        _say(
+            f"Video: {exc}; the dashboard shows no live pictures (see --rtsp-port, and 'make demo' installs GStreamer)."
+        )
         return None
     threading.Thread(target=lambda: (stop.wait(), server.stop()), name="demo.cameras-stop", daemon=True).start()
     atexit.register(server.stop)
@@ -150,8 +172,13 @@ def _start_video(settings: Settings, wall: list[str], password: str, port: int, 
 @click.command("demo")
 @click.option("--port", default=8050, show_default=True, help="Port of the dashboard.")
 @click.option("--days", default=21, show_default=True, help="Days of history simulated on the first run.")
-@click.option("--scale", default=0.02, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help="Share of the region's real traffic to simulate (1.0 ≈ 26,000 cases a working day).")
+@click.option(
+    "--scale",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Share of the region's real traffic to simulate (1.0 ≈ 26,000 cases a working day).",
+)
 @click.option("--cameras", default=16, show_default=True, help="Windows whose cameras the demo streams over RTSP.")
 @click.option("--rtsp-port", default=8554, show_default=True, help="Port of the demo RTSP server.")
 @click.pass_context
@@ -179,7 +206,7 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
     _say("Taking in the history…")
     from ingest.runner import build
 
-    totals = build(settings).run_once(datetime.now(timezone.utc))
+    totals = build(settings).run_once(datetime.now(UTC))
     _say(f"Ingest: {totals.events:,} events taken in, {totals.rejected:,} set aside, {totals.changes:,} alarm changes.")
 
     _start_ingest(settings, stop)
@@ -187,7 +214,7 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
     pool = _start_video(settings, wall, password, rtsp_port, stop)
     from app.sms.runner import start as start_sms_sender
 
-    start_sms_sender(settings, lambda: datetime.now(timezone.utc), stop, engine=engine)
+    start_sms_sender(settings, lambda: datetime.now(UTC), stop, engine=engine)
     _say(f"SMS: completion messages go to {settings.var_dir / 'sms-outbox.jsonl'} (the file gateway).")
     _start_web(settings, engine, port, pool)
     stop.wait()

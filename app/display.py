@@ -15,6 +15,7 @@ tooltip (:func:`tooltip`) or a detail view (:data:`DETAIL`: ten thousand
 characters, as much as a browser lays out at once without a pause; the JSON
 API has every character).
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,12 @@ class _Neutral(dict):
             value = " "
         elif char in _JOINERS:
             value = char
-        elif (unicodedata.category(char) in ("Cc", "Cf", "Cs") or char in _BLANK_LETTERS
-              or (code & 0xFFFE) == 0xFFFE or 0xFDD0 <= code <= 0xFDEF):
+        elif (
+            unicodedata.category(char) in ("Cc", "Cf", "Cs")
+            or char in _BLANK_LETTERS
+            or (code & 0xFFFE) == 0xFFFE
+            or 0xFDD0 <= code <= 0xFDEF
+        ):
             # Bidirectional controls (U+202A–202E, U+2066–2069, U+200E/F, U+061C) are format characters (Cf):
             # shown as what they are, they can no longer reverse a case number or hide a letter.
             value = f"[U+{code:04X}]"
@@ -85,7 +90,7 @@ def _fit(text: str, cap: Cap | None) -> tuple[str, bool]:
     if cap is None:
         return neutral(text), False
     # Escapes only lengthen a text, so one character past the cap is enough to know whether it fits.
-    text = neutral(text[:cap.chars + 1])
+    text = neutral(text[: cap.chars + 1])
     if 2 * len(text) <= cap.columns:  # no character is wider than two columns: it fits without measuring
         return text, False
     columns = chars = keep = 0
@@ -142,7 +147,7 @@ class _JsonEscapes(dict):
         char = chr(code)
         if char in "<>&" or _NEUTRAL[code] != char:
             data = char.encode("utf-16-be", "surrogatepass")
-            value = "".join(f"\\u{int.from_bytes(data[i:i + 2], 'big'):04x}" for i in range(0, len(data), 2))
+            value = "".join(f"\\u{int.from_bytes(data[i : i + 2], 'big'):04x}" for i in range(0, len(data), 2))
         else:
             value = char
         self[code] = value

@@ -23,10 +23,11 @@ alarms were looked at, so each sweep reads only the alarms that passed the
 limit since, new alarms (which may have fired long ago, from late data) and
 alarms changed since (reopened, moved, or acknowledged after their limit).
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import click
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, text, update
@@ -44,9 +45,22 @@ SWEEP = "alarms"
 MARGIN = timedelta(minutes=10)
 CHUNK = 1000
 STATES = ("open", "acknowledged", "closed")
-_COLUMNS = (alarms.c.id, alarms.c.kind, alarms.c.level, alarms.c.case_no, alarms.c.subject, alarms.c.center_id,
-            alarms.c.dept_id, alarms.c.window_id, alarms.c.camera_id, alarms.c.fired_at, alarms.c.state,
-            alarms.c.closed_reason, alarms.c.acknowledged_at, alarms.c.closed_at)
+_COLUMNS = (
+    alarms.c.id,
+    alarms.c.kind,
+    alarms.c.level,
+    alarms.c.case_no,
+    alarms.c.subject,
+    alarms.c.center_id,
+    alarms.c.dept_id,
+    alarms.c.window_id,
+    alarms.c.camera_id,
+    alarms.c.fired_at,
+    alarms.c.state,
+    alarms.c.closed_reason,
+    alarms.c.acknowledged_at,
+    alarms.c.closed_at,
+)
 
 
 def escalate(engine: Engine, now: datetime, escalate_after: timedelta) -> list[AlarmChange]:
@@ -59,11 +73,16 @@ def escalate(engine: Engine, now: datetime, escalate_after: timedelta) -> list[A
         mark = conn.execute(select(escalation_sweep).where(escalation_sweep.c.name == SWEEP)).mappings().first()
         newest_id = conn.execute(select(func.max(alarms.c.id))).scalar() or 0
         rows = conn.execute(select(*_COLUMNS).where(_candidates(mark, cut), ~_escalated())).mappings().all()
-        passed = {r["id"]: (dict(r), r["fired_at"] + escalate_after) for r in rows
-                  if unacknowledged_at(r, r["fired_at"] + escalate_after)}
+        passed = {
+            r["id"]: (dict(r), r["fired_at"] + escalate_after)
+            for r in rows
+            if unacknowledged_at(r, r["fired_at"] + escalate_after)
+        }
         recorded = _record(conn, [(alarm_id, at) for alarm_id, (_, at) in passed.items()])
-        changes = [change_from(passed[alarm_id][0], "escalated", "system", passed[alarm_id][1])
-                   for alarm_id in sorted(recorded, key=lambda i: (passed[i][1], i))]
+        changes = [
+            change_from(passed[alarm_id][0], "escalated", "system", passed[alarm_id][1])
+            for alarm_id in sorted(recorded, key=lambda i: (passed[i][1], i))
+        ]
         outbox.write(conn, changes)
         _advance(conn, mark, cut, newest_id, now)
     return changes
@@ -83,11 +102,14 @@ def _candidates(mark, cut: datetime):
     past_limit = alarms.c.fired_at <= cut
     if mark is None:
         return past_limit
-    return and_(past_limit, or_(
-        and_(alarms.c.state.in_(STATES), alarms.c.fired_at > mark["fired_until"]),  # the (state, fired_at) index
-        alarms.c.id > mark["after_id"],
-        alarms.c.updated_at >= mark["swept_at"] - MARGIN,
-    ))
+    return and_(
+        past_limit,
+        or_(
+            and_(alarms.c.state.in_(STATES), alarms.c.fired_at > mark["fired_until"]),  # the (state, fired_at) index
+            alarms.c.id > mark["after_id"],
+            alarms.c.updated_at >= mark["swept_at"] - MARGIN,
+        ),
+    )
 
 
 def _insert(conn: Connection):
@@ -98,12 +120,20 @@ def _record(conn: Connection, due: list[tuple[int, datetime]]) -> set[int]:
     """Append the escalations; the ids whose row went in (another process may have been first)."""
     recorded: set[int] = set()
     for index in range(0, len(due), CHUNK):
-        rows = [dict(alarm_id=alarm_id, action="escalated", actor="system", note="", at=at)
-                for alarm_id, at in due[index:index + CHUNK]]
-        statement = _insert(conn)(alarm_actions).values(rows).on_conflict_do_nothing(
-            # The index's own predicate, written out: once the statement is prepared and planned
-            # generically (after ten runs or so), PostgreSQL cannot match it to a bound parameter.
-            index_elements=[alarm_actions.c.alarm_id], index_where=text("action = 'escalated'"))
+        rows = [
+            dict(alarm_id=alarm_id, action="escalated", actor="system", note="", at=at)
+            for alarm_id, at in due[index : index + CHUNK]
+        ]
+        statement = (
+            _insert(conn)(alarm_actions)
+            .values(rows)
+            .on_conflict_do_nothing(
+                # The index's own predicate, written out: once the statement is prepared and planned
+                # generically (after ten runs or so), PostgreSQL cannot match it to a bound parameter.
+                index_elements=[alarm_actions.c.alarm_id],
+                index_where=text("action = 'escalated'"),
+            )
+        )
         recorded.update(conn.execute(statement.returning(alarm_actions.c.alarm_id)).scalars())
     return recorded
 
@@ -114,8 +144,11 @@ def _advance(conn: Connection, mark, cut: datetime, newest_id: int, now: datetim
     if mark is None:
         conn.execute(_insert(conn)(escalation_sweep).values(name=SWEEP, **values).on_conflict_do_nothing())
     else:
-        conn.execute(update(escalation_sweep).where(escalation_sweep.c.name == SWEEP,
-                                                    escalation_sweep.c.fired_until <= cut).values(**values))
+        conn.execute(
+            update(escalation_sweep)
+            .where(escalation_sweep.c.name == SWEEP, escalation_sweep.c.fired_until <= cut)
+            .values(**values)
+        )
 
 
 def configured_limit() -> timedelta:
@@ -127,16 +160,20 @@ def configured_limit() -> timedelta:
 
 # --- command line ----------------------------------------------------------------------------------
 
+
 @click.command("escalate")
-@click.option("--now", "now_text", metavar="ISO8601",
-              help="The instant that is 'now' (replay); local time if it has no offset. Default: the clock.")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="The instant that is 'now' (replay); local time if it has no offset. Default: the clock.",
+)
 def escalate_command(now_text: str | None) -> None:
     """Record alarms left unacknowledged past SUPERVISE_ESCALATE_MINUTES (action 'escalated').
 
     The ingest does this every cycle; running it again, or from several
     machines at once, records nothing twice.
     """
-    from datetime import timezone
 
     from app.database import open_database
     from app.messaging import connect
@@ -144,7 +181,7 @@ def escalate_command(now_text: str | None) -> None:
     from ingest.command import parse_now
 
     settings = load()
-    now = parse_now(now_text, settings) or datetime.now(timezone.utc)
+    now = parse_now(now_text, settings) or datetime.now(UTC)
     engine = open_database(settings)
     changes = escalate(engine, now, timedelta(minutes=settings.escalate_minutes))
     click.echo(f"escalated {len(changes)} alarm(s)")

@@ -8,10 +8,11 @@ The operator running the command holds the database credentials, so the
 default scope is the whole region; ``--user NAME`` exports with that user's
 scope instead. Every export is audited as ``cli:<login>``.
 """
+
 from __future__ import annotations
 
 import getpass
-from datetime import date, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -34,7 +35,7 @@ class _Context:
         self.settings = load()
         self.engine = open_database(self.settings)
         self.reference = read_reference(exchange_engine(self.settings.exchange_url_resolved))
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
         self.lang = lang
         self.actor = f"cli:{getpass.getuser()}"
         if user_name:
@@ -52,9 +53,16 @@ class _Context:
         from app.pdf import Sources
         from app.web import center_calendar
 
-        return Sources(self.engine, self.reference, self.now, self.settings.zone,
-                       lambda center_id: center_calendar(self.settings.calendar_dir, center_id),
-                       self.settings.var_dir, self.actor, self.lang)
+        return Sources(
+            self.engine,
+            self.reference,
+            self.now,
+            self.settings.zone,
+            lambda center_id: center_calendar(self.settings.calendar_dir, center_id),
+            self.settings.var_dir,
+            self.actor,
+            self.lang,
+        )
 
     def audit(self, target: str, detail: dict) -> None:
         from app.auth import audit
@@ -96,8 +104,9 @@ def export_case(case_no: str, output: Path, lang: str, user_name: str | None) ->
 @OUT
 @LANG
 @USER
-def export_kpi(scope_id: str | None, start: datetime, end: datetime, output: Path, lang: str,
-               user_name: str | None) -> None:
+def export_kpi(
+    scope_id: str | None, start: datetime, end: datetime, output: Path, lang: str, user_name: str | None
+) -> None:
     """The KPI report of a scope over a date range, charts as vector graphics."""
     from app import kpi
     from app.pdf import kpi_report
@@ -111,8 +120,9 @@ def export_kpi(scope_id: str | None, start: datetime, end: datetime, output: Pat
     if last < first:
         raise click.ClickException("--to is before --from")
     kpi.refresh(context.engine, context.settings.zone, context.now)
-    report = kpi.compute_report(context.engine, context.reference, scope, first, last, context.now,
-                                context.settings.zone)
+    report = kpi.compute_report(
+        context.engine, context.reference, scope, first, last, context.now, context.settings.zone
+    )
     body = kpi_report(context.sources(), report)
     output.write_bytes(body)
     context.audit(f"kpi:{scope.scope_id}", {"kind": "kpi", "from": str(first), "to": str(last)})

@@ -19,6 +19,7 @@ nginx in front of ``supervise serve``.
 Live video (``/video/``) is the exception to buffering: its answers flow as
 they come and may last an hour.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,13 +31,18 @@ HEADER_SECONDS = 10
 BODY_SECONDS = 10
 
 
-def nginx_site(listen: str, upstream: str, server_name: str = "_", tls_cert: str | None = None,
-               tls_key: str | None = None) -> str:
+def nginx_site(
+    listen: str, upstream: str, server_name: str = "_", tls_cert: str | None = None, tls_key: str | None = None
+) -> str:
     """An nginx site (the inside of ``http {}``) proxying to `upstream`, which is host:port."""
-    tls = f"""
+    tls = (
+        f"""
     ssl_certificate     {tls_cert};
     ssl_certificate_key {tls_key};
-    ssl_protocols       TLSv1.2 TLSv1.3;""" if tls_cert else ""
+    ssl_protocols       TLSv1.2 TLSv1.3;"""
+        if tls_cert
+        else ""
+    )
     return f"""# supervise: Debian's nginx in front of `supervise serve` (written by `supervise front nginx`).
 upstream supervise_web {{
     server {upstream};
@@ -96,10 +102,20 @@ def front_command() -> None:
 
 
 @front_command.command("nginx")
-@click.option("--listen", default="80", show_default=True, callback=lambda _c, _p, v: _address(v),
-              help="Where nginx listens: a port or host:port.")
-@click.option("--upstream", default="127.0.0.1:8050", show_default=True, callback=lambda _c, _p, v: _address(v),
-              help="Where `supervise serve` listens (host:port).")
+@click.option(
+    "--listen",
+    default="80",
+    show_default=True,
+    callback=lambda _c, _p, v: _address(v),
+    help="Where nginx listens: a port or host:port.",
+)
+@click.option(
+    "--upstream",
+    default="127.0.0.1:8050",
+    show_default=True,
+    callback=lambda _c, _p, v: _address(v),
+    help="Where `supervise serve` listens (host:port).",
+)
 @click.option("--server-name", default="_", show_default=True, help="nginx server_name (the site's host name).")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="Certificate chain (PEM): serve HTTPS.")
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="Its private key (PEM).")

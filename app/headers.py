@@ -23,6 +23,7 @@
 * ``Strict-Transport-Security`` once the cookie is HTTPS-only
   (``SUPERVISE_COOKIE_SECURE``), i.e. when the site is served over TLS.
 """
+
 from __future__ import annotations
 
 from flask import Flask, request

@@ -5,6 +5,7 @@ with :func:`t`. The language is the ``lang`` cookie (set by ``/lang/<code>``),
 Chinese when absent. Alarm kind labels come from ``rules.alarms.KINDS`` when the
 rules package provides them, so the domain names its own alarms once.
 """
+
 from __future__ import annotations
 
 from app.catalogue import STRINGS
@@ -55,7 +56,7 @@ def kind_label(kind: str, lang: str = DEFAULT) -> str:
         KINDS = {}
     entry = KINDS.get(kind) if isinstance(KINDS, dict) else None
     if entry is not None:
-        for attr in (("label_en", "en") if lang == "en" else ("label_zh", "zh")):
+        for attr in ("label_en", "en") if lang == "en" else ("label_zh", "zh"):
             value = getattr(entry, attr, None) or (entry.get(attr) if isinstance(entry, dict) else None)
             if value:
                 return value

@@ -2,11 +2,12 @@
 instants in local time with their offset, dates as YYYY-MM-DD. Upstream text
 reads back whole, while a terminal shows its controls, direction changes and
 markup as \\u escapes (app/display.py)."""
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
-from typing import Iterable
 
 from app.display import json_safe
 
@@ -33,8 +34,13 @@ def limit_option(noun: str):
     """The --limit option every listing command takes."""
     import click
 
-    return click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True,
-                        help=f"At most this many {noun} (0: all). When more exist, a line on stderr says so.")
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=0),
+        default=DEFAULT_LIMIT,
+        show_default=True,
+        help=f"At most this many {noun} (0: all). When more exist, a line on stderr says so.",
+    )
 
 
 def fetch_size(limit: int) -> int | None:
@@ -51,8 +57,9 @@ def emit_listing(records: Iterable[dict], limit: int, noun: str) -> int:
     printed = 0
     for record in records:
         if limit and printed >= limit:
-            sys.stderr.write(f"supervise: stopped after {limit} {noun}; more exist "
-                             f"(--limit N for more, --limit 0 for all)\n")
+            sys.stderr.write(
+                f"supervise: stopped after {limit} {noun}; more exist (--limit N for more, --limit 0 for all)\n"
+            )
             break
         emit(record)
         printed += 1

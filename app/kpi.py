@@ -21,14 +21,16 @@ retracted that (:func:`_days_once_counted`), and days of new ratings. A day is
 recomputed whole and written (delete + insert in one transaction) only if it
 changed, so running it twice is harmless and the cache version moves only with data.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Date, Engine, and_, case as sql_case, delete, func, insert, literal, select
+from sqlalchemy import Date, Engine, and_, delete, func, insert, literal, select
+from sqlalchemy import case as sql_case
 
 from app.database import long_statements
 from app.locks import holding
@@ -44,12 +46,25 @@ SAFETY_MARGIN = timedelta(minutes=10)  # rows committed late with an older judge
 DAYS_PER_BATCH = 31
 RANK_TOP, RANK_BOTTOM = 50, 10  # a report keeps the best fifty and the worst ten of each ranking
 PLACE = ("center_id", "dept_id", "window_id", "staff_id")
-COUNTERS = ("received", "completed", "on_time", "early", "timed", "used_days", "promised_days", "corrected",
-            "ended", "ratings", "rating_sum", "satisfied")
+COUNTERS = (
+    "received",
+    "completed",
+    "on_time",
+    "early",
+    "timed",
+    "used_days",
+    "promised_days",
+    "corrected",
+    "ended",
+    "ratings",
+    "rating_sum",
+    "satisfied",
+)
 REFRESH_LOCK = "supervise-kpi-refresh"
 
 
 # --- maintenance ---------------------------------------------------------------------------------
+
 
 def _bounds(day: date, zone) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), zone)
@@ -70,28 +85,40 @@ def _day_rows(conn, day: date, zone) -> list[dict]:
         return totals.setdefault(key, dict.fromkeys(COUNTERS, 0))
 
     ended = sql_case((cases.c.status.in_(("rejected", "withdrawn")), 1), else_=0)
-    for row in conn.execute(select(*place, func.count(), func.sum(ended))
-                            .where(cases.c.received_at >= start, cases.c.received_at < end).group_by(*place)):
+    for row in conn.execute(
+        select(*place, func.count(), func.sum(ended))
+        .where(cases.c.received_at >= start, cases.c.received_at < end)
+        .group_by(*place)
+    ):
         b = bucket(_place(row))
         b["received"] += row[4]
         b["ended"] += int(row[5] or 0)
     timed = and_(cases.c.used_days.is_not(None), cases.c.promised_days.is_not(None))
-    flag = lambda condition: func.sum(sql_case((condition, 1), else_=0))  # noqa: E731
+    flag = lambda condition: func.sum(sql_case((condition, 1), else_=0))
     for row in conn.execute(
-        select(*place, func.count(), flag(cases.c.on_time.is_(True)), flag(cases.c.early.is_(True)), flag(timed),
-               func.sum(sql_case((timed, cases.c.used_days), else_=0)),
-               func.sum(sql_case((timed, cases.c.promised_days), else_=0)), flag(cases.c.corrections > 0))
+        select(
+            *place,
+            func.count(),
+            flag(cases.c.on_time.is_(True)),
+            flag(cases.c.early.is_(True)),
+            flag(timed),
+            func.sum(sql_case((timed, cases.c.used_days), else_=0)),
+            func.sum(sql_case((timed, cases.c.promised_days), else_=0)),
+            flag(cases.c.corrections > 0),
+        )
         .where(cases.c.completed_at >= start, cases.c.completed_at < end, cases.c.status == "completed")
         .group_by(*place)
     ):
         b = bucket(_place(row))
-        for name, value in zip(("completed", "on_time", "early", "timed", "used_days", "promised_days", "corrected"),
-                               row[4:]):
+        for name, value in zip(
+            ("completed", "on_time", "early", "timed", "used_days", "promised_days", "corrected"), row[4:]
+        ):
             b[name] += int(value or 0)
     rplace = (ratings.c.center_id, ratings.c.dept_id, ratings.c.window_id, ratings.c.staff_id)
     for row in conn.execute(
         select(*rplace, func.count(), func.sum(ratings.c.score), flag(ratings.c.score >= SATISFIED_SCORE))
-        .where(ratings.c.rated_at >= start, ratings.c.rated_at < end).group_by(*rplace)
+        .where(ratings.c.rated_at >= start, ratings.c.rated_at < end)
+        .group_by(*rplace)
     ):
         b = bucket(_place(row))
         b["ratings"] += row[4]
@@ -110,7 +137,7 @@ def rebuild_days(engine: Engine, days: set[date], zone) -> set[date]:
     changed: set[date] = set()
     ordered = sorted(days)
     for index in range(0, len(ordered), DAYS_PER_BATCH):
-        batch = ordered[index:index + DAYS_PER_BATCH]
+        batch = ordered[index : index + DAYS_PER_BATCH]
         with engine.begin() as conn:
             fresh = {day: _day_rows(conn, day, zone) for day in batch}
             stored = _stored_rows(conn, batch)
@@ -150,16 +177,22 @@ def rebuild_months(engine: Engine, months: set[date]) -> None:
     for month in sorted(months):
         with engine.begin() as conn:
             conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month == month))
-            conn.execute(insert(kpi_monthly).from_select(
-                ["month", *PLACE, *COUNTERS],
-                select(literal(month, Date()), *place, *_sums())
-                .where(kpi_daily.c.day >= month, kpi_daily.c.day < next_month(month)).group_by(*place)))
+            conn.execute(
+                insert(kpi_monthly).from_select(
+                    ["month", *PLACE, *COUNTERS],
+                    select(literal(month, Date()), *place, *_sums())
+                    .where(kpi_daily.c.day >= month, kpi_daily.c.day < next_month(month))
+                    .group_by(*place),
+                )
+            )
 
 
 def _touched_days(conn, judged_mark: datetime | None, rating_mark: int, zone) -> set[date]:
     if judged_mark is None:
         first, last = conn.execute(select(func.min(cases.c.received_at), func.max(cases.c.completed_at))).one()
-        first_rating, last_rating = conn.execute(select(func.min(ratings.c.rated_at), func.max(ratings.c.rated_at))).one()
+        first_rating, last_rating = conn.execute(
+            select(func.min(ratings.c.rated_at), func.max(ratings.c.rated_at))
+        ).one()
         instants = [_aware(v) for v in (first, last, first_rating, last_rating) if v is not None]
         if not instants:
             return set()
@@ -190,9 +223,12 @@ def _days_once_counted(conn, rejudged, zone) -> set[date]:
     write back for millions of cases, and no column of the ingest's table that
     its writers must know to leave alone.)
     """
-    counted = (select(events.c.occurred_at).distinct()
-               .join(cases, cases.c.case_no == events.c.case_no)
-               .where(rejudged, events.c.kind.in_(("received", "completed"))))
+    counted = (
+        select(events.c.occurred_at)
+        .distinct()
+        .join(cases, cases.c.case_no == events.c.case_no)
+        .where(rejudged, events.c.kind.in_(("received", "completed")))
+    )
     return {at.astimezone(zone).date() for (at,) in conn.execute(counted)}
 
 
@@ -259,8 +295,9 @@ def prewarm(services) -> int:
     reference = services.reference.get()
     start, end = default_range(services.today())
     count = 0
-    for center in sorted(reference.centers.values(), key=lambda c: (c.level != "region", c.level != "city",
-                                                                     c.center_id)):
+    for center in sorted(
+        reference.centers.values(), key=lambda c: (c.level != "region", c.level != "city", c.center_id)
+    ):
         role = {"region": "region", "city": "city"}.get(center.level, "center")
         report(services, scope_for(role, center.center_id, reference), start, end)
         count += 1
@@ -291,6 +328,7 @@ def start_refresher(services) -> threading.Thread:
 
 # --- reading ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Totals:
     received: int = 0
@@ -306,7 +344,7 @@ class Totals:
     rating_sum: int = 0
     satisfied: int = 0
 
-    def __add__(self, other: "Totals") -> "Totals":
+    def __add__(self, other: Totals) -> Totals:
         return Totals(*(getattr(self, n) + getattr(other, n) for n in COUNTERS))
 
     @staticmethod
@@ -379,7 +417,7 @@ class Report:
 
 
 def _totals(row, offset: int) -> Totals:
-    return Totals(*(int(v or 0) for v in row[offset:offset + len(COUNTERS)]))
+    return Totals(*(int(v or 0) for v in row[offset : offset + len(COUNTERS)]))
 
 
 def _sums():
@@ -388,9 +426,13 @@ def _sums():
 
 def overdue_open(engine: Engine, scope: Scope, today: date) -> int:
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).where(
-            cases.c.status.in_(OPEN_STATUSES), cases.c.promise_due < today,
-            scope.where(cases.c.center_id, cases.c.dept_id))).scalar_one()
+        return conn.execute(
+            select(func.count()).where(
+                cases.c.status.in_(OPEN_STATUSES),
+                cases.c.promise_due < today,
+                scope.where(cases.c.center_id, cases.c.dept_id),
+            )
+        ).scalar_one()
 
 
 def split_range(start: date, end: date) -> tuple[list[tuple[date, date]], list[date]]:
@@ -414,13 +456,15 @@ def split_range(start: date, end: date) -> tuple[list[tuple[date, date]], list[d
 TREND_WEEKS_UP_TO_DAYS = 92  # longer ranges trend by month
 
 
-def compute_report(engine: Engine, reference: Reference, scope: Scope, start: date, end: date, now: datetime,
-                   zone) -> Report:
+def compute_report(
+    engine: Engine, reference: Reference, scope: Scope, start: date, end: date, now: datetime, zone
+) -> Report:
     """The KPI report from the pre-aggregates: whole months from kpi_monthly, the rest from kpi_daily."""
     spans, months = split_range(start, end)
     daily_scope = scope.where(kpi_daily.c.center_id, kpi_daily.c.dept_id)
-    in_days = and_(daily_scope, _or(*[and_(kpi_daily.c.day >= a, kpi_daily.c.day <= b) for a, b in spans])) \
-        if spans else None
+    in_days = (
+        and_(daily_scope, _or(*[and_(kpi_daily.c.day >= a, kpi_daily.c.day <= b) for a, b in spans])) if spans else None
+    )
     daily_place = [kpi_daily.c[name] for name in PLACE]
     monthly_place = [kpi_monthly.c[name] for name in PLACE]
     monthly_sums = [func.sum(kpi_monthly.c[name]) for name in COUNTERS]
@@ -432,12 +476,15 @@ def compute_report(engine: Engine, reference: Reference, scope: Scope, start: da
             place_rows += conn.execute(select(*daily_place, *_sums()).where(in_days).group_by(*daily_place)).all()
             day_rows += conn.execute(select(kpi_daily.c.day, *_sums()).where(in_days).group_by(kpi_daily.c.day)).all()
         if months:
-            in_months = and_(kpi_monthly.c.month.in_(months), scope.where(kpi_monthly.c.center_id,
-                                                                          kpi_monthly.c.dept_id))
-            place_rows += conn.execute(select(*monthly_place, *monthly_sums).where(in_months)
-                                       .group_by(*monthly_place)).all()
-            day_rows += conn.execute(select(kpi_monthly.c.month, *monthly_sums).where(in_months)
-                                     .group_by(kpi_monthly.c.month)).all()
+            in_months = and_(
+                kpi_monthly.c.month.in_(months), scope.where(kpi_monthly.c.center_id, kpi_monthly.c.dept_id)
+            )
+            place_rows += conn.execute(
+                select(*monthly_place, *monthly_sums).where(in_months).group_by(*monthly_place)
+            ).all()
+            day_rows += conn.execute(
+                select(kpi_monthly.c.month, *monthly_sums).where(in_months).group_by(kpi_monthly.c.month)
+            ).all()
     total = Totals()
     groups: dict[str, dict[str, Totals]] = {name: {} for name in ("center", "dept", "window", "staff")}
     for row in place_rows:
@@ -446,24 +493,37 @@ def compute_report(engine: Engine, reference: Reference, scope: Scope, start: da
         for name, key in zip(("center", "dept", "window", "staff"), row[:4]):
             if key:
                 groups[name][key] = groups[name].get(key, Totals()) + values
-    names = {"center": reference.center_name, "dept": lambda k: f"{reference.dept_name(k)}（"
-                                                                f"{reference.center_name(_dept_center(reference, k))}）",
-             "window": lambda k: f"{reference.window_label(k)}（{reference.center_name(_window_center(reference, k))}）",
-             "staff": lambda k: f"{reference.staff_name(k)}（{reference.center_name(_staff_center(reference, k))}）"}
+    names = {
+        "center": reference.center_name,
+        "dept": lambda k: f"{reference.dept_name(k)}（{reference.center_name(_dept_center(reference, k))}）",
+        "window": lambda k: f"{reference.window_label(k)}（{reference.center_name(_window_center(reference, k))}）",
+        "staff": lambda k: f"{reference.staff_name(k)}（{reference.center_name(_staff_center(reference, k))}）",
+    }
     rankings = {name: _rank(values, names[name]) for name, values in groups.items()}
     # Thousands of windows and staff: keep the ends of each ranking so a cached report stays small.
-    rankings = {name: rows if len(rows) <= RANK_TOP + RANK_BOTTOM else rows[:RANK_TOP] + rows[-RANK_BOTTOM:]
-                for name, rows in rankings.items()}
+    rankings = {
+        name: rows if len(rows) <= RANK_TOP + RANK_BOTTOM else rows[:RANK_TOP] + rows[-RANK_BOTTOM:]
+        for name, rows in rankings.items()
+    }
     bucket = month_of if by_month else (lambda d: d - timedelta(days=d.weekday()))
     trend: dict[date, Totals] = {}
     for row in day_rows:
         key = bucket(row[0])
         trend[key] = trend.get(key, Totals()) + _totals(row, 1)
     today = now.astimezone(zone).date()
-    return Report(scope=scope, scope_name=_scope_name(reference, scope), start=start, end=end, totals=total,
-                  overdue_open=overdue_open(engine, scope, today),
-                  rollup=_rollup(reference, scope, groups["center"]), rankings=rankings,
-                  trend=sorted(trend.items()), trend_unit="month" if by_month else "week", computed_at=now)
+    return Report(
+        scope=scope,
+        scope_name=_scope_name(reference, scope),
+        start=start,
+        end=end,
+        totals=total,
+        overdue_open=overdue_open(engine, scope, today),
+        rollup=_rollup(reference, scope, groups["center"]),
+        rankings=rankings,
+        trend=sorted(trend.items()),
+        trend_unit="month" if by_month else "week",
+        computed_at=now,
+    )
 
 
 def _or(*conditions):
@@ -479,8 +539,11 @@ def _dept_center(reference: Reference, dept_id: str):
 
 def _staff_center(reference: Reference, staff_id: str):
     person = reference.staff.get(staff_id)
-    return _window_center(reference, person.window_id) if person and person.window_id else (
-        _dept_center(reference, person.dept_id) if person and person.dept_id else None)
+    return (
+        _window_center(reference, person.window_id)
+        if person and person.window_id
+        else (_dept_center(reference, person.dept_id) if person and person.dept_id else None)
+    )
 
 
 def _window_center(reference: Reference, window_id: str):
@@ -491,8 +554,15 @@ def _window_center(reference: Reference, window_id: str):
 def _rank(values: dict[str, Totals], name) -> list[Ranked]:
     """Best first: on-time rate, then satisfaction, then volume; places with nothing completed last."""
     ranked = [Ranked(key, name(key), totals) for key, totals in values.items()]
-    ranked.sort(key=lambda r: (r.totals.on_time_rate is None, -(r.totals.on_time_rate or 0),
-                               -(r.totals.satisfied_rate or 0), -r.totals.completed, r.key))
+    ranked.sort(
+        key=lambda r: (
+            r.totals.on_time_rate is None,
+            -(r.totals.on_time_rate or 0),
+            -(r.totals.satisfied_rate or 0),
+            -r.totals.completed,
+            r.key,
+        )
+    )
     return ranked
 
 
@@ -516,8 +586,9 @@ def _rollup(reference: Reference, scope: Scope, by_center: dict[str, Totals]) ->
     rows: list[RollupRow] = []
 
     def walk(center_id: str, depth: int) -> None:
-        if not scope.allows_center(center_id) and not any(scope.allows_center(c) for c in
-                                                            reference.descendants(center_id)):
+        if not scope.allows_center(center_id) and not any(
+            scope.allows_center(c) for c in reference.descendants(center_id)
+        ):
             return
         center = reference.centers.get(center_id)
         rows.append(RollupRow(depth, center_id, center.name if center else center_id, subtree(center_id)))
@@ -595,8 +666,9 @@ def report(services, scope: Scope, start: date, end: date, cached: bool = True) 
         hit = services.cache.get(key)
         if hit is not None:
             return hit
-    result = compute_report(services.engine, services.reference.get(), scope, start, end, services.clock(),
-                            services.zone)
+    result = compute_report(
+        services.engine, services.reference.get(), scope, start, end, services.clock(), services.zone
+    )
     if cached:
         services.cache.set(key, result, timeout=600)
     return result
@@ -615,13 +687,12 @@ def kpi_command() -> None:
 @kpi_command.command("refresh")
 def kpi_refresh() -> None:
     """Rebuild the days touched since the last refresh (all days the first time)."""
-    from datetime import timezone
 
     from app.database import open_database
     from app.settings import load
 
     settings = load()
-    days = refresh(open_database(settings), settings.zone, datetime.now(timezone.utc))
+    days = refresh(open_database(settings), settings.zone, datetime.now(UTC))
     click.echo(f"kpi: {days} day(s) changed")
 
 
@@ -629,14 +700,13 @@ def kpi_refresh() -> None:
 @click.option("--days", type=int, default=None, help="Only the last N days (default: everything).")
 def kpi_rebuild(days: int | None) -> None:
     """Recompute days whole (refresh already follows late data; this is for e.g. a restored backup)."""
-    from datetime import timezone
 
     from app.database import open_database
     from app.settings import load
 
     settings = load()
     engine = open_database(settings)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if days is None:
         with engine.begin() as conn:
             conn.execute(delete(kpi_state))

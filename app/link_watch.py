@@ -18,6 +18,7 @@ The kernel keeps the instants a socket last sent and last received data
 (``TCP_INFO``), so watching costs nothing on the links themselves. Linux only;
 elsewhere, and on Unix-domain sockets, links are not watched.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,7 +87,7 @@ def _run() -> None:
         for key, link in links:
             try:
                 _look(key, link)
-            except Exception:  # noqa: BLE001 - the watcher must outlive any one link
+            except Exception:
                 log.debug("cannot look at a database link", exc_info=True)
 
 

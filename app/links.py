@@ -8,6 +8,7 @@ server never merges slashes). The two numbers a URL path cannot carry at all,
 ``.`` and ``..`` (browsers resolve them as directory steps, encoded or not),
 travel in the query string instead: ``?no=..``, which the same routes accept.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote, unquote, urlencode
@@ -45,7 +46,7 @@ def case_api(case_no: str) -> str:
 def case_no_from_page(pathname: str, query: dict) -> str | None:
     """The case number a page address names: /case/<number> as the browser sends it (still encoded), or /case?no=."""
     if pathname.startswith("/case/") and len(pathname) > len("/case/"):
-        return unquote(pathname[len("/case/"):])
+        return unquote(pathname[len("/case/") :])
     if pathname.rstrip("/") == "/case" and query.get("no"):
         return query["no"]
     return None

@@ -10,13 +10,14 @@ operating system when its holder dies:
 
 A SQLite database in memory lives in one process; it needs no lock.
 """
+
 from __future__ import annotations
 
 import fcntl
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import Engine, text
 

@@ -14,6 +14,7 @@
   process: each takes argon2's 64 MiB, and 48 parallel tries took a web process
   from 368 MiB to 1.1 GiB before.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -46,9 +47,10 @@ class Policy:
     window: timedelta
 
     @classmethod
-    def from_settings(cls, settings) -> "Policy":
-        return cls(settings.login_user_failures, settings.login_addr_failures,
-                   timedelta(minutes=settings.login_window_minutes))
+    def from_settings(cls, settings) -> Policy:
+        return cls(
+            settings.login_user_failures, settings.login_addr_failures, timedelta(minutes=settings.login_window_minutes)
+        )
 
 
 def _key(name: str) -> str:
@@ -64,11 +66,17 @@ def locked_until(engine: Engine, name: str, addr: str, now: datetime, policy: Po
     since = now - policy.window
     until = None
     with engine.connect() as conn:
-        for column, value, limit in ((web_login_failures.c.name, _key(name), policy.user_failures),
-                                     (web_login_failures.c.remote_addr, addr, policy.addr_failures)):
-            nth = conn.execute(select(web_login_failures.c.at)
-                               .where(column == value, web_login_failures.c.at > since)
-                               .order_by(web_login_failures.c.at.desc()).offset(limit - 1).limit(1)).scalar()
+        for column, value, limit in (
+            (web_login_failures.c.name, _key(name), policy.user_failures),
+            (web_login_failures.c.remote_addr, addr, policy.addr_failures),
+        ):
+            nth = conn.execute(
+                select(web_login_failures.c.at)
+                .where(column == value, web_login_failures.c.at > since)
+                .order_by(web_login_failures.c.at.desc())
+                .offset(limit - 1)
+                .limit(1)
+            ).scalar()
             if nth is not None:
                 until = max(until or nth + policy.window, nth + policy.window)
     return until

@@ -20,6 +20,7 @@ Sockets have read and connect timeouts and TCP keepalive, and a failed call
 is retried once on a fresh connection (a stale pooled one) but never after a
 timeout, so a hung Redis becomes a detected outage within SOCKET_TIMEOUT.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _embedded_server = None
-_links: dict[str, "Link"] = {}
+_links: dict[str, Link] = {}
 
 # Every network call has a timeout: a hung Redis must not hang a worker.
 SOCKET_TIMEOUT = 5.0
@@ -78,7 +79,7 @@ def connect_url(url: str, *, decode_responses: bool = False, socket_timeout: flo
     return client
 
 
-def link_for(url: str) -> "Link":
+def link_for(url: str) -> Link:
     """The one Link of this process to the Redis at `url`."""
     shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
     with _lock:
@@ -87,7 +88,7 @@ def link_for(url: str) -> "Link":
         return _links[shown]
 
 
-def link_of(client) -> "Link | None":
+def link_of(client) -> Link | None:
     """The Link guarding `client`, or None for the embedded stand-in (which cannot fail)."""
     return getattr(client, "link", None)
 
@@ -119,8 +120,10 @@ class Link:
             now = self._clock()
             probing = self._probing_since is not None and now - self._probing_since < PROBE_SECONDS
             if probing or now < self._retry_at:
-                raise redis.ConnectionError(f"Redis at {self.name} is unreachable (for {now - self.down_since:.0f} s); "
-                                            f"trying again in {max(self._retry_at - now, 0):.1f} s")
+                raise redis.ConnectionError(
+                    f"Redis at {self.name} is unreachable (for {now - self.down_since:.0f} s); "
+                    f"trying again in {max(self._retry_at - now, 0):.1f} s"
+                )
             self._probing_since = now  # this call is the try; the others keep failing fast meanwhile
 
     def failed(self, exc: BaseException) -> None:
@@ -128,8 +131,12 @@ class Link:
             now = self._clock()
             if self.down_since is None:
                 self.down_since, self._delay = now, RETRY_FIRST
-                log.warning("Redis at %s is unreachable (%s: %s); carrying on without it and retrying with back-off",
-                            self.name, type(exc).__name__, exc)
+                log.warning(
+                    "Redis at %s is unreachable (%s: %s); carrying on without it and retrying with back-off",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                )
                 metrics.redis_up.set(0)
                 metrics.redis_outages_total.inc()
             else:

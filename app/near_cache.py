@@ -14,6 +14,7 @@ client is guarded by the process's link to Redis (app/messaging.py), which
 logs the outage once and makes calls fail at once until it is time to try
 again, so a hung Redis costs one timeout, not one per request.
 """
+
 from __future__ import annotations
 
 import threading
@@ -42,8 +43,7 @@ class NearRedisCache(RedisCache):
     @classmethod
     def factory(cls, app, config, args, kwargs):
         options = config.pop("CACHE_OPTIONS", None) or {}
-        kwargs.update(host=connect_url(config["CACHE_REDIS_URL"], **options),
-                      key_prefix=config.get("CACHE_KEY_PREFIX"))
+        kwargs.update(host=connect_url(config["CACHE_REDIS_URL"], **options), key_prefix=config.get("CACHE_KEY_PREFIX"))
         return cls(*args, **kwargs)
 
     def get(self, key: str):

@@ -14,6 +14,7 @@ SQLAlchemy starts it, and the next statement that answers ends it. Code that
 reads through the driver directly (COPY, the exchange tail) is covered by
 :func:`wait_out`, whose probes go through SQLAlchemy.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,13 +22,14 @@ import sqlite3
 import threading
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
-from sqlalchemy import URL, Engine, event, exc as sa_exc, text
+from sqlalchemy import URL, Engine, event, text
+from sqlalchemy import exc as sa_exc
 
 from app import link_watch
-from app.metrics import database_down, database_outages_total, database_transient_errors_total
 from app.backoff import Backoff
+from app.metrics import database_down, database_outages_total, database_transient_errors_total
 
 log = logging.getLogger("supervise.outage")
 
@@ -45,16 +47,41 @@ STATEMENT = "statement"  # one statement failed (timed out, deadlock, no lock, n
 # SQLSTATEs, by class or in full. psycopg gives none for errors before a session
 # exists (refused, reset, timed out, name not resolved): those are LINK faults too,
 # unless the server said no in words that no wait can change (_REFUSALS).
-_SQLSTATES = {"08": LINK, "57P01": LINK, "57P02": LINK, "57P03": LINK, "53300": LINK,
-              "53": WRITE, "58": WRITE, "25006": WRITE,
-              "57014": STATEMENT, "55P03": STATEMENT, "40": STATEMENT}  # fmt: skip
-_REFUSALS = ("does not exist", "password authentication failed", "no pg_hba.conf entry",
-             "authentication failed", "permission denied", "no password supplied", "invalid sslmode",
-             "invalid connection option", "invalid integer value", "invalid port")  # fmt: skip
+_SQLSTATES = {
+    "08": LINK,
+    "57P01": LINK,
+    "57P02": LINK,
+    "57P03": LINK,
+    "53300": LINK,
+    "53": WRITE,
+    "58": WRITE,
+    "25006": WRITE,
+    "57014": STATEMENT,
+    "55P03": STATEMENT,
+    "40": STATEMENT,
+}
+_REFUSALS = (
+    "does not exist",
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "authentication failed",
+    "permission denied",
+    "no password supplied",
+    "invalid sslmode",
+    "invalid connection option",
+    "invalid integer value",
+    "invalid port",
+)
 # SQLite errors that pass: a writer holding the lock past the busy timeout, a failing
 # or full disk, a file briefly unreadable.
-_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "disk i/o error",
-                     "database or disk is full", "unable to open database file", "locking protocol")  # fmt: skip
+_SQLITE_TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open database file",
+    "locking protocol",
+)
 
 
 def _driver_error(error: BaseException) -> BaseException:
@@ -133,8 +160,12 @@ class Outage:
         database_down.labels(self.database).set(1)
         database_outages_total.labels(self.database).inc()
         if not _quiet:
-            log.error("the %s database%s is unavailable: %s; waiting it out", self.database, self._where(),
-                      _why(self.database, error))  # fmt: skip
+            log.error(
+                "the %s database%s is unavailable: %s; waiting it out",
+                self.database,
+                self._where(),
+                _why(self.database, error),
+            )
 
     def answered(self, wrote: bool = True) -> None:
         """A call went through: the outage, if any, is over. A read (`wrote` false) does
@@ -147,8 +178,9 @@ class Outage:
             since, self.since, self.kind = self.since, None, None
         database_down.labels(self.database).set(0)
         if not _quiet:
-            log.warning("the %s database%s is back after %.0f s", self.database, self._where(),
-                        time.monotonic() - since)  # fmt: skip
+            log.warning(
+                "the %s database%s is back after %.0f s", self.database, self._where(), time.monotonic() - since
+            )
 
     def _where(self) -> str:
         return f" ({self.where})" if self.where else ""
@@ -183,7 +215,7 @@ def quiet() -> None:
     _quiet = True
 
 
-_WATCHED: "weakref.WeakKeyDictionary[Engine, str]" = weakref.WeakKeyDictionary()  # engine -> its database
+_WATCHED: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()  # engine -> its database
 
 
 def watch(engine: Engine, database: str) -> Engine:
@@ -201,8 +233,9 @@ def watch(engine: Engine, database: str) -> Engine:
     @event.listens_for(engine, "after_cursor_execute")
     def _answered(_conn, _cursor, _statement, _parameters, context, _many) -> None:
         if found.since is not None:
-            found.answered(wrote=bool(context is not None and (context.isinsert or context.isupdate
-                                                                or context.isdelete)))
+            found.answered(
+                wrote=bool(context is not None and (context.isinsert or context.isupdate or context.isdelete))
+            )
 
     return engine
 
@@ -210,8 +243,9 @@ def watch(engine: Engine, database: str) -> Engine:
 def safe_url(engine: Engine) -> str:
     """The engine's URL as a log line may show it: no password."""
     url = engine.url
-    return URL.create(url.drivername, url.username, None, url.host, url.port, url.database,
-                      url.query).render_as_string(hide_password=False)  # fmt: skip
+    return URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query).render_as_string(
+        hide_password=False
+    )
 
 
 def of(engine: Engine) -> Outage:
@@ -257,8 +291,14 @@ def _pause(stop: threading.Event, seconds: float, deadline: float | None) -> boo
     return not stop.wait(max(seconds, 0.0))
 
 
-def retrying(call: Callable[[], object], engines: list[Engine], stop: threading.Event, cap: float,
-             deadline: float | None = None, patience: float | None = None):  # fmt: skip
+def retrying(
+    call: Callable[[], object],
+    engines: list[Engine],
+    stop: threading.Event,
+    cap: float,
+    deadline: float | None = None,
+    patience: float | None = None,
+):
     """`call()`, tried again after each transient database error, once `engines` answer; its result.
 
     Only for calls that may run twice: a transaction that failed may have committed

@@ -47,6 +47,7 @@ reach the stream with no ingest running, and every change does as long as any
 one of them runs. ``supervise alarm`` and ``supervise escalate`` try a pass
 themselves. Published rows are pruned after KEEP.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,9 +56,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import redis as redis_lib
 from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, text, tuple_, union_all, update
@@ -79,10 +80,11 @@ BACKLOG_SECONDS = 5.0  # the backlog gauges are refreshed this often
 
 
 def _wall() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- writing --------------------------------------------------------------------------------------
+
 
 def rows(changes: Sequence[AlarmChange]) -> list[tuple[int, str]]:
     """(alarm_id, message) of each change, in order: the outbox columns OUTBOX_COLUMNS."""
@@ -100,6 +102,7 @@ def write(conn, changes: Sequence[AlarmChange]) -> None:
 
 # --- the backlog ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Backlog:
     count: int  # changes not yet on the stream
@@ -110,8 +113,10 @@ def backlog(engine: Engine) -> Backlog:
     """What waits in the outbox, by the database's clock (the one that stamped it)."""
     with engine.connect() as conn:
         count, oldest, now = conn.execute(
-            select(func.count(), func.min(alarm_outbox.c.written_at), func.now())
-            .where(alarm_outbox.c.published_at.is_(None))).one()
+            select(func.count(), func.min(alarm_outbox.c.written_at), func.now()).where(
+                alarm_outbox.c.published_at.is_(None)
+            )
+        ).one()
     if not count or oldest is None:
         return Backlog(0, 0.0)
     return Backlog(count, max((_utc(now) - _utc(oldest)).total_seconds(), 0.0))
@@ -120,7 +125,7 @@ def backlog(engine: Engine) -> Backlog:
 def _utc(value) -> datetime:
     if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def refresh_gauges(engine: Engine) -> Backlog:
@@ -144,6 +149,7 @@ def prune(engine: Engine, before: datetime, chunk: int = 10_000) -> int:
 
 # --- the relay ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Claimed:
     id: int
@@ -159,8 +165,9 @@ class Relay:
     """Publishes the outbox to the alarm stream: a pass at a time (:meth:`relay_once`), or on
     a thread of its own (:meth:`start`) that passes when nudged and every `every` seconds."""
 
-    def __init__(self, engine: Engine, redis, *, name: str = "relay", every: float = 1.0,
-                 clock: Callable[[], datetime] = _wall):
+    def __init__(
+        self, engine: Engine, redis, *, name: str = "relay", every: float = 1.0, clock: Callable[[], datetime] = _wall
+    ):
         self.engine, self.redis, self.name, self.every = engine, redis, name, every
         self._clock = clock
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{name}:{uuid.uuid4().hex[:8]}"
@@ -209,8 +216,10 @@ class Relay:
 
     def _any_pending(self) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(alarm_outbox.c.id).where(alarm_outbox.c.published_at.is_(None)).limit(1)) \
-                .first() is not None
+            return (
+                conn.execute(select(alarm_outbox.c.id).where(alarm_outbox.c.published_at.is_(None)).limit(1)).first()
+                is not None
+            )
 
     def _claim(self, limit: int) -> list[_Claimed]:
         """Take the lease and the rows of this pass, giving new rows their entry ids (one transaction)."""
@@ -218,9 +227,13 @@ class Relay:
         now = self._clock()
         with self.engine.begin() as conn:
             lease = conn.execute(
-                update(relay).where(relay.c.name == NAME, or_(relay.c.holder.is_(None), relay.c.holder == self.holder,
-                                                             relay.c.held_until < now))
-                .values(holder=self.holder, held_until=now + LEASE).returning(relay.c.last_ms, relay.c.last_seq)
+                update(relay)
+                .where(
+                    relay.c.name == NAME,
+                    or_(relay.c.holder.is_(None), relay.c.holder == self.holder, relay.c.held_until < now),
+                )
+                .values(holder=self.holder, held_until=now + LEASE)
+                .returning(relay.c.last_ms, relay.c.last_seq)
             ).first()
             if lease is None:
                 _ensure_relay_row(conn)
@@ -229,10 +242,20 @@ class Relay:
             # order; one round trip, each part by its own index.
             pending = outbox.c.published_at.is_(None)
             columns = (outbox.c.id, outbox.c.message, outbox.c.stream_ms, outbox.c.stream_seq)
-            sent = select(*columns).where(pending, outbox.c.stream_ms.is_not(None)) \
-                .order_by(outbox.c.stream_ms, outbox.c.stream_seq).limit(limit).subquery()
-            new = select(*columns).where(pending, outbox.c.stream_ms.is_(None)).order_by(outbox.c.id) \
-                .limit(limit).subquery()
+            sent = (
+                select(*columns)
+                .where(pending, outbox.c.stream_ms.is_not(None))
+                .order_by(outbox.c.stream_ms, outbox.c.stream_seq)
+                .limit(limit)
+                .subquery()
+            )
+            new = (
+                select(*columns)
+                .where(pending, outbox.c.stream_ms.is_(None))
+                .order_by(outbox.c.id)
+                .limit(limit)
+                .subquery()
+            )
             rows = conn.execute(union_all(select(sent), select(new))).all()
             rows.sort(key=lambda r: (r.stream_ms is None, r.stream_ms or 0, r.stream_seq or 0, r.id))
             rows = rows[:limit]
@@ -240,8 +263,9 @@ class Relay:
                 conn.execute(update(relay).where(relay.c.name == NAME).values(holder=None, held_until=None))
                 return []
             claimed = [_Claimed(r.id, r.message, (r.stream_ms, r.stream_seq)) for r in rows if r.stream_ms is not None]
-            claimed += self._give_entry_ids(conn, [r for r in rows if r.stream_ms is None],
-                                            (lease.last_ms, lease.last_seq))
+            claimed += self._give_entry_ids(
+                conn, [r for r in rows if r.stream_ms is None], (lease.last_ms, lease.last_seq)
+            )
         return claimed
 
     def _give_entry_ids(self, conn, new: list, last: tuple[int, int]) -> list[_Claimed]:
@@ -252,10 +276,17 @@ class Relay:
         base = last[1] + 1 if ms == last[0] else 0
         first = new[0].id
         ids = [row.id for row in new]
-        conn.execute(update(alarm_outbox).where(alarm_outbox.c.id.in_(bindparam("ids", expanding=True)))
-                     .values(stream_ms=ms, stream_seq=base + alarm_outbox.c.id - first), {"ids": ids})
-        conn.execute(update(alarm_outbox_relay).where(alarm_outbox_relay.c.name == NAME)
-                     .values(last_ms=ms, last_seq=base + ids[-1] - first))
+        conn.execute(
+            update(alarm_outbox)
+            .where(alarm_outbox.c.id.in_(bindparam("ids", expanding=True)))
+            .values(stream_ms=ms, stream_seq=base + alarm_outbox.c.id - first),
+            {"ids": ids},
+        )
+        conn.execute(
+            update(alarm_outbox_relay)
+            .where(alarm_outbox_relay.c.name == NAME)
+            .values(last_ms=ms, last_seq=base + ids[-1] - first)
+        )
         return [_Claimed(row.id, row.message, (ms, base + row.id - first)) for row in new]
 
     def _publish(self, claimed: list[_Claimed]) -> tuple[list[int], list[int], tuple[int, int] | None]:
@@ -263,8 +294,13 @@ class Relay:
         rows overtaken (refused, and not on it), and the stream's last id when anything was refused."""
         pipe = self.redis.pipeline(transaction=False)
         for row in claimed:
-            pipe.xadd(STREAM, {"json": row.message, "change_id": row.id}, id=row.entry_id, maxlen=STREAM_MAXLEN,
-                      approximate=True)
+            pipe.xadd(
+                STREAM,
+                {"json": row.message, "change_id": row.id},
+                id=row.entry_id,
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
         replies = pipe.execute(raise_on_error=False)
         seen = [row.id for row, reply in zip(claimed, replies) if not isinstance(reply, Exception)]
         refused = [row for row, reply in zip(claimed, replies) if isinstance(reply, Exception)]
@@ -287,8 +323,12 @@ class Relay:
                 overtaken.append(row.id)
             # else: refused for another reason (Redis out of memory…): tried again next pass, same id
         if overtaken:
-            log.warning("%d alarm change(s) were overtaken on the stream by an entry the relay did not write "
-                        "(stream last id %s-%s); they are sent again after it", len(overtaken), *top)
+            log.warning(
+                "%d alarm change(s) were overtaken on the stream by an entry the relay did not write "
+                "(stream last id %s-%s); they are sent again after it",
+                len(overtaken),
+                *top,
+            )
         return seen, overtaken, top
 
     def _mark(self, seen: list[int], overtaken: list[int], top: tuple[int, int] | None) -> None:
@@ -299,29 +339,43 @@ class Relay:
                 # are sent again, and Redis refuses them. (The claim, which gives the ids, waits.)
                 conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             if seen:
-                conn.execute(update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
-                             .values(published_at=self._clock()), {"ids": seen})
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+                    .values(published_at=self._clock()),
+                    {"ids": seen},
+                )
             if overtaken:
-                conn.execute(update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)),
-                                                  outbox.c.published_at.is_(None))
-                             .values(stream_ms=None, stream_seq=None), {"ids": overtaken})
-                conn.execute(update(relay).where(relay.c.name == NAME,
-                                                 tuple_(relay.c.last_ms, relay.c.last_seq) < tuple_(*top))
-                             .values(last_ms=top[0], last_seq=top[1]))
-            conn.execute(update(relay).where(relay.c.name == NAME, relay.c.holder == self.holder)
-                         .values(holder=None, held_until=None))
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.published_at.is_(None))
+                    .values(stream_ms=None, stream_seq=None),
+                    {"ids": overtaken},
+                )
+                conn.execute(
+                    update(relay)
+                    .where(relay.c.name == NAME, tuple_(relay.c.last_ms, relay.c.last_seq) < tuple_(*top))
+                    .values(last_ms=top[0], last_seq=top[1])
+                )
+            conn.execute(
+                update(relay)
+                .where(relay.c.name == NAME, relay.c.holder == self.holder)
+                .values(holder=None, held_until=None)
+            )
 
     def _release(self) -> None:
         try:
             with self.engine.begin() as conn:
-                conn.execute(update(alarm_outbox_relay).where(alarm_outbox_relay.c.name == NAME,
-                                                              alarm_outbox_relay.c.holder == self.holder)
-                             .values(holder=None, held_until=None))
+                conn.execute(
+                    update(alarm_outbox_relay)
+                    .where(alarm_outbox_relay.c.name == NAME, alarm_outbox_relay.c.holder == self.holder)
+                    .values(holder=None, held_until=None)
+                )
         except SQLAlchemyError:  # the lease runs out by itself
             pass
 
     # --- on a thread of its own ----------------------------------------------------------------
-    def start(self) -> "Relay":
+    def start(self) -> Relay:
         """Relay on a thread (``<name>``) until :meth:`close`."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -371,10 +425,13 @@ class Relay:
                     failing = failing or "database outage"
                 else:
                     if failing != "database":
-                        log.warning("%s: cannot read the alarm outbox (%s); retrying with back-off", self.name,
-                                    getattr(exc, "orig", None) or exc)
+                        log.warning(
+                            "%s: cannot read the alarm outbox (%s); retrying with back-off",
+                            self.name,
+                            getattr(exc, "orig", None) or exc,
+                        )
                     failing = "database"
-            except Exception:  # noqa: BLE001 - a relay thread never dies: it is the stream's only writer
+            except Exception:
                 log.exception("%s: unexpected failure; retrying with back-off", self.name)
                 failing = "bug"
             chores.run()
@@ -412,8 +469,10 @@ def publish_now(engine: Engine, redis, name: str) -> bool:
     return Relay(engine, redis, name=name).nudge()
 
 
-WAITS = "the alarm stream cannot be reached now: the change waits in the outbox, and a running ingest or web " \
-        "server publishes it"
+WAITS = (
+    "the alarm stream cannot be reached now: the change waits in the outbox, and a running ingest or web "
+    "server publishes it"
+)
 
 
 def _ensure_relay_row(conn) -> None:

@@ -12,6 +12,7 @@ supervision officers above the department (:data:`ACTING_ROLES`): a department
 sees the alarms raised against it and may not close them itself. It will answer
 them through the supervision-order and appeal flow instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from sqlalchemy import and_, false, true
 from sqlalchemy.sql import ColumnElement
 
 from app.queries.reference import Reference
-
 from app.tables import ACTING_ROLES, ROLES  # noqa: F401 - said once, beside the users table
 
 

@@ -5,6 +5,7 @@ own database pool and Redis client, nothing shared across fork); workers and
 servers share state only through PostgreSQL and Redis, so any one of them may
 restart without logging anybody out or losing an action.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,8 +66,9 @@ def run_in_thread(settings, port: int, clock=None, host: str = "127.0.0.1", thre
     from app.web import create_app, system_clock
 
     wsgi = create_app(settings, clock or system_clock, video_live=video_live)
-    server = create_server(wsgi, host=host, port=port, threads=threads, ident="supervise",
-                           channel_timeout=300, connection_limit=500)
+    server = create_server(
+        wsgi, host=host, port=port, threads=threads, ident="supervise", channel_timeout=300, connection_limit=500
+    )
     thread = threading.Thread(target=server.run, name=f"web.waitress:{port}", daemon=True)
     thread.start()
     return server
@@ -85,9 +87,12 @@ def serve_command(host: str, port: int, workers: int, threads: int, timeout: int
     from app.settings import load
 
     if host not in ("127.0.0.1", "::1", "localhost"):
-        log.warning("serving on %s: gunicorn gives each connection a thread while it sends its request, so a few "
-                    "dozen slow clients stop it answering; put the nginx front before it (supervise front nginx) "
-                    "and listen on 127.0.0.1", host)
+        log.warning(
+            "serving on %s: gunicorn gives each connection a thread while it sends its request, so a few "
+            "dozen slow clients stop it answering; put the nginx front before it (supervise front nginx) "
+            "and listen on 127.0.0.1",
+            host,
+        )
     # Migrate once here, before workers start, instead of in every worker at once.
     open_database(load())
     run_gunicorn(gunicorn_options(host, port, workers, threads, timeout))

@@ -8,6 +8,7 @@ scope changes, and when the user is removed. A session unused for
 ``SUPERVISE_SESSION_HOURS`` ends by itself; use moves its end on, at most once a
 minute, so a wall screen that polls stays logged in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,15 @@ def start(engine: Engine, user_id: int, now: datetime, lifetime: timedelta, remo
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
         conn.execute(delete(web_sessions).where(web_sessions.c.expires_at < now))
-        conn.execute(insert(web_sessions).values(token_hash=digest(token), user_id=user_id, created_at=now,
-                                                 expires_at=now + lifetime, remote_addr=remote_addr))
+        conn.execute(
+            insert(web_sessions).values(
+                token_hash=digest(token),
+                user_id=user_id,
+                created_at=now,
+                expires_at=now + lifetime,
+                remote_addr=remote_addr,
+            )
+        )
     return token
 
 
@@ -53,18 +61,27 @@ def user_of(engine: Engine, token: str, now: datetime, lifetime: timedelta) -> S
     """The active user of a live session, or None (ended, expired, unknown, or the user removed)."""
     key = digest(token)
     with engine.connect() as conn:
-        row = conn.execute(
-            select(web_sessions.c.expires_at, users.c.id, users.c.name, users.c.role, users.c.scope_id,
-                   users.c.password_hash)
-            .join(users, users.c.id == web_sessions.c.user_id)
-            .where(web_sessions.c.token_hash == key, users.c.active.is_(True))
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(
+                    web_sessions.c.expires_at,
+                    users.c.id,
+                    users.c.name,
+                    users.c.role,
+                    users.c.scope_id,
+                    users.c.password_hash,
+                )
+                .join(users, users.c.id == web_sessions.c.user_id)
+                .where(web_sessions.c.token_hash == key, users.c.active.is_(True))
+            )
+            .mappings()
+            .first()
+        )
     if row is None or row["expires_at"] <= now:
         return None
     if row["expires_at"] - lifetime < now - TOUCH_EVERY:
         with engine.begin() as conn:
-            conn.execute(update(web_sessions).where(web_sessions.c.token_hash == key)
-                         .values(expires_at=now + lifetime))
+            conn.execute(update(web_sessions).where(web_sessions.c.token_hash == key).values(expires_at=now + lifetime))
     return SessionUser(row["id"], row["name"], row["role"], row["scope_id"], row["password_hash"])
 
 

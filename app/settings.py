@@ -4,6 +4,7 @@ Every setting has a default that makes a single machine work with no server
 installed: SQLite files under ``./var/`` and an in-process Redis stand-in.
 A misspelt ``SUPERVISE_*`` variable is an error at start-up, not a silent default.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -33,38 +34,61 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", frozen=True)
 
     var_dir: Path = Field(Path("var"), description="Where embedded databases, evidence and the SMS file gateway live.")
-    exchange_url: str = Field("", description="SQLAlchemy URL of the exchange database (前置库). Default: SQLite in var_dir.")
+    exchange_url: str = Field(
+        "", description="SQLAlchemy URL of the exchange database (前置库). Default: SQLite in var_dir."
+    )
     db_url: str = Field("", description="SQLAlchemy URL of the supervision database. Default: SQLite in var_dir.")
     redis_url: str | None = Field(None, description="Redis URL; unset means an in-process stand-in (fakeredis).")
     tz: str = Field("Asia/Shanghai", description="Local time zone for working days and due dates.")
     calendar_dir: Path | None = Field(None, description="Folder of center calendar override files (<center_id>.toml).")
-    camera_offline_seconds: float = Field(30.0, gt=0, description="No decodable frame for this long raises camera_offline.")
+    camera_offline_seconds: float = Field(
+        30.0, gt=0, description="No decodable frame for this long raises camera_offline."
+    )
     thumbnail_interval: float = Field(5.0, gt=0, description="Seconds between thumbnails per camera.")
     thumbnail_ttl: int = Field(120, gt=0, description="Seconds a thumbnail lives in Redis.")
 
     # Both databases: how long to wait for what, and how a process waits out an outage.
-    db_connect_timeout: float = Field(10.0, gt=0, le=300, description="Seconds to wait for a PostgreSQL connection to open.")
+    db_connect_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds to wait for a PostgreSQL connection to open."
+    )
     db_statement_timeout: float = Field(
-        30.0, gt=0, le=3600,
+        30.0,
+        gt=0,
+        le=3600,
         description="Longest a statement may run (PostgreSQL statement_timeout); a link that stays silent "
-                    "5 s longer than this is taken for hung and cut.")  # fmt: skip
-    db_lock_timeout: float = Field(10.0, gt=0, le=3600, description="Longest a statement waits for a lock (PostgreSQL lock_timeout).")
+        "5 s longer than this is taken for hung and cut.",
+    )
+    db_lock_timeout: float = Field(
+        10.0, gt=0, le=3600, description="Longest a statement waits for a lock (PostgreSQL lock_timeout)."
+    )
     db_long_statement_timeout: float = Field(
-        3600.0, gt=0, le=86400,
+        3600.0,
+        gt=0,
+        le=86400,
         description="The statement limit of work that legitimately runs long: migrations, KPI refresh and "
-                    "rebuild, the simulator's backfill COPY.")  # fmt: skip
+        "rebuild, the simulator's backfill COPY.",
+    )
     db_network_timeout: float = Field(
-        30.0, ge=3, le=600,
-        description="A PostgreSQL link that gets no TCP answer this long is dead (keepalives, tcp_user_timeout).")
+        30.0,
+        ge=3,
+        le=600,
+        description="A PostgreSQL link that gets no TCP answer this long is dead (keepalives, tcp_user_timeout).",
+    )
     db_retry_max_seconds: float = Field(
-        5.0, ge=0.5, le=300, description="Longest wait between two attempts while a database is down (full jitter).")
+        5.0, ge=0.5, le=300, description="Longest wait between two attempts while a database is down (full jitter)."
+    )
     db_start_wait: float = Field(
-        60.0, ge=0, le=86400,
+        60.0,
+        ge=0,
+        le=86400,
         description="At start, how long an unreachable database is waited for before the command gives up "
-                    "(exit 2); later outages are waited out however long they last.")  # fmt: skip
+        "(exit 2); later outages are waited out however long they last.",
+    )
 
     # The dashboard.
-    secret_key: str = Field("", description="Session-signing key; empty: one kept in the database, shared by all servers.")
+    secret_key: str = Field(
+        "", description="Session-signing key; empty: one kept in the database, shared by all servers."
+    )
     cookie_secure: bool = Field(False, description="Send the session cookie over HTTPS only (set behind TLS).")
     escalate_minutes: float = Field(30.0, gt=0, description="An alarm unacknowledged this long escalates visibly.")
     stale_minutes: float = Field(15.0, gt=0, description="Data older than this shows the stale-data banner.")
@@ -72,27 +96,44 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field("", description="Comma-separated proxy addresses whose SSO header is believed.")
 
     # Sessions and logins (app/sessions.py, app/logins.py).
-    session_hours: float = Field(12.0, gt=0, le=24 * 31,
-                                 description="A session unused this long ends; each request moves its end on.")
-    login_user_failures: int = Field(5, ge=1, le=1000,
-                                     description="Failed logins for one user name within the window that lock the name.")
-    login_addr_failures: int = Field(50, ge=1, le=100_000,
-                                     description="Failed logins from one address within the window that lock the "
-                                                 "address (an office behind one NAT address shares it).")
-    login_window_minutes: float = Field(15.0, gt=0, le=24 * 60,
-                                        description="The window failed logins are counted over; a lock lasts until "
-                                                    "enough failures age out of it.")
-    login_hash_concurrency: int = Field(2, ge=1, le=64,
-                                        description="Password checks one web process runs at once (argon2 takes "
-                                                    "64 MiB each: this bounds memory under a burst of logins).")
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 31, description="A session unused this long ends; each request moves its end on."
+    )
+    login_user_failures: int = Field(
+        5, ge=1, le=1000, description="Failed logins for one user name within the window that lock the name."
+    )
+    login_addr_failures: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Failed logins from one address within the window that lock the "
+        "address (an office behind one NAT address shares it).",
+    )
+    login_window_minutes: float = Field(
+        15.0,
+        gt=0,
+        le=24 * 60,
+        description="The window failed logins are counted over; a lock lasts until enough failures age out of it.",
+    )
+    login_hash_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Password checks one web process runs at once (argon2 takes "
+        "64 MiB each: this bounds memory under a burst of logins).",
+    )
 
     # What a browser may do with our pages (app/headers.py), and who reads /metrics.
-    kiosk_frame_ancestors: str = Field("", description="Space-separated origins allowed to frame the kiosk page "
-                                                       "(/?kiosk), e.g. https://portal.example.gov.cn; empty: none. "
-                                                       "No other page may be framed.")
+    kiosk_frame_ancestors: str = Field(
+        "",
+        description="Space-separated origins allowed to frame the kiosk page "
+        "(/?kiosk), e.g. https://portal.example.gov.cn; empty: none. "
+        "No other page may be framed.",
+    )
     metrics_token: SecretStr | None = Field(None, description="Bearer token that opens /metrics from any address.")
-    metrics_allow: str = Field("127.0.0.1/32,::1/128",
-                               description="Comma-separated networks that read /metrics without the token.")
+    metrics_allow: str = Field(
+        "127.0.0.1/32,::1/128", description="Comma-separated networks that read /metrics without the token."
+    )
 
     @field_validator("db_url", "exchange_url")
     @classmethod
@@ -103,8 +144,9 @@ class Settings(BaseSettings):
         try:
             url = make_url(value)
         except ArgumentError:
-            raise ValueError("not a database URL (e.g. postgresql+psycopg://user@host:5432/name or "
-                             "sqlite:///path/to/file.db)") from None
+            raise ValueError(
+                "not a database URL (e.g. postgresql+psycopg://user@host:5432/name or sqlite:///path/to/file.db)"
+            ) from None
         backend, driver = url.get_backend_name(), url.get_driver_name()
         if backend == "sqlite" and driver == "pysqlite" or backend == "postgresql" and driver == "psycopg":
             return value

@@ -4,9 +4,10 @@ One definition serves SQLite and PostgreSQL. The Alembic migrations in
 ``app/migrations`` create exactly these tables; a test compares the two.
 Instants are stored in UTC and always come back timezone-aware.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -48,15 +49,15 @@ class UtcDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 # Every exchange row accepted into a case, so a case can be judged again from
@@ -352,8 +353,11 @@ kpi_monthly = Table(
     "kpi_monthly",
     metadata,
     Column("month", Date, primary_key=True),
-    *[Column(c.name, Text, primary_key=True) for c in kpi_daily.c if c.name in ("center_id", "dept_id", "window_id",
-                                                                                 "staff_id")],
+    *[
+        Column(c.name, Text, primary_key=True)
+        for c in kpi_daily.c
+        if c.name in ("center_id", "dept_id", "window_id", "staff_id")
+    ],
     *[Column(c.name, Integer, nullable=False, default=0) for c in kpi_daily.c if not c.primary_key],
 )
 Index("kpi_monthly_center_month", kpi_monthly.c.center_id, kpi_monthly.c.month)
@@ -439,8 +443,13 @@ Index("sms_inbox_received", sms_inbox.c.received_at)
 
 # An alarm escalates once: whichever process records it first, a second
 # 'escalated' entry for the same alarm is refused by the database itself.
-Index("alarm_actions_escalated_once", alarm_actions.c.alarm_id, unique=True,
-      postgresql_where=alarm_actions.c.action == "escalated", sqlite_where=alarm_actions.c.action == "escalated")
+Index(
+    "alarm_actions_escalated_once",
+    alarm_actions.c.alarm_id,
+    unique=True,
+    postgresql_where=alarm_actions.c.action == "escalated",
+    sqlite_where=alarm_actions.c.action == "escalated",
+)
 
 # Where the escalation sweep stands, so that each sweep looks only at what may
 # have passed the limit since the one before (one row, name 'alarms').
@@ -473,8 +482,9 @@ alarm_outbox = Table(
 _pending = alarm_outbox.c.published_at.is_(None)
 Index("alarm_outbox_pending", alarm_outbox.c.id, postgresql_where=_pending, sqlite_where=_pending)
 _sent = _pending & alarm_outbox.c.stream_ms.is_not(None)
-Index("alarm_outbox_sent", alarm_outbox.c.stream_ms, alarm_outbox.c.stream_seq, postgresql_where=_sent,
-      sqlite_where=_sent)
+Index(
+    "alarm_outbox_sent", alarm_outbox.c.stream_ms, alarm_outbox.c.stream_seq, postgresql_where=_sent, sqlite_where=_sent
+)
 Index("alarm_outbox_published", alarm_outbox.c.published_at)
 
 # The relay's one row (name 'alarms'): the last stream entry id given, and which relay is

@@ -6,6 +6,7 @@ callbacks (the page in the browser stays as it was and asks again at its next
 poll), a small page for a browser. The outage itself is logged once, by the
 engine that met it. Any other error goes on to Flask's 500 as before.
 """
+
 from __future__ import annotations
 
 import sqlite3

@@ -1,9 +1,10 @@
 """Dashboard users: `supervise user add NAME --role ROLE --scope ID` and the demo login."""
+
 from __future__ import annotations
 
 import secrets
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy import Engine, insert, select, update
@@ -34,8 +35,9 @@ def add_user(engine: Engine, name: str, password: str, role: str, scope_id: str,
             conn.execute(update(users).where(users.c.id == existing).values(**values))
             sessions.end_all(conn, existing)
             return existing
-        return conn.execute(insert(users).values(name=name.strip(), created_at=now, **values)
-                            .returning(users.c.id)).scalar_one()
+        return conn.execute(
+            insert(users).values(name=name.strip(), created_at=now, **values).returning(users.c.id)
+        ).scalar_one()
 
 
 def remove_user(engine: Engine, name: str) -> bool:
@@ -52,13 +54,13 @@ def remove_user(engine: Engine, name: str) -> bool:
 def ensure_demo_user(engine: Engine, scope_id: str | None = None) -> tuple[str, str]:
     """A region-wide demo login with a fresh random password, for `make demo` to print."""
     if scope_id is None:
+        from app.database import make_engine
         from app.queries.reference import read_reference
         from app.settings import load
-        from app.database import make_engine
 
         scope_id = read_reference(make_engine(load().exchange_url_resolved)).region_id() or "region"
     password = secrets.token_urlsafe(9)
-    add_user(engine, DEMO_USER, password, "region", scope_id, datetime.now(timezone.utc))
+    add_user(engine, DEMO_USER, password, "region", scope_id, datetime.now(UTC))
     return DEMO_USER, password
 
 
@@ -78,7 +80,7 @@ def user_add(name: str, role: str, scope_id: str) -> None:
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:
-        add_user(open_database(), name, password, role, scope_id, datetime.now(timezone.utc))
+        add_user(open_database(), name, password, role, scope_id, datetime.now(UTC))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"user {name}: role {role}, scope {scope_id}")

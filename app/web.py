@@ -6,16 +6,17 @@ an aware instant), so tests and demos can run the dashboard at any moment.
 Several servers behind a load balancer share state only through PostgreSQL and
 Redis: sessions are signed cookies (key in the database), caches live in Redis.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import dash
 from flask import Flask, Response, jsonify, redirect, request
@@ -25,11 +26,11 @@ from sqlalchemy import Engine
 
 from app import outage
 from app.database import Limits, open_database
-from ingest.exchange import exchange_engine
 from app.messaging import connect
 from app.outbox import Relay
 from app.queries.reference import ReferenceCache
 from app.settings import Settings
+from ingest.exchange import exchange_engine
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @lru_cache(maxsize=512)
@@ -62,8 +63,10 @@ def _marker_key(engine: Engine) -> str:
     """The shared marker's Redis key, one per supervision database (tests run several against one Redis)."""
     import hashlib
 
-    return "supervise:web:board-marker:" + hashlib.sha256(
-        engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return (
+        "supervise:web:board-marker:"
+        + hashlib.sha256(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    )
 
 
 @dataclass
@@ -127,8 +130,8 @@ class Services:
         The shared copy and the stream position come in one round trip, so the
         process that reads the database pays no more Redis trips than before.
         """
-        from app.queries.alarms import change_marker
         from app.alarm_stream import STREAM
+        from app.queries.alarms import change_marker
 
         key = _marker_key(self.engine)
         stamp = time.time()  # taken before reading, so a marker read now is at least this fresh
@@ -167,14 +170,28 @@ class Services:
         from app.i18n import current_lang
         from app.pdf import Sources
 
-        return Sources(self.engine, self.reference.get(), self.clock(), self.zone, self.calendar,
-                       self.settings.var_dir, actor_name(), lang or current_lang())
+        return Sources(
+            self.engine,
+            self.reference.get(),
+            self.clock(),
+            self.zone,
+            self.calendar,
+            self.settings.var_dir,
+            actor_name(),
+            lang or current_lang(),
+        )
 
     __hash__ = object.__hash__
 
 
-def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engine | None = None,
-               background: bool = True, video_live=None) -> Flask:
+def create_app(
+    settings: Settings,
+    clock: Clock = system_clock,
+    *,
+    engine: Engine | None = None,
+    background: bool = True,
+    video_live=None,
+) -> Flask:
     """The dashboard's WSGI app.
 
     `background` starts the KPI refresher thread; `video_live` is the live source
@@ -258,22 +275,38 @@ def create_app(settings: Settings, clock: Clock = system_clock, *, engine: Engin
 
 def _cache_config(settings: Settings) -> dict:
     if settings.redis_url:  # a Redis error is a miss (app/near_cache.py)
-        return {"CACHE_TYPE": "app.near_cache.NearRedisCache", "CACHE_REDIS_URL": settings.redis_url,
-                "CACHE_KEY_PREFIX": "supervise:web:", "CACHE_DEFAULT_TIMEOUT": 300,
-                "CACHE_OPTIONS": {"socket_timeout": 2.0}}
+        return {
+            "CACHE_TYPE": "app.near_cache.NearRedisCache",
+            "CACHE_REDIS_URL": settings.redis_url,
+            "CACHE_KEY_PREFIX": "supervise:web:",
+            "CACHE_DEFAULT_TIMEOUT": 300,
+            "CACHE_OPTIONS": {"socket_timeout": 2.0},
+        }
     return {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300, "CACHE_THRESHOLD": 5000}
 
 
 def _install_metrics(server: Flask, services: Services) -> None:
-    requests_total = Counter("supervise_web_requests_total", "HTTP requests served.", ["kind", "status"],
-                             registry=services.metrics)
-    latency = Histogram("supervise_web_request_seconds", "Time to serve a request.", ["kind"],
-                        registry=services.metrics,
-                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5))
+    requests_total = Counter(
+        "supervise_web_requests_total", "HTTP requests served.", ["kind", "status"], registry=services.metrics
+    )
+    latency = Histogram(
+        "supervise_web_request_seconds",
+        "Time to serve a request.",
+        ["kind"],
+        registry=services.metrics,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5),
+    )
 
     def kind_of(path: str) -> str:
-        for prefix, kind in (("/_dash-update-component", "callback"), ("/api/", "api"), ("/video/", "video"),
-                             ("/pdf/", "pdf"), ("/_dash-", "dash"), ("/assets/", "asset"), ("/evidence/", "video")):
+        for prefix, kind in (
+            ("/_dash-update-component", "callback"),
+            ("/api/", "api"),
+            ("/video/", "video"),
+            ("/pdf/", "pdf"),
+            ("/_dash-", "dash"),
+            ("/assets/", "asset"),
+            ("/evidence/", "video"),
+        ):
             if path.startswith(prefix):
                 return kind
         return "page"
@@ -308,11 +341,22 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
             redis_ok = bool(services.redis.ping())
         except Exception:
             redis_ok = False
-        failing = {name: why for name, why in (("database", None if db_ok else "unreachable"),
-                                              ("exchange", exchange), ("redis", None if redis_ok else "unreachable"))
-                   if why}  # fmt: skip
-        body = {"status": "degraded" if failing else "ok", "database": db_ok, "exchange": exchange is None,
-                "redis": redis_ok, "failing": failing}  # fmt: skip
+        failing = {
+            name: why
+            for name, why in (
+                ("database", None if db_ok else "unreachable"),
+                ("exchange", exchange),
+                ("redis", None if redis_ok else "unreachable"),
+            )
+            if why
+        }
+        body = {
+            "status": "degraded" if failing else "ok",
+            "database": db_ok,
+            "exchange": exchange is None,
+            "redis": redis_ok,
+            "failing": failing,
+        }
         if db_ok:
             fresh = freshness(services.engine, services.clock())
             body["ingest_age_seconds"] = fresh.age_seconds
@@ -372,20 +416,39 @@ def _iso(value, zone) -> str | None:
 
 def alarm_json(row: dict, zone) -> dict:
     """An alarm as `supervise alarms --json` prints it."""
-    return {"id": row["id"], "kind": row["kind"], "level": row["level"], "case_no": row["case_no"],
-            "subject": row["subject"], "center_id": row["center_id"], "dept_id": row["dept_id"],
-            "window_id": row["window_id"], "camera_id": row["camera_id"], "fired_at": _iso(row["fired_at"], zone),
-            "due": _iso(row["due"], zone), "state": row["state"], "closed_reason": row["closed_reason"],
-            "acknowledged_at": _iso(row["acknowledged_at"], zone), "urged_at": _iso(row["urged_at"], zone)}
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "level": row["level"],
+        "case_no": row["case_no"],
+        "subject": row["subject"],
+        "center_id": row["center_id"],
+        "dept_id": row["dept_id"],
+        "window_id": row["window_id"],
+        "camera_id": row["camera_id"],
+        "fired_at": _iso(row["fired_at"], zone),
+        "due": _iso(row["due"], zone),
+        "state": row["state"],
+        "closed_reason": row["closed_reason"],
+        "acknowledged_at": _iso(row["acknowledged_at"], zone),
+        "urged_at": _iso(row["urged_at"], zone),
+    }
 
 
 def _totals_json(totals) -> dict:
     from dataclasses import asdict
 
-    return {**asdict(totals), "on_time_rate": totals.on_time_rate, "early_rate": totals.early_rate,
-            "correction_rate": totals.correction_rate, "one_visit_rate": totals.one_visit_rate,
-            "avg_used_days": totals.avg_used, "avg_promised_days": totals.avg_promised,
-            "avg_score": totals.avg_score, "satisfied_rate": totals.satisfied_rate}
+    return {
+        **asdict(totals),
+        "on_time_rate": totals.on_time_rate,
+        "early_rate": totals.early_rate,
+        "correction_rate": totals.correction_rate,
+        "one_visit_rate": totals.one_visit_rate,
+        "avg_used_days": totals.avg_used,
+        "avg_promised_days": totals.avg_promised,
+        "avg_score": totals.avg_score,
+        "satisfied_rate": totals.satisfied_rate,
+    }
 
 
 API_LIMIT = 10_000  # the most alarms one /api/alarms answer holds
@@ -401,8 +464,15 @@ def _install_api(server: Flask, services: Services) -> None:
     from layouts.case import read_clocks
 
     def refuse(status: int, key: str, target: str):
-        audit(services.engine, actor_name(), "denied", target, {"path": request.path}, services.clock(),
-              remote_addr(services.settings))
+        audit(
+            services.engine,
+            actor_name(),
+            "denied",
+            target,
+            {"path": request.path},
+            services.clock(),
+            remote_addr(services.settings),
+        )
         return jsonify(error=t(key, current_lang())), status
 
     @server.route("/api/alarms")
@@ -412,8 +482,9 @@ def _install_api(server: Flask, services: Services) -> None:
         state = args.get("state", "open")
         if state not in ("open", "all"):
             return jsonify(error="state must be open or all"), 400
-        filters = alarm_queries.BoardFilters(args.get("center") or None, args.get("dept") or None,
-                                             args.get("kind") or None, args.get("level") or None)
+        filters = alarm_queries.BoardFilters(
+            args.get("center") or None, args.get("dept") or None, args.get("kind") or None, args.get("level") or None
+        )
         try:
             limit = int(args.get("limit", 1000))
         except ValueError:
@@ -439,16 +510,42 @@ def _install_api(server: Flask, services: Services) -> None:
         zone, today = services.zone, services.today()
         calendar = services.calendar(row["center_id"])
         alarm_rows = alarm_queries.for_case(services.engine, scope, case_no)
-        body = {k: row[k] for k in ("case_no", "item_code", "status", "deemed_accepted", "paused_days",
-                                    "extension_days", "on_time", "early", "used_days", "promised_days",
-                                    "corrections", "center_id", "dept_id", "window_id", "staff_id")}
-        body |= {k: _iso(row[k], zone) for k in ("received_at", "start_date", "promise_due", "statutory_due",
-                                                 "completed_at")}
+        body = {
+            k: row[k]
+            for k in (
+                "case_no",
+                "item_code",
+                "status",
+                "deemed_accepted",
+                "paused_days",
+                "extension_days",
+                "on_time",
+                "early",
+                "used_days",
+                "promised_days",
+                "corrections",
+                "center_id",
+                "dept_id",
+                "window_id",
+                "staff_id",
+            )
+        }
+        body |= {
+            k: _iso(row[k], zone) for k in ("received_at", "start_date", "promise_due", "statutory_due", "completed_at")
+        }
         body["alarms"] = [alarm_json(a, zone) for a in alarm_rows]
-        body["clocks"] = [{"name": c.name, "start": _iso(c.start, zone), "due": _iso(c.due, zone),
-                           "stopped_at": _iso(c.stopped_at, zone), "paused_days": c.paused_days,
-                           "extension_days": c.extension_days,
-                           "working_days_left": c.days_left(calendar, today)} for c in read_clocks(row)]
+        body["clocks"] = [
+            {
+                "name": c.name,
+                "start": _iso(c.start, zone),
+                "due": _iso(c.due, zone),
+                "stopped_at": _iso(c.stopped_at, zone),
+                "paused_days": c.paused_days,
+                "extension_days": c.extension_days,
+                "working_days_left": c.days_left(calendar, today),
+            }
+            for c in read_clocks(row)
+        ]
         return jsonify(body)
 
     @server.route("/api/kpi")
@@ -461,23 +558,38 @@ def _install_api(server: Flask, services: Services) -> None:
         except ValueError:
             return refuse(403, "api.forbidden", f"kpi:{request.args.get('scope')}")
         report = kpi.report(services, scope, start, end)
-        return jsonify({
-            "scope": scope.scope_id, "from": start.isoformat(), "to": end.isoformat(),
-            "satisfied_score": report.satisfied_score, "overdue_open": report.overdue_open,
-            "totals": _totals_json(report.totals),
-            "rollup": [{"center_id": r.center_id, "name": r.name, "depth": r.depth, **_totals_json(r.totals)}
-                       for r in report.rollup],
-            "rankings": {name: [{"id": r.key, "name": r.name, **_totals_json(r.totals)} for r in rows[:50]]
-                         for name, rows in report.rankings.items()},
-            "trend": [{"week": week.isoformat(), **_totals_json(totals)} for week, totals in report.trend],
-        })
+        return jsonify(
+            {
+                "scope": scope.scope_id,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "satisfied_score": report.satisfied_score,
+                "overdue_open": report.overdue_open,
+                "totals": _totals_json(report.totals),
+                "rollup": [
+                    {"center_id": r.center_id, "name": r.name, "depth": r.depth, **_totals_json(r.totals)}
+                    for r in report.rollup
+                ],
+                "rankings": {
+                    name: [{"id": r.key, "name": r.name, **_totals_json(r.totals)} for r in rows[:50]]
+                    for name, rows in report.rankings.items()
+                },
+                "trend": [{"week": week.isoformat(), **_totals_json(totals)} for week, totals in report.trend],
+            }
+        )
 
 
 def _pdf_response(body: bytes, filename: str) -> Response:
     from urllib.parse import quote
 
-    return Response(body, mimetype="application/pdf", headers={
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}", "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _install_downloads(server: Flask, services: Services) -> None:
@@ -510,8 +622,12 @@ def _install_downloads(server: Flask, services: Services) -> None:
     @server.route("/pdf/control-room.pdf")
     def control_room_pdf():
         scope = current_scope(services)
-        filters = BoardFilters(request.args.get("center") or None, request.args.get("dept") or None,
-                               request.args.get("kind") or None, request.args.get("level") or None)
+        filters = BoardFilters(
+            request.args.get("center") or None,
+            request.args.get("dept") or None,
+            request.args.get("kind") or None,
+            request.args.get("level") or None,
+        )
         board = alarm_queries.board(services.engine, scope, filters, services.clock(), services.escalate_after)
         load = alarm_queries.load_by_place(services.engine, scope)
         record("export_pdf", "control-room", {"kind": "control_room"})
@@ -550,17 +666,32 @@ def authorize_camera(services: Services, camera_id: str) -> bool:
     now = services.clock()
     who = actor_name()
     if not scope.allows_camera(services.reference.get(), camera_id):
-        audit(services.engine, who, "denied", f"camera:{camera_id}", {"path": request.path}, now,
-              remote_addr(services.settings))
+        audit(
+            services.engine,
+            who,
+            "denied",
+            f"camera:{camera_id}",
+            {"path": request.path},
+            now,
+            remote_addr(services.settings),
+        )
         abort(403)
     try:
-        first = services.redis.set(f"supervise:web:video-view:{who}:{camera_id}", "1", nx=True,
-                                   ex=VIDEO_VIEW_AUDIT_SECONDS)
+        first = services.redis.set(
+            f"supervise:web:video-view:{who}:{camera_id}", "1", nx=True, ex=VIDEO_VIEW_AUDIT_SECONDS
+        )
     except Exception:
         first = True  # without Redis, audit every view rather than none
     if first:
-        audit(services.engine, who, "view_video", f"camera:{camera_id}", {"path": request.path}, now,
-              remote_addr(services.settings))
+        audit(
+            services.engine,
+            who,
+            "view_video",
+            f"camera:{camera_id}",
+            {"path": request.path},
+            now,
+            remote_addr(services.settings),
+        )
     return True
 
 
@@ -588,8 +719,13 @@ def _install_video(server: Flask, services: Services, live=None) -> None:
             break
     if factory is not None:
         accepted = inspect.signature(factory).parameters
-        offered = {"settings": services.settings, "authorize": authorize, "redis": services.redis,
-                   "clock": services.clock, "live": live}
+        offered = {
+            "settings": services.settings,
+            "authorize": authorize,
+            "redis": services.redis,
+            "clock": services.clock,
+            "live": live,
+        }
         offered = {k: v for k, v in offered.items() if v is not None}
         server.register_blueprint(factory(**{k: v for k, v in offered.items() if k in accepted}))
         return
@@ -626,6 +762,7 @@ def _placeholder_video(services: Services):
             for _ in range(600):  # a stand-in stream ends by itself after ten minutes
                 yield b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + frame(camera_id) + b"\r\n"
                 time.sleep(1.0)
+
         return Response(frames(), mimetype="multipart/x-mixed-replace; boundary=frame")
 
     @blueprint.route("/video/<camera_id>/live.mp4")
@@ -646,8 +783,15 @@ def _install_evidence(server: Flask, services: Services) -> None:
         scope = current_scope(services)
         item = evidence_item(services.engine, scope, services.reference.get(), evidence_id)
         if item is None:
-            audit(services.engine, actor_name(), "denied", f"evidence:{evidence_id}", {}, services.clock(),
-                  remote_addr(services.settings))
+            audit(
+                services.engine,
+                actor_name(),
+                "denied",
+                f"evidence:{evidence_id}",
+                {},
+                services.clock(),
+                remote_addr(services.settings),
+            )
             abort(404)
         root = services.settings.var_dir.resolve()
         path = (root / item["path"]).resolve()

@@ -19,6 +19,7 @@ On a small region (tests/web/conftest.py), in a throwaway folder:
 stdout as JSON. A measurement, not a test: the tests with bounds are
 tests/web/test_front.py and tests/web/test_sessions.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +34,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.front import nginx_site  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from tests.web.conftest import PASSWORD, make_region  # noqa: E402
-from tests.web.served import (SlowClients, free_port, log_in, nginx_front, parallel_logins,  # noqa: E402
-                              peak_rss_during, supervise_serve, timed_get)
+from app.front import nginx_site
+from app.settings import Settings
+from tests.web.conftest import PASSWORD, make_region
+from tests.web.served import (
+    SlowClients,
+    free_port,
+    log_in,
+    nginx_front,
+    parallel_logins,
+    peak_rss_during,
+    supervise_serve,
+    timed_get,
+)
 
 MIB = 1024 * 1024
 
@@ -46,8 +55,11 @@ def healthz_under(base: str, port: int, slow: int) -> dict:
     with SlowClients(port, slow) if slow else _nothing():
         time.sleep(1.0)  # the slow ones settle in
         answers = [timed_get(base + "/healthz", timeout=1.0) for _ in range(5)]
-    return {"answered_within_1s": sum(1 for s, t in answers if s == 200 and t < 1.0), "asked": len(answers),
-            "slowest_s": round(max(t for _, t in answers), 3)}
+    return {
+        "answered_within_1s": sum(1 for s, t in answers if s == 200 and t < 1.0),
+        "asked": len(answers),
+        "slowest_s": round(max(t for _, t in answers), 3),
+    }
 
 
 class _nothing:
@@ -66,8 +78,11 @@ def login_timing(base: str, known: str, rounds: int = 20) -> dict:
             log_in(base, name, "not the password")
             times.append(time.perf_counter() - started)
     unknown_ms, known_ms = 1000 * statistics.median(unknown_times), 1000 * statistics.median(known_times)
-    return {"unknown_name_ms": round(unknown_ms, 1), "wrong_password_ms": round(known_ms, 1),
-            "ratio": round(unknown_ms / known_ms, 2)}
+    return {
+        "unknown_name_ms": round(unknown_ms, 1),
+        "wrong_password_ms": round(known_ms, 1),
+        "ratio": round(unknown_ms / known_ms, 2),
+    }
 
 
 def main() -> None:
@@ -78,8 +93,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker.")
     parser.add_argument("--before", type=Path, help="Run `supervise serve` from this checkout instead.")
     args = parser.parse_args()
-    out: dict = {"slow_clients": args.slow, "workers": args.workers, "threads": args.threads,
-                 "code": str(args.before or ROOT)}
+    out: dict = {
+        "slow_clients": args.slow,
+        "workers": args.workers,
+        "threads": args.threads,
+        "code": str(args.before or ROOT),
+    }
     with tempfile.TemporaryDirectory() as folder:
         var = Path(folder) / "var"
         var.mkdir()
@@ -90,27 +109,35 @@ def main() -> None:
         if args.before:
             env["PYTHONPATH"], cwd = str(args.before), str(args.before)
         else:  # measure the hashing, not the lock; believe the front's client address
-            env.update(SUPERVISE_LOGIN_USER_FAILURES="1000", SUPERVISE_LOGIN_ADDR_FAILURES="100000",
-                       SUPERVISE_TRUSTED_PROXIES="127.0.0.1")
+            env.update(
+                SUPERVISE_LOGIN_USER_FAILURES="1000",
+                SUPERVISE_LOGIN_ADDR_FAILURES="100000",
+                SUPERVISE_TRUSTED_PROXIES="127.0.0.1",
+            )
         with supervise_serve(env, workers=args.workers, threads=args.threads, cwd=cwd) as (upstream, master):
             port = int(upstream.rsplit(":", 1)[1])
             out["healthz_no_slow_client"] = healthz_under(upstream, port, 0)
             out["healthz_direct_to_gunicorn"] = healthz_under(upstream, port, args.slow)
             time.sleep(2)
             front_port = free_port()
-            with nginx_front(nginx_site(str(front_port), upstream.removeprefix("http://")), Path(folder) / "nginx",
-                             front_port) as front:
+            with nginx_front(
+                nginx_site(str(front_port), upstream.removeprefix("http://")), Path(folder) / "nginx", front_port
+            ) as front:
                 out["healthz_behind_nginx"] = healthz_under(front, front_port, args.slow)
                 _, status = log_in(front, "region-user", PASSWORD)
                 out["login_behind_nginx_under_slow_clients"] = status
             out["login_timing"] = login_timing(upstream, "city-user")
             names = ["region-user"] * args.logins  # a real user's hash: the old code skipped unknown names
             statuses: list[int] = []
-            before, peak = peak_rss_during(master.pid, lambda: statuses.extend(parallel_logins(upstream, names,
-                                                                                                "guess")))
-            out["parallel_wrong_logins"] = {"count": args.logins, "rss_before_mib": round(before / MIB),
-                                            "rss_peak_mib": round(peak / MIB),
-                                            "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))}}
+            before, peak = peak_rss_during(
+                master.pid, lambda: statuses.extend(parallel_logins(upstream, names, "guess"))
+            )
+            out["parallel_wrong_logins"] = {
+                "count": args.logins,
+                "rss_before_mib": round(before / MIB),
+                "rss_peak_mib": round(peak / MIB),
+                "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))},
+            }
     print(json.dumps(out, indent=2))
 
 

@@ -18,6 +18,7 @@ matches the one recorded after it was written. Each run ingests into a fresh
 supervision database, dropped afterwards unless --keep.
 PostgreSQL from BENCH_PG_URL (default: the local server, user postgres).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)  # this file is called ingest.py: `import ingest` must find the package
 
-from tests.redis_claim import claimed_database  # noqa: E402 - needs the project root on sys.path
+from tests.redis_claim import claimed_database
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -84,10 +85,26 @@ def exchange_database(scale: float, days: int, now: str) -> tuple[str, int]:
     print(f"exchange: writing {name} with supervise simulate (scale {scale}, {days} days)…", flush=True)
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "app.cli", "simulate", "--exchange-url", url, "--backfill", str(days),
-         "--now", now, "--scale", str(scale), "--quiet"],
-        cwd=ROOT, env=_env({}), check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "simulate",
+            "--exchange-url",
+            url,
+            "--backfill",
+            str(days),
+            "--now",
+            now,
+            "--scale",
+            str(scale),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=_env({}),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
         count = conn.execute("SELECT count(*) FROM case_events").fetchone()[0]
         conn.execute("CREATE TABLE bench_meta (scale float8, days int, now text, events bigint)")
@@ -115,7 +132,7 @@ def claimed_redis():
 # --- the physical limit ----------------------------------------------------
 def copy_limit(url: str) -> tuple[float, int]:
     """Rows/s of a plain COPY of the rows and columns the ingest reads, counted as bytes."""
-    from ingest.source import _pg_select  # noqa: PLC0415 - the very columns the ingest selects
+    from ingest.source import _pg_select
 
     query = f"SELECT {_pg_select('case_events')} FROM case_events ORDER BY event_id"
     rows = size = 0
@@ -158,8 +175,9 @@ class TreeMemory(threading.Thread):
         if not self.samples:
             return []
         end = self.samples[-1][0]
-        return [max((m for t, m in self.samples if q * end / 4 <= t <= (q + 1) * end / 4), default=0.0)
-                for q in range(4)]  # fmt: skip
+        return [
+            max((m for t, m in self.samples if q * end / 4 <= t <= (q + 1) * end / 4), default=0.0) for q in range(4)
+        ]
 
 
 def run_ingest(exchange_url: str, redis_url: str, now: str, batch_size: int | None, keep: bool) -> dict:
@@ -168,10 +186,22 @@ def run_ingest(exchange_url: str, redis_url: str, now: str, batch_size: int | No
     _admin(f'CREATE DATABASE "{name}"')
     db_url = _url(name)
     with tempfile.TemporaryDirectory() as var:
-        env = _env({"SUPERVISE_EXCHANGE_URL": exchange_url, "SUPERVISE_DB_URL": db_url, "SUPERVISE_VAR_DIR": var,
-                    "SUPERVISE_REDIS_URL": redis_url})
-        subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        env = _env(
+            {
+                "SUPERVISE_EXCHANGE_URL": exchange_url,
+                "SUPERVISE_DB_URL": db_url,
+                "SUPERVISE_VAR_DIR": var,
+                "SUPERVISE_REDIS_URL": redis_url,
+            }
+        )
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         command = [sys.executable, "-m", "app.cli", "ingest", "--once", "--now", now]
         if batch_size:
             command += ["--batch-size", str(batch_size)]
@@ -187,12 +217,20 @@ def run_ingest(exchange_url: str, redis_url: str, now: str, batch_size: int | No
         raise SystemExit(f"ingest failed ({proc.returncode}):\n{err[-3000:]}")
     summary = next((line for line in err.splitlines() if line.startswith("ingest:")), err.strip()[-300:])
     with psycopg.connect(_libpq(db_url)) as conn:
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in ("events", "cases", "alarms", "alarm_actions", "quality_log")}  # fmt: skip
+        counts = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("events", "cases", "alarms", "alarm_actions", "quality_log")
+        }
     if not keep:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return {"seconds": seconds, "summary": summary, "counts": counts, "peak_mib": memory.peak,
-            "quarters": memory.by_quarter(), "database": name}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "summary": summary,
+        "counts": counts,
+        "peak_mib": memory.peak,
+        "quarters": memory.by_quarter(),
+        "database": name,
+    }
 
 
 def main() -> None:
@@ -215,14 +253,22 @@ def main() -> None:
     rate = events / result["seconds"]
     year = YEAR_EVENTS / rate
     print(result["summary"])
-    print("stored: " + ", ".join(f"{t} {n:,}" for t, n in result["counts"].items())
-          + (f" (kept in {result['database']})" if args.keep else ""))
+    print(
+        "stored: "
+        + ", ".join(f"{t} {n:,}" for t, n in result["counts"].items())
+        + (f" (kept in {result['database']})" if args.keep else "")
+    )
     print(f"ingest: {events:,} rows in {result['seconds']:.1f} s = {rate:,.0f} events/s")
     print(f"ratio:  {rate / limit:.3f} of the COPY limit ({limit:,.0f} rows/s; goal >= 0.5)")
-    print(f"memory: peak RSS {result['peak_mib']:.0f} MiB; peak per quarter of the run: "
-          + ", ".join(f"{m:.0f}" for m in result["quarters"]) + " MiB")
-    print(f"a year (~{YEAR_EVENTS / 1e6:.0f} M events) at this rate: {year / 60:.1f} min "
-          f"(goal <= {YEAR_BUDGET_SECONDS // 60} min: {'met' if year <= YEAR_BUDGET_SECONDS else 'NOT met'})")
+    print(
+        f"memory: peak RSS {result['peak_mib']:.0f} MiB; peak per quarter of the run: "
+        + ", ".join(f"{m:.0f}" for m in result["quarters"])
+        + " MiB"
+    )
+    print(
+        f"a year (~{YEAR_EVENTS / 1e6:.0f} M events) at this rate: {year / 60:.1f} min "
+        f"(goal <= {YEAR_BUDGET_SECONDS // 60} min: {'met' if year <= YEAR_BUDGET_SECONDS else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ tzinfo of every instant). Any difference is a bug.
 
 PostgreSQL from BENCH_PG_URL (default: the local server, user postgres).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -56,15 +57,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from ingest.source import read_batch  # noqa: E402
-from ingest.tailer import Cursor  # noqa: E402
-from rules.calendar import WorkCalendar  # noqa: E402
-from rules.clocks import Item, judge_case  # noqa: E402
-from rules.events import Event, Rejection, check_row  # noqa: E402
-from rules.official_days import OFFICIAL_YEARS  # noqa: E402
+from ingest.source import read_batch
+from ingest.tailer import Cursor
+from rules.calendar import WorkCalendar
+from rules.clocks import Item, judge_case
+from rules.events import Event, check_row
+from rules.official_days import OFFICIAL_YEARS
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TZ = ZoneInfo("Asia/Shanghai")
@@ -86,7 +87,7 @@ DEFAULT_CORPUS = "bench_ingest_x_0_1_30"
 
 def _ensure_default_corpus() -> None:
     """Write the default corpus the way bench/ingest.py does (and keeps), if it is not there yet."""
-    import importlib.util  # noqa: PLC0415
+    import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / "ingest.py")
     bench_ingest = importlib.util.module_from_spec(spec)
@@ -101,10 +102,16 @@ def load_corpus(database: str) -> tuple[list[tuple], dict[str, Item]]:
         rows = read_batch(engine, "case_events", Cursor(), 10**9).rows
         with engine.connect() as conn:
             items = {
-                r.item_code: Item(r.item_code, int(r.promised_days), int(r.statutory_days), str(r.day_unit),
-                                  r.fee_yuan if isinstance(r.fee_yuan, Decimal) else Decimal(0), r.dept_id)
+                r.item_code: Item(
+                    r.item_code,
+                    int(r.promised_days),
+                    int(r.statutory_days),
+                    str(r.day_unit),
+                    r.fee_yuan if isinstance(r.fee_yuan, Decimal) else Decimal(0),
+                    r.dept_id,
+                )
                 for r in conn.execute(text("SELECT * FROM items"))
-            }  # fmt: skip
+            }
     finally:
         engine.dispose()
     return rows, items
@@ -150,7 +157,7 @@ def measure(rows, items, repeat: int) -> None:
             judge_case(evs, item, calendar, NOW, TZ)
 
     def sort_all():
-        for evs, item in cases:
+        for evs, _item in cases:
             sorted(evs, key=lambda e: (e.occurred_at, e.event_id))
 
     judge_all()  # warm: the calendar's caches are per process and kept by the ingest too
@@ -165,21 +172,51 @@ def measure(rows, items, repeat: int) -> None:
     check_ratio = statistics.median(c / b for c, b in zip(results["check"], results["build"]))
     judge_ratio = statistics.median(j / s for j, s in zip(results["judge"], results["sort"]))
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {repeat} rounds, medians (CPU time)")
-    print(f"check_row:  {n_rows} rows,  {med['check'] / n_rows * 1e6:7.2f} µs/row;  "
-          f"baseline (build Event) {med['build'] / n_rows * 1e6:6.2f} µs/row;  ratio {check_ratio:6.2f}")
-    print(f"judge_case: {n_cases} cases, {med['judge'] / n_cases * 1e6:7.2f} µs/case; "
-          f"baseline (sort events) {med['sort'] / n_cases * 1e6:6.2f} µs/case; ratio {judge_ratio:6.2f}")  # fmt: skip
+    print(
+        f"check_row:  {n_rows} rows,  {med['check'] / n_rows * 1e6:7.2f} µs/row;  "
+        f"baseline (build Event) {med['build'] / n_rows * 1e6:6.2f} µs/row;  ratio {check_ratio:6.2f}"
+    )
+    print(
+        f"judge_case: {n_cases} cases, {med['judge'] / n_cases * 1e6:7.2f} µs/case; "
+        f"baseline (sort events) {med['sort'] / n_cases * 1e6:6.2f} µs/case; ratio {judge_ratio:6.2f}"
+    )
 
 
 # --- synthetic cases around holidays ------------------------------------------------
-SYN_ZONES = [TZ, TZ, timezone(timedelta(hours=8)), ZoneInfo("America/New_York"), ZoneInfo("Europe/London"),
-             timezone.utc, ZoneInfo("America/Havana"), ZoneInfo("America/Santiago")]  # midnights in gaps and folds
-SYN_ORIGINS = [date(2025, 9, 18), date(2025, 12, 20), date(2026, 1, 28), date(2026, 4, 22), date(2026, 9, 12),
-               date(2026, 12, 15), date(2019, 12, 18), date(2026, 3, 1), date(2026, 10, 25), date(2026, 8, 30),
-               date(2026, 3, 28)]  # fmt: skip  (the last four: DST changes in New York, Havana, Santiago)
+SYN_ZONES = [
+    TZ,
+    TZ,
+    timezone(timedelta(hours=8)),
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Europe/London"),
+    UTC,
+    ZoneInfo("America/Havana"),
+    ZoneInfo("America/Santiago"),
+]  # midnights in gaps and folds
+SYN_ORIGINS = [
+    date(2025, 9, 18),
+    date(2025, 12, 20),
+    date(2026, 1, 28),
+    date(2026, 4, 22),
+    date(2026, 9, 12),
+    date(2026, 12, 15),
+    date(2019, 12, 18),
+    date(2026, 3, 1),
+    date(2026, 10, 25),
+    date(2026, 8, 30),
+    date(2026, 3, 28),
+]  # (the last four: DST changes in New York, Havana, Santiago)
 DST_ZONES = [ZoneInfo("America/Havana"), ZoneInfo("America/Santiago"), ZoneInfo("America/New_York")]
-DST_ORIGINS = [date(2026, 3, 1), date(2026, 3, 5), date(2026, 10, 26), date(2026, 10, 29), date(2026, 8, 31),
-               date(2026, 9, 3), date(2026, 3, 30), date(2026, 4, 2)]  # fmt: skip
+DST_ORIGINS = [
+    date(2026, 3, 1),
+    date(2026, 3, 5),
+    date(2026, 10, 26),
+    date(2026, 10, 29),
+    date(2026, 8, 31),
+    date(2026, 9, 3),
+    date(2026, 3, 30),
+    date(2026, 4, 2),
+]
 SYN_ITEMS = [
     Item("W5", 5, 20, "working", Decimal("0"), "D-ITEM"),
     Item("N10", 10, 20, "natural", Decimal("50"), "D-ITEM"),
@@ -189,9 +226,25 @@ SYN_ITEMS = [
     Item("W20", 20, 60, "working", Decimal("0"), "D-ITEM", warn_days=0),
     Item("N30", 30, 45, "natural", Decimal("0"), None, warn_days=5),
 ]
-SYN_KINDS = (["accepted"] * 3 + ["correction_notice"] * 2 + ["correction_received", "step_started", "step_started",
-             "step_completed", "step_completed", "special_started", "special_ended", "extended", "completed",
-             "delivered", "rejected", "withdrawn", "received"])  # fmt: skip
+SYN_KINDS = (
+    ["accepted"] * 3
+    + ["correction_notice"] * 2
+    + [
+        "correction_received",
+        "step_started",
+        "step_started",
+        "step_completed",
+        "step_completed",
+        "special_started",
+        "special_ended",
+        "extended",
+        "completed",
+        "delivered",
+        "rejected",
+        "withdrawn",
+        "received",
+    ]
+)
 
 
 def _payload(kind: str, rnd: random.Random) -> dict:
@@ -227,8 +280,18 @@ def synthetic_calendars() -> list[WorkCalendar]:
     short = WorkCalendar([y for y in OFFICIAL_YEARS if y.year <= 2025])  # 2026 falls back to Monday–Friday
     # Sundays on which clocks change at midnight (Havana, Santiago) or at night (New York, London), opened:
     # due dates and warnings fall on days whose midnight happens twice or never.
-    dst = WorkCalendar(extra_working_days=[date(2026, 3, 8), date(2026, 11, 1), date(2026, 9, 6), date(2026, 4, 5),
-                                           date(2026, 3, 29), date(2026, 10, 25), date(2026, 3, 7), date(2026, 4, 4)])
+    dst = WorkCalendar(
+        extra_working_days=[
+            date(2026, 3, 8),
+            date(2026, 11, 1),
+            date(2026, 9, 6),
+            date(2026, 4, 5),
+            date(2026, 3, 29),
+            date(2026, 10, 25),
+            date(2026, 3, 7),
+            date(2026, 4, 4),
+        ]
+    )
     return [WorkCalendar(), override, short, dst]
 
 
@@ -237,7 +300,9 @@ def synthetic_cases(n: int, seed: int = 20261120):
     rnd = random.Random(seed)
     ids = iter(range(10**9, 2 * 10**9))
     for i in range(n):
-        stress = i % 6 == 0  # a zone whose clocks change at midnight, a few days before, on the calendar opening that day
+        stress = (
+            i % 6 == 0
+        )  # a zone whose clocks change at midnight, a few days before, on the calendar opening that day
         tz = rnd.choice(DST_ZONES if stress else SYN_ZONES)
         origin = datetime.combine(rnd.choice(DST_ORIGINS if stress else SYN_ORIGINS), datetime.min.time(), tzinfo=tz)
 
@@ -252,42 +317,75 @@ def synthetic_cases(n: int, seed: int = 20261120):
             return base + timedelta(minutes=15 * rnd.randint(0, int(span_days * 96)))
 
         # Instants as a database gives them (all in one fixed zone), or each shown its own way.
-        uniform = rnd.choice([timezone.utc, timezone.utc, timezone(timedelta(hours=8)), tz, None, None])
+        uniform = rnd.choice([UTC, UTC, timezone(timedelta(hours=8)), tz, None, None])
 
         def shown(instant: datetime) -> datetime:  # the same instant, in another representation
             if uniform is not None:
                 return instant.astimezone(uniform)
-            return instant.astimezone(rnd.choice([timezone.utc, tz, timezone(timedelta(hours=8)), TZ]))
+            return instant.astimezone(rnd.choice([UTC, tz, timezone(timedelta(hours=8)), TZ]))
 
         case_no = f"S{i}"
         item = rnd.choice(SYN_ITEMS)
         received_at = moment(origin, 12)
-        place = lambda: (rnd.choice(["CTR", None]), rnd.choice(["D1", "D2", None]), rnd.choice(["W1", None]),  # noqa: E731
-                         rnd.choice(["S1", "S2", None]))  # fmt: skip
-        events = [Event(next(ids), case_no, "received", shown(received_at), received_at, "sim", *place(),
-                        item.item_code, _payload("received", rnd))]  # fmt: skip
+        place = lambda: (
+            rnd.choice(["CTR", None]),
+            rnd.choice(["D1", "D2", None]),
+            rnd.choice(["W1", None]),
+            rnd.choice(["S1", "S2", None]),
+        )
+        events = [
+            Event(
+                next(ids),
+                case_no,
+                "received",
+                shown(received_at),
+                received_at,
+                "sim",
+                *place(),
+                item.item_code,
+                _payload("received", rnd),
+            )
+        ]
         for _ in range(rnd.randint(0, 12)):
             kind = rnd.choice(SYN_KINDS)
             if rnd.random() < 0.1 and len(events) > 1:  # simultaneous with an earlier event
                 when = rnd.choice(events).occurred_at
             else:
                 when = moment(received_at, 40)
-            events.append(Event(next(ids), case_no, kind, shown(when), when, "sim", *place(),
-                                item.item_code if kind == "received" else None, _payload(kind, rnd)))  # fmt: skip
+            events.append(
+                Event(
+                    next(ids),
+                    case_no,
+                    kind,
+                    shown(when),
+                    when,
+                    "sim",
+                    *place(),
+                    item.item_code if kind == "received" else None,
+                    _payload(kind, rnd),
+                )
+            )
             if rnd.random() < 0.08:  # an exact repeat: another id, the instant shown otherwise, keys reordered
                 e = events[-1]
-                events.append(replace(e, event_id=next(ids), occurred_at=shown(e.occurred_at),
-                                      payload=dict(reversed(list(e.payload.items())))))  # fmt: skip
+                events.append(
+                    replace(
+                        e,
+                        event_id=next(ids),
+                        occurred_at=shown(e.occurred_at),
+                        payload=dict(reversed(list(e.payload.items()))),
+                    )
+                )
         rnd.shuffle(events)
         some = rnd.choice(events).occurred_at
         instants = [
-            moment(received_at, 45).astimezone(rnd.choice([tz, timezone.utc, timezone(timedelta(hours=8))])),
-            datetime.combine((received_at + timedelta(days=rnd.randint(0, 30))).astimezone(tz).date(),
-                             datetime.min.time(), tzinfo=tz),
+            moment(received_at, 45).astimezone(rnd.choice([tz, UTC, timezone(timedelta(hours=8))])),
+            datetime.combine(
+                (received_at + timedelta(days=rnd.randint(0, 30))).astimezone(tz).date(), datetime.min.time(), tzinfo=tz
+            ),
             some,
             some - timedelta(microseconds=1),
             received_at + timedelta(days=400),
-        ]  # fmt: skip
+        ]
         yield events, item, 3 if stress else rnd.randrange(4), tz, instants
 
 
@@ -295,13 +393,13 @@ def synthetic_cases(n: int, seed: int = 20261120):
 def mangled_rows(rows: list[tuple], n: int, seed: int = 7):
     """(row, tz): corpus rows with their values shown otherwise, and bad rows."""
     rnd = random.Random(seed)
-    zones = [TZ, ZoneInfo("America/New_York"), timezone.utc]
+    zones = [TZ, ZoneInfo("America/New_York"), UTC]
     stamp_forms = [
         lambda d: d,
         lambda d: d.isoformat(),
         lambda d: d.astimezone(TZ).replace(tzinfo=None),  # a naive datetime: local
         lambda d: d.astimezone(TZ).replace(tzinfo=None).isoformat(sep=" "),  # SQLite text, no offset
-        lambda d: d.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        lambda d: d.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         lambda d: f"  {d.isoformat()} ",
         lambda d: d.astimezone(ZoneInfo("America/New_York")),
         lambda d: d.date().isoformat(),  # a bare date: refused
@@ -313,19 +411,56 @@ def mangled_rows(rows: list[tuple], n: int, seed: int = 7):
         lambda d: datetime(2026, 11, 1, 1, 30, fold=rnd.randint(0, 1)),  # ambiguous in New York
     ]
     bad_payloads = [
-        None, "null", "[]", '"x"', "1", "true", "{", "{\"a\": }", "\ufeff{}", "\ufeff[]", " {} ", b"{}",
-        bytearray(b'{"step_id": "a", "limit_days": 2}'), b"\xff\xfe", {"x": 1}, [], 3, 2.5,
-        '{"step_id": 1, "limit_days": 2}', '{"step_id": "  ", "limit_days": 2}', '{"step_id": "a", "limit_days": true}',
-        '{"step_id": "a", "limit_days": -1}', '{"step_id": "a", "limit_days": "3"}', '{"step_id": "a"}',
-        '{"special_id": "h", "type": "hearing", "limit_days": 0}', '{"special_id": "h", "limit_days": 0}',
-        '{"days": 0}', '{"days": 1}', '{"days": 2.0}', '{"result": "Approved"}', '{"result": "approved"}',
-        '{"result": "denied", "fee_charged": "12.50"}', '{"result": "approved", "fee_charged": "abc"}',
-        '{"result": "approved", "fee_charged": -1}', '{"result": "approved", "fee_charged": "NaN"}',
-        '{"result": "approved", "fee_charged": Infinity}', '{"result": "approved", "fee_charged": true}',
-        '{"result": "approved", "fee_charged": null}', '{"reason": "x"}', '{"reason": ""}', '{"special_id": "k"}',
-        '{"a": NaN}', '{"a": 1, "a": 2}', '{"x": "' + "长" * 80 + '"}', '{"note": "a\\u0000b"}', '{"note": "a\\\\u0000b"}',
-        {"note": ["a\x00"]}, '{"a\\u0000": 1}', "{\"note\": \"a\x00\"}",
-    ]  # fmt: skip
+        None,
+        "null",
+        "[]",
+        '"x"',
+        "1",
+        "true",
+        "{",
+        '{"a": }',
+        "\ufeff{}",
+        "\ufeff[]",
+        " {} ",
+        b"{}",
+        bytearray(b'{"step_id": "a", "limit_days": 2}'),
+        b"\xff\xfe",
+        {"x": 1},
+        [],
+        3,
+        2.5,
+        '{"step_id": 1, "limit_days": 2}',
+        '{"step_id": "  ", "limit_days": 2}',
+        '{"step_id": "a", "limit_days": true}',
+        '{"step_id": "a", "limit_days": -1}',
+        '{"step_id": "a", "limit_days": "3"}',
+        '{"step_id": "a"}',
+        '{"special_id": "h", "type": "hearing", "limit_days": 0}',
+        '{"special_id": "h", "limit_days": 0}',
+        '{"days": 0}',
+        '{"days": 1}',
+        '{"days": 2.0}',
+        '{"result": "Approved"}',
+        '{"result": "approved"}',
+        '{"result": "denied", "fee_charged": "12.50"}',
+        '{"result": "approved", "fee_charged": "abc"}',
+        '{"result": "approved", "fee_charged": -1}',
+        '{"result": "approved", "fee_charged": "NaN"}',
+        '{"result": "approved", "fee_charged": Infinity}',
+        '{"result": "approved", "fee_charged": true}',
+        '{"result": "approved", "fee_charged": null}',
+        '{"reason": "x"}',
+        '{"reason": ""}',
+        '{"special_id": "k"}',
+        '{"a": NaN}',
+        '{"a": 1, "a": 2}',
+        '{"x": "' + "长" * 80 + '"}',
+        '{"note": "a\\u0000b"}',
+        '{"note": "a\\\\u0000b"}',
+        {"note": ["a\x00"]},
+        '{"a\\u0000": 1}',
+        '{"note": "a\x00"}',
+    ]
     for _ in range(n):
         row = list(rnd.choice(rows))
         r = rnd.random()
@@ -336,8 +471,19 @@ def mangled_rows(rows: list[tuple], n: int, seed: int = 7):
                 row[4] = rnd.choice(stamp_forms[:7])(row[4])
         elif r < 0.75:
             row[11] = rnd.choice(bad_payloads)
-            row[2] = rnd.choice(["step_started", "special_started", "extended", "completed", "rejected",
-                                 "step_completed", "special_ended", "accepted", row[2]])  # fmt: skip
+            row[2] = rnd.choice(
+                [
+                    "step_started",
+                    "special_started",
+                    "extended",
+                    "completed",
+                    "rejected",
+                    "step_completed",
+                    "special_ended",
+                    "accepted",
+                    row[2],
+                ]
+            )
         elif r < 0.9:
             i = rnd.choice([1, 2, 5, 6, 7, 8, 9, 10])
             row[i] = rnd.choice([None, "", "  ", 17, "Accepted", "received", "nope", b"x", "a\x00b", "\x00"])
@@ -375,7 +521,9 @@ def golden(rows, items) -> dict[str, dict]:
         if item is None:
             continue
         for k, now in enumerate(CORPUS_INSTANTS):
-            out["judge"][f"{case_no}@{k}"] = _judgement_repr(judge_case(evs, item, calendar, now, TZ), calendar, now, TZ)
+            out["judge"][f"{case_no}@{k}"] = _judgement_repr(
+                judge_case(evs, item, calendar, now, TZ), calendar, now, TZ
+            )
     print(f"judge_case corpus: {len(out['judge'])} judgements", flush=True)
     calendars = synthetic_calendars()
     for case_index, (evs, item, cal_index, tz, instants) in enumerate(synthetic_cases(30_000)):
@@ -388,10 +536,15 @@ def golden(rows, items) -> dict[str, dict]:
     for ci, cal in enumerate(synthetic_calendars()):
         day = date(2019, 11, 1)
         while day <= date(2028, 2, 28):
-            values = [cal.is_working_day(day), cal.working_index(day), cal.next_working_day(day),
-                      [cal.add_working(day, n) for n in range(0, 31)], [cal.sub_working(day, n) for n in range(1, 11)],
-                      [cal.add_natural(day, n) for n in range(0, 41)],
-                      cal.working_days_between(day, day + timedelta(days=17))]  # fmt: skip
+            values = [
+                cal.is_working_day(day),
+                cal.working_index(day),
+                cal.next_working_day(day),
+                [cal.add_working(day, n) for n in range(0, 31)],
+                [cal.sub_working(day, n) for n in range(1, 11)],
+                [cal.add_natural(day, n) for n in range(0, 41)],
+                cal.working_days_between(day, day + timedelta(days=17)),
+            ]
             out["calendar"][f"{ci}:{day}"] = repr(values)
             day += timedelta(days=1)
         out["notes"][f"calendar-fallback:{ci}"] = repr(sorted(cal.fallback_years_used))
@@ -410,8 +563,11 @@ class _Warnings(logging.Handler):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database", default=DEFAULT_CORPUS,
-                        help="exchange database (read only); the default is written first if missing")
+    parser.add_argument(
+        "--database",
+        default=DEFAULT_CORPUS,
+        help="exchange database (read only); the default is written first if missing",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds (median reported)")
     parser.add_argument("--record", type=Path, help="write today's results here (xz pickle)")
     parser.add_argument("--compare", type=Path, help="compare with results written by --record")

@@ -28,6 +28,7 @@ way the tests claim one.
 PostgreSQL from BENCH_PG_URL (default: the local server, user postgres),
 Redis from BENCH_REDIS_URL (default: the local server).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,11 +51,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)  # bench/ingest.py must not shadow the ingest package
 
-import psycopg  # noqa: E402
-import redis  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import psycopg
+import redis
+from sqlalchemy.engine import make_url
 
-from tests.redis_claim import claimed_database  # noqa: E402 - needs the project root on sys.path
+from tests.redis_claim import claimed_database
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -146,16 +147,45 @@ def _reference_exchange() -> str:
     return _url(name)
 
 
-def _start_ingest(exchange_url: str, db_url: str, redis_url: str, var: str, now: datetime,
-                  speed: float = 1.0) -> tuple[subprocess.Popen, float]:  # fmt: skip
+def _start_ingest(
+    exchange_url: str, db_url: str, redis_url: str, var: str, now: datetime, speed: float = 1.0
+) -> tuple[subprocess.Popen, float]:
     """The ingest following, its clock reading `now` at the returned wall instant and running `speed` times as fast."""
-    env = _env({"SUPERVISE_EXCHANGE_URL": exchange_url, "SUPERVISE_DB_URL": db_url,
-                "SUPERVISE_REDIS_URL": redis_url, "SUPERVISE_VAR_DIR": var})  # fmt: skip
-    subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = _env(
+        {
+            "SUPERVISE_EXCHANGE_URL": exchange_url,
+            "SUPERVISE_DB_URL": db_url,
+            "SUPERVISE_REDIS_URL": redis_url,
+            "SUPERVISE_VAR_DIR": var,
+        }
+    )
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     anchor = time.time() + 5.0  # after its start-up: the clock must not jump while it runs
-    proc = subprocess.Popen([sys.executable, str(Path(__file__)), "--role", "ingest", "--anchor", str(anchor),
-                             "--now", now.isoformat(), "--ingest-speed", str(speed)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__)),
+            "--role",
+            "ingest",
+            "--anchor",
+            str(anchor),
+            "--now",
+            now.isoformat(),
+            "--ingest-speed",
+            str(speed),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready", "the ingest did not start"
     return proc, anchor
 
@@ -173,14 +203,18 @@ def _percentiles(delays: list[float]) -> str:
     if not delays:
         return "no samples"
     ordered = sorted(delays)
-    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return (f"n={len(ordered)} min={ordered[0] * 1000:.0f} ms p50={statistics.median(ordered) * 1000:.0f} ms "
-            f"p99={p(0.99) * 1000:.0f} ms max={ordered[-1] * 1000:.0f} ms")  # fmt: skip
+    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return (
+        f"n={len(ordered)} min={ordered[0] * 1000:.0f} ms p50={statistics.median(ordered) * 1000:.0f} ms "
+        f"p99={p(0.99) * 1000:.0f} ms max={ordered[-1] * 1000:.0f} ms"
+    )
 
 
 # --- part 1: commit to publication ----------------------------------------
 def part_commit(redis_url: str, seconds: float, scale: float, speed: float, probes_per_second: float) -> None:
-    print(f"part 1: live traffic (scale {scale}, speed {speed:g}) with {probes_per_second:g} probes/s for {seconds:g} s")
+    print(
+        f"part 1: live traffic (scale {scale}, speed {speed:g}) with {probes_per_second:g} probes/s for {seconds:g} s"
+    )
     reference = _reference_exchange()
     name = f"bench_latency_x_{os.getpid()}"
     exchange_url = _fresh(name, template=reference.rsplit("/", 1)[-1])
@@ -194,9 +228,22 @@ def part_commit(redis_url: str, seconds: float, scale: float, speed: float, prob
     stream.start()
     with tempfile.TemporaryDirectory() as var:
         ingest, anchor = _start_ingest(exchange_url, db_url, redis_url, var, OFFICE_HOURS, speed)
-        simulator = _supervise(_env({"SUPERVISE_VAR_DIR": var}), "simulate", "--exchange-url", exchange_url, "--live",
-                               "--now", OFFICE_HOURS.isoformat(), "--scale", str(scale), "--speed", str(speed), "--quiet",
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        simulator = _supervise(
+            _env({"SUPERVISE_VAR_DIR": var}),
+            "simulate",
+            "--exchange-url",
+            exchange_url,
+            "--live",
+            "--now",
+            OFFICE_HOURS.isoformat(),
+            "--scale",
+            str(scale),
+            "--speed",
+            str(speed),
+            "--quiet",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         committed: dict[str, float] = {}
         rng = random.Random(1)
         try:
@@ -222,10 +269,14 @@ def part_commit(redis_url: str, seconds: float, scale: float, speed: float, prob
     _drop(db_name)
     published = stream.first_by_case()
     delays = [published[c] - t for c, t in committed.items() if c in published]
-    print(f"  traffic: {rows:,} simulated events in {seconds:.0f} s = {rows / seconds:,.0f} events/s, "
-          f"{len(stream.entries):,} alarm changes published")
-    print(f"  commit -> Redis: {_percentiles(delays)}; {len(committed) - len(delays)} probes unpublished "
-          f"(goal p99 <= 1000 ms)")
+    print(
+        f"  traffic: {rows:,} simulated events in {seconds:.0f} s = {rows / seconds:,.0f} events/s, "
+        f"{len(stream.entries):,} alarm changes published"
+    )
+    print(
+        f"  commit -> Redis: {_percentiles(delays)}; {len(committed) - len(delays)} probes unpublished "
+        f"(goal p99 <= 1000 ms)"
+    )
 
 
 def _probe(conn: psycopg.Connection, case_no: str, item: str, fee, at: datetime) -> None:
@@ -250,8 +301,14 @@ def part_clock(redis_url: str, open_cases: int, cohort: int) -> None:
     db_url = _fresh(db_name)
     with tempfile.TemporaryDirectory() as var:
         env = _env({"SUPERVISE_EXCHANGE_URL": exchange_url, "SUPERVISE_DB_URL": db_url, "SUPERVISE_VAR_DIR": var})
-        subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         started = time.perf_counter()
         cohort_cases = _synthesize(exchange_url, db_url, open_cases, cohort)
         print(f"  synthesized in {time.perf_counter() - started:.0f} s")
@@ -272,8 +329,10 @@ def part_clock(redis_url: str, open_cases: int, cohort: int) -> None:
     published = stream.first_by_case()
     delays = [published[c] - fire_wall for c in cohort_cases if c in published]
     early = [d for d in delays if d < 0]
-    print(f"  fire instant -> Redis: {_percentiles(delays)}; {len(cohort_cases) - len(delays)} cases unpublished, "
-          f"{len(early)} before the instant (goal <= 1000 ms)")
+    print(
+        f"  fire instant -> Redis: {_percentiles(delays)}; {len(cohort_cases) - len(delays)} cases unpublished, "
+        f"{len(early)} before the instant (goal <= 1000 ms)"
+    )
 
 
 def _synthesize(exchange_url: str, db_url: str, open_cases: int, cohort: int) -> set[str]:
@@ -283,28 +342,60 @@ def _synthesize(exchange_url: str, db_url: str, open_cases: int, cohort: int) ->
             "SELECT item_code, dept_id, promised_days FROM items WHERE day_unit = 'working' AND promised_days >= 10"
         ).fetchall()
     rng = random.Random(7)
-    utc = timezone.utc
+    utc = UTC
     quiet_received = datetime(2026, 11, 20, 10, 0, tzinfo=ZONE)  # accepted the same day: nothing due for days
     cohort_numbers = set()
     with psycopg.connect(_libpq(db_url)) as conn, conn.cursor() as cur:
         cur.execute("SET synchronous_commit = off")
-        with cur.copy("COPY cases (case_no, item_code, center_id, dept_id, status, received_at, start_date, "
-                      "deemed_accepted, paused_days, extension_days, corrections, next_change, clocks, judged_at) "
-                      "FROM STDIN") as copy:  # fmt: skip
+        with cur.copy(
+            "COPY cases (case_no, item_code, center_id, dept_id, status, received_at, start_date, "
+            "deemed_accepted, paused_days, extension_days, corrections, next_change, clocks, judged_at) "
+            "FROM STDIN"
+        ) as copy:
             for n in range(open_cases):
                 item, dept, _days = items[n % len(items)]
                 case_no = f"SYN-{n:07d}"
                 if n < cohort:
                     cohort_numbers.add(case_no)
-                    row = (case_no, item, "GX-450100", dept, "received", COHORT_RECEIVED, None, False, 0, 0, 0,
-                           FIRE_AT, "[]", COHORT_RECEIVED)  # fmt: skip
+                    row = (
+                        case_no,
+                        item,
+                        "GX-450100",
+                        dept,
+                        "received",
+                        COHORT_RECEIVED,
+                        None,
+                        False,
+                        0,
+                        0,
+                        0,
+                        FIRE_AT,
+                        "[]",
+                        COHORT_RECEIVED,
+                    )
                 else:
                     later = FIRE_AT + timedelta(days=rng.randint(1, 30))
-                    row = (case_no, item, "GX-450100", dept, "accepted", quiet_received, quiet_received.date(), False,
-                           0, 0, 0, later, "[]", quiet_received)  # fmt: skip
+                    row = (
+                        case_no,
+                        item,
+                        "GX-450100",
+                        dept,
+                        "accepted",
+                        quiet_received,
+                        quiet_received.date(),
+                        False,
+                        0,
+                        0,
+                        0,
+                        later,
+                        "[]",
+                        quiet_received,
+                    )
                 copy.write_row(row)
-        with cur.copy("COPY events (event_id, case_no, kind, occurred_at, recorded_at, center_id, dept_id, item_code, "
-                      "payload, dup_key, held) FROM STDIN") as copy:  # fmt: skip
+        with cur.copy(
+            "COPY events (event_id, case_no, kind, occurred_at, recorded_at, center_id, dept_id, item_code, "
+            "payload, dup_key, held) FROM STDIN"
+        ) as copy:
             event_id = 0
             for n in range(open_cases):
                 item, dept, _days = items[n % len(items)]
@@ -313,8 +404,21 @@ def _synthesize(exchange_url: str, db_url: str, open_cases: int, cohort: int) ->
                 kinds = ("received",) if n < cohort else ("received", "accepted")
                 for kind in kinds:
                     event_id += 1
-                    copy.write_row((event_id, case_no, kind, at.astimezone(utc), at.astimezone(utc), "GX-450100", dept,
-                                    item if kind == "received" else None, "{}", f"{case_no}:{kind}", False))  # fmt: skip
+                    copy.write_row(
+                        (
+                            event_id,
+                            case_no,
+                            kind,
+                            at.astimezone(utc),
+                            at.astimezone(utc),
+                            "GX-450100",
+                            dept,
+                            item if kind == "received" else None,
+                            "{}",
+                            f"{case_no}:{kind}",
+                            False,
+                        )
+                    )
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE cases")
@@ -325,9 +429,9 @@ def _synthesize(exchange_url: str, db_url: str, open_cases: int, cohort: int) ->
 # --- the ingest, with a clock anchored to the wall --------------------------
 def role_ingest(anchor: float, now: datetime, speed: float) -> None:
     """`supervise ingest` following, whose clock reads `now` at wall instant `anchor` and runs `speed` times as fast."""
-    from app.settings import load  # noqa: PLC0415
-    from ingest.leader import Leadership  # noqa: PLC0415
-    from ingest.runner import build  # noqa: PLC0415
+    from app.settings import load
+    from ingest.leader import Leadership
+    from ingest.runner import build
 
     ingest = build(load())
     leadership = Leadership(ingest.db)
@@ -339,8 +443,9 @@ def role_ingest(anchor: float, now: datetime, speed: float) -> None:
     time.sleep(max(anchor - time.time(), 0))
     print("ready", flush=True)
     try:
-        ingest.follow(lambda: now + timedelta(seconds=(time.time() - anchor) * speed), stop,
-                      still_leader=leadership.held)
+        ingest.follow(
+            lambda: now + timedelta(seconds=(time.time() - anchor) * speed), stop, still_leader=leadership.held
+        )
     finally:
         leadership.release()
 
@@ -350,7 +455,9 @@ def main() -> None:
     parser.add_argument("--part", choices=["commit", "clock", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=60, help="part 1: how long the traffic runs")
     parser.add_argument("--scale", type=float, default=2.2, help="part 1: simulator scale")
-    parser.add_argument("--speed", type=float, default=60, help="part 1: simulated seconds per second (2.2 x 60 ≈ 200 events/s)")
+    parser.add_argument(
+        "--speed", type=float, default=60, help="part 1: simulated seconds per second (2.2 x 60 ≈ 200 events/s)"
+    )
     parser.add_argument("--probes", type=float, default=5, help="part 1: probes per second")
     parser.add_argument("--open-cases", type=int, default=1_000_000, help="part 2: open cases in the table")
     parser.add_argument("--cohort", type=int, default=10_000, help="part 2: cases whose clock runs out at T")

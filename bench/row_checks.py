@@ -14,6 +14,7 @@ and what a pass over the window and the following ingest's duty cycle come to.
 
 PostgreSQL from BENCH_PG_URL (default: the local server, user postgres).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)
 
-import psycopg  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import psycopg
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from ingest import row_checks  # noqa: E402
-from ingest.exchange import exchange_engine  # noqa: E402
-from ingest.source import read_between  # noqa: E402
+from ingest import row_checks
+from ingest.exchange import exchange_engine
+from ingest.source import read_between
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 NOW = "2026-11-20T00:00:00+08:00"
@@ -70,8 +71,9 @@ def supervision_database(exchange_url: str, events: int) -> str:
             with psycopg.connect(_libpq(db_url)) as conn:
                 try:
                     taken = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-                    taken += conn.execute("SELECT count(DISTINCT event_id) FROM quality_log "
-                                          "WHERE source = 'case_events'").fetchone()[0]
+                    taken += conn.execute(
+                        "SELECT count(DISTINCT event_id) FROM quality_log WHERE source = 'case_events'"
+                    ).fetchone()[0]
                 except psycopg.errors.UndefinedTable:
                     taken = -1
             if taken > events * 0.9:
@@ -83,8 +85,14 @@ def supervision_database(exchange_url: str, events: int) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERVISE_")}
     with tempfile.TemporaryDirectory() as var:
         env |= {"SUPERVISE_EXCHANGE_URL": exchange_url, "SUPERVISE_DB_URL": db_url, "SUPERVISE_VAR_DIR": var}
-        subprocess.run([sys.executable, "-m", "app.cli", "ingest", "--once", "--now", NOW], cwd=ROOT, env=env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "ingest", "--once", "--now", NOW],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     return db_url
 
 
@@ -99,14 +107,15 @@ def main() -> None:
     with db.begin() as conn:
         conn.execute(text("DELETE FROM exchange_row_checks"))  # a pass from the watermark
         known = set(conn.execute(text("SELECT DISTINCT item_code FROM cases")).scalars())
-    from datetime import datetime  # noqa: PLC0415
+    from datetime import datetime
 
     now = datetime.fromisoformat(NOW)
     walls, cpus, plains, rows = [], [], [], 0
     for _ in range(args.shares):
         with db.connect() as conn:
-            state = conn.execute(text("SELECT checked_down_to FROM exchange_row_checks "
-                                      "WHERE source = 'case_events'")).scalar()  # fmt: skip
+            state = conn.execute(
+                text("SELECT checked_down_to FROM exchange_row_checks WHERE source = 'case_events'")
+            ).scalar()
         if state is not None:  # the baseline: the same ids, read and nothing else
             started = time.perf_counter()
             plain = read_between(exchange, "case_events", max(state - row_checks.SHARE_IDS, 0), state)
@@ -122,14 +131,20 @@ def main() -> None:
             break
     wall, cpu, plain = statistics.median(walls[1:]), statistics.median(cpus[1:]), statistics.median(plains)
     per_window = row_checks.WINDOW_IDS / row_checks.SHARE_IDS
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {len(walls)} shares of "
-          f"{row_checks.SHARE_IDS:,} ids ({rows / max(len(plains), 1):,.0f} rows each), medians")
-    print(f"share: {wall * 1e3:.1f} ms wall, {cpu * 1e3:.1f} ms CPU in the ingest; baseline (read the same ids) "
-          f"{plain * 1e3:.1f} ms; ratio {wall / plain:.2f}")
-    print(f"a pass over the window ({row_checks.WINDOW_IDS:,} ids, {per_window:.0f} shares): {per_window * wall:.0f} s "
-          f"of work; following, one share every {FOLLOWING_EVERY:.0f} s: a pass every "
-          f"{per_window * FOLLOWING_EVERY / 60:.0f} min, the ingest busy {wall / FOLLOWING_EVERY:.1%} of the time; "
-          f"ingest --once: {row_checks.ONCE_SHARES} shares, {row_checks.ONCE_SHARES * wall:.1f} s")
+    print(
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {len(walls)} shares of "
+        f"{row_checks.SHARE_IDS:,} ids ({rows / max(len(plains), 1):,.0f} rows each), medians"
+    )
+    print(
+        f"share: {wall * 1e3:.1f} ms wall, {cpu * 1e3:.1f} ms CPU in the ingest; baseline (read the same ids) "
+        f"{plain * 1e3:.1f} ms; ratio {wall / plain:.2f}"
+    )
+    print(
+        f"a pass over the window ({row_checks.WINDOW_IDS:,} ids, {per_window:.0f} shares): {per_window * wall:.0f} s "
+        f"of work; following, one share every {FOLLOWING_EVERY:.0f} s: a pass every "
+        f"{per_window * FOLLOWING_EVERY / 60:.0f} min, the ingest busy {wall / FOLLOWING_EVERY:.1%} of the time; "
+        f"ingest --once: {row_checks.ONCE_SHARES} shares, {row_checks.ONCE_SHARES * wall:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ what drawing the region costs on top of loading it.
 PostgreSQL from BENCH_PG_URL (default: the local server, user postgres).
 Each phase runs in its own process so that each peak RSS is its own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,9 @@ def _database(name: str, create: bool) -> str:
     from sqlalchemy.engine import make_url
 
     admin = make_url(PG_URL)
-    with psycopg.connect(admin.set(drivername="postgresql").render_as_string(hide_password=False),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        admin.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if create:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -58,8 +60,15 @@ def _setup(url: str, days: int, scale: float, until: date):
     exchange.create_exchange_schema(engine)
     region = build_region(SEED, "rtsp://user:pass@127.0.0.1:8554/cam{n}")
     write_reference(engine, region)
-    feed = Feed(region, WorkCalendar(), zone, seed=SEED, first_day=until - timedelta(days=days - 1), scale=scale,
-                garbage_text=False)
+    feed = Feed(
+        region,
+        WorkCalendar(),
+        zone,
+        seed=SEED,
+        first_day=until - timedelta(days=days - 1),
+        scale=scale,
+        garbage_text=False,
+    )
     end = int(datetime.combine(until + timedelta(days=1), datetime.min.time(), zone).timestamp())
     return engine, feed, end
 
@@ -72,14 +81,21 @@ def simulate_phase(url: str, days: int, scale: float, until: date, out) -> None:
     started = time.perf_counter()
     tally = backfill(engine, feed, end, quiet=True)
     seconds = time.perf_counter() - started
-    out.put({"events": tally.events, "ratings": tally.ratings, "seconds": seconds, "rss_mb": _peak_rss_mb(),
-             "pending": feed.pending, "cases": sum(tally.cases.values())})
+    out.put(
+        {
+            "events": tally.events,
+            "ratings": tally.ratings,
+            "seconds": seconds,
+            "rss_mb": _peak_rss_mb(),
+            "pending": feed.pending,
+            "cases": sum(tally.cases.values()),
+        }
+    )
 
 
 def copy_phase(url: str, scale: float, until: date, events: int, ratings: int, out) -> None:
     """Baseline: COPY the same number of rows, pre-generated (one working day's, rendered once)."""
     from app.simulate.writer import open_writer
-
     from rules.calendar import WorkCalendar
 
     day = until
@@ -92,14 +108,21 @@ def copy_phase(url: str, scale: float, until: date, events: int, ratings: int, o
     started = time.perf_counter()
     left_events, left_ratings = events, ratings
     while left_events > 0 or left_ratings > 0:
-        chunk_e, chunk_r = sample_events[:max(0, left_events)], sample_ratings[:max(0, left_ratings)]
+        chunk_e, chunk_r = sample_events[: max(0, left_events)], sample_ratings[: max(0, left_ratings)]
         writer.write(chunk_e, chunk_r)
         left_events -= len(chunk_e)
         left_ratings -= len(chunk_r)
     seconds = time.perf_counter() - started
     writer.close()
-    out.put({"events": events, "ratings": ratings, "seconds": seconds, "rss_mb": _peak_rss_mb(),
-             "sample": len(sample_events) + len(sample_ratings)})
+    out.put(
+        {
+            "events": events,
+            "ratings": ratings,
+            "seconds": seconds,
+            "rss_mb": _peak_rss_mb(),
+            "sample": len(sample_events) + len(sample_ratings),
+        }
+    )
 
 
 def _run(target, *args) -> dict:
@@ -132,13 +155,17 @@ def main() -> None:
     rows = sim["events"] + sim["ratings"]
     sim_rate, base_rate = rows / sim["seconds"], rows / base["seconds"]
     print(f"simulate backfill: {args.days} days to {args.until}, scale {args.scale}, seed {SEED}, PostgreSQL COPY")
-    print(f"  written: {sim['cases']:,} cases, {sim['events']:,} case events + {sim['ratings']:,} ratings "
-          f"= {rows:,} rows ({sim['pending']:,} rows of cases in progress left unwritten at the end)")
+    print(
+        f"  written: {sim['cases']:,} cases, {sim['events']:,} case events + {sim['ratings']:,} ratings "
+        f"= {rows:,} rows ({sim['pending']:,} rows of cases in progress left unwritten at the end)"
+    )
     print(f"  {'':<34}{'seconds':>9}{'rows/s':>11}{'peak RSS':>11}")
     print(f"  {'simulator (draw + render + COPY)':<34}{sim['seconds']:>9.1f}{sim_rate:>11,.0f}{sim['rss_mb']:>8.0f} MB")
     print(f"  {'baseline (COPY of ready rows)':<34}{base['seconds']:>9.1f}{base_rate:>11,.0f}{base['rss_mb']:>8.0f} MB")
-    print(f"  ratio simulator/baseline throughput: {sim_rate / base_rate:.2f} "
-          f"(the simulator is {base_rate / sim_rate:.1f}x slower than loading ready rows)")
+    print(
+        f"  ratio simulator/baseline throughput: {sim_rate / base_rate:.2f} "
+        f"(the simulator is {base_rate / sim_rate:.1f}x slower than loading ready rows)"
+    )
     print(f"  machine: {os.cpu_count()} CPUs, load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 

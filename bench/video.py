@@ -18,6 +18,7 @@ reaching a viewer; camera and network latency come on top).
 
     .venv/bin/python bench/video.py [--seconds 20] [--cameras 4] [--viewers 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,29 @@ def start_server(size: str, fps: int, gop: int, kbps: int, pattern: str) -> tupl
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen(["/usr/bin/python3", SERVER, "--port", str(port), "--cameras", "1", "--size", size,
-                                "--fps", str(fps), "--gop", str(gop), "--kbps", str(kbps), "--pattern", pattern],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            "/usr/bin/python3",
+            SERVER,
+            "--port",
+            str(port),
+            "--cameras",
+            "1",
+            "--size",
+            size,
+            "--fps",
+            str(fps),
+            "--gop",
+            str(gop),
+            "--kbps",
+            str(kbps),
+            "--pattern",
+            pattern,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if select.select([process.stdout], [], [], 0.5)[0] and process.stdout.readline().startswith("READY"):
@@ -88,8 +109,11 @@ def monitor(url: str, cameras: int, seconds: float) -> tuple[float, dict]:
     cpu = cpu_during(seconds)
     record = pool.health(ids[0])
     pool.stop()
-    return cpu / seconds / cameras, {"fps": record.fps, "size": f"{record.width}x{record.height}",
-                                     "kbps": (record.bitrate or 0) // 1000}
+    return cpu / seconds / cameras, {
+        "fps": record.fps,
+        "size": f"{record.width}x{record.height}",
+        "kbps": (record.bitrate or 0) // 1000,
+    }
 
 
 def full_read(url: str, seconds: float) -> tuple[float, int]:
@@ -138,7 +162,7 @@ def live_view(url: str, viewers: int, seconds: float, baseline: float) -> tuple[
 
     def watch(times: list[float]) -> None:
         joined.append(time.monotonic())
-        for chunk in feed.fmp4(idle_timeout=10):
+        for _chunk in feed.fmp4(idle_timeout=10):
             times.append(time.monotonic())
             if stop.is_set():
                 return
@@ -154,8 +178,9 @@ def live_view(url: str, viewers: int, seconds: float, baseline: float) -> tuple[
     pool.stop()
     # the viewer's first chunk is the init segment, its second the first keyframe fed after it joined
     first_key = next(i for i, (when, key) in enumerate(fed) if key and when >= max(joined))
-    latencies = [1000 * (got - fed[first_key + n][0]) for n, got in enumerate(received[0][1:])
-                 if first_key + n < len(fed)]
+    latencies = [
+        1000 * (got - fed[first_key + n][0]) for n, got in enumerate(received[0][1:]) if first_key + n < len(fed)
+    ]
     return cpu / seconds - baseline, latencies
 
 
@@ -168,8 +193,11 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--gop", type=int, default=50)
     parser.add_argument("--kbps", type=int, default=2048)
-    parser.add_argument("--pattern", default="ball",
-                        help="videotestsrc pattern: ball (motion, like a person), smpte (still), snow (noise)")
+    parser.add_argument(
+        "--pattern",
+        default="ball",
+        help="videotestsrc pattern: ball (motion, like a person), smpte (still), snow (noise)",
+    )
     args = parser.parse_args()
 
     server, url = start_server(args.size, args.fps, args.gop, args.kbps, args.pattern)
@@ -179,29 +207,41 @@ def main() -> None:
         one_viewer, _ = live_view(url, 1, args.seconds, per_camera)
         many_viewers, latencies = live_view(url, args.viewers, args.seconds, per_camera)
     except RuntimeError as exc:
-        alive = "running" if server.poll() is None else f"exited with {server.returncode}: {server.stderr.read()[-800:]}"
+        alive = (
+            "running" if server.poll() is None else f"exited with {server.returncode}: {server.stderr.read()[-800:]}"
+        )
         sys.exit(f"{exc}\nrtsp-test-server {alive}")
     finally:
         server.kill()
         server.wait()
 
-    print(f"stream: {seen['size']} at {seen['fps']} fps (measured), {seen['kbps']} kbit/s, "
-          f"keyframe every {args.gop} frames, pattern {args.pattern}; {args.seconds:g} s per phase; "
-          f"{os.cpu_count()} CPUs, shared")
+    print(
+        f"stream: {seen['size']} at {seen['fps']} fps (measured), {seen['kbps']} kbit/s, "
+        f"keyframe every {args.gop} frames, pattern {args.pattern}; {args.seconds:g} s per phase; "
+        f"{os.cpu_count()} CPUs, shared"
+    )
     print(f"monitor (health + thumbnails), {args.cameras} cameras: {per_camera:.4f} CPU s/s per camera")
-    print(f"cv2.VideoCapture reading every frame:   {full:.4f} CPU s/s per camera "
-          f"({frames / args.seconds:.1f} frames/s decoded)")
+    print(
+        f"cv2.VideoCapture reading every frame:   {full:.4f} CPU s/s per camera "
+        f"({frames / args.seconds:.1f} frames/s decoded)"
+    )
     print(f"ratio monitor / full read: {per_camera / full:.3f}   (goal <= 0.2)")
-    print(f"one core monitors about {1 / per_camera:.0f} cameras of this kind   (goal >= 50); "
-          f"with full decoding: {1 / full:.1f}")
-    print(f"live view: first viewer adds {one_viewer:.4f} CPU s/s (remux); {args.viewers} viewers add "
-          f"{many_viewers:.4f} CPU s/s, i.e. {(many_viewers - one_viewer) / max(1, args.viewers - 1):.4f} "
-          f"per further viewer")
+    print(
+        f"one core monitors about {1 / per_camera:.0f} cameras of this kind   (goal >= 50); "
+        f"with full decoding: {1 / full:.1f}"
+    )
+    print(
+        f"live view: first viewer adds {one_viewer:.4f} CPU s/s (remux); {args.viewers} viewers add "
+        f"{many_viewers:.4f} CPU s/s, i.e. {(many_viewers - one_viewer) / max(1, args.viewers - 1):.4f} "
+        f"per further viewer"
+    )
     if latencies:
         ordered = sorted(latencies)
-        print(f"live view added latency (demuxer -> viewer): median {statistics.median(ordered):.0f} ms, "
-              f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.0f} ms over {len(ordered)} fragments "
-              f"(one frame interval is {1000 / args.fps:.0f} ms: a fragment is cut when the next frame arrives)")
+        print(
+            f"live view added latency (demuxer -> viewer): median {statistics.median(ordered):.0f} ms, "
+            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:.0f} ms over {len(ordered)} fragments "
+            f"(one frame interval is {1000 / args.fps:.0f} ms: a fragment is cut when the next frame arrives)"
+        )
 
 
 if __name__ == "__main__":

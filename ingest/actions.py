@@ -6,6 +6,7 @@ line and the web app alike. Every action is appended to ``alarm_actions``
 alarm stream's outbox (app/outbox.py), in the same transaction as the change
 it records; the caller nudges a relay to publish it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -16,6 +16,7 @@ at the instant against the alarms as stored then, so an officer's action in
 the meantime is respected. The database stays the truth: a prepared
 judgement lives in memory only and is simply lost with the process.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -20,14 +20,31 @@ reading many rows  the driver's own (C) loaders                SQLAlchemy's resu
 
 Every function works inside the caller's transaction.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Connection, Date, DateTime, Integer, Table, Text, TypeDecorator,
-                        any_, bindparam, func, literal_column, select, tuple_)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    Table,
+    Text,
+    TypeDecorator,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -76,8 +93,9 @@ def where_one_of(conn: Connection, column: ColumnElement, keys: Iterable) -> Col
     return column.in_(values)
 
 
-def where_pairs_in(conn: Connection, first: ColumnElement, second: ColumnElement,
-                   pairs: Sequence[tuple]) -> ColumnElement:  # fmt: skip
+def where_pairs_in(
+    conn: Connection, first: ColumnElement, second: ColumnElement, pairs: Sequence[tuple]
+) -> ColumnElement:
     """(`first`, `second`) is one of `pairs`, as two bound parameters whatever their number:
     one probe of a two-column index per pair (two lists of keys would try every pair)."""
     if is_postgres(conn):
@@ -85,8 +103,9 @@ def where_pairs_in(conn: Connection, first: ColumnElement, second: ColumnElement
         given = func.unnest(*arrays).table_valued("a", "b").render_derived()
         return tuple_(first, second).in_(select(given.c.a, given.c.b))
     given = func.json_each(bindparam(None, json.dumps([list(p) for p in pairs]))).table_valued("value")
-    return tuple_(first, second).in_(select(func.json_extract(given.c.value, "$[0]"),
-                                            func.json_extract(given.c.value, "$[1]")))  # fmt: skip
+    return tuple_(first, second).in_(
+        select(func.json_extract(given.c.value, "$[0]"), func.json_extract(given.c.value, "$[1]"))
+    )
 
 
 # --- writing --------------------------------------------------------------
@@ -120,8 +139,9 @@ def _with_json_text(row: tuple, positions: list[int]) -> list:
     return row
 
 
-def insert_new(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple],
-               unique: Sequence[str], returning: str) -> list:  # fmt: skip
+def insert_new(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], unique: Sequence[str], returning: str
+) -> list:
     """Insert those `rows` whose `unique` columns match no stored row; the `returning`
     column of each row inserted. The database finds the matches, by the unique index."""
     if not rows:
@@ -134,8 +154,10 @@ def insert_new(conn: Connection, table: Table, columns: Sequence[str], rows: Seq
         rows = [_with_json_text(row, as_json) for row in rows]
     names = ", ".join(columns)
     with _staged(conn, table, list(columns), rows) as stage, _driver(conn).cursor() as cur:
-        cur.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
-                    f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING {returning}")  # fmt: skip
+        cur.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
+            f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING {returning}"
+        )
         return [value for (value,) in cur.fetchall()]
 
 
@@ -181,9 +203,7 @@ def update(conn: Connection, table: Table, rows: Sequence[dict], key: str) -> No
     columns = [c for c in rows[0] if c != key]
     if not is_postgres(conn):
         stmt = (
-            table.update()
-            .where(table.c[key] == bindparam("_key"))
-            .values({c: bindparam(f"_new_{c}") for c in columns})
+            table.update().where(table.c[key] == bindparam("_key")).values({c: bindparam(f"_new_{c}") for c in columns})
         )
         rows = [_decoded(r) for r in rows]
         conn.execute(stmt, [{"_key": r[key], **{f"_new_{c}": r[c] for c in columns}} for r in rows])

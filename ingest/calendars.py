@@ -4,6 +4,7 @@ override file ``<center_id>.toml`` in ``SUPERVISE_CALENDAR_DIR`` if present.
 Reading the files is I/O, so it lives here; the arithmetic is ``rules.calendar``.
 A bad override file is refused with its name and the reason, at start-up.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,12 +20,10 @@ class CalendarBook:
 
     def __init__(self, overrides: dict[str, CenterOverride] | None = None):
         self.official = WorkCalendar()
-        self._by_center = {
-            center: WorkCalendar.for_center(override) for center, override in (overrides or {}).items()
-        }
+        self._by_center = {center: WorkCalendar.for_center(override) for center, override in (overrides or {}).items()}
 
     @classmethod
-    def from_dir(cls, folder: Path | None) -> "CalendarBook":
+    def from_dir(cls, folder: Path | None) -> CalendarBook:
         overrides: dict[str, CenterOverride] = {}
         if folder is not None:
             if not folder.is_dir():

@@ -8,6 +8,7 @@ closed `resolved` when frames come back. Reading is at least once (the read
 position is saved after the results commit) and judging is idempotent, so a
 crash between the two repeats nothing visible.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,11 +17,11 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
+from app.alarm_stream import AlarmChange
 from app.tables import alarms
 from ingest import metrics, store
 from ingest.exchange import cameras, windows
 from ingest.pipeline import _stored, apply_changes
-from app.alarm_stream import AlarmChange
 from rules.alarms import reconcile
 from rules.cameras import camera_offline
 from video import keys
@@ -60,18 +61,30 @@ def take_outages(redis, db: Engine, places: dict, now: datetime, count: int = 10
     with db.begin() as conn:
         changes, rows = [], {}
         for outage in latest.values():
-            stored = conn.execute(
-                select(alarms).where(alarms.c.kind == KIND, alarms.c.camera_id == outage.camera_id,
-                                     alarms.c.subject == outage.since.isoformat())  # fmt: skip
-            ).mappings().all()
+            stored = (
+                conn.execute(
+                    select(alarms).where(
+                        alarms.c.kind == KIND,
+                        alarms.c.camera_id == outage.camera_id,
+                        alarms.c.subject == outage.since.isoformat(),
+                    )
+                )
+                .mappings()
+                .all()
+            )
             try:
-                fact = camera_offline(outage.camera_id, outage.since, now,
-                                      threshold=timedelta(seconds=outage.offline_after),
-                                      frames_back_at=outage.ended_at, place=places.get(outage.camera_id, (None,) * 4))  # fmt: skip
+                fact = camera_offline(
+                    outage.camera_id,
+                    outage.since,
+                    now,
+                    threshold=timedelta(seconds=outage.offline_after),
+                    frames_back_at=outage.ended_at,
+                    place=places.get(outage.camera_id, (None,) * 4),
+                )
                 if fact is None:
                     continue  # a gap shorter than the threshold, or not yet due at `now`
                 found = reconcile([_stored(row) for row in stored], [fact], now, scope={KIND})
-            except Exception as exc:  # noqa: BLE001 - the last net: one outage never stops the others
+            except Exception as exc:
                 _set_aside(conn, outage, exc, now)
                 continue
             rows.update({(KIND, None, row["subject"]): dict(row) for row in stored})
@@ -83,9 +96,14 @@ def take_outages(redis, db: Engine, places: dict, now: datetime, count: int = 10
 
 def _set_aside(conn, outage: OutageEvent, exc: Exception, now: datetime) -> None:
     error = f"{type(exc).__name__}: {exc}"[:200]
-    reason = f"camera {outage.camera_id!r} outage since {outage.since.isoformat()} cannot be judged ({error}); it is skipped"
+    reason = (
+        f"camera {outage.camera_id!r} outage since {outage.since.isoformat()} cannot be judged ({error}); it is skipped"
+    )
     log.error("%s", reason, exc_info=exc)
-    store.log_quality(conn, "judging", [(0, reason, store.raw_row(("camera_id", "since", "error"),
-                                                                   (outage.camera_id, outage.since, error)))], now)
+    store.log_quality(
+        conn,
+        "judging",
+        [(0, reason, store.raw_row(("camera_id", "since", "error"), (outage.camera_id, outage.since, error)))],
+        now,
+    )
     metrics.set_aside_total.labels("outage").inc()
-

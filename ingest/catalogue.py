@@ -8,11 +8,12 @@ an item is refused rather than trusted: it goes to the data-quality log, and the
 cases received for it are taken in but set aside until the row is fixed (see
 ``Ingest.load_items`` and rules/DECISIONS.md, "Bad input that stops nothing").
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Mapping
 
 from sqlalchemy import Engine, select
 
@@ -54,9 +55,14 @@ def item_of(row: Mapping) -> Item:
     fee = row["fee_yuan"]
     if not isinstance(fee, Decimal) or not fee.is_finite() or not 0 <= fee <= MAX_FEE:
         raise ValueError(f"item {_show(code)}: fee_yuan {_show(fee)} is not an amount from 0 to {MAX_FEE:,} yuan")
-    return Item(code, _days(code, "promised_days", row["promised_days"]),
-                _days(code, "statutory_days", row["statutory_days"]), _unit(code, row["day_unit"]), fee,
-                row["dept_id"])  # fmt: skip
+    return Item(
+        code,
+        _days(code, "promised_days", row["promised_days"]),
+        _days(code, "statutory_days", row["statutory_days"]),
+        _unit(code, row["day_unit"]),
+        fee,
+        row["dept_id"],
+    )
 
 
 def _days(code: str, name: str, value: object) -> int:

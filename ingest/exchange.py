@@ -30,15 +30,16 @@ Writing takes aware datetimes (a naive one is an error: the contract wants an
 offset) and any JSON-able value; an :class:`Unparsed` is written verbatim,
 which is how a test or the simulator plants garbage on SQLite.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 from sqlalchemy import (
     BigInteger,
@@ -81,6 +82,7 @@ class Unparsed(str):
 
 
 # --- reading and writing single values (pure; also used by bulk writers) ---
+
 
 def timestamp_text(value: datetime) -> str:
     """The contract's text form of an instant: ISO 8601 with its offset."""
@@ -148,6 +150,7 @@ def read_money(value: object) -> Decimal | Unparsed | None:
 
 
 # --- column types: one definition, a dialect-specific storage ---
+
 
 class Timestamp(TypeDecorator):
     """TIMESTAMPTZ on PostgreSQL; ISO 8601 text with an offset on SQLite."""
@@ -270,7 +273,8 @@ RowId = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData()
 
 centers = Table(
-    "centers", metadata,  # 政务服务中心
+    "centers",
+    metadata,  # 政务服务中心
     Column("center_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("level", Text, CheckConstraint("level IN ('region', 'city', 'county')"), nullable=False),
@@ -279,14 +283,16 @@ centers = Table(
 )
 
 departments = Table(
-    "departments", metadata,  # 窗口单位
+    "departments",
+    metadata,  # 窗口单位
     Column("dept_id", Text, primary_key=True),
     Column("center_id", Text, ForeignKey("centers.center_id"), nullable=False),
     Column("name", Text, nullable=False),
 )
 
 windows = Table(
-    "windows", metadata,  # 服务窗口
+    "windows",
+    metadata,  # 服务窗口
     Column("window_id", Text, primary_key=True),
     Column("center_id", Text, ForeignKey("centers.center_id"), nullable=False),
     Column("dept_id", Text, ForeignKey("departments.dept_id")),
@@ -294,7 +300,8 @@ windows = Table(
 )
 
 cameras = Table(
-    "cameras", metadata,  # 窗口视频; url holds a secret: never show, log or send it
+    "cameras",
+    metadata,  # 窗口视频; url holds a secret: never show, log or send it
     Column("camera_id", Text, primary_key=True),
     Column("window_id", Text, ForeignKey("windows.window_id"), nullable=False),
     Column("url", Text, nullable=False),
@@ -303,7 +310,8 @@ cameras = Table(
 )
 
 staff = Table(
-    "staff", metadata,  # 窗口工作人员
+    "staff",
+    metadata,  # 窗口工作人员
     Column("staff_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("dept_id", Text, ForeignKey("departments.dept_id")),
@@ -311,21 +319,26 @@ staff = Table(
 )
 
 items = Table(
-    "items", metadata,  # 政务服务事项
+    "items",
+    metadata,  # 政务服务事项
     Column("item_code", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("dept_id", Text, ForeignKey("departments.dept_id")),
     Column("promised_days", Integer, nullable=False),  # 承诺时限
     Column("statutory_days", Integer, nullable=False),  # 法定时限
     Column(
-        "day_unit", Text, CheckConstraint("day_unit IN ('working', 'natural')"),
-        nullable=False, server_default=text("'working'"),
+        "day_unit",
+        Text,
+        CheckConstraint("day_unit IN ('working', 'natural')"),
+        nullable=False,
+        server_default=text("'working'"),
     ),
     Column("fee_yuan", Money, nullable=False, server_default=text("0")),
 )
 
 case_events = Table(
-    "case_events", metadata,  # 办件过程信息; append-only
+    "case_events",
+    metadata,  # 办件过程信息; append-only
     Column("event_id", RowId, primary_key=True, autoincrement=True),
     Column("case_no", Text),
     Column("kind", Text),
@@ -343,7 +356,8 @@ case_events = Table(
 )
 
 onsite_ratings = Table(
-    "onsite_ratings", metadata,  # 现场评价
+    "onsite_ratings",
+    metadata,  # 现场评价
     Column("rating_id", RowId, primary_key=True, autoincrement=True),
     Column("case_no", Text),
     Column("window_id", Text),
@@ -367,7 +381,9 @@ def contract_ddl(dialect_name: str) -> str:
     try:
         name = _CONTRACT_FILES[dialect_name]
     except KeyError:
-        raise ValueError(f"the exchange contract has no DDL for {dialect_name!r} (only PostgreSQL and SQLite)") from None
+        raise ValueError(
+            f"the exchange contract has no DDL for {dialect_name!r} (only PostgreSQL and SQLite)"
+        ) from None
     return resources.files("ingest.contract").joinpath(name).read_text(encoding="utf-8")
 
 
@@ -429,6 +445,7 @@ def missing_from_contract(engine: Engine, tables: Iterable[Table] | None = None)
 
 # --- an engine that reads anything ---
 
+
 def exchange_engine(url: str, limits: Limits | None = None, **kwargs) -> Engine:
     """An engine on the exchange database whose reads never raise on a value.
 
@@ -477,10 +494,15 @@ def open_exchange(settings, tables: Iterable[Table] | None = None) -> Engine:
     says."""
     url = settings.exchange_url_resolved
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database != ":memory:" and not (
-            parsed.database and Path(parsed.database).is_file()):  # fmt: skip
-        raise ConfigurationError(f"there is no exchange database at {parsed.database} (SUPERVISE_EXCHANGE_URL; "
-                                 "try 'supervise simulate --backfill 7' for a demo one)")  # fmt: skip
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database != ":memory:"
+        and not (parsed.database and Path(parsed.database).is_file())
+    ):
+        raise ConfigurationError(
+            f"there is no exchange database at {parsed.database} (SUPERVISE_EXCHANGE_URL; "
+            "try 'supervise simulate --backfill 7' for a demo one)"
+        )
     limits = Limits.of(settings)
     engine = exchange_engine(url, limits)
     missing: list[str] = []
@@ -490,8 +512,10 @@ def open_exchange(settings, tables: Iterable[Table] | None = None) -> Engine:
 
     reach(engine, "SUPERVISE_EXCHANGE_URL", limits, then=check)
     if missing:
-        raise ConfigurationError(f"the exchange database ({outage.safe_url(engine)}, SUPERVISE_EXCHANGE_URL) lacks "
-                                 f"what the contract defines: {', '.join(missing)}")  # fmt: skip
+        raise ConfigurationError(
+            f"the exchange database ({outage.safe_url(engine)}, SUPERVISE_EXCHANGE_URL) lacks "
+            f"what the contract defines: {', '.join(missing)}"
+        )
     return engine
 
 

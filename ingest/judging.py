@@ -14,6 +14,7 @@ calendars as they were at the fork; a pool lives for one backlog only. Each
 dies with its parent (``PR_SET_PDEATHSIG``): after a kill -9 no worker goes
 on committing while a standby takes over.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -22,24 +23,25 @@ import multiprocessing
 import os
 import signal
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from app import outage
 from ingest import store
 
 if TYPE_CHECKING:
-    from ingest.pipeline import Ingest
     from app.alarm_stream import AlarmChange
+    from ingest.pipeline import Ingest
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
-_ingest: "Ingest | None" = None  # the forked copy, in a worker
+_ingest: Ingest | None = None  # the forked copy, in a worker
 
 
-def workers_for(ingest: "Ingest") -> int:
+def workers_for(ingest: Ingest) -> int:
     """How many processes may judge at once: every core, where the database takes concurrent writers."""
     if ingest.db.dialect.name != "postgresql":
         return 1  # SQLite: one writer at a time; a second would only wait for the lock
@@ -53,15 +55,14 @@ class JudgePool:
     raises BrokenProcessPool in the parent instead of being waited for forever,
     and the ingest stops with it; nothing it did not commit is lost."""
 
-    def __init__(self, ingest: "Ingest", workers: int, *, warm: bool = False):
+    def __init__(self, ingest: Ingest, workers: int, *, warm: bool = False):
         """`warm`: each worker opens its connection now rather than at its first share."""
         global _ingest
         self.workers = workers
         self._ingest = ingest
         self.instant: datetime | None = None  # what a standby pool was forked for (Ingest._stand_by)
         context = multiprocessing.get_context("fork")
-        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                             initargs=(warm,))  # fmt: skip
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(warm,))
         _ingest = ingest  # inherited by the fork; nothing is pickled
         try:
             # With fork, the first task forks every worker at once, here and now.
@@ -69,7 +70,7 @@ class JudgePool:
         finally:
             _ingest = None
 
-    def judge(self, chunks: list[list[str]], now: datetime) -> Iterator[list["AlarmChange"]]:
+    def judge(self, chunks: list[list[str]], now: datetime) -> Iterator[list[AlarmChange]]:
         """Judge each chunk in a worker; the alarm changes of each, as soon as it is stored."""
         shares = [self._executor.submit(_judge_share, (chunk, now)) for chunk in chunks if chunk]
         for share in as_completed(shares):
@@ -80,7 +81,7 @@ class JudgePool:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
-    def __enter__(self) -> "JudgePool":
+    def __enter__(self) -> JudgePool:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -107,7 +108,7 @@ def _start_worker(warm: bool) -> None:
             store.warm(conn)
 
 
-def _judge_share(task: tuple[list[str], datetime]) -> tuple[list["AlarmChange"], dict[str, int]]:
+def _judge_share(task: tuple[list[str], datetime]) -> tuple[list[AlarmChange], dict[str, int]]:
     """The share's alarm changes, and what it set aside (by metrics label)."""
     case_nos, now = task
     before = Counter(_ingest.aside_counts)

@@ -8,6 +8,7 @@ operating system or the server when its holder dies:
 * PostgreSQL: a session advisory lock on a dedicated connection;
 * SQLite: an exclusive ``flock`` on a file beside the database.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -77,7 +78,7 @@ class Leadership:
             self._connection.execute(text("SELECT 1"))
             self._connection.commit()
             return True
-        except Exception:  # noqa: BLE001 - any failure of the lock connection loses the lock
+        except Exception:
             log.warning("lost the ingest lock connection; standing down")
             self._connection = None
             return False
@@ -95,7 +96,7 @@ class Leadership:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "Leadership":
+    def __enter__(self) -> Leadership:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,5 +1,6 @@
 """Prometheus metrics of the ingest, in their own registry so tests and
 several components in one process never collide."""
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -24,17 +25,21 @@ set_aside_total = Counter(
     "raised (row), a case whose judgement raised (case) or whose item cannot be used (case_item), a rating "
     "(rating) or a camera outage (outage) whose judgement raised; a share of the checks of rows changed upstream "
     "that raised (row_checks).",
-    ["what"], registry=registry,
+    ["what"],
+    registry=registry,
 )
 refused_items = Gauge(
     "supervise_ingest_refused_items", "Catalogue items that cannot be used (their cases wait).", registry=registry
 )
 rows_checked_total = Counter(
-    "supervise_ingest_rows_checked_total", "Exchange rows taken in and read again, to notice changes upstream.",
-    ["source"], registry=registry,
+    "supervise_ingest_rows_checked_total",
+    "Exchange rows taken in and read again, to notice changes upstream.",
+    ["source"],
+    registry=registry,
 )
 upstream_changes_total = Counter(
     "supervise_ingest_upstream_changes_total",
     "Exchange rows found changed, deleted or written in the past upstream after the ingest took them in.",
-    ["source"], registry=registry,
+    ["source"],
+    registry=registry,
 )

@@ -6,17 +6,17 @@ alarms, alarm actions, the data-quality log and the cursor in ONE transaction.
 Clock alarms fire from the due-instant index (``cases.next_change``) with no
 new event arriving. Time is an input: every method takes `now`.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Container
+from collections.abc import Callable, Container, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import orjson
 from redis import RedisError
@@ -68,7 +68,7 @@ class Totals:
     taking_in_seconds: float = 0.0
     judging_seconds: float = 0.0
 
-    def add(self, other: "Totals") -> None:
+    def add(self, other: Totals) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -118,8 +118,13 @@ class Ingest:
         self._stop_relay(drain=True)
         return totals
 
-    def follow(self, clock: Callable[[], datetime], stop: threading.Event, interval: float = 0.2,
-               still_leader: Callable[[], bool] = lambda: True) -> None:
+    def follow(
+        self,
+        clock: Callable[[], datetime],
+        stop: threading.Event,
+        interval: float = 0.2,
+        still_leader: Callable[[], bool] = lambda: True,
+    ) -> None:
         """Run until `stop` is set: new rows as they commit, clock alarms as they fall due.
 
         Idle, it polls every `interval` seconds, or sooner when a case's judgement
@@ -206,7 +211,7 @@ class Ingest:
 
         A refused item goes to the quality log; the `received` rows of its cases are taken
         in, and the cases wait, set aside, until it is usable: then they are judged."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         found = catalogue.read_catalogue(self.exchange)
         self.items, self.refused_items = found.usable, found.refused
         self._known_items = frozenset(found.usable.keys() | found.refused.keys())
@@ -215,8 +220,12 @@ class Ingest:
         with self.db.begin() as conn:
             entries = [(0, reason, found.rows[code]) for code, reason in found.refused.items()]
             if store.log_quality(conn, catalogue.SOURCE, entries, now):
-                log.warning("the catalogue has %d items that cannot be used; their cases wait, set aside, until "
-                            "they are fixed (supervise quality --json): e.g. %s", len(entries), entries[0][1])
+                log.warning(
+                    "the catalogue has %d items that cannot be used; their cases wait, set aside, until "
+                    "they are fixed (supervise quality --json): e.g. %s",
+                    len(entries),
+                    entries[0][1],
+                )
             ready = [case_no for case_no, code in store.waiting_for_items(conn).items() if code in self.items]
             store.judge_again(conn, ready)
         if ready:
@@ -249,7 +258,7 @@ class Ingest:
                 if not read.batch.rows:
                     return totals
 
-    def _read(self, cursor: Cursor, limit: int) -> "_Read":
+    def _read(self, cursor: Cursor, limit: int) -> _Read:
         """A batch read from `cursor` and checked, nothing stored: pure work that may run ahead."""
         batch = read_batch(self.exchange, SOURCE, cursor, limit)
         good, rejected = self._check(batch.rows)
@@ -258,7 +267,7 @@ class Ingest:
         texts = {row[0]: row[_PAYLOAD] for row in batch.rows}
         return _Read(cursor, after, batch, good, [store.dup_key(e) for e in good], texts, rejected)
 
-    def _store(self, read: "_Read", now: datetime) -> Totals:
+    def _store(self, read: _Read, now: datetime) -> Totals:
         """Store a batch read and the cursor that took it, in one transaction."""
         batch, good, rejected = read.batch, read.good, read.rejected
         with self.db.begin() as conn:
@@ -273,8 +282,9 @@ class Ingest:
             # Judged by fire_due, once per cycle however many batches touched them. (Only
             # this process writes cases while it steps, so `stored` still holds.)
             marked = {case_no for case_no, due in stored.items() if due}
-            store.mark_for_judgement(conn, ({e.case_no for e in fresh} & received) - marked,
-                                     _placeholders(fresh, self._known_items))  # fmt: skip
+            store.mark_for_judgement(
+                conn, ({e.case_no for e in fresh} & received) - marked, _placeholders(fresh, self._known_items)
+            )
             if batch.rows or read.after.to_row() != read.cursor.to_row():
                 store.save_cursor(conn, SOURCE, read.after, now)
         totals = Totals(rows=len(batch.rows), events=len(fresh), rejected=len(rejected))
@@ -294,7 +304,7 @@ class Ingest:
         for row in rows:
             try:
                 result = check_row(*row, known_items=known_items, tz=self.tz)
-            except Exception as exc:  # noqa: BLE001 - the last net: check_row means never to raise, and no row may stop the ingest
+            except Exception as exc:
                 log.error("exchange row %s could not be checked and is set aside", row[0], exc_info=exc)
                 self.count_set_aside({"row": 1})
                 result = Rejection(row[0], f"the row could not be checked ({_error(exc)}); it is set aside")
@@ -368,7 +378,7 @@ class Ingest:
             found = row_checks.check(self.exchange, self.db, now, self.tz, self._known_items, shares)
         except (OperationalError, InterfaceError):
             raise
-        except Exception as exc:  # noqa: BLE001 - the last net: noticing changes never stops taking rows in
+        except Exception as exc:
             log.error("the checks of rows changed upstream failed this time; the ingest goes on", exc_info=exc)
             metrics.set_aside_total.labels("row_checks").inc()
             return Totals()
@@ -397,23 +407,27 @@ class Ingest:
             stored = stored_by_case.get(case_no, [])
             try:
                 changes += reconcile([_stored(a) for a in stored], facts[case_no], instants[case_no])
-            except Exception as exc:  # noqa: BLE001 - the last net, as in _judgements
+            except Exception as exc:
                 aside.append(_failed(case_no, events_by_case.get(case_no, []), exc))
                 failed.add(case_no)
                 continue
             alarm_rows.update({(a["kind"], a["case_no"], a["subject"]): a for a in stored})
         store.upsert_cases(conn, [row for row in rows if row["case_no"] not in failed] if failed else rows)
         if unjudgeable:
-            log.warning("%d cases cannot be judged (no received event), e.g. %s; they wait for their next event",
-                        len(unjudgeable), unjudgeable[0])
+            log.warning(
+                "%d cases cannot be judged (no received event), e.g. %s; they wait for their next event",
+                len(unjudgeable),
+                unjudgeable[0],
+            )
             store.clear_due(conn, unjudgeable)
         if aside:
             self._set_aside(conn, aside, now)
         self.ahead.forget(prepared)
         return apply_changes(conn, changes, alarm_rows, now)
 
-    def _judgements(self, case_nos: set[str], events_by_case: dict[str, list[Event]],
-                    now: datetime) -> tuple[list[dict], dict[str, tuple], list[str], list["_SetAside"]]:  # fmt: skip
+    def _judgements(
+        self, case_nos: set[str], events_by_case: dict[str, list[Event]], now: datetime
+    ) -> tuple[list[dict], dict[str, tuple], list[str], list[_SetAside]]:
         """Case rows and alarm facts as of `now` (no I/O); the cases that cannot be judged; and
         those set aside: their item is refused or missing, or their judgement raised.
 
@@ -435,7 +449,7 @@ class Ingest:
                 calendar = self.calendars.for_center(received.center_id)
                 judgement = judge_case(case_events, item, calendar, now, self.tz)
                 row = _case_row(judgement, received, case_events, item, calendar, now, self.tz)
-            except Exception as exc:  # noqa: BLE001 - the last net: one case never stops the others
+            except Exception as exc:
                 aside.append(_failed(case_no, case_events, exc))
                 continue
             rows.append(row)
@@ -443,13 +457,18 @@ class Ingest:
                 facts[case_no] = judgement.alarms
         return rows, facts, unjudgeable, aside
 
-    def _waiting(self, case_no: str, item_code: str | None, case_events: list[Event]) -> "_SetAside":
+    def _waiting(self, case_no: str, item_code: str | None, case_events: list[Event]) -> _SetAside:
         why = self.refused_items.get(item_code) or f"item {item_code!r} is not in the catalogue (items)"
         reason = f"case {case_no!r} is set aside until its item {item_code!r} can be used: {why}"
-        return _SetAside(case_no, store.WAITING_FOR_ITEM, reason, _newest(case_events),
-                         store.raw_row(("case_no", "item_code", "events"), (case_no, item_code, len(case_events))))
+        return _SetAside(
+            case_no,
+            store.WAITING_FOR_ITEM,
+            reason,
+            _newest(case_events),
+            store.raw_row(("case_no", "item_code", "events"), (case_no, item_code, len(case_events))),
+        )
 
-    def _set_aside(self, conn: Connection, aside: list["_SetAside"], now: datetime) -> None:
+    def _set_aside(self, conn: Connection, aside: list[_SetAside], now: datetime) -> None:
         """Record cases set aside: the quality log says why, and they leave the due index
         until they change (or their item is usable). Their stored judgement and alarms stay."""
         store.log_quality(conn, JUDGING, [(a.event_id, a.reason, a.row) for a in aside], now)
@@ -461,8 +480,11 @@ class Ingest:
         waiting = len(aside) - len(failed)
         if waiting:
             example = next(a for a in aside if a.error is None)
-            log.warning("%d cases set aside until their item can be used (supervise quality --json), e.g. %s",
-                        waiting, example.reason)
+            log.warning(
+                "%d cases set aside until their item can be used (supervise quality --json), e.g. %s",
+                waiting,
+                example.reason,
+            )
         self.count_set_aside({"case": len(failed), "case_item": waiting})
 
     def count_set_aside(self, counts: Mapping[str, int]) -> None:
@@ -483,8 +505,9 @@ class Ingest:
             events_by_case = store.case_events(conn, pending)
         instant = self.ahead.instant
         rows, facts, _, _ = self._judgements(set(pending), events_by_case, instant)  # the rest: at the instant
-        self.ahead.keep({row["case_no"]: Prepared(pending[row["case_no"]], row, facts.get(row["case_no"]))
-                         for row in rows})  # fmt: skip
+        self.ahead.keep(
+            {row["case_no"]: Prepared(pending[row["case_no"]], row, facts.get(row["case_no"])) for row in rows}
+        )
         return len(pending)
 
     def _stand_by(self) -> None:
@@ -527,8 +550,12 @@ class Ingest:
             relay.drain()
         except RedisError as exc:
             backlog = outbox_backlog(self.db)
-            log.warning("%d alarm change(s) wait in the outbox until Redis can be reached (%s); a running "
-                        "ingest or web server publishes them", backlog.count, exc)
+            log.warning(
+                "%d alarm change(s) wait in the outbox until Redis can be reached (%s); a running "
+                "ingest or web server publishes them",
+                backlog.count,
+                exc,
+            )
 
     def _refresh_gauges(self) -> None:
         with self.db.connect() as conn:
@@ -550,8 +577,10 @@ class _SetAside:
 
 
 def _failed(case_no: str, case_events: list[Event], exc: Exception) -> _SetAside:
-    reason = (f"case {case_no!r} cannot be judged ({_error(exc)}); it is set aside, keeping its earlier judgement "
-              "and alarms, and is judged again when a new event arrives")
+    reason = (
+        f"case {case_no!r} cannot be judged ({_error(exc)}); it is set aside, keeping its earlier judgement "
+        "and alarms, and is judged again when a new event arrives"
+    )
     row = store.raw_row(("case_no", "events", "error"), (case_no, len(case_events), _error(exc)))
     return _SetAside(case_no, store.SET_ASIDE, reason, _newest(case_events), row, exc)
 
@@ -584,14 +613,26 @@ def _placeholders(fresh: list[Event], items: Container[str]) -> list[dict]:
     firsts: dict[str, Event] = {}
     for e in fresh:
         if e.kind == "received" and e.item_code in items:
-            if e.case_no not in firsts or (e.occurred_at, e.event_id) < (firsts[e.case_no].occurred_at, firsts[e.case_no].event_id):
+            if e.case_no not in firsts or (e.occurred_at, e.event_id) < (
+                firsts[e.case_no].occurred_at,
+                firsts[e.case_no].event_id,
+            ):
                 firsts[e.case_no] = e
     return [
-        {"case_no": e.case_no, "item_code": e.item_code, "status": "received", "received_at": e.occurred_at,
-         "center_id": e.center_id, "dept_id": e.dept_id, "window_id": e.window_id, "staff_id": e.staff_id,
-         "clocks": [], "judged_at": e.recorded_at}
+        {
+            "case_no": e.case_no,
+            "item_code": e.item_code,
+            "status": "received",
+            "received_at": e.occurred_at,
+            "center_id": e.center_id,
+            "dept_id": e.dept_id,
+            "window_id": e.window_id,
+            "staff_id": e.staff_id,
+            "clocks": [],
+            "judged_at": e.recorded_at,
+        }
         for e in firsts.values()
-    ]  # fmt: skip
+    ]
 
 
 def _next_limit(limit: int, rows: int, batch_size: int) -> int:
@@ -609,39 +650,71 @@ def _first_received(case_events: list[Event]) -> Event | None:
     return min(received, key=lambda e: (e.occurred_at, e.event_id)) if received else None
 
 
-def _case_row(j: CaseJudgement | None, received: Event, case_events: list[Event], item: Item, calendar,
-              now: datetime, tz: tzinfo) -> dict:  # fmt: skip
+def _case_row(
+    j: CaseJudgement | None, received: Event, case_events: list[Event], item: Item, calendar, now: datetime, tz: tzinfo
+) -> dict:
     """The stored judgement. A case whose `received` lies after `now` (a replay of an
     earlier instant) is stored as received, due to be judged at that instant."""
     future = [e.occurred_at for e in case_events if e.occurred_at > now]
     if j is None:
         return {
-            "case_no": received.case_no, "item_code": item.item_code, "center_id": received.center_id,
-            "dept_id": received.dept_id or item.dept_id, "window_id": received.window_id,
-            "staff_id": received.staff_id, "applicant_phone": _phone(received),
-            "status": "received", "received_at": received.occurred_at, "start_date": None,
-            "deemed_accepted": False, "promise_due": None, "statutory_due": None, "paused_days": 0,
-            "extension_days": 0, "completed_at": None, "result": None, "on_time": None, "early": None,
-            "used_days": None, "promised_days": item.promised_days, "corrections": 0,
-            "next_change": min(future), "clocks": [], "judged_at": now,
-        }  # fmt: skip
+            "case_no": received.case_no,
+            "item_code": item.item_code,
+            "center_id": received.center_id,
+            "dept_id": received.dept_id or item.dept_id,
+            "window_id": received.window_id,
+            "staff_id": received.staff_id,
+            "applicant_phone": _phone(received),
+            "status": "received",
+            "received_at": received.occurred_at,
+            "start_date": None,
+            "deemed_accepted": False,
+            "promise_due": None,
+            "statutory_due": None,
+            "paused_days": 0,
+            "extension_days": 0,
+            "completed_at": None,
+            "result": None,
+            "on_time": None,
+            "early": None,
+            "used_days": None,
+            "promised_days": item.promised_days,
+            "corrections": 0,
+            "next_change": min(future),
+            "clocks": [],
+            "judged_at": now,
+        }
     center_id, dept_id, window_id, staff_id = j.place
     next_change = min([t for t in [j.next_change, *future] if t is not None], default=None)
     completed_day = j.completed_at.astimezone(tz).date() if j.completed_at else None
     used = calendar.working_days_between(j.start_date, completed_day) if completed_day and j.start_date else None
     return {
-        "case_no": j.case_no, "item_code": j.item_code, "center_id": center_id, "dept_id": dept_id,
-        "window_id": window_id, "staff_id": staff_id,
+        "case_no": j.case_no,
+        "item_code": j.item_code,
+        "center_id": center_id,
+        "dept_id": dept_id,
+        "window_id": window_id,
+        "staff_id": staff_id,
         "applicant_phone": _phone(received),
-        "status": j.status, "received_at": j.received_at, "start_date": j.start_date,
-        "deemed_accepted": j.deemed_accepted, "promise_due": j.promise_due, "statutory_due": j.statutory_due,
-        "paused_days": j.paused_days, "extension_days": j.extension_days, "completed_at": j.completed_at,
-        "result": j.result, "on_time": j.on_time,
+        "status": j.status,
+        "received_at": j.received_at,
+        "start_date": j.start_date,
+        "deemed_accepted": j.deemed_accepted,
+        "promise_due": j.promise_due,
+        "statutory_due": j.statutory_due,
+        "paused_days": j.paused_days,
+        "extension_days": j.extension_days,
+        "completed_at": j.completed_at,
+        "result": j.result,
+        "on_time": j.on_time,
         "early": (completed_day < j.promise_due) if completed_day and j.promise_due else None,
-        "used_days": used, "promised_days": item.promised_days + j.extension_days,
+        "used_days": used,
+        "promised_days": item.promised_days + j.extension_days,
         "corrections": sum(1 for e in case_events if e.kind == "correction_notice" and e.occurred_at <= now),
-        "next_change": next_change, "clocks": _clocks_json(j.clocks), "judged_at": now,
-    }  # fmt: skip
+        "next_change": next_change,
+        "clocks": _clocks_json(j.clocks),
+        "judged_at": now,
+    }
 
 
 def _phone(received: Event) -> str | None:
@@ -654,18 +727,39 @@ def _phone(received: Event) -> str | None:
 def _clocks_json(clocks) -> bulk.JsonText:
     """The clocks as stored: JSON text written once by orjson, whose instants and
     dates come out exactly as their isoformat()."""
-    return bulk.JsonText(_dumps([
-        {"name": c.name, "start": c.start, "due": c.due, "stopped_at": c.stopped_at, "dept_id": c.dept_id,
-         "unit": c.unit, "limit_days": c.limit_days, "extension_days": c.extension_days,
-         "paused_days": c.paused_days, "overdue_at": c.overdue_at}
-        for c in clocks
-    ]).decode())  # fmt: skip
+    return bulk.JsonText(
+        _dumps(
+            [
+                {
+                    "name": c.name,
+                    "start": c.start,
+                    "due": c.due,
+                    "stopped_at": c.stopped_at,
+                    "dept_id": c.dept_id,
+                    "unit": c.unit,
+                    "limit_days": c.limit_days,
+                    "extension_days": c.extension_days,
+                    "paused_days": c.paused_days,
+                    "overdue_at": c.overdue_at,
+                }
+                for c in clocks
+            ]
+        ).decode()
+    )
 
 
 def _stored(row: dict) -> StoredAlarm:
     reason = ClosedReason(row["closed_reason"]) if row["closed_reason"] else None
-    return StoredAlarm(row["kind"], row["case_no"], row["subject"], AlarmState(row["state"]), reason,
-                       row["fired_at"], row["due"], row["closed_at"])  # fmt: skip
+    return StoredAlarm(
+        row["kind"],
+        row["case_no"],
+        row["subject"],
+        AlarmState(row["state"]),
+        reason,
+        row["fired_at"],
+        row["due"],
+        row["closed_at"],
+    )
 
 
 def apply_changes(conn: Connection, changes: list[Change], rows: dict[tuple, dict], now: datetime) -> list[AlarmChange]:
@@ -703,11 +797,22 @@ _MESSAGE_STATE = ("state", "closed_reason", "fired_at")
 
 def _new_alarm(fact, now: datetime) -> dict:
     return {
-        "kind": fact.kind, "level": str(fact.level), "case_no": fact.case_no, "subject": fact.subject,
-        "center_id": fact.center_id, "dept_id": fact.dept_id, "window_id": fact.window_id,
-        "staff_id": fact.staff_id, "camera_id": fact.camera_id, "fired_at": fact.fired_at, "due": fact.due,
-        "state": "open", "closed_reason": None, "closed_at": None, "updated_at": now,
-    }  # fmt: skip
+        "kind": fact.kind,
+        "level": str(fact.level),
+        "case_no": fact.case_no,
+        "subject": fact.subject,
+        "center_id": fact.center_id,
+        "dept_id": fact.dept_id,
+        "window_id": fact.window_id,
+        "staff_id": fact.staff_id,
+        "camera_id": fact.camera_id,
+        "fired_at": fact.fired_at,
+        "due": fact.due,
+        "state": "open",
+        "closed_reason": None,
+        "closed_at": None,
+        "updated_at": now,
+    }
 
 
 def _fold(row: dict, change: Change, now: datetime) -> str:
@@ -727,16 +832,30 @@ def _fold(row: dict, change: Change, now: datetime) -> str:
 
 def _message(row: dict, action: str, at: datetime) -> AlarmChange:
     return AlarmChange(
-        alarm_id=row["id"], action=action, actor="system", kind=row["kind"], level=row["level"], state=row["state"],
-        closed_reason=row["closed_reason"], case_no=row["case_no"], subject=row["subject"],
-        center_id=row["center_id"], dept_id=row["dept_id"], window_id=row["window_id"],
-        camera_id=row["camera_id"], fired_at=row["fired_at"], at=at,
-    )  # fmt: skip
+        alarm_id=row["id"],
+        action=action,
+        actor="system",
+        kind=row["kind"],
+        level=row["level"],
+        state=row["state"],
+        closed_reason=row["closed_reason"],
+        case_no=row["case_no"],
+        subject=row["subject"],
+        center_id=row["center_id"],
+        dept_id=row["dept_id"],
+        window_id=row["window_id"],
+        camera_id=row["camera_id"],
+        fired_at=row["fired_at"],
+        at=at,
+    )
 
 
 def _event_row(event: Event) -> dict:
     return {
-        "event_id": event.event_id, "case_no": event.case_no, "kind": event.kind,
-        "occurred_at": event.occurred_at.isoformat(), "recorded_at": event.recorded_at.isoformat(),
+        "event_id": event.event_id,
+        "case_no": event.case_no,
+        "kind": event.kind,
+        "occurred_at": event.occurred_at.isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
         "payload": event.payload,
-    }  # fmt: skip
+    }

@@ -18,22 +18,23 @@ Once per ingest cycle :func:`take_ratings`
 The subject of a rating's alarms is ``<source>:<ratings.id>`` (e.g. ``onsite:17``,
 ``sms:18``); ``supervise rating follow-up 17`` takes the same id.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import outbox
+from app.alarm_stream import AlarmChange, change_from
 from app.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
 from ingest.calendars import CalendarBook
 from ingest.exchange import windows as exchange_windows
-from app import outbox
-from app.alarm_stream import AlarmChange, change_from
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
 from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp
@@ -47,6 +48,7 @@ CHUNK = 900
 
 
 # --- one row of onsite_ratings --------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class OnsiteRow:
@@ -70,6 +72,7 @@ def check_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: t
     A rated_at without an offset is local time; a rated_at after `now` is kept and
     judged when it comes (a replay), exactly like a case event.
     """
+
     def text(name, value):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
@@ -78,12 +81,18 @@ def check_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: t
         if "\x00" in value:
             raise _Bad(f"{name} {_show(value)} holds a NUL character, which cannot be stored")
         if len(value.strip()) > MAX_ID_CHARS:
-            raise _Bad(f"{name} {_show(value)} is {len(value):,} characters long, longer than any id may be "
-                       f"(at most {MAX_ID_CHARS})")
+            raise _Bad(
+                f"{name} {_show(value)} is {len(value):,} characters long, longer than any id may be "
+                f"(at most {MAX_ID_CHARS})"
+            )
         return value.strip()
 
     try:
-        case_no, window_id, staff_id = text("case_no", case_no), text("window_id", window_id), text("staff_id", staff_id)
+        case_no, window_id, staff_id = (
+            text("case_no", case_no),
+            text("window_id", window_id),
+            text("staff_id", staff_id),
+        )
         if score is None:
             raise _Bad("score is NULL")
         if isinstance(score, bool) or not isinstance(score, int):
@@ -96,7 +105,9 @@ def check_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: t
         if moment is None:
             raise _Bad(f"rated_at {_show(rated_at)} is not an ISO-8601 timestamp")
         if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-            raise _Bad(f"rated_at {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a rating can fall in")
+            raise _Bad(
+                f"rated_at {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a rating can fall in"
+            )
         if case_no is None and window_id is None:
             raise _Bad("the rating names neither a case nor a window, so nobody can be held to it")
     except _Bad as bad:
@@ -115,8 +126,10 @@ def _show(value: object) -> str:
 
 # --- the cycle --------------------------------------------------------------------------------
 
-def take_ratings(exchange: Engine, db: Engine, calendars: CalendarBook, tz: tzinfo, now: datetime,
-                 limit: int = 5000) -> list[AlarmChange]:
+
+def take_ratings(
+    exchange: Engine, db: Engine, calendars: CalendarBook, tz: tzinfo, now: datetime, limit: int = 5000
+) -> list[AlarmChange]:
     """Take in every new on-site rating, then judge every rating due at `now`.
 
     Returns the alarm changes to publish (results are committed already). Each batch
@@ -139,8 +152,12 @@ def take_onsite(exchange: Engine, db: Engine, tz: tzinfo, now: datetime, limit: 
                 refused.append((result.rating_id, result.reason, store.raw_row(RATING_COLUMNS, raw)))
             else:
                 good.append(result)
-        _insert_onsite(conn, good, _window_places(exchange, {r.window_id for r in good if r.window_id}),
-                       _case_places(conn, {r.case_no for r in good if r.case_no}))
+        _insert_onsite(
+            conn,
+            good,
+            _window_places(exchange, {r.window_id for r in good if r.window_id}),
+            _case_places(conn, {r.case_no for r in good if r.case_no}),
+        )
         store.log_quality(conn, SOURCE, refused, now)
         cursor.take(batch.ids, batch.snapshot)
         store.save_cursor(conn, SOURCE, cursor, now)
@@ -157,12 +174,20 @@ def _insert_onsite(conn: Connection, rows: Sequence[OnsiteRow], windows: dict, c
         window_center, window_dept = windows.get(r.window_id, (None, None))
         center_id, dept_id = window_center or case_center, window_dept or case_dept
         same_window = r.window_id is None or r.window_id == case_window
-        values.append({
-            "source": "onsite", "source_id": str(r.rating_id), "case_no": r.case_no,
-            "center_id": center_id, "dept_id": dept_id, "window_id": r.window_id or case_window,
-            "staff_id": r.staff_id or (case_staff if same_window else None), "score": r.score,
-            "rated_at": r.rated_at, "next_change": store.JUDGE_NOW if r.score < LOW_SCORE else None,
-        })  # fmt: skip
+        values.append(
+            {
+                "source": "onsite",
+                "source_id": str(r.rating_id),
+                "case_no": r.case_no,
+                "center_id": center_id,
+                "dept_id": dept_id,
+                "window_id": r.window_id or case_window,
+                "staff_id": r.staff_id or (case_staff if same_window else None),
+                "score": r.score,
+                "rated_at": r.rated_at,
+                "next_change": store.JUDGE_NOW if r.score < LOW_SCORE else None,
+            }
+        )
     if values:
         stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(ratings)
         conn.execute(stmt.on_conflict_do_nothing(), values)
@@ -189,15 +214,24 @@ def _case_places(conn: Connection, case_nos: set[str]) -> dict[str, tuple]:
 
 def _chunks(values: Sequence, size: int = CHUNK):
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 # --- judging ----------------------------------------------------------------------------------
 
+
 def rating_of(row) -> Rating:
-    return Rating(rating_id=row["id"], score=row["score"], rated_at=row["rated_at"], case_no=row["case_no"],
-                  center_id=row["center_id"], dept_id=row["dept_id"], window_id=row["window_id"],
-                  staff_id=row["staff_id"], source=row["source"])
+    return Rating(
+        rating_id=row["id"],
+        score=row["score"],
+        rated_at=row["rated_at"],
+        case_no=row["case_no"],
+        center_id=row["center_id"],
+        dept_id=row["dept_id"],
+        window_id=row["window_id"],
+        staff_id=row["staff_id"],
+        source=row["source"],
+    )
 
 
 def rectify_by(rating: Rating, calendar, tz: tzinfo) -> tuple:
@@ -206,8 +240,9 @@ def rectify_by(rating: Rating, calendar, tz: tzinfo) -> tuple:
     return due, datetime.combine(due + timedelta(days=1), time.min, tzinfo=tz)
 
 
-def next_change(rating: Rating, followed_up_at: datetime | None, calendar, now: datetime,
-                tz: tzinfo) -> datetime | None:
+def next_change(
+    rating: Rating, followed_up_at: datetime | None, calendar, now: datetime, tz: tzinfo
+) -> datetime | None:
     """The next instant after `now` at which the rating's alarms change with no new data."""
     if not rating.low:
         return None
@@ -222,8 +257,16 @@ def judge_due(db: Engine, calendars: CalendarBook, tz: tzinfo, now: datetime, li
     messages: list[AlarmChange] = []
     while True:
         with db.begin() as conn:
-            due = conn.execute(select(ratings).where(ratings.c.next_change <= now)
-                               .order_by(ratings.c.next_change, ratings.c.id).limit(limit)).mappings().all()
+            due = (
+                conn.execute(
+                    select(ratings)
+                    .where(ratings.c.next_change <= now)
+                    .order_by(ratings.c.next_change, ratings.c.id)
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
             if not due:
                 return messages
             messages += _judge(conn, due, calendars, tz, now)
@@ -237,12 +280,18 @@ def _judge(conn: Connection, due: Sequence, calendars: CalendarBook, tz: tzinfo,
             rating = rating_of(row)
             calendar = calendars.for_center(rating.center_id)
             followed = row["followed_up_at"]
-            facts = [f for f in (low_satisfaction(rating, followed),
-                                 rectification_overdue(rating, followed, calendar, now, tz)) if f is not None]
+            facts = [
+                f
+                for f in (
+                    low_satisfaction(rating, followed),
+                    rectification_overdue(rating, followed, calendar, now, tz),
+                )
+                if f is not None
+            ]
             stored = by_subject.get(rating.subject, [])
             found = reconcile([_stored(a) for a in stored], facts, now, scope=RATING_KINDS)
             new_next = next_change(rating, followed, calendar, now, tz)
-        except Exception as exc:  # noqa: BLE001 - the last net: one rating never stops the others
+        except Exception as exc:
             aside.append((row, exc))
             # out of the due index, its alarms as they were, until a follow-up marks it due again
             next_changes.append({"rating_id": row["id"], "new_next": None})
@@ -252,11 +301,13 @@ def _judge(conn: Connection, due: Sequence, calendars: CalendarBook, tz: tzinfo,
         next_changes.append({"rating_id": row["id"], "new_next": new_next})
     if aside:
         _set_aside(conn, aside, now)
-    from ingest.pipeline import apply_changes  # noqa: PLC0415 - the pipeline imports this module
+    from ingest.pipeline import apply_changes
 
     messages = apply_changes(conn, changes, alarm_rows, now)
-    conn.execute(update(ratings).where(ratings.c.id == bindparam("rating_id"))
-                 .values(next_change=bindparam("new_next")), next_changes)
+    conn.execute(
+        update(ratings).where(ratings.c.id == bindparam("rating_id")).values(next_change=bindparam("new_next")),
+        next_changes,
+    )
     return messages
 
 
@@ -264,11 +315,21 @@ def _set_aside(conn: Connection, aside: list, now: datetime) -> None:
     entries = []
     for row, exc in aside:
         error = f"{type(exc).__name__}: {exc}"[:200]
-        reason = (f"rating {row['source']}:{row['id']} cannot be judged ({error}); it is set aside with its alarms "
-                  "as they were, and judged again when it is followed up")
+        reason = (
+            f"rating {row['source']}:{row['id']} cannot be judged ({error}); it is set aside with its alarms "
+            "as they were, and judged again when it is followed up"
+        )
         log.error("%s", reason, exc_info=exc)
-        entries.append((row["id"], reason, store.raw_row(("source", "id", "score", "rated_at", "error"),
-                                                         (row["source"], row["id"], row["score"], row["rated_at"], error))))
+        entries.append(
+            (
+                row["id"],
+                reason,
+                store.raw_row(
+                    ("source", "id", "score", "rated_at", "error"),
+                    (row["source"], row["id"], row["score"], row["rated_at"], error),
+                ),
+            )
+        )
     store.log_quality(conn, "judging", entries, now)
     metrics.set_aside_total.labels("rating").inc(len(entries))
 
@@ -284,8 +345,16 @@ def _stored_by_subject(conn: Connection, subjects: Iterable[str]) -> dict[str, l
 
 def _stored(row: dict) -> StoredAlarm:
     reason = ClosedReason(row["closed_reason"]) if row["closed_reason"] else None
-    return StoredAlarm(row["kind"], row["case_no"], row["subject"], AlarmState(row["state"]), reason,
-                       row["fired_at"], row["due"], row["closed_at"])
+    return StoredAlarm(
+        row["kind"],
+        row["case_no"],
+        row["subject"],
+        AlarmState(row["state"]),
+        reason,
+        row["fired_at"],
+        row["due"],
+        row["closed_at"],
+    )
 
 
 def next_rating_due(conn: Connection) -> datetime | None:
@@ -294,6 +363,7 @@ def next_rating_due(conn: Connection) -> datetime | None:
 
 
 # --- an officer's follow-up (整改) --------------------------------------------------------------
+
 
 class FollowUpRefused(ValueError):
     """The follow-up does not apply to the rating as it stands; the message says why."""
@@ -316,25 +386,52 @@ def follow_up(engine: Engine, rating_id: int, by: str, note: str, now: datetime)
         if row is None:
             raise FollowUpRefused(f"no rating with id {rating_id}")
         if row["score"] >= LOW_SCORE:
-            raise FollowUpRefused(f"rating {rating_id} scored {row['score']}; only ratings below {LOW_SCORE} "
-                                  "need a follow-up (整改)")
+            raise FollowUpRefused(
+                f"rating {rating_id} scored {row['score']}; only ratings below {LOW_SCORE} need a follow-up (整改)"
+            )
         if row["followed_up_at"] is not None:
-            raise FollowUpRefused(f"rating {rating_id} was already followed up by {row['follow_up_by']} "
-                                  f"at {row['followed_up_at'].isoformat()}")
+            raise FollowUpRefused(
+                f"rating {rating_id} was already followed up by {row['follow_up_by']} "
+                f"at {row['followed_up_at'].isoformat()}"
+            )
         if now < row["rated_at"]:
-            raise FollowUpRefused(f"rating {rating_id} was given at {row['rated_at'].isoformat()}, after {now.isoformat()}")
-        conn.execute(update(ratings).where(ratings.c.id == rating_id).values(
-            followed_up_at=now, follow_up_by=by, follow_up_note=note, next_change=store.JUDGE_NOW))
+            raise FollowUpRefused(
+                f"rating {rating_id} was given at {row['rated_at'].isoformat()}, after {now.isoformat()}"
+            )
+        conn.execute(
+            update(ratings)
+            .where(ratings.c.id == rating_id)
+            .values(followed_up_at=now, follow_up_by=by, follow_up_note=note, next_change=store.JUDGE_NOW)
+        )
         subject = f"{row['source']}:{rating_id}"
-        alarm_ids = conn.execute(select(alarms.c.id).where(alarms.c.kind.in_(sorted(RATING_KINDS)),
-                                                           alarms.c.subject == subject)).scalars().all()
+        alarm_ids = (
+            conn.execute(
+                select(alarms.c.id).where(alarms.c.kind.in_(sorted(RATING_KINDS)), alarms.c.subject == subject)
+            )
+            .scalars()
+            .all()
+        )
         if alarm_ids:
-            conn.execute(insert(alarm_actions), [{"alarm_id": a, "action": "follow_up", "actor": by, "note": note,
-                                                  "at": now} for a in alarm_ids])
+            conn.execute(
+                insert(alarm_actions),
+                [{"alarm_id": a, "action": "follow_up", "actor": by, "note": note, "at": now} for a in alarm_ids],
+            )
             followed = conn.execute(select(alarms).where(alarms.c.id.in_(alarm_ids)).order_by(alarms.c.id)).mappings()
             outbox.write(conn, [change_from(dict(alarm), "follow_up", by, now) for alarm in followed])
-        conn.execute(insert(audit_log).values(
-            at=now, actor=by, action="rating_follow_up", target=f"rating:{rating_id}",
-            detail={"note": note, "score": row["score"], "source": row["source"], "case_no": row["case_no"],
-                    "alarms": list(alarm_ids)}, remote_addr=None))
+        conn.execute(
+            insert(audit_log).values(
+                at=now,
+                actor=by,
+                action="rating_follow_up",
+                target=f"rating:{rating_id}",
+                detail={
+                    "note": note,
+                    "score": row["score"],
+                    "source": row["source"],
+                    "case_no": row["case_no"],
+                    "alarms": list(alarm_ids),
+                },
+                remote_addr=None,
+            )
+        )
         return dict(conn.execute(select(ratings).where(ratings.c.id == rating_id)).mappings().one())

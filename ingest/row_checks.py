@@ -23,14 +23,15 @@ An exact repeat is never stored, so when it changes it shows as a row that appea
 when it is deleted nothing is seen. On-site ratings take their window and staff from
 their case when the row has none, so those two are compared only when the row names them.
 """
+
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
@@ -76,18 +77,26 @@ class Change:
         if self.what == "deleted":
             return f"{row} was deleted upstream after it was taken in; what was taken in stays, nothing is judged again"
         if self.what == "appeared":
-            return (f"{row} is upstream but was never taken in: an exact repeat that has changed since, or a row "
-                    "written with an id the ingest had passed; it is not taken in now")
+            return (
+                f"{row} is upstream but was never taken in: an exact repeat that has changed since, or a row "
+                "written with an id the ingest had passed; it is not taken in now"
+            )
         shown = "; ".join(f"{column} {_show(old)} → {_show(new)}" for column, (old, new) in self.columns.items())
-        return f"{row} changed upstream after it was taken in: {shown}; what was taken in stays, nothing is judged again"
+        return (
+            f"{row} changed upstream after it was taken in: {shown}; what was taken in stays, nothing is judged again"
+        )
 
     def row(self) -> dict:
-        return {"change": self.what, "table": self.source, "id": self.row_id, "case_no": _text(self.case_no),
-                "columns": {c: [_text(old), _text(new)] for c, (old, new) in self.columns.items()}}
+        return {
+            "change": self.what,
+            "table": self.source,
+            "id": self.row_id,
+            "case_no": _text(self.case_no),
+            "columns": {c: [_text(old), _text(new)] for c, (old, new) in self.columns.items()},
+        }
 
 
-def check(exchange: Engine, db: Engine, now: datetime, tz: tzinfo, known_items: Container[str],
-          shares: int = 1) -> int:  # fmt: skip
+def check(exchange: Engine, db: Engine, now: datetime, tz: tzinfo, known_items: Container[str], shares: int = 1) -> int:
     """Read `shares` shares of each exchange table again; how many changes were newly logged."""
     logged = 0
     for source in SOURCES:
@@ -99,8 +108,9 @@ def check(exchange: Engine, db: Engine, now: datetime, tz: tzinfo, known_items: 
     return logged
 
 
-def _share(exchange: Engine, db: Engine, source: str, now: datetime, tz: tzinfo,
-           known_items: Container[str]) -> tuple[int, bool]:  # fmt: skip
+def _share(
+    exchange: Engine, db: Engine, source: str, now: datetime, tz: tzinfo, known_items: Container[str]
+) -> tuple[int, bool]:
     """One share of one table: (changes newly logged, whether its pass ended)."""
     with db.connect() as conn:
         state = _state(conn, source, now)
@@ -114,14 +124,22 @@ def _share(exchange: Engine, db: Engine, source: str, now: datetime, tz: tzinfo,
         ended = low <= floor
         state |= {"checked_down_to": low, "rows_read": state["rows_read"] + len(rows)}
         if ended:
-            state |= {"last_pass_began": state["pass_began"], "last_pass_ended": now, "last_pass_rows": state["rows_read"]}
+            state |= {
+                "last_pass_began": state["pass_began"],
+                "last_pass_ended": now,
+                "last_pass_rows": state["rows_read"],
+            }
             state |= _new_pass(conn, source, now)
         bulk.upsert(conn, exchange_row_checks, [state], key="source", update=[c for c in state if c != "source"])
     metrics.rows_checked_total.labels(source).inc(len(rows))
     if logged:
         metrics.upstream_changes_total.labels(source).inc(logged)
-        log.warning("%d %s rows changed upstream after they were taken in (supervise quality --json), e.g. %s",
-                    logged, source, changes[0].reason())
+        log.warning(
+            "%d %s rows changed upstream after they were taken in (supervise quality --json), e.g. %s",
+            logged,
+            source,
+            changes[0].reason(),
+        )
     return logged, ended
 
 
@@ -129,8 +147,13 @@ def _state(conn: Connection, source: str, now: datetime) -> dict:
     row = conn.execute(select(exchange_row_checks).where(exchange_row_checks.c.source == source)).mappings().first()
     if row is not None:
         return dict(row)
-    return {"source": source, "rows_read": 0, "last_pass_began": None, "last_pass_ended": None,
-            "last_pass_rows": None} | _new_pass(conn, source, now)  # fmt: skip
+    return {
+        "source": source,
+        "rows_read": 0,
+        "last_pass_began": None,
+        "last_pass_ended": None,
+        "last_pass_rows": None,
+    } | _new_pass(conn, source, now)
 
 
 def _new_pass(conn: Connection, source: str, now: datetime) -> dict:
@@ -141,8 +164,10 @@ def _new_pass(conn: Connection, source: str, now: datetime) -> dict:
 
 # --- case events ---------------------------------------------------------------------------------
 
-def _case_events(conn: Connection, rows: dict[int, tuple], low: int, high: int, tz: tzinfo,
-                 known_items: Container[str]) -> list[Change]:  # fmt: skip
+
+def _case_events(
+    conn: Connection, rows: dict[int, tuple], low: int, high: int, tz: tzinfo, known_items: Container[str]
+) -> list[Change]:
     stored = {event[0]: event for event in store.events_between(conn, low, high)}
     set_aside = _set_aside_between(conn, "case_events", low, high)
     changes = []
@@ -192,8 +217,9 @@ def _decoded(payload: object) -> object:
     return {} if payload is None else payload
 
 
-def _appeared_case_events(conn: Connection, unknown: list[tuple], tz: tzinfo,
-                          known_items: Container[str]) -> list[Change]:  # fmt: skip
+def _appeared_case_events(
+    conn: Connection, unknown: list[tuple], tz: tzinfo, known_items: Container[str]
+) -> list[Change]:
     """Rows never taken in: an exact repeat of a stored event is none of our concern."""
     keyed, changes = [], []
     for row in unknown:
@@ -209,8 +235,10 @@ def _appeared_case_events(conn: Connection, unknown: list[tuple], tz: tzinfo,
 
 # --- on-site ratings ----------------------------------------------------------------------------
 
-def _onsite_ratings(conn: Connection, rows: dict[int, tuple], low: int, high: int, tz: tzinfo,
-                    known_items: Container[str]) -> list[Change]:  # fmt: skip
+
+def _onsite_ratings(
+    conn: Connection, rows: dict[int, tuple], low: int, high: int, tz: tzinfo, known_items: Container[str]
+) -> list[Change]:
     ids = [str(i) for i in range(low + 1, high + 1)]
     query = select(ratings).where(ratings.c.source == "onsite", bulk.where_one_of(conn, ratings.c.source_id, ids))
     stored = {int(r["source_id"]): r for r in conn.execute(query).mappings()} if ids else {}
@@ -224,8 +252,11 @@ def _onsite_ratings(conn: Connection, rows: dict[int, tuple], low: int, high: in
         elif columns := _safely(_rating_differs, rating, row, tz):
             changes.append(Change("onsite_ratings", rating_id, "changed", rating["case_no"], columns, about))
     changes += _raw_changes("onsite_ratings", RATING_COLUMNS, rows, set_aside, stored.keys())
-    changes += [Change("onsite_ratings", rating_id, "appeared", row[1]) for rating_id, row in rows.items()
-                if rating_id not in stored and rating_id not in set_aside]  # fmt: skip
+    changes += [
+        Change("onsite_ratings", rating_id, "appeared", row[1])
+        for rating_id, row in rows.items()
+        if rating_id not in stored and rating_id not in set_aside
+    ]
     return changes
 
 
@@ -246,19 +277,23 @@ def _rating_differs(stored, row: tuple, tz: tzinfo) -> dict[str, tuple]:
 
 # --- rows set aside when they were read -----------------------------------------------------------
 
+
 def _set_aside_between(conn: Connection, source: str, low: int, high: int) -> dict[int, dict]:
     """The rows of `source` the quality log holds as they were read, by id."""
-    query = (select(quality_log.c.event_id, quality_log.c.row)
-             .where(quality_log.c.source == source, quality_log.c.event_id > low, quality_log.c.event_id <= high)
-             .order_by(quality_log.c.id))  # fmt: skip
+    query = (
+        select(quality_log.c.event_id, quality_log.c.row)
+        .where(quality_log.c.source == source, quality_log.c.event_id > low, quality_log.c.event_id <= high)
+        .order_by(quality_log.c.id)
+    )
     found: dict[int, dict] = {}
     for event_id, row in conn.execute(query):
         found.setdefault(event_id, row)
     return found
 
 
-def _raw_changes(source: str, columns: tuple[str, ...], rows: dict[int, tuple], set_aside: dict[int, dict],
-                 stored: Container[int]) -> list[Change]:  # fmt: skip
+def _raw_changes(
+    source: str, columns: tuple[str, ...], rows: dict[int, tuple], set_aside: dict[int, dict], stored: Container[int]
+) -> list[Change]:
     changes = []
     for row_id, was in set_aside.items():
         if row_id in stored:
@@ -281,7 +316,7 @@ def _safely(differs: Callable, stored, row: tuple, tz: tzinfo) -> dict[str, tupl
     """What `differs` finds; a row it cannot compare is a change too, saying why (the rest go on)."""
     try:
         return differs(stored, row, tz)
-    except Exception as exc:  # noqa: BLE001 - the last net: one row never stops the checks
+    except Exception as exc:
         log.error("exchange row %s cannot be compared with what was taken in", row[0], exc_info=exc)
         return {"row": ("as taken in", f"cannot be compared: {type(exc).__name__}: {exc}"[:200])}
 

@@ -5,6 +5,7 @@ metrics, and stops cleanly on SIGINT/SIGTERM. `now` is the only clock: a
 fixed instant for --once, or the wall clock (offset to start at --now) when
 following.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from tqdm import tqdm
@@ -43,25 +44,39 @@ def build(settings: Settings, batch_size: int = 5000) -> Ingest:
         calendars = CalendarBook.from_dir(settings.calendar_dir)
     except ValueError as exc:
         raise ConfigurationError(f"SUPERVISE_CALENDAR_DIR: {exc}") from None
-    return Ingest(exchange, open_database(settings), calendars, settings.zone, connect(settings), batch_size,
-                  escalate_after=timedelta(minutes=settings.escalate_minutes))
+    return Ingest(
+        exchange,
+        open_database(settings),
+        calendars,
+        settings.zone,
+        connect(settings),
+        batch_size,
+        escalate_after=timedelta(minutes=settings.escalate_minutes),
+    )
 
 
 def wall_clock(start_at: datetime | None):
     """The wall clock, or one that starts at `start_at` and runs at the same pace."""
     if start_at is None:
-        return lambda: datetime.now(timezone.utc)
+        return lambda: datetime.now(UTC)
     origin = time.monotonic()
     return lambda: start_at + timedelta(seconds=time.monotonic() - origin)
 
 
-def run_ingest(settings: Settings, *, once: bool, now: datetime | None, batch_size: int,
-               metrics_port: int | None, wait_for_lock: float) -> None:  # fmt: skip
+def run_ingest(
+    settings: Settings,
+    *,
+    once: bool,
+    now: datetime | None,
+    batch_size: int,
+    metrics_port: int | None,
+    wait_for_lock: float,
+) -> None:
     ingest = build(settings, batch_size)
     if metrics_port:
-        from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
+        from prometheus_client import CollectorRegistry, start_http_server
 
-        from app import metrics as shared_metrics  # noqa: PLC0415
+        from app import metrics as shared_metrics
 
         served = CollectorRegistry()  # the ingest's own, and the ground floor's (Redis link, alarm outbox)
         served.register(metrics.registry)
@@ -74,13 +89,13 @@ def run_ingest(settings: Settings, *, once: bool, now: datetime | None, batch_si
     limits = Limits.of(settings)
     try:
         if once:
-            _run_once(ingest, leadership, now or datetime.now(timezone.utc), wait_for_lock, limits)
+            _run_once(ingest, leadership, now or datetime.now(UTC), wait_for_lock, limits)
         else:
             _follow(ingest, leadership, wall_clock(now), stop, limits)
     finally:
         try:
             leadership.release()
-        except Exception as error:  # noqa: BLE001 - the lock goes with the connection anyway
+        except Exception as error:
             log.debug("could not release the ingest lock: %s", error)
 
 
@@ -104,13 +119,16 @@ def _run_once(ingest: Ingest, leadership: Leadership, now: datetime, wait_for_lo
                 raise
 
     try:
-        totals = outage.retrying(attempt, [ingest.db, ingest.exchange], threading.Event(), limits.retry_cap,
-                                 patience=limits.start_wait)  # fmt: skip
+        totals = outage.retrying(
+            attempt, [ingest.db, ingest.exchange], threading.Event(), limits.retry_cap, patience=limits.start_wait
+        )
     except Exception as error:
         if not outage.transient(error):
             raise
-        raise click.ClickException(f"a database stayed unavailable for {limits.start_wait:.0f} s "
-                                   f"({outage.describe(error)}); what was taken in is kept: run again") from None
+        raise click.ClickException(
+            f"a database stayed unavailable for {limits.start_wait:.0f} s "
+            f"({outage.describe(error)}); what was taken in is kept: run again"
+        ) from None
     print(
         f"ingest: {totals.rows} rows read, {totals.events} events taken in, {totals.rejected} set aside, "
         f"{totals.duplicates} repeats ignored, {totals.orphans} orphans expired, {totals.set_aside} cases set aside, "
@@ -136,13 +154,14 @@ class _ProgressBars:
             desc, unit = self.LABELS[phase]
             # A terminal that reports no size (0 x 0) would hide every bar: assume 100 x 20 there.
             width, height = shutil.get_terminal_size((100, 20))
-            self.bars[phase] = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
-                                    ncols=width, nrows=height)  # fmt: skip
+            self.bars[phase] = tqdm(
+                total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, ncols=width, nrows=height
+            )
         bar = self.bars[phase]
         bar.total = max(total, done)
         bar.update(done - bar.n)
 
-    def __enter__(self) -> "_ProgressBars":
+    def __enter__(self) -> _ProgressBars:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -8,6 +8,7 @@ as its text instead, for rules to reject with a reason. SQLite is read with a
 plain SELECT; its values are already text. Either way the rows are handed on
 raw: judging them is ``rules``' job.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,18 @@ from ingest.exchange import text_or_bytes
 from ingest.tailer import Cursor, Snapshot
 
 EVENT_COLUMNS = (
-    "event_id", "case_no", "kind", "occurred_at", "recorded_at", "source_system",
-    "center_id", "dept_id", "window_id", "staff_id", "item_code", "payload",
+    "event_id",
+    "case_no",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "source_system",
+    "center_id",
+    "dept_id",
+    "window_id",
+    "staff_id",
+    "item_code",
+    "payload",
 )
 RATING_COLUMNS = ("rating_id", "case_no", "window_id", "staff_id", "score", "rated_at")
 _COLUMNS = {"case_events": EVENT_COLUMNS, "onsite_ratings": RATING_COLUMNS}
@@ -129,8 +140,10 @@ def read_between(engine: Engine, source: str, low: int, high: int) -> list[tuple
     (so that a row read again compares equal to itself as it was taken in)."""
     id_col = _ID[source]
     if engine.dialect.name != "postgresql":
-        query = text(f"SELECT {', '.join(_COLUMNS[source])} FROM {source} "
-                     f"WHERE {id_col} > :low AND {id_col} <= :high ORDER BY {id_col}")  # fmt: skip
+        query = text(
+            f"SELECT {', '.join(_COLUMNS[source])} FROM {source} "
+            f"WHERE {id_col} > :low AND {id_col} <= :high ORDER BY {id_col}"
+        )
         with engine.connect() as conn:
             return [tuple(r) for r in _sqlite_rows(conn, query, {"low": low, "high": high})]
     raw = engine.raw_connection()
@@ -141,8 +154,11 @@ def read_between(engine: Engine, source: str, low: int, high: int) -> list[tuple
             with pg.cursor(binary=True) as cur:
                 cur.adapters.register_loader("timestamptz", TimestamptzBinaryLoader)
                 cur.execute("SET LOCAL TIME ZONE 'UTC'")
-                cur.execute(f"SELECT {_pg_select(source)} FROM {source} WHERE {id_col} > %s AND {id_col} <= %s "
-                            f"ORDER BY {id_col}", [int(low), int(high)])  # fmt: skip
+                cur.execute(
+                    f"SELECT {_pg_select(source)} FROM {source} WHERE {id_col} > %s AND {id_col} <= %s "
+                    f"ORDER BY {id_col}",
+                    [int(low), int(high)],
+                )
                 return _with_unholdable(cur.fetchall(), source)
     finally:
         raw.close()

@@ -7,14 +7,15 @@ which rows to read or write, and :mod:`ingest.bulk` moves them the dialect's
 fastest way. Every function costs a fixed number of statements, however many
 rows it handles.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from datetime import datetime, timezone
 from operator import attrgetter
-from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, update
 
@@ -29,10 +30,19 @@ from rules.events import Event, duplicate_key
 # The ingest's own view of the events table: an Event's fields, in their order. The
 # payload comes as its text: decoding it here is cheaper than the driver's JSON loader.
 EVENT_FIELDS = (
-    events.c.event_id, events.c.case_no, events.c.kind, events.c.occurred_at, events.c.recorded_at,
-    events.c.source_system, events.c.center_id, events.c.dept_id, events.c.window_id, events.c.staff_id,
-    events.c.item_code, cast(events.c.payload, Text),
-)  # fmt: skip
+    events.c.event_id,
+    events.c.case_no,
+    events.c.kind,
+    events.c.occurred_at,
+    events.c.recorded_at,
+    events.c.source_system,
+    events.c.center_id,
+    events.c.dept_id,
+    events.c.window_id,
+    events.c.staff_id,
+    events.c.item_code,
+    cast(events.c.payload, Text),
+)
 _decode = json.JSONDecoder().decode
 _make_event = maker(Event)  # Event(*fields), built without the frozen __setattr__
 
@@ -60,7 +70,7 @@ def save_cursor(conn: Connection, source: str, cursor: Cursor, now: datetime) ->
 
 
 def _insert(conn: Connection, table):
-    from sqlalchemy.dialects import postgresql, sqlite  # noqa: PLC0415
+    from sqlalchemy.dialects import postgresql, sqlite
 
     return (postgresql if bulk.is_postgres(conn) else sqlite).insert(table)
 
@@ -79,7 +89,7 @@ def dup_key(event: Event) -> str:
     if occurred_at.utcoffset():
         # One instant, one text, however the exchange wrote it (a SQLite row keeps its offset;
         # PostgreSQL's are all in UTC already, so their keys are what they always were).
-        occurred_at = occurred_at.astimezone(timezone.utc)
+        occurred_at = occurred_at.astimezone(UTC)
     text = ", ".join((_string(case_no), _string(kind), _string(str(occurred_at)), _string(payload)))
     return hashlib.blake2b(f"[{text}]".encode(), digest_size=16).hexdigest()
 
@@ -90,8 +100,13 @@ _string = encode_basestring_ascii
 _EVENT_COLUMNS = (*(c.name for c in EVENT_FIELDS[:11]), "payload", "dup_key", "held")
 
 
-def insert_events(conn: Connection, new_events: Sequence[Event], keys: Sequence[str],
-                  held_cases: set[str], payload_texts: Mapping[int, object] | None = None) -> list[Event]:  # fmt: skip
+def insert_events(
+    conn: Connection,
+    new_events: Sequence[Event],
+    keys: Sequence[str],
+    held_cases: set[str],
+    payload_texts: Mapping[int, object] | None = None,
+) -> list[Event]:
     """Store `new_events`, whose dup_key are `keys`; returns the events stored. An exact
     repeat of an event already stored, or earlier in the same batch, is not. (An id is
     never offered twice: the cursor commits with the events.)
@@ -107,7 +122,9 @@ def insert_events(conn: Connection, new_events: Sequence[Event], keys: Sequence[
         (*_EVENT_VALUES(e), _payload_text(texts.get(e.event_id), e.payload), key, e.case_no in held_cases)
         for key, e in by_key.items()
     ]
-    stored = set(bulk.insert_new(conn, events, _EVENT_COLUMNS, rows, unique=("case_no", "dup_key"), returning="event_id"))
+    stored = set(
+        bulk.insert_new(conn, events, _EVENT_COLUMNS, rows, unique=("case_no", "dup_key"), returning="event_id")
+    )
     return [e for e in by_key.values() if e.event_id in stored]
 
 
@@ -140,7 +157,8 @@ def stored_repeats(conn: Connection, pairs: Sequence[tuple[str, str]]) -> set[tu
     if not pairs:
         return set()
     query = select(events.c.case_no, events.c.dup_key).where(
-        bulk.where_pairs_in(conn, events.c.case_no, events.c.dup_key, pairs))
+        bulk.where_pairs_in(conn, events.c.case_no, events.c.dup_key, pairs)
+    )
     return {tuple(row) for row in conn.execute(query)}
 
 
@@ -218,12 +236,12 @@ def upsert_cases(conn: Connection, rows: Sequence[dict]) -> None:
 
 
 # A next_change this far in the past means "judge again at the next chance".
-JUDGE_NOW = datetime(1970, 1, 1, tzinfo=timezone.utc)
+JUDGE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
 # And these far ahead, "set aside": out of every clock's way, the case keeps its stored judgement
 # and alarms until an event touches it (mark_for_judgement), or, waiting for its item, until the
 # item is usable again (Ingest.load_items). Far from 9999, so that any zone can show them.
-SET_ASIDE = datetime(9000, 1, 1, tzinfo=timezone.utc)
-WAITING_FOR_ITEM = datetime(9000, 1, 2, tzinfo=timezone.utc)
+SET_ASIDE = datetime(9000, 1, 1, tzinfo=UTC)
+WAITING_FOR_ITEM = datetime(9000, 1, 2, tzinfo=UTC)
 
 
 def mark_for_judgement(conn: Connection, case_nos: set[str], new_cases: Sequence[dict]) -> None:
@@ -264,7 +282,9 @@ def judge_again(conn: Connection, case_nos: Iterable[str]) -> None:
     """Put `case_nos` at the head of the due index, whatever they waited for."""
     case_nos = set(case_nos)
     if case_nos:
-        conn.execute(update(cases).where(bulk.where_one_of(conn, cases.c.case_no, case_nos)).values(next_change=JUDGE_NOW))
+        conn.execute(
+            update(cases).where(bulk.where_one_of(conn, cases.c.case_no, case_nos)).values(next_change=JUDGE_NOW)
+        )
 
 
 def due_cases(conn: Connection, now: datetime, limit: int) -> list[str]:
@@ -294,9 +314,7 @@ def stored_alarms(conn: Connection, case_nos: Iterable[str]) -> dict[str, list[d
 
 def open_alarm_counts(conn: Connection) -> dict[str, int]:
     query = (
-        select(alarms.c.kind, func.count())
-        .where(alarms.c.state.in_(("open", "acknowledged")))
-        .group_by(alarms.c.kind)
+        select(alarms.c.kind, func.count()).where(alarms.c.state.in_(("open", "acknowledged"))).group_by(alarms.c.kind)
     )
     return {kind: n for kind, n in conn.execute(query)}
 

@@ -21,10 +21,11 @@ a rolled-back one: gaps close at once.
 The cursor is plain data, saved in the same transaction as the results it
 produced, so a crash at any instant replays exactly what was not committed.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Gap:
         return [self.event_id, self.pinned_xmax]
 
     @classmethod
-    def from_json(cls, value: list) -> "Gap":
+    def from_json(cls, value: list) -> Gap:
         return cls(int(value[0]), None if value[1] is None else int(value[1]))
 
 
@@ -71,7 +72,7 @@ class Cursor:
         }
 
     @classmethod
-    def from_row(cls, row) -> "Cursor":
+    def from_row(cls, row) -> Cursor:
         if row is None:
             return cls()
         gaps = (Gap.from_json(g) for g in row["gaps"])
@@ -89,7 +90,7 @@ class Cursor:
         """Rows above this id are unread; below it only the gap ids can still appear."""
         return max(self.seen, default=self.watermark)
 
-    def take(self, event_ids: Iterable[int], snapshot: "Snapshot") -> None:
+    def take(self, event_ids: Iterable[int], snapshot: Snapshot) -> None:
         """Record that `event_ids` were taken in from one snapshot, which also
         re-read every open gap id.
 
@@ -111,7 +112,7 @@ class Cursor:
             self.gaps.clear()
         self._advance()
 
-    def _settle_gaps(self, snapshot: "Snapshot") -> None:
+    def _settle_gaps(self, snapshot: Snapshot) -> None:
         for gap in list(self.gaps.values()):
             if snapshot.serialised_writers:
                 del self.gaps[gap.event_id]

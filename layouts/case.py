@@ -5,6 +5,7 @@ stills, and the live video of the window handling the case, on one screen.
 :func:`timeline` and :func:`read_clocks` are the one reading of a case's events
 and clocks; the PDF dossier draws from them too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from app.i18n import action_note, actor_label, kind_label, level_label, state_la
 from app.queries import alarms as alarm_queries
 from app.queries import cases as case_queries
 from app.queries.reference import Reference
-from app.sms.phones import mask_phone
 from app.scope import Scope
+from app.sms.phones import mask_phone
 from layouts.control_room import local
 
 ENDING_KINDS = ("completed", "rejected", "withdrawn")
@@ -29,6 +30,7 @@ SPAN_COLOURS = {"case": "#90a4ae", "receipt": "#64b5f6", "step": "#1565c0", "pau
 
 
 # --- reading the case ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ClockView:
@@ -83,11 +85,18 @@ def read_clocks(case_row: dict) -> list[ClockView]:
         if not isinstance(item, dict) or not item.get("name"):
             continue
         try:
-            clocks.append(ClockView(
-                name=str(item["name"]), start=_date(item.get("start")), due=_date(item.get("due")),
-                stopped_at=_instant(item.get("stopped_at")), limit_days=item.get("limit_days"),
-                extension_days=int(item.get("extension_days") or 0), paused_days=int(item.get("paused_days") or 0),
-                overdue_at=_instant(item.get("overdue_at"))))
+            clocks.append(
+                ClockView(
+                    name=str(item["name"]),
+                    start=_date(item.get("start")),
+                    due=_date(item.get("due")),
+                    stopped_at=_instant(item.get("stopped_at")),
+                    limit_days=item.get("limit_days"),
+                    extension_days=int(item.get("extension_days") or 0),
+                    paused_days=int(item.get("paused_days") or 0),
+                    overdue_at=_instant(item.get("overdue_at")),
+                )
+            )
         except (TypeError, ValueError):
             continue  # one unreadable clock must not hide the others
     return clocks
@@ -110,8 +119,9 @@ class Marker:
     kind: str  # event, due
 
 
-def timeline(case_row: dict, events: list[dict], clocks: list[ClockView], lang: str, now: datetime, zone
-             ) -> tuple[list[Span], list[Marker]]:
+def timeline(
+    case_row: dict, events: list[dict], clocks: list[ClockView], lang: str, now: datetime, zone
+) -> tuple[list[Span], list[Marker]]:
     """Bars (the case, receipt, each step — parallel ones side by side —, pauses, delivery) and marks (events, due dates)."""
     spans: list[Span] = []
     received = case_row["received_at"]
@@ -119,18 +129,32 @@ def timeline(case_row: dict, events: list[dict], clocks: list[ClockView], lang: 
     end = end_event["occurred_at"] if end_event else now
     spans.append(Span(t("tl.case", lang), t("tl.case", lang), received, end, "case", end_event is None))
     answer = next((e for e in events if e["kind"] in ("accepted", "correction_notice", "rejected")), None)
-    spans.append(Span(t("tl.receipt", lang), t("tl.receipt", lang), received, answer["occurred_at"] if answer else now,
-                      "receipt", answer is None))
+    spans.append(
+        Span(
+            t("tl.receipt", lang),
+            t("tl.receipt", lang),
+            received,
+            answer["occurred_at"] if answer else now,
+            "receipt",
+            answer is None,
+        )
+    )
     opened: dict[tuple[str, str], dict] = {}
     for e in events:
         payload = e["payload"] if isinstance(e["payload"], dict) else {}
         if e["kind"] in ("step_started", "special_started"):
-            key = ("step", str(payload.get("step_id"))) if e["kind"] == "step_started" else (
-                "pause", str(payload.get("special_id")))
+            key = (
+                ("step", str(payload.get("step_id")))
+                if e["kind"] == "step_started"
+                else ("pause", str(payload.get("special_id")))
+            )
             opened[key] = {"start": e["occurred_at"], "payload": payload}
         elif e["kind"] in ("step_completed", "special_ended"):
-            key = ("step", str(payload.get("step_id"))) if e["kind"] == "step_completed" else (
-                "pause", str(payload.get("special_id")))
+            key = (
+                ("step", str(payload.get("step_id")))
+                if e["kind"] == "step_completed"
+                else ("pause", str(payload.get("special_id")))
+            )
             begun = opened.pop(key, None)
             if begun:
                 spans.append(_span(key, begun, e["occurred_at"], False, lang))
@@ -139,8 +163,16 @@ def timeline(case_row: dict, events: list[dict], clocks: list[ClockView], lang: 
     completed = next((e for e in events if e["kind"] == "completed"), None)
     if completed:
         delivered = next((e for e in events if e["kind"] == "delivered"), None)
-        spans.append(Span(t("tl.delivery", lang), t("tl.delivery", lang), completed["occurred_at"],
-                          delivered["occurred_at"] if delivered else now, "delivery", delivered is None))
+        spans.append(
+            Span(
+                t("tl.delivery", lang),
+                t("tl.delivery", lang),
+                completed["occurred_at"],
+                delivered["occurred_at"] if delivered else now,
+                "delivery",
+                delivered is None,
+            )
+        )
     markers = [Marker(t(f"event.{e['kind']}", lang), e["occurred_at"], "event") for e in events]
     for clock in clocks:
         if clock.due is not None:
@@ -185,62 +217,112 @@ def timeline_figure(spans: list[Span], markers: list[Marker], now: datetime, zon
             y=[names[s.row] for s in chosen],
             base=[s.start.astimezone(zone).isoformat() for s in chosen],
             x=[max((s.end - s.start).total_seconds() * 1000, 60_000) for s in chosen],
-            orientation="h", marker_color=SPAN_COLOURS[kind],
+            orientation="h",
+            marker_color=SPAN_COLOURS[kind],
             marker_pattern_shape=["/" if s.still_open else "" for s in chosen] if kind != "pause" else "x",
-            name=chosen[0].kind, showlegend=False,
+            name=chosen[0].kind,
+            showlegend=False,
             hovertext=[f"{in_plotly(s.label, CELL)}<br>{local(s.start, zone)} → {local(s.end, zone)}" for s in chosen],
             hoverinfo="text",
         )
     event_marks = [m for m in markers if m.kind == "event"]
-    figure.add_scatter(x=[m.at.astimezone(zone).isoformat() for m in event_marks],
-                       y=[names[t("case.events", lang)]] * len(event_marks), mode="markers",
-                       marker=dict(size=10, color="#37474f", symbol="diamond"),
-                       hovertext=[f"{in_plotly(m.label, CELL)} {local(m.at, zone)}" for m in event_marks],
-                       hoverinfo="text",
-                       showlegend=False)
+    figure.add_scatter(
+        x=[m.at.astimezone(zone).isoformat() for m in event_marks],
+        y=[names[t("case.events", lang)]] * len(event_marks),
+        mode="markers",
+        marker=dict(size=10, color="#37474f", symbol="diamond"),
+        hovertext=[f"{in_plotly(m.label, CELL)} {local(m.at, zone)}" for m in event_marks],
+        hoverinfo="text",
+        showlegend=False,
+    )
     for index, mark in enumerate(m for m in markers if m.kind == "due"):
         at = mark.at.astimezone(zone).isoformat()
-        figure.add_shape(type="line", x0=at, x1=at, yref="paper", y0=0, y1=1,
-                         line=dict(color="#d4302b", dash="dash", width=1))
-        figure.add_annotation(x=at, yref="paper", y=1 - 0.07 * (index % 4), text=in_plotly(mark.label, CHART),
-                              hovertext=in_plotly(mark.label, CELL), showarrow=False,
-                              font=dict(color="#d4302b", size=11), xanchor="left")
+        figure.add_shape(
+            type="line", x0=at, x1=at, yref="paper", y0=0, y1=1, line=dict(color="#d4302b", dash="dash", width=1)
+        )
+        figure.add_annotation(
+            x=at,
+            yref="paper",
+            y=1 - 0.07 * (index % 4),
+            text=in_plotly(mark.label, CHART),
+            hovertext=in_plotly(mark.label, CELL),
+            showarrow=False,
+            font=dict(color="#d4302b", size=11),
+            xanchor="left",
+        )
     now_at = now.astimezone(zone).isoformat()
     figure.add_shape(type="line", x0=now_at, x1=now_at, yref="paper", y0=0, y1=1, line=dict(color="#2e7d32", width=2))
-    figure.add_annotation(x=now_at, yref="paper", y=0, text=t("tl.now", lang), showarrow=False,
-                          font=dict(color="#2e7d32"), yanchor="top")
+    figure.add_annotation(
+        x=now_at, yref="paper", y=0, text=t("tl.now", lang), showarrow=False, font=dict(color="#2e7d32"), yanchor="top"
+    )
     figure.update_layout(
-        barmode="overlay", height=120 + 34 * len(rows), margin=dict(l=10, r=10, t=30, b=30),
-        xaxis=dict(type="date"), yaxis=dict(categoryorder="array", categoryarray=list(reversed(rows)), automargin=True),
-        plot_bgcolor="#fff", font=dict(family="Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"),
+        barmode="overlay",
+        height=120 + 34 * len(rows),
+        margin=dict(l=10, r=10, t=30, b=30),
+        xaxis=dict(type="date"),
+        yaxis=dict(categoryorder="array", categoryarray=list(reversed(rows)), automargin=True),
+        plot_bgcolor="#fff",
+        font=dict(family="Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"),
     )
     return figure
 
 
 # --- the page ----------------------------------------------------------------------------
 
+
 def search_block(lang: str, value: str = ""):
-    return html.Div(className="case-search", children=[
-        dcc.Input(id="case-search-input", value=value, placeholder=t("case.search", lang), debounce=False,
-                  type="text", n_submit=0),
-        html.Button(t("case.search_button", lang), id="case-search-button", className="button"),
-        html.Div(id="case-search-results", className="case-results"),
-    ])
+    return html.Div(
+        className="case-search",
+        children=[
+            dcc.Input(
+                id="case-search-input",
+                value=value,
+                placeholder=t("case.search", lang),
+                debounce=False,
+                type="text",
+                n_submit=0,
+            ),
+            html.Button(t("case.search_button", lang), id="case-search-button", className="button"),
+            html.Div(id="case-search-results", className="case-results"),
+        ],
+    )
 
 
 def search_results(rows: list[dict], reference: Reference, lang: str, zone):
     if not rows:
         return html.P(t("case.none", lang))
+
     def name(text: str):
         return html.Span(shown(text, LABEL), title=tooltip(text, LABEL))
 
-    return [html.P(t("case.results", lang, n=len(rows))), html.Ul([
-        html.Li([dcc.Link(shown(r["case_no"], TITLE), href=links.case_page(r["case_no"]), className="case-no",
-                          title=tooltip(r["case_no"], TITLE)),
-                 " · ", name(reference.item_name(r["item_code"])), " · ", name(reference.dept_name(r["dept_id"])),
-                 " · ", name(reference.window_label(r["window_id"])), " · ", t(f"status.{r['status']}", lang), " · ",
-                 local(r["received_at"], zone)])
-        for r in rows])]
+    return [
+        html.P(t("case.results", lang, n=len(rows))),
+        html.Ul(
+            [
+                html.Li(
+                    [
+                        dcc.Link(
+                            shown(r["case_no"], TITLE),
+                            href=links.case_page(r["case_no"]),
+                            className="case-no",
+                            title=tooltip(r["case_no"], TITLE),
+                        ),
+                        " · ",
+                        name(reference.item_name(r["item_code"])),
+                        " · ",
+                        name(reference.dept_name(r["dept_id"])),
+                        " · ",
+                        name(reference.window_label(r["window_id"])),
+                        " · ",
+                        t(f"status.{r['status']}", lang),
+                        " · ",
+                        local(r["received_at"], zone),
+                    ]
+                )
+                for r in rows
+            ]
+        ),
+    ]
 
 
 def search_layout(services, scope: Scope, lang: str, query: dict):
@@ -249,13 +331,14 @@ def search_layout(services, scope: Scope, lang: str, query: dict):
     block = search_block(lang, text)
     if text:
         reference = services.reference.get()
-        block.children[-1].children = search_results(case_queries.search(services.engine, scope, text, reference),
-                                                     reference, lang, services.zone)
+        block.children[-1].children = search_results(
+            case_queries.search(services.engine, scope, text, reference), reference, lang, services.zone
+        )
     return html.Div(className="case-page", children=[block])
 
 
 def facts_block(case_row: dict, reference: Reference, lang: str, zone):
-    yes_no = lambda v: t("case.yes", lang) if v else t("case.no", lang)  # noqa: E731
+    yes_no = lambda v: t("case.yes", lang) if v else t("case.no", lang)
     used = f"{case_row['used_days'] if case_row['used_days'] is not None else '—'} / {case_row['promised_days'] or '—'}"
     pairs = [
         ("case.item", reference.item_name(case_row["item_code"])),
@@ -293,16 +376,28 @@ def cell(text: str, cap=CELL):
 
 
 def clocks_table(clocks: list[ClockView], calendar, today: date, lang: str):
-    head = html.Tr([html.Th(t(k, lang)) for k in ("case.clock", "case.clock_start", "case.clock_due",
-                                                   "case.clock_left", "case.clock_state")])
+    head = html.Tr(
+        [
+            html.Th(t(k, lang))
+            for k in ("case.clock", "case.clock_start", "case.clock_due", "case.clock_left", "case.clock_state")
+        ]
+    )
     body = []
     for clock in clocks:
         left = clock.days_left(calendar, today)
         overdue = left is not None and left < 0
-        body.append(html.Tr(className="clock-overdue" if overdue else "", children=[
-            cell(clock.label(lang)), html.Td(clock.start.isoformat() if clock.start else "—"),
-            html.Td(clock.due.isoformat() if clock.due else "—"), html.Td("—" if left is None else str(left)),
-            html.Td(clock.state(calendar, today, lang))]))
+        body.append(
+            html.Tr(
+                className="clock-overdue" if overdue else "",
+                children=[
+                    cell(clock.label(lang)),
+                    html.Td(clock.start.isoformat() if clock.start else "—"),
+                    html.Td(clock.due.isoformat() if clock.due else "—"),
+                    html.Td("—" if left is None else str(left)),
+                    html.Td(clock.state(calendar, today, lang)),
+                ],
+            )
+        )
     return html.Table([html.Thead(head), html.Tbody(body)], className="case-table", id="case-clocks")
 
 
@@ -312,13 +407,31 @@ def alarms_table(alarm_rows: list[dict], actions: list[dict], lang: str, zone):
     for action in actions:
         by_alarm.setdefault(action["alarm_id"], []).append(action)
     for a in alarm_rows:
-        rows.append(html.Tr([html.Td(level_label(a["level"], lang)), html.Td(kind_label(a["kind"], lang)),
-                             cell(subject_label(a["kind"], a["subject"], lang)), html.Td(local(a["fired_at"], zone)),
-                             html.Td(state_label(a["state"], lang))], className=f"level-{a['level']}"))
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(level_label(a["level"], lang)),
+                    html.Td(kind_label(a["kind"], lang)),
+                    cell(subject_label(a["kind"], a["subject"], lang)),
+                    html.Td(local(a["fired_at"], zone)),
+                    html.Td(state_label(a["state"], lang)),
+                ],
+                className=f"level-{a['level']}",
+            )
+        )
         for action in by_alarm.get(a["id"], []):
-            rows.append(html.Tr([html.Td(""), html.Td(t(f"action.{action['action']}", lang)),
-                                 cell(actor_label(action["actor"], lang)), html.Td(local(action["at"], zone)),
-                                 cell(action_note(action, a, lang), PARAGRAPH)], className="case-action"))
+            rows.append(
+                html.Tr(
+                    [
+                        html.Td(""),
+                        html.Td(t(f"action.{action['action']}", lang)),
+                        cell(actor_label(action["actor"], lang)),
+                        html.Td(local(action["at"], zone)),
+                        cell(action_note(action, a, lang), PARAGRAPH),
+                    ],
+                    className="case-action",
+                )
+            )
     return html.Table(html.Tbody(rows), className="case-table", id="case-alarms")
 
 
@@ -327,23 +440,43 @@ def live_block(case_row: dict, reference: Reference, scope: Scope, lang: str):
     if not cameras or not scope.allows_camera(reference, cameras[0].camera_id):
         return html.Div(t("case.no_camera", lang), id="case-live", className="case-live")
     camera = cameras[0].camera_id
-    return html.Div(id="case-live", className="case-live", children=[
-        # assets/live.js: the latest still at once, then the camera's H.264 through Media Source Extensions.
-        html.Div(html.Img(className="live-still", alt=""), className="live-player", id="case-live-video",
-                 **{"data-camera": camera, "data-snapshot": f"/video/{quote(camera, safe='')}/snapshot.jpg"}),
-        html.Div(shown(reference.window_label(case_row["window_id"]), LABEL), className="wall-label",
-                 title=tooltip(reference.window_label(case_row["window_id"]), LABEL)),
-        *([html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),
-           dcc.Store(id="case-no", data=case_row["case_no"]),
-           dcc.Loading(html.Div(id="case-evidence-result", role="status"))] if scope.may_act else []),
-    ])
+    return html.Div(
+        id="case-live",
+        className="case-live",
+        children=[
+            # assets/live.js: the latest still at once, then the camera's H.264 through Media Source Extensions.
+            html.Div(
+                html.Img(className="live-still", alt=""),
+                className="live-player",
+                id="case-live-video",
+                **{"data-camera": camera, "data-snapshot": f"/video/{quote(camera, safe='')}/snapshot.jpg"},
+            ),
+            html.Div(
+                shown(reference.window_label(case_row["window_id"]), LABEL),
+                className="wall-label",
+                title=tooltip(reference.window_label(case_row["window_id"]), LABEL),
+            ),
+            *(
+                [
+                    html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),
+                    dcc.Store(id="case-no", data=case_row["case_no"]),
+                    dcc.Loading(html.Div(id="case-evidence-result", role="status")),
+                ]
+                if scope.may_act
+                else []
+            ),
+        ],
+    )
 
 
 def evidence_block(stills: list[dict], lang: str, zone):
     if not stills:
         return html.P(t("case.no_evidence", lang))
-    return html.Div(className="case-evidence", id="case-evidence", children=[
-        html.Img(src=f"/evidence/{s['id']}.jpg", title=local(s["captured_at"], zone)) for s in stills])
+    return html.Div(
+        className="case-evidence",
+        id="case-evidence",
+        children=[html.Img(src=f"/evidence/{s['id']}.jpg", title=local(s["captured_at"], zone)) for s in stills],
+    )
 
 
 def layout(services, scope: Scope, lang: str, case_no: str):
@@ -352,10 +485,25 @@ def layout(services, scope: Scope, lang: str, case_no: str):
     reference = services.reference.get()
     case_row = case_queries.case(services.engine, scope, case_no)
     if case_row is None:
-        audit(services.engine, actor_name(), "denied", f"case:{case_no}", {"view": "case_page"}, services.clock(),
-              remote_addr(services.settings))
-        return html.Div([search_block(lang), html.P(t("case.not_found", lang, case_no=shown(case_no, TITLE)),
-                                                    className="page-message", id="case-not-found")])
+        audit(
+            services.engine,
+            actor_name(),
+            "denied",
+            f"case:{case_no}",
+            {"view": "case_page"},
+            services.clock(),
+            remote_addr(services.settings),
+        )
+        return html.Div(
+            [
+                search_block(lang),
+                html.P(
+                    t("case.not_found", lang, case_no=shown(case_no, TITLE)),
+                    className="page-message",
+                    id="case-not-found",
+                ),
+            ]
+        )
     now, zone = services.clock(), services.zone
     events = case_queries.case_events(services.engine, scope, case_no)
     clocks = read_clocks(case_row)
@@ -363,29 +511,57 @@ def layout(services, scope: Scope, lang: str, case_no: str):
     alarm_rows = alarm_queries.for_case(services.engine, scope, case_no)
     actions = alarm_queries.actions(services.engine, scope, [a["id"] for a in alarm_rows])
     calendar = services.calendar(case_row["center_id"])
-    return html.Div(className="case-page", children=[
-        search_block(lang),
-        html.H2([html.Span(t("case.title", lang, case_no=shown(case_no, TITLE)), className="case-no",
-                           title=tooltip(case_no, TITLE)), " ",
-                 html.A(t("case.pdf", lang), href=links.case_pdf(case_no), target="_blank",
-                        className="button-link", id="case-pdf")]),
-        html.Div(className="case-grid", children=[
-            html.Div([
-                facts_block(case_row, reference, lang, zone),
-                html.H3(t("case.timeline", lang)),
-                dcc.Graph(id="case-timeline", figure=timeline_figure(spans, markers, now, zone, lang),
-                          config={"displaylogo": False}),
-                html.H3(t("case.clocks", lang)),
-                clocks_table(clocks, calendar, services.today(), lang),
-                html.H3(t("case.alarms", lang)),
-                alarms_table(alarm_rows, actions, lang, zone),
-            ]),
-            html.Div([
-                html.H3(t("case.live", lang)),
-                live_block(case_row, reference, scope, lang),
-                html.H3(t("case.evidence", lang)),
-                html.Div(evidence_block(case_queries.case_evidence(services.engine, scope, case_no), lang, zone),
-                         id="case-evidence-block"),
-            ]),
-        ]),
-    ])
+    return html.Div(
+        className="case-page",
+        children=[
+            search_block(lang),
+            html.H2(
+                [
+                    html.Span(
+                        t("case.title", lang, case_no=shown(case_no, TITLE)),
+                        className="case-no",
+                        title=tooltip(case_no, TITLE),
+                    ),
+                    " ",
+                    html.A(
+                        t("case.pdf", lang),
+                        href=links.case_pdf(case_no),
+                        target="_blank",
+                        className="button-link",
+                        id="case-pdf",
+                    ),
+                ]
+            ),
+            html.Div(
+                className="case-grid",
+                children=[
+                    html.Div(
+                        [
+                            facts_block(case_row, reference, lang, zone),
+                            html.H3(t("case.timeline", lang)),
+                            dcc.Graph(
+                                id="case-timeline",
+                                figure=timeline_figure(spans, markers, now, zone, lang),
+                                config={"displaylogo": False},
+                            ),
+                            html.H3(t("case.clocks", lang)),
+                            clocks_table(clocks, calendar, services.today(), lang),
+                            html.H3(t("case.alarms", lang)),
+                            alarms_table(alarm_rows, actions, lang, zone),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.H3(t("case.live", lang)),
+                            live_block(case_row, reference, scope, lang),
+                            html.H3(t("case.evidence", lang)),
+                            html.Div(
+                                evidence_block(case_queries.case_evidence(services.engine, scope, case_no), lang, zone),
+                                id="case-evidence-block",
+                            ),
+                        ]
+                    ),
+                ],
+            ),
+        ],
+    )

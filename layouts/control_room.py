@@ -5,6 +5,7 @@ The board's rows are patched in place by ``app/callbacks/control_room.py``;
 :func:`board_row` is the one place a row is drawn, for the first render and
 every patch alike.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -28,8 +29,11 @@ def local(instant: datetime | None, zone, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def center_options(reference: Reference, scope: Scope) -> list[dict]:
-    choices = (option(c.center_id, c.name) for c in sorted(reference.centers.values(), key=lambda c: c.center_id)
-               if scope.allows_center(c.center_id))
+    choices = (
+        option(c.center_id, c.name)
+        for c in sorted(reference.centers.values(), key=lambda c: c.center_id)
+        if scope.allows_center(c.center_id)
+    )
     return [c for c in choices if c]
 
 
@@ -40,15 +44,21 @@ def dept_options(reference: Reference, scope: Scope, center_id: str | None) -> l
         center = reference.center_name(d.center_id)
         return option(d.dept_id, f"{d.name}（{center}）", f"{shown(d.name, LABEL)}（{shown(center, LABEL)}）")
 
-    choices = (choice(d) for d in sorted(reference.departments.values(), key=lambda d: d.dept_id)
-               if scope.allows(d.center_id, d.dept_id) and (not center_id or d.center_id == center_id))
+    choices = (
+        choice(d)
+        for d in sorted(reference.departments.values(), key=lambda d: d.dept_id)
+        if scope.allows(d.center_id, d.dept_id) and (not center_id or d.center_id == center_id)
+    )
     return [c for c in choices if c]
 
 
 def place_names(row: dict, reference: Reference, staff: bool = False) -> list[str]:
     """Where an alarm stands, as upstream names it: center, department, window (and staff)."""
-    parts = (reference.center_name(row["center_id"]), reference.dept_name(row["dept_id"]),
-             reference.window_label(row["window_id"])) + ((reference.staff_name(row["staff_id"]),) if staff else ())
+    parts = (
+        reference.center_name(row["center_id"]),
+        reference.dept_name(row["dept_id"]),
+        reference.window_label(row["window_id"]),
+    ) + ((reference.staff_name(row["staff_id"]),) if staff else ())
     return [p for p in parts if p]
 
 
@@ -62,8 +72,9 @@ def row_signature(row: dict, now: datetime, escalate_after: timedelta) -> str:
     return f"{row['state']}|{row['urged_at']}|{int(is_escalated(row, now, escalate_after))}"
 
 
-def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, escalate_after: timedelta,
-             fresh: bool = False) -> dict:
+def row_view(
+    row: dict, reference: Reference, lang: str, zone, now: datetime, escalate_after: timedelta, fresh: bool = False
+) -> dict:
     """One board row as the browser draws it (assets/control_room.js): every text already in the user's language.
 
     The board's rows are drawn by the browser, not by Dash: Dash remounts every
@@ -73,8 +84,8 @@ def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, es
     escalated = is_escalated(row, now, escalate_after)
     minutes = int(escalate_after.total_seconds() // 60)
     upstream = {  # capped in the row, more in the cell's hover; the alarm's panel shows the most
-        "kind": kind_label(row["kind"], lang) + (f" · {subject_label(row['kind'], row['subject'], lang)}"
-                                                 if row["subject"] else ""),
+        "kind": kind_label(row["kind"], lang)
+        + (f" · {subject_label(row['kind'], row['subject'], lang)}" if row["subject"] else ""),
         "case": row["case_no"] or "",
         "camera": row["camera_id"] or "",
     }
@@ -103,55 +114,103 @@ def row_view(row: dict, reference: Reference, lang: str, zone, now: datetime, es
 
 
 def board_header(lang: str):
-    return html.Div(className="control-room-row control-room-head", children=[
-        html.Span(t(key, lang), className=f"cell cell-{name}") for key, name in (
-            ("cr.col.level", "level"), ("cr.col.kind", "kind"), ("cr.col.case", "case"), ("cr.col.place", "place"),
-            ("cr.col.fired", "fired"), ("cr.col.due", "due"), ("cr.col.state", "state"))
-    ])
+    return html.Div(
+        className="control-room-row control-room-head",
+        children=[
+            html.Span(t(key, lang), className=f"cell cell-{name}")
+            for key, name in (
+                ("cr.col.level", "level"),
+                ("cr.col.kind", "kind"),
+                ("cr.col.case", "case"),
+                ("cr.col.place", "place"),
+                ("cr.col.fired", "fired"),
+                ("cr.col.due", "due"),
+                ("cr.col.state", "state"),
+            )
+        ],
+    )
 
 
 def board_block(lang: str, query: dict, reference: Reference, scope: Scope, kiosk: bool = False):
     """The board with its filters and counters: all the ids the poll callback needs."""
     center = query.get("center") if query.get("center") and scope.allows_center(query.get("center")) else None
     dropdown = dict(clearable=True, className="control-room-filter")
-    filters = html.Div(className="control-room-filters" + (" hidden" if kiosk else ""), children=[
-        dcc.Dropdown(id="control-room-filter-center", options=center_options(reference, scope), value=center,
-                     placeholder=t("cr.filter.center", lang), **dropdown),
-        dcc.Dropdown(id="control-room-filter-dept", options=dept_options(reference, scope, center),
-                     value=query.get("dept") or None, placeholder=t("cr.filter.dept", lang), **dropdown),
-        dcc.Dropdown(id="control-room-filter-kind", value=query.get("kind") or None,
-                     options=[{"label": kind_label(k, lang), "value": k} for k in KINDS],
-                     placeholder=t("cr.filter.kind", lang), **dropdown),
-        dcc.Dropdown(id="control-room-filter-level", value=query.get("level") or None,
-                     options=[{"label": level_label(k, lang), "value": k} for k in ("alarm", "warning")],
-                     placeholder=t("cr.filter.level", lang), **dropdown),
-        dcc.Checklist(id="control-room-sound", options=[{"label": t("cr.sound", lang), "value": "on"}],
-                      value=["on"], className="control-room-sound"),
-        html.A(t("cr.snapshot_pdf", lang), href="/pdf/control-room.pdf", target="_blank",
-               id="control-room-pdf", className="button-link"),
-    ])
-    return html.Div(id="control-room-board", className="control-room-board", children=[
-        filters,
-        html.Div(id="control-room-counts", className="control-room-counts"),
-        board_header(lang),
-        # Rows are inserted and removed by assets/control_room.js from the ops below; Dash never redraws them.
-        html.Div(id="control-room-grid", className="control-room-grid"),
-        dcc.Store(id="control-room-ops", data=None),
-        dcc.Store(id="control-room-applied", data=None),
-        dcc.Store(id="control-room-shown", data=None),
-        dcc.Store(id="control-room-position", data=None),
-        dcc.Store(id="control-room-new-red", data=None),
-        dcc.Store(id="control-room-alerted", data=None),
-        dcc.Interval(id="control-room-poll", interval=POLL_MS),
-    ])
+    filters = html.Div(
+        className="control-room-filters" + (" hidden" if kiosk else ""),
+        children=[
+            dcc.Dropdown(
+                id="control-room-filter-center",
+                options=center_options(reference, scope),
+                value=center,
+                placeholder=t("cr.filter.center", lang),
+                **dropdown,
+            ),
+            dcc.Dropdown(
+                id="control-room-filter-dept",
+                options=dept_options(reference, scope, center),
+                value=query.get("dept") or None,
+                placeholder=t("cr.filter.dept", lang),
+                **dropdown,
+            ),
+            dcc.Dropdown(
+                id="control-room-filter-kind",
+                value=query.get("kind") or None,
+                options=[{"label": kind_label(k, lang), "value": k} for k in KINDS],
+                placeholder=t("cr.filter.kind", lang),
+                **dropdown,
+            ),
+            dcc.Dropdown(
+                id="control-room-filter-level",
+                value=query.get("level") or None,
+                options=[{"label": level_label(k, lang), "value": k} for k in ("alarm", "warning")],
+                placeholder=t("cr.filter.level", lang),
+                **dropdown,
+            ),
+            dcc.Checklist(
+                id="control-room-sound",
+                options=[{"label": t("cr.sound", lang), "value": "on"}],
+                value=["on"],
+                className="control-room-sound",
+            ),
+            html.A(
+                t("cr.snapshot_pdf", lang),
+                href="/pdf/control-room.pdf",
+                target="_blank",
+                id="control-room-pdf",
+                className="button-link",
+            ),
+        ],
+    )
+    return html.Div(
+        id="control-room-board",
+        className="control-room-board",
+        children=[
+            filters,
+            html.Div(id="control-room-counts", className="control-room-counts"),
+            board_header(lang),
+            # Rows are inserted and removed by assets/control_room.js from the ops below; Dash never redraws them.
+            html.Div(id="control-room-grid", className="control-room-grid"),
+            dcc.Store(id="control-room-ops", data=None),
+            dcc.Store(id="control-room-applied", data=None),
+            dcc.Store(id="control-room-shown", data=None),
+            dcc.Store(id="control-room-position", data=None),
+            dcc.Store(id="control-room-new-red", data=None),
+            dcc.Store(id="control-room-alerted", data=None),
+            dcc.Interval(id="control-room-poll", interval=POLL_MS),
+        ],
+    )
 
 
 def counts_children(board, shown: int, lang: str):
     return [
-        html.Span(t("cr.count.alarm", lang, n=board.alarm_count), className="count count-alarm",
-                  id="control-room-count-alarm"),
-        html.Span(t("cr.count.warning", lang, n=board.warning_count), className="count count-warning",
-                  id="control-room-count-warning"),
+        html.Span(
+            t("cr.count.alarm", lang, n=board.alarm_count), className="count count-alarm", id="control-room-count-alarm"
+        ),
+        html.Span(
+            t("cr.count.warning", lang, n=board.warning_count),
+            className="count count-warning",
+            id="control-room-count-warning",
+        ),
         html.Span(t("cr.count.escalated", lang, n=board.escalated_count), className="count count-escalated"),
         html.Span(t("cr.count.shown", lang, shown=shown, total=board.total), className="count count-shown"),
     ] + ([html.Span(t("cr.empty", lang), className="count")] if not board.total else [])
@@ -164,19 +223,26 @@ def action_panel(lang: str, may_act: bool):
     else:
         acting = [
             dcc.Textarea(id="control-room-note", placeholder=t("cr.note", lang), className="control-room-note"),
-            html.Div(className="control-room-buttons", children=[
-                html.Button(t("cr.ack", lang), id="control-room-ack", className="button"),
-                html.Button(t("cr.urge", lang), id="control-room-urge", className="button"),
-                html.Button(t("cr.close", lang), id="control-room-close", className="button button-danger"),
-            ]),
+            html.Div(
+                className="control-room-buttons",
+                children=[
+                    html.Button(t("cr.ack", lang), id="control-room-ack", className="button"),
+                    html.Button(t("cr.urge", lang), id="control-room-urge", className="button"),
+                    html.Button(t("cr.close", lang), id="control-room-close", className="button button-danger"),
+                ],
+            ),
             html.Div(id="control-room-result", className="control-room-result", role="status"),
         ]
-    return html.Aside(id="control-room-panel", className="control-room-panel", children=[
-        dcc.Store(id="control-room-selected", data=None),
-        dcc.Store(id="control-room-acted", data=0),
-        html.Div(t("cr.select_hint" if may_act else "cr.select_hint_view", lang), id="control-room-detail"),
-        *acting,
-    ])
+    return html.Aside(
+        id="control-room-panel",
+        className="control-room-panel",
+        children=[
+            dcc.Store(id="control-room-selected", data=None),
+            dcc.Store(id="control-room-acted", data=0),
+            html.Div(t("cr.select_hint" if may_act else "cr.select_hint_view", lang), id="control-room-detail"),
+            *acting,
+        ],
+    )
 
 
 def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str, zone):
@@ -189,20 +255,36 @@ def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str
     if row["subject"]:
         lines.append(html.P(shown(subject_label(row["kind"], row["subject"], lang), DETAIL), className="long-text"))
     if row["case_no"]:
-        lines.append(dcc.Link([t("cr.open_case", lang), " ", html.Span(shown(row["case_no"], TITLE), className="case-no")],
-                              href=links.case_page(row["case_no"]), id="control-room-case-link"))
+        lines.append(
+            dcc.Link(
+                [t("cr.open_case", lang), " ", html.Span(shown(row["case_no"], TITLE), className="case-no")],
+                href=links.case_page(row["case_no"]),
+                id="control-room-case-link",
+            )
+        )
     lines.append(html.H4(t("cr.actions", lang)))
-    lines.append(html.Ul([
-        html.Li(f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {shown(actor_label(a['actor'], lang))}"
-                + (f"：{shown(note, DETAIL)}" if (note := action_note(a, row, lang)) else ""), className="long-text")
-        for a in actions
-    ], className="control-room-actions"))
+    lines.append(
+        html.Ul(
+            [
+                html.Li(
+                    f"{local(a['at'], zone)} {t('action.' + a['action'], lang)} · {shown(actor_label(a['actor'], lang))}"
+                    + (f"：{shown(note, DETAIL)}" if (note := action_note(a, row, lang)) else ""),
+                    className="long-text",
+                )
+                for a in actions
+            ],
+            className="control-room-actions",
+        )
+    )
     return lines
 
 
 def layout(services, scope: Scope, lang: str, query: dict):
     reference = services.reference.get()
-    return html.Div(className="control-room", children=[
-        board_block(lang, query, reference, scope),
-        action_panel(lang, scope.may_act),
-    ])
+    return html.Div(
+        className="control-room",
+        children=[
+            board_block(lang, query, reference, scope),
+            action_panel(lang, scope.may_act),
+        ],
+    )

@@ -4,6 +4,7 @@
 each stays. The board keeps polling while hidden, so a new red alarm still
 sounds and flashes, and the rotation jumps back to the board when one comes.
 """
+
 from __future__ import annotations
 
 from dash import dcc, html
@@ -25,9 +26,19 @@ def layout(services, scope, lang: str, query: dict):
         "wall": wall.wall_block(services, scope, lang, query, kiosk=True),
     }
     # Every block is present (their callbacks need their ids); only the chosen ones rotate.
-    return html.Div(id="kiosk", className="kiosk-page", children=[
-        dcc.Store(id="kiosk-views", data=views),
-        dcc.Interval(id="kiosk-rotate", interval=seconds * 1000),
-        *[html.Div(blocks[name], id=f"kiosk-view-{name}",
-                   className="kiosk-view" + (" active" if name == views[0] else "")) for name in VIEWS],
-    ])
+    return html.Div(
+        id="kiosk",
+        className="kiosk-page",
+        children=[
+            dcc.Store(id="kiosk-views", data=views),
+            dcc.Interval(id="kiosk-rotate", interval=seconds * 1000),
+            *[
+                html.Div(
+                    blocks[name],
+                    id=f"kiosk-view-{name}",
+                    className="kiosk-view" + (" active" if name == views[0] else ""),
+                )
+                for name in VIEWS
+            ],
+        ],
+    )

@@ -1,6 +1,7 @@
 """The KPI page (效能指标) for center managers: any date range, any part of their
 scope, with roll-ups by level, rankings of centers, departments, windows and
 staff, and weekly trends. :func:`report_view` draws an :class:`app.kpi.Report`."""
+
 from __future__ import annotations
 
 from dash import dcc, html
@@ -40,21 +41,37 @@ def cards(totals: Totals, overdue_open: int, lang: str, cut: int) -> list[tuple[
 
 
 def metric_columns(lang: str, cut: int) -> list[str]:
-    return [t("kpi.name", lang), t("kpi.completed", lang), t("kpi.on_time_rate", lang), t("kpi.early_rate", lang),
-            t("kpi.one_visit_rate", lang), t("kpi.satisfied_rate", lang, cut=cut)]
+    return [
+        t("kpi.name", lang),
+        t("kpi.completed", lang),
+        t("kpi.on_time_rate", lang),
+        t("kpi.early_rate", lang),
+        t("kpi.one_visit_rate", lang),
+        t("kpi.satisfied_rate", lang, cut=cut),
+    ]
 
 
 def metric_cells(name: str, totals: Totals) -> list[str]:
-    return [name, str(totals.completed), pct(totals.on_time_rate), pct(totals.early_rate),
-            pct(totals.one_visit_rate), pct(totals.satisfied_rate)]
+    return [
+        name,
+        str(totals.completed),
+        pct(totals.on_time_rate),
+        pct(totals.early_rate),
+        pct(totals.one_visit_rate),
+        pct(totals.satisfied_rate),
+    ]
 
 
 def _table(header: list[str], rows: list[list[str]], table_id: str):
     # Names are upstream text: each cell capped, the rest in its hover.
-    return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])),
-                       html.Tbody([html.Tr([html.Td(shown(c, CELL), title=tooltip(c, CELL)) for c in row])
-                                   for row in rows])],
-                      className="case-table", id=table_id)
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in header])),
+            html.Tbody([html.Tr([html.Td(shown(c, CELL), title=tooltip(c, CELL)) for c in row]) for row in rows]),
+        ],
+        className="case-table",
+        id=table_id,
+    )
 
 
 def trend_figure(report: Report, lang: str) -> dict:
@@ -62,18 +79,37 @@ def trend_figure(report: Report, lang: str) -> dict:
     weeks = [w.isoformat() for w, _ in report.trend]
     return {
         "data": [
-            {"type": "scatter", "mode": "lines+markers", "x": weeks, "y": [w.on_time_rate for _, w in report.trend],
-             "name": t("kpi.on_time_rate", lang)},
-            {"type": "scatter", "mode": "lines+markers", "x": weeks, "y": [w.satisfied_rate for _, w in report.trend],
-             "name": t("kpi.satisfied_rate", lang, cut=report.satisfied_score)},
-            {"type": "bar", "x": weeks, "y": [w.received for _, w in report.trend], "name": t("kpi.received", lang),
-             "yaxis": "y2", "opacity": 0.3},
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": weeks,
+                "y": [w.on_time_rate for _, w in report.trend],
+                "name": t("kpi.on_time_rate", lang),
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": weeks,
+                "y": [w.satisfied_rate for _, w in report.trend],
+                "name": t("kpi.satisfied_rate", lang, cut=report.satisfied_score),
+            },
+            {
+                "type": "bar",
+                "x": weeks,
+                "y": [w.received for _, w in report.trend],
+                "name": t("kpi.received", lang),
+                "yaxis": "y2",
+                "opacity": 0.3,
+            },
         ],
-        "layout": {"height": 320, "margin": {"l": 40, "r": 40, "t": 20, "b": 40},
-                   "yaxis": {"range": [0, 100], "title": {"text": "%"}},
-                   "yaxis2": {"overlaying": "y", "side": "right", "showgrid": False},
-                   "legend": {"orientation": "h"},
-                   "font": {"family": "Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"}},
+        "layout": {
+            "height": 320,
+            "margin": {"l": 40, "r": 40, "t": 20, "b": 40},
+            "yaxis": {"range": [0, 100], "title": {"text": "%"}},
+            "yaxis2": {"overlaying": "y", "side": "right", "showgrid": False},
+            "legend": {"orientation": "h"},
+            "font": {"family": "Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"},
+        },
     }
 
 
@@ -81,16 +117,36 @@ def report_view(report: Report, lang: str):
     cut = report.satisfied_score
     header = metric_columns(lang, cut)
     rollup_rows = [metric_cells("　" * r.depth + r.name, r.totals) for r in report.rollup]
-    rankings = [html.Div([html.H4(t(f"kpi.rank.{name}", lang)),
-                          _table(["#"] + header, [[str(i + 1)] + metric_cells(r.name, r.totals)
-                                                  for i, r in enumerate(report.rankings[name][:RANK_ROWS])],
-                                 f"kpi-rank-{name}")])
-                for name in ("center", "dept", "window", "staff")]
+    rankings = [
+        html.Div(
+            [
+                html.H4(t(f"kpi.rank.{name}", lang)),
+                _table(
+                    ["#"] + header,
+                    [
+                        [str(i + 1)] + metric_cells(r.name, r.totals)
+                        for i, r in enumerate(report.rankings[name][:RANK_ROWS])
+                    ],
+                    f"kpi-rank-{name}",
+                ),
+            ]
+        )
+        for name in ("center", "dept", "window", "staff")
+    ]
     return [
-        html.Div(className="kpi-cards", children=[
-            html.Div([html.Div(value, className="kpi-value", id=f"kpi-card-{key}"),
-                      html.Div(label, className="kpi-label")], className="kpi-card")
-            for key, label, value in cards(report.totals, report.overdue_open, lang, cut)]),
+        html.Div(
+            className="kpi-cards",
+            children=[
+                html.Div(
+                    [
+                        html.Div(value, className="kpi-value", id=f"kpi-card-{key}"),
+                        html.Div(label, className="kpi-label"),
+                    ],
+                    className="kpi-card",
+                )
+                for key, label, value in cards(report.totals, report.overdue_open, lang, cut)
+            ],
+        ),
         html.H3(t("kpi.trend" if report.trend_unit == "week" else "kpi.trend_month", lang)),
         dcc.Graph(id="kpi-trend", figure=trend_figure(report, lang), config={"displaylogo": False}),
         html.H3(t("kpi.rollup", lang)),
@@ -98,8 +154,14 @@ def report_view(report: Report, lang: str):
         html.H3(t("kpi.ranking", lang)),
         html.Div(rankings, className="kpi-rankings"),
         html.H3(t("kpi.definitions", lang)),
-        html.Ul([html.Li(t("kpi.def.on_time", lang)), html.Li(t("kpi.def.early", lang)),
-                 html.Li(t("kpi.def.correction", lang)), html.Li(t("kpi.def.satisfied", lang, cut=cut))]),
+        html.Ul(
+            [
+                html.Li(t("kpi.def.on_time", lang)),
+                html.Li(t("kpi.def.early", lang)),
+                html.Li(t("kpi.def.correction", lang)),
+                html.Li(t("kpi.def.satisfied", lang, cut=cut)),
+            ]
+        ),
     ]
 
 
@@ -117,16 +179,33 @@ def scope_options(reference: Reference, scope: Scope) -> list[dict]:
 
 def layout(services, scope: Scope, lang: str, query: dict):
     start, end = default_range(services.today())
-    return html.Div(className="kpi-page", children=[
-        html.H2(t("kpi.title", lang)),
-        html.Div(className="kpi-controls", children=[
-            html.Span(t("kpi.range", lang)),
-            dcc.DatePickerRange(id="kpi-range", start_date=query.get("from") or start.isoformat(),
-                                end_date=query.get("to") or end.isoformat(), display_format="YYYY-MM-DD"),
-            html.Span(t("kpi.scope", lang)),
-            dcc.Dropdown(id="kpi-scope", options=scope_options(services.reference.get(), scope),
-                         value=query.get("scope") or scope.scope_id, clearable=False, style={"width": "320px"}),
-            html.A(t("kpi.pdf", lang), id="kpi-pdf", href="/pdf/kpi.pdf", target="_blank", className="button-link"),
-        ]),
-        dcc.Loading(html.Div(id="kpi-content")),
-    ])
+    return html.Div(
+        className="kpi-page",
+        children=[
+            html.H2(t("kpi.title", lang)),
+            html.Div(
+                className="kpi-controls",
+                children=[
+                    html.Span(t("kpi.range", lang)),
+                    dcc.DatePickerRange(
+                        id="kpi-range",
+                        start_date=query.get("from") or start.isoformat(),
+                        end_date=query.get("to") or end.isoformat(),
+                        display_format="YYYY-MM-DD",
+                    ),
+                    html.Span(t("kpi.scope", lang)),
+                    dcc.Dropdown(
+                        id="kpi-scope",
+                        options=scope_options(services.reference.get(), scope),
+                        value=query.get("scope") or scope.scope_id,
+                        clearable=False,
+                        style={"width": "320px"},
+                    ),
+                    html.A(
+                        t("kpi.pdf", lang), id="kpi-pdf", href="/pdf/kpi.pdf", target="_blank", className="button-link"
+                    ),
+                ],
+            ),
+            dcc.Loading(html.Div(id="kpi-content")),
+        ],
+    )

@@ -1,4 +1,5 @@
 """The log-in page: plain HTML served by Flask, so it works before Dash loads."""
+
 from __future__ import annotations
 
 from markupsafe import escape
@@ -9,10 +10,13 @@ from app.i18n import t
 def login_html(lang: str, problem: str | None, target: str, csrf_token: str, minutes: int = 0) -> str:
     """The form; `problem` is why the last try did not log in: failed, locked, busy or expired."""
     other = "en" if lang != "en" else "zh"
-    error = (f'<p class="login-error" id="login-error">{escape(t("login." + problem, lang, minutes=minutes))}</p>'
-             if problem else "")
+    error = (
+        f'<p class="login-error" id="login-error">{escape(t("login." + problem, lang, minutes=minutes))}</p>'
+        if problem
+        else ""
+    )
     return f"""<!doctype html>
-<html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
+<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(t("login.title", lang))} · {escape(t("app.title", lang))}</title>
 <link rel="stylesheet" href="/assets/supervise.css"></head>

@@ -2,6 +2,7 @@
 
 In kiosk mode (``?kiosk``) the frame hides itself and the page goes dark.
 """
+
 from __future__ import annotations
 
 from dash import dcc, html
@@ -23,24 +24,40 @@ def shell_layout(services):
         html.A(t("nav.kiosk", lang), href="/?kiosk", id="shell-nav-kiosk"),
     ]
     user = html.Span(current_user.name if current_user.is_authenticated else "", id="shell-user")
-    return html.Div(id="shell-root", className="shell", children=[
-        dcc.Location(id="shell-url", refresh=False),
-        html.Header(id="shell-header", className="shell-header", children=[
-            html.Span(t("app.title", lang), className="shell-title"),
-            html.Nav(nav, className="shell-nav"),
-            html.Span(className="shell-spacer"),
-            user,
-            html.A(t("nav.language", lang), href=f"/lang/{other}", id="shell-language", className="shell-link"),
-            # A POST with the CSRF token: a link (GET) could log anybody out from any page that embeds it.
-            html.Form(action="/logout", method="POST", id="shell-logout-form", className="shell-logout-form", children=[
-                dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="shell-logout-token"),
-                html.Button(t("nav.logout", lang), type="submit", id="shell-logout", className="shell-link"),
-            ]),
-        ]),
-        html.Div(id="shell-banner", className="shell-banner"),
-        dcc.Interval(id="shell-banner-poll", interval=30_000),
-        html.Main(id="shell-page", className="shell-page"),
-    ])
+    return html.Div(
+        id="shell-root",
+        className="shell",
+        children=[
+            dcc.Location(id="shell-url", refresh=False),
+            html.Header(
+                id="shell-header",
+                className="shell-header",
+                children=[
+                    html.Span(t("app.title", lang), className="shell-title"),
+                    html.Nav(nav, className="shell-nav"),
+                    html.Span(className="shell-spacer"),
+                    user,
+                    html.A(t("nav.language", lang), href=f"/lang/{other}", id="shell-language", className="shell-link"),
+                    # A POST with the CSRF token: a link (GET) could log anybody out from any page that embeds it.
+                    html.Form(
+                        action="/logout",
+                        method="POST",
+                        id="shell-logout-form",
+                        className="shell-logout-form",
+                        children=[
+                            dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="shell-logout-token"),
+                            html.Button(
+                                t("nav.logout", lang), type="submit", id="shell-logout", className="shell-link"
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(id="shell-banner", className="shell-banner"),
+            dcc.Interval(id="shell-banner-poll", interval=30_000),
+            html.Main(id="shell-page", className="shell-page"),
+        ],
+    )
 
 
 def not_found(lang: str):

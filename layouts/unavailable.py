@@ -1,4 +1,5 @@
 """The page a request gets while a database is down: plain HTML served by Flask, no Dash."""
+
 from __future__ import annotations
 
 from markupsafe import escape
@@ -8,7 +9,7 @@ from app.i18n import t
 
 def unavailable_html(lang: str) -> str:
     return f"""<!doctype html>
-<html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
+<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="15">
 <title>{escape(t("unavailable.title", lang))} · {escape(t("app.title", lang))}</title>

@@ -6,6 +6,7 @@ from the thumbnails the camera workers keep in Redis) every couple of seconds
 with a short request, and only the one focused tile plays live (fragmented MP4,
 MJPEG as fallback). Sixteen tiles thus cost one long connection, not sixteen.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -40,13 +41,21 @@ def tiles(reference: Reference, scope: Scope, camera_ids: list[str], lang: str):
     for camera_id in chosen:
         window = reference.windows[reference.cameras[camera_id].window_id]
         name = f"{reference.center_name(window.center_id)} {window.label}"
-        children.append(html.Div(
-            id={"type": "wall-tile", "camera": camera_id}, className="wall-tile",
-            **{"data-camera": camera_id}, children=[
-                html.Img(src=f"/video/{quote(camera_id, safe='')}/snapshot.jpg", className="wall-snapshot",
-                         alt=shown(camera_id, LABEL)),
-                html.Span(shown(name, LABEL), className="wall-label", title=tooltip(name, LABEL)),
-            ]))
+        children.append(
+            html.Div(
+                id={"type": "wall-tile", "camera": camera_id},
+                className="wall-tile",
+                **{"data-camera": camera_id},
+                children=[
+                    html.Img(
+                        src=f"/video/{quote(camera_id, safe='')}/snapshot.jpg",
+                        className="wall-snapshot",
+                        alt=shown(camera_id, LABEL),
+                    ),
+                    html.Span(shown(name, LABEL), className="wall-label", title=tooltip(name, LABEL)),
+                ],
+            )
+        )
     return children
 
 
@@ -54,14 +63,20 @@ def wall_block(services, scope: Scope, lang: str, query: dict, kiosk: bool = Fal
     reference = services.reference.get()
     options = camera_options(reference, scope)
     wanted = [c for c in (query.get("cameras") or "").split(",") if c] or [o["value"] for o in options[:DEFAULT_TILES]]
-    return html.Div(className="wall", children=[
-        html.Div(className="hidden" if kiosk else "wall-controls", children=[
-            html.Span(t("wall.cameras", lang, n=MAX_TILES)),
-            dcc.Dropdown(id="wall-cameras", options=options, value=wanted, multi=True),
-            html.P(t("wall.focus", lang)),
-        ]),
-        html.Div(id="wall-grid", className="wall-grid", **{"data-interval": str(SNAPSHOT_SECONDS)}),
-    ])
+    return html.Div(
+        className="wall",
+        children=[
+            html.Div(
+                className="hidden" if kiosk else "wall-controls",
+                children=[
+                    html.Span(t("wall.cameras", lang, n=MAX_TILES)),
+                    dcc.Dropdown(id="wall-cameras", options=options, value=wanted, multi=True),
+                    html.P(t("wall.focus", lang)),
+                ],
+            ),
+            html.Div(id="wall-grid", className="wall-grid", **{"data-interval": str(SNAPSHOT_SECONDS)}),
+        ],
+    )
 
 
 def layout(services, scope: Scope, lang: str, query: dict):

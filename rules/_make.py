@@ -25,15 +25,19 @@ T = TypeVar("T")
 def maker(cls: type[T]) -> Callable[..., T]:
     """A function f(*fields) returning the instance cls(*fields) would, built faster."""
     names = tuple(f.name for f in dataclasses.fields(cls))
-    if not (cls.__dataclass_params__.frozen and getattr(cls, "__slots__", None) == names
-            and cls.__bases__ == (object,) and not hasattr(cls, "__post_init__")):  # fmt: skip
+    if not (
+        cls.__dataclass_params__.frozen
+        and getattr(cls, "__slots__", None) == names
+        and cls.__bases__ == (object,)
+        and not hasattr(cls, "__post_init__")
+    ):
         raise TypeError(f"maker: {cls.__name__} is not a frozen slots dataclass without base or __post_init__")
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": names, "__module__": cls.__module__})
     args = ", ".join(names)
     stores = "".join(f"    self.{name} = {name}\n" for name in names)
     source = f"def make_{cls.__name__}({args}):\n    self = twin()\n{stores}    self.__class__ = cls\n    return self\n"
     scope: dict = {"twin": twin, "cls": cls}
-    exec(source, scope)  # noqa: S102 - code built from the dataclass's own field names, as dataclasses does
+    exec(source, scope)
     make = scope[f"make_{cls.__name__}"]
     make.__doc__ = f"{cls.__name__}(*fields), built without the frozen __setattr__ (rules._make)."
     return make

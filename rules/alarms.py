@@ -140,13 +140,33 @@ class Change:
     stored: StoredAlarm | None
 
 
-def make_fact(kind: str, *, case_no: str | None, subject: str, fired_at: datetime, ended_at: datetime | None,
-              due: date | None, place: tuple[str | None, str | None, str | None, str | None],
-              camera_id: str | None = None) -> AlarmFact:  # fmt: skip
+def make_fact(
+    kind: str,
+    *,
+    case_no: str | None,
+    subject: str,
+    fired_at: datetime,
+    ended_at: datetime | None,
+    due: date | None,
+    place: tuple[str | None, str | None, str | None, str | None],
+    camera_id: str | None = None,
+) -> AlarmFact:
     """An AlarmFact of `kind`, its level from KINDS; place = (center, dept, window, staff)."""
     center_id, dept_id, window_id, staff_id = place
-    return AlarmFact(kind, KINDS[kind].level, case_no, subject, fired_at, ended_at, due,
-                     center_id, dept_id, window_id, staff_id, camera_id)  # fmt: skip
+    return AlarmFact(
+        kind,
+        KINDS[kind].level,
+        case_no,
+        subject,
+        fired_at,
+        ended_at,
+        due,
+        center_id,
+        dept_id,
+        window_id,
+        staff_id,
+        camera_id,
+    )
 
 
 def reconcile(
@@ -200,7 +220,11 @@ def _follow(alarm: StoredAlarm | None, fact: AlarmFact, now: datetime) -> list[C
         return [_change("reopened", alarm, _reopen_at(alarm, fact, now), AlarmState.OPEN, None, fact)]
     if alarm.closed_reason is ClosedReason.RETRACTED:
         reopened = _change("reopened", alarm, _reopen_at(alarm, fact, now), AlarmState.OPEN, None, fact)
-        return [reopened, _change("closed", alarm, fact.ended_at, AlarmState.CLOSED, closed, fact)] if ended else [reopened]
+        return (
+            [reopened, _change("closed", alarm, fact.ended_at, AlarmState.CLOSED, closed, fact)]
+            if ended
+            else [reopened]
+        )
     return []
 
 

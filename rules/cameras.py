@@ -34,5 +34,13 @@ def camera_offline(
     if fired_at > now or (frames_back_at is not None and frames_back_at < fired_at):
         return None
     ended_at = frames_back_at if frames_back_at is not None and frames_back_at <= now else None
-    return make_fact("camera_offline", case_no=None, subject=last_frame_at.isoformat(), fired_at=fired_at,
-                     ended_at=ended_at, due=None, place=place, camera_id=camera_id)  # fmt: skip
+    return make_fact(
+        "camera_offline",
+        case_no=None,
+        subject=last_frame_at.isoformat(),
+        fired_at=fired_at,
+        ended_at=ended_at,
+        due=None,
+        place=place,
+        camera_id=camera_id,
+    )

@@ -52,8 +52,10 @@ class Item:
             raise ValueError(f"item {self.item_code}: negative time limit")
         for name in ("promised_days", "statutory_days", "warn_days"):
             if getattr(self, name) > MAX_DAYS:
-                raise ValueError(f"item {self.item_code}: {name} {getattr(self, name)} is more than the {MAX_DAYS} "
-                                 "days (ten years) any time limit may be")
+                raise ValueError(
+                    f"item {self.item_code}: {name} {getattr(self, name)} is more than the {MAX_DAYS} "
+                    "days (ten years) any time limit may be"
+                )
         # NUMERIC may arrive as a float (SQLite): compare fees as the decimal it was written as
         object.__setattr__(self, "fee_yuan", Decimal(str(self.fee_yuan)))
 
@@ -149,8 +151,9 @@ def judge_case(
     return _judge(events, item, calendar, now, tz, _times(tz, None), one_zone)
 
 
-def _judge(events: list[Event], item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo, times: _Times,
-           one_zone: bool) -> CaseJudgement | None:  # fmt: skip
+def _judge(
+    events: list[Event], item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo, times: _Times, one_zone: bool
+) -> CaseJudgement | None:
     history = _read(events, now, one_zone)
     if history is None:
         return None
@@ -220,8 +223,16 @@ class _Times:
             if local.utcoffset() != local.replace(fold=1).utcoffset():
                 raise _NotSimple(day)
             shown = local.astimezone(self.shown_in)
-            found = _Midnight(shown.year, shown.month, shown.day, shown.hour, shown.minute, shown.second,
-                              shown.microsecond, self.shown_in)  # fmt: skip
+            found = _Midnight(
+                shown.year,
+                shown.month,
+                shown.day,
+                shown.hour,
+                shown.minute,
+                shown.second,
+                shown.microsecond,
+                self.shown_in,
+            )
             found.local = local
         if len(self.midnights) >= 100_000:  # a few hundred years of days: never, but bounded
             self.midnights.clear()
@@ -305,11 +316,27 @@ _SORT_KEY = itemgetter(0)
 class _Judge:
     """One judgement. Instants it compares may be `_Midnight`s; what it shows goes through `_out`."""
 
-    __slots__ = ("h", "item", "cal", "now", "tz", "midnight", "midnight_after", "place", "facts", "clocks",
-                 "upcoming", "deemed", "start", "opened", "special_moves")  # fmt: skip
+    __slots__ = (
+        "h",
+        "item",
+        "cal",
+        "now",
+        "tz",
+        "midnight",
+        "midnight_after",
+        "place",
+        "facts",
+        "clocks",
+        "upcoming",
+        "deemed",
+        "start",
+        "opened",
+        "special_moves",
+    )
 
-    def __init__(self, history: CaseHistory, item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo,
-                 times: _Times):  # fmt: skip
+    def __init__(
+        self, history: CaseHistory, item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo, times: _Times
+    ):
         self.h, self.item, self.cal, self.now, self.tz = history, item, calendar, now, tz
         self.midnight, self.midnight_after = times.midnight, times.midnight_after
         self.place = _case_place(history, item)
@@ -331,10 +358,30 @@ class _Judge:
         promise = statutory = None
         if self.start is not None:
             moves = self._main_moves()
-            promise = self._clock("promise", self.start, self.opened, item.promised_days, item.day_unit,
-                                  moves, end_at, self.place, "promise_overdue", "")  # fmt: skip
-            statutory = self._clock("statutory", self.start, self.opened, item.statutory_days,
-                                    item.day_unit, moves, end_at, self.place, "statutory_overdue", "")  # fmt: skip
+            promise = self._clock(
+                "promise",
+                self.start,
+                self.opened,
+                item.promised_days,
+                item.day_unit,
+                moves,
+                end_at,
+                self.place,
+                "promise_overdue",
+                "",
+            )
+            statutory = self._clock(
+                "statutory",
+                self.start,
+                self.opened,
+                item.statutory_days,
+                item.day_unit,
+                moves,
+                end_at,
+                self.place,
+                "statutory_overdue",
+                "",
+            )
             self._promise_warning(promise)
         self._steps()
         self._specials()
@@ -391,8 +438,21 @@ class _Judge:
         if end is not None and (stop is None or end.occurred_at < stop):
             stop = end.occurred_at
         self.deemed = (stop is None and self.now >= fire) or (stop is not None and stop >= fire)
-        self.clocks.append(_new_clock("receipt", received_on, due, stop, self.place[1], "working",
-                                      RECEIPT_DAYS, 0, 0, _out(fire) if self.deemed else None, self.cal))  # fmt: skip
+        self.clocks.append(
+            _new_clock(
+                "receipt",
+                received_on,
+                due,
+                stop,
+                self.place[1],
+                "working",
+                RECEIPT_DAYS,
+                0,
+                0,
+                _out(fire) if self.deemed else None,
+                self.cal,
+            )
+        )
         if self.deemed:
             self._fact("receipt_unprocessed", "", fire, stop, due, self.place)
         elif stop is None:
@@ -464,8 +524,18 @@ class _Judge:
         for span in self.h.steps:
             place = _event_place(span.started, self.place, own_desk=True)
             stop = _earliest(self._at(span.ended), end_at)
-            self._clock(f"step:{span.id}", self._date(span.started), span.started.occurred_at, span.limit_days,
-                        "working", moves, stop, place, "step_overdue", span.id)  # fmt: skip
+            self._clock(
+                f"step:{span.id}",
+                self._date(span.started),
+                span.started.occurred_at,
+                span.limit_days,
+                "working",
+                moves,
+                stop,
+                place,
+                "step_overdue",
+                span.id,
+            )
 
     def _specials(self) -> None:
         """Special-procedure clocks (特别程序, 第45条): add_working(date(special_started), limit_days)."""
@@ -473,8 +543,18 @@ class _Judge:
         for span in self.h.specials:
             place = _event_place(span.started, self.place, own_desk=True)
             stop = _earliest(self._at(span.ended), end_at)
-            self._clock(f"special:{span.id}", self._date(span.started), span.started.occurred_at, span.limit_days,
-                        "working", [], stop, place, "special_overdue", span.id)  # fmt: skip
+            self._clock(
+                f"special:{span.id}",
+                self._date(span.started),
+                span.started.occurred_at,
+                span.limit_days,
+                "working",
+                [],
+                stop,
+                place,
+                "special_overdue",
+                span.id,
+            )
 
     def _delivery(self) -> None:
         """Delivery clock (送达, 第44条): an approved completion is delivered by add_working(date, 10)."""
@@ -482,8 +562,18 @@ class _Judge:
         if end is None or end.kind != "completed" or end.payload["result"] != "approved":
             return
         place = _event_place(end, self.place)
-        self._clock("delivery", self._date(end), end.occurred_at, DELIVERY_DAYS, "working", [],
-                    self._at(self.h.delivered), place, "delivery_overdue", "")  # fmt: skip
+        self._clock(
+            "delivery",
+            self._date(end),
+            end.occurred_at,
+            DELIVERY_DAYS,
+            "working",
+            [],
+            self._at(self.h.delivered),
+            place,
+            "delivery_overdue",
+            "",
+        )
 
     # -- event-driven alarms -------------------------------------------------------------------
 
@@ -494,15 +584,17 @@ class _Judge:
             return
         receipt = self.clocks[0]
         if self._date(notices[0]) > receipt.due:
-            self._fact("correction_late", "", notices[0].occurred_at, None, receipt.due,
-                       _event_place(notices[0], self.place))  # fmt: skip
+            self._fact(
+                "correction_late", "", notices[0].occurred_at, None, receipt.due, _event_place(notices[0], self.place)
+            )
         seen = set()
         for notice in notices[1:]:  # 一次性告知: a second notice breaks it
             subject = self._date(notice).isoformat()
             if subject not in seen:
                 seen.add(subject)
-                self._fact("correction_repeated", subject, notice.occurred_at, None, None,
-                           _event_place(notice, self.place))  # fmt: skip
+                self._fact(
+                    "correction_repeated", subject, notice.occurred_at, None, None, _event_place(notice, self.place)
+                )
 
     def _fee(self) -> None:
         """fee_violation: completed.fee_charged above the item's standard fee."""
@@ -515,8 +607,14 @@ class _Judge:
 
     def _anomalies(self) -> None:
         for anomaly in self.h.anomalies:
-            self._fact("procedure_anomaly", anomaly.reason, anomaly.event.occurred_at, None, None,
-                       _event_place(anomaly.event, self.place))  # fmt: skip
+            self._fact(
+                "procedure_anomaly",
+                anomaly.reason,
+                anomaly.event.occurred_at,
+                None,
+                None,
+                _event_place(anomaly.event, self.place),
+            )
 
     # -- clocks -------------------------------------------------------------------------------
 
@@ -537,12 +635,26 @@ class _Judge:
             self._fact(kind, subject, fired_at, stop, due, place)
         elif overdue is not None:
             self.upcoming.append(overdue[0])
-        self.clocks.append(_new_clock(name, start, run.due_now(), stop, place[1], unit, limit, run.extension_days,
-                                      run.paused_days, _out(fired_at), self.cal))  # fmt: skip
+        self.clocks.append(
+            _new_clock(
+                name,
+                start,
+                run.due_now(),
+                stop,
+                place[1],
+                unit,
+                limit,
+                run.extension_days,
+                run.paused_days,
+                _out(fired_at),
+                self.cal,
+            )
+        )
         return run
 
-    def _run(self, start: date, opened: datetime, limit: int, unit: str, moves: list[_Move],
-             stop: datetime | None) -> _Run:  # fmt: skip
+    def _run(
+        self, start: date, opened: datetime, limit: int, unit: str, moves: list[_Move], stop: datetime | None
+    ) -> _Run:
         """Play the moves on a clock opened at `opened`; moves after it stopped or ran out are ignored."""
         run = _Run(start, limit, unit, [], stop)
         counted: set[int] = set()  # the specials (by start event id) that pause this clock
@@ -589,8 +701,20 @@ class _Judge:
 
     def _fact(self, kind, subject, fired_at, ended_at, due, place) -> None:
         center_id, dept_id, window_id, staff_id = place
-        fact = _new_fact(kind, _LEVELS[kind], self.h.received.case_no, subject, _out(fired_at), _out(ended_at), due,
-                         center_id, dept_id, window_id, staff_id, None)  # fmt: skip
+        fact = _new_fact(
+            kind,
+            _LEVELS[kind],
+            self.h.received.case_no,
+            subject,
+            _out(fired_at),
+            _out(ended_at),
+            due,
+            center_id,
+            dept_id,
+            window_id,
+            staff_id,
+            None,
+        )
         self.facts.append(((fired_at, kind, subject), fact))
 
     def _date(self, event: Event) -> date:

@@ -122,20 +122,31 @@ def check_row(
     # JSON text of an object) is judged here in one go; any doubt, and the row takes the full
     # path below, which says why. (`kind` is one of KINDS here, so it holds no NUL.)
     if (
-        type(occurred_at) is datetime and type(recorded_at) is datetime
-        and type(case_no) is str and type(kind) is str and kind in _FIELD_CHECKS
-        and type(occurred_at.tzinfo) in _OFFSET_ALWAYS and type(recorded_at.tzinfo) in _OFFSET_ALWAYS
-        and case_no.strip() and _NUL not in case_no and len(case_no) <= MAX_ID_CHARS
+        type(occurred_at) is datetime
+        and type(recorded_at) is datetime
+        and type(case_no) is str
+        and type(kind) is str
+        and kind in _FIELD_CHECKS
+        and type(occurred_at.tzinfo) in _OFFSET_ALWAYS
+        and type(recorded_at.tzinfo) in _OFFSET_ALWAYS
+        and case_no.strip()
+        and _NUL not in case_no
+        and len(case_no) <= MAX_ID_CHARS
         and occurred_at - recorded_at <= MAX_FUTURE_SKEW
-        and FIRST_YEAR <= occurred_at.year <= LAST_YEAR and FIRST_YEAR <= recorded_at.year <= LAST_YEAR
-        and (source_system is None or type(source_system) is str and _NUL not in source_system
-             and len(source_system) <= MAX_ID_CHARS)
+        and FIRST_YEAR <= occurred_at.year <= LAST_YEAR
+        and FIRST_YEAR <= recorded_at.year <= LAST_YEAR
+        and (
+            source_system is None
+            or type(source_system) is str
+            and _NUL not in source_system
+            and len(source_system) <= MAX_ID_CHARS
+        )
         and (center_id is None or type(center_id) is str and _NUL not in center_id and len(center_id) <= MAX_ID_CHARS)
         and (dept_id is None or type(dept_id) is str and _NUL not in dept_id and len(dept_id) <= MAX_ID_CHARS)
         and (window_id is None or type(window_id) is str and _NUL not in window_id and len(window_id) <= MAX_ID_CHARS)
         and (staff_id is None or type(staff_id) is str and _NUL not in staff_id and len(staff_id) <= MAX_ID_CHARS)
         and (item_code is None or type(item_code) is str and _NUL not in item_code and len(item_code) <= MAX_ID_CHARS)
-    ):  # fmt: skip
+    ):
         body = None
         if type(payload) is str:
             if "\\u" not in payload or _SUSPECT_ESCAPE.search(payload) is None:  # else the full path looks
@@ -147,17 +158,43 @@ def check_row(
                     body = None
         elif payload is None:
             body = {}
-        if type(body) is dict and _FIELD_CHECKS[kind](body) and (
-            kind != "received" or (item_code and item_code in known_items)
-        ):  # fmt: skip
+        if (
+            type(body) is dict
+            and _FIELD_CHECKS[kind](body)
+            and (kind != "received" or (item_code and item_code in known_items))
+        ):
             # text columns are text or NULL already: as the full path would pass them
-            return _new_event(event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id,
-                              dept_id, window_id, staff_id, item_code, body)  # fmt: skip
+            return _new_event(
+                event_id,
+                case_no,
+                kind,
+                occurred_at,
+                recorded_at,
+                source_system,
+                center_id,
+                dept_id,
+                window_id,
+                staff_id,
+                item_code,
+                body,
+            )
     try:
         return _check(
-            event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id,
-            dept_id, window_id, staff_id, item_code, payload, known_items, tz,
-        )  # fmt: skip
+            event_id,
+            case_no,
+            kind,
+            occurred_at,
+            recorded_at,
+            source_system,
+            center_id,
+            dept_id,
+            window_id,
+            staff_id,
+            item_code,
+            payload,
+            known_items,
+            tz,
+        )
     except _Bad as bad:
         return Rejection(event_id, str(bad))
 
@@ -167,23 +204,44 @@ class _Bad(Exception):
 
 
 def _check(
-    event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id,
-    dept_id, window_id, staff_id, item_code, payload, known_items, tz,
-) -> Event:  # fmt: skip
+    event_id,
+    case_no,
+    kind,
+    occurred_at,
+    recorded_at,
+    source_system,
+    center_id,
+    dept_id,
+    window_id,
+    staff_id,
+    item_code,
+    payload,
+    known_items,
+    tz,
+) -> Event:
     if case_no is None or (isinstance(case_no, str) and not case_no.strip()):
         raise _Bad("case_no is NULL")
     if not isinstance(case_no, str):
         raise _Bad(f"case_no {_show(case_no)} is not {'UTF-8 ' if _not_utf8(case_no) else ''}text")
-    for column, value in (("case_no", case_no), ("kind", kind), ("source_system", source_system),
-                          ("center_id", center_id), ("dept_id", dept_id), ("window_id", window_id),
-                          ("staff_id", staff_id), ("item_code", item_code)):  # fmt: skip
+    for column, value in (
+        ("case_no", case_no),
+        ("kind", kind),
+        ("source_system", source_system),
+        ("center_id", center_id),
+        ("dept_id", dept_id),
+        ("window_id", window_id),
+        ("staff_id", staff_id),
+        ("item_code", item_code),
+    ):
         if isinstance(value, str) and _NUL in value:
             raise _Bad(f"{column} {_show(value)} holds a NUL character, which cannot be stored")
         if _not_utf8(value):  # what a reader hands on for text that is not UTF-8
             raise _Bad(f"{column} {_show(value)} is not UTF-8 text")
         if _too_long(value):
-            raise _Bad(f"{column} {_show(value)} is {len(value):,} characters long, longer than any id or code "
-                       f"may be (at most {MAX_ID_CHARS})")
+            raise _Bad(
+                f"{column} {_show(value)} is {len(value):,} characters long, longer than any id or code "
+                f"may be (at most {MAX_ID_CHARS})"
+            )
     if kind is None:
         raise _Bad("kind is NULL")
     if kind not in KINDS:
@@ -199,7 +257,9 @@ def _check(
         )
     for column, moment in (("occurred_at", occurred), ("recorded_at", recorded)):
         if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-            raise _Bad(f"{column} {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a case can fall in")
+            raise _Bad(
+                f"{column} {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a case can fall in"
+            )
     body = _payload(payload)
     _check_fields(kind, body)
     if kind == "received":
@@ -209,7 +269,11 @@ def _check(
             raise _Bad(f"received with unknown item_code {item_code!r}")
     # Positional, and text that is text already passed as is: this runs once per row.
     return _new_event(
-        event_id, case_no, kind, occurred, recorded,
+        event_id,
+        case_no,
+        kind,
+        occurred,
+        recorded,
         source_system if source_system is None or isinstance(source_system, str) else str(source_system),
         center_id if center_id is None or isinstance(center_id, str) else str(center_id),
         dept_id if dept_id is None or isinstance(dept_id, str) else str(dept_id),
@@ -217,7 +281,7 @@ def _check(
         staff_id if staff_id is None or isinstance(staff_id, str) else str(staff_id),
         item_code if item_code is None or isinstance(item_code, str) else str(item_code),
         body,
-    )  # fmt: skip
+    )
 
 
 def _not_utf8(value: object) -> bool:
@@ -287,8 +351,10 @@ def _payload(payload: object) -> dict[str, Any]:
         if "\\u0000" in text and _holds_nul(payload):
             raise _Bad(f"payload holds a NUL character (\\u0000), which cannot be stored: {_show(text)}")
         if "\\u" in text and _holds_surrogate(payload):
-            raise _Bad(f"payload holds a lone surrogate (\\ud800-\\udfff), which is no character and cannot be "
-                       f"stored: {_show(text)}")
+            raise _Bad(
+                f"payload holds a lone surrogate (\\ud800-\\udfff), which is no character and cannot be "
+                f"stored: {_show(text)}"
+            )
     elif _holds_nul(payload):
         raise _Bad("payload holds a NUL character, which cannot be stored")
     elif _holds_surrogate(payload):
@@ -296,7 +362,6 @@ def _payload(payload: object) -> dict[str, Any]:
     if not isinstance(payload, Mapping):
         raise _Bad(f"payload is a JSON {_json_type(payload)}, not an object")
     return dict(payload)
-
 
 
 def _holds_nul(value: object) -> bool:
@@ -427,19 +492,25 @@ def _check_fields(kind: str, body: dict[str, Any]) -> None:
             raise _Bad(f"payload lacks required field {name!r} for kind {kind}")
         if not ok(body[name]):
             if isinstance(body[name], str) and _too_long(body[name]):
-                raise _Bad(f"payload field {name!r} for kind {kind} is {len(body[name]):,} characters long, longer "
-                           f"than any id may be (at most {MAX_ID_CHARS}): {_show(body[name])}")
+                raise _Bad(
+                    f"payload field {name!r} for kind {kind} is {len(body[name]):,} characters long, longer "
+                    f"than any id may be (at most {MAX_ID_CHARS}): {_show(body[name])}"
+                )
             if _too_many_days(body[name]):
-                raise _Bad(f"payload field {name!r} for kind {kind} is {_show(body[name])} days, more than the "
-                           f"{MAX_DAYS} (ten years) any time limit may be")
+                raise _Bad(
+                    f"payload field {name!r} for kind {kind} is {_show(body[name])} days, more than the "
+                    f"{MAX_DAYS} (ten years) any time limit may be"
+                )
             raise _Bad(f"payload field {name!r} for kind {kind} must be {wanted}, got {_show(body[name])}")
     if kind == "completed" and body.get("fee_charged") is not None:
         fee = fee_charged(body)
         if fee is None:
             raise _Bad(f"payload field 'fee_charged' must be a number >= 0, got {_show(body['fee_charged'])}")
         if fee > MAX_FEE:
-            raise _Bad(f"payload field 'fee_charged' is {_show(body['fee_charged'])} yuan, more than any fee "
-                       f"may be (at most {MAX_FEE:,} yuan, what the catalogue's fee column holds)")
+            raise _Bad(
+                f"payload field 'fee_charged' is {_show(body['fee_charged'])} yuan, more than any fee "
+                f"may be (at most {MAX_FEE:,} yuan, what the catalogue's fee column holds)"
+            )
 
 
 def fee_charged(payload: Mapping[str, Any]) -> Decimal | None:

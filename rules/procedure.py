@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from operator import attrgetter
 from datetime import datetime
+from operator import attrgetter
 
 from rules._make import maker
 from rules.events import Event, duplicate_key
@@ -204,13 +204,24 @@ def _read(events: list[Event], now: datetime, one_zone: bool) -> CaseHistory | N
     if received is None:
         return None
     return _new_history(
-        received, tuple(timeline), first_answer, accepted, tuple(notices), end, _spans(steps), _spans(specials),
-        tuple(extensions), delivered, tuple([_new_anomaly(reason, event) for reason, event in anomalies.items()]),
-    )  # fmt: skip
+        received,
+        tuple(timeline),
+        first_answer,
+        accepted,
+        tuple(notices),
+        end,
+        _spans(steps),
+        _spans(specials),
+        tuple(extensions),
+        delivered,
+        tuple([_new_anomaly(reason, event) for reason, event in anomalies.items()]),
+    )
 
 
 _NOT_AFTER_END = frozenset(ENDING_KINDS + ("accepted", "received"))
 
 
 def _spans(spans: dict[str, list]) -> tuple[Span, ...]:
-    return tuple([_new_span(span_id, start, end, start.payload["limit_days"]) for span_id, (start, end) in spans.items()])
+    return tuple(
+        [_new_span(span_id, start, end, start.payload["limit_days"]) for span_id, (start, end) in spans.items()]
+    )

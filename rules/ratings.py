@@ -48,8 +48,15 @@ def low_satisfaction(rating: Rating, rectified_at: datetime | None = None) -> Al
     """low_satisfaction (warning): a rating below 60, fired when given, ended by its rectification."""
     if not rating.low:
         return None
-    return make_fact("low_satisfaction", case_no=rating.case_no, subject=rating.subject, fired_at=rating.rated_at,
-                     ended_at=rectified_at, due=None, place=rating._place())  # fmt: skip
+    return make_fact(
+        "low_satisfaction",
+        case_no=rating.case_no,
+        subject=rating.subject,
+        fired_at=rating.rated_at,
+        ended_at=rectified_at,
+        due=None,
+        place=rating._place(),
+    )
 
 
 def rectification_overdue(
@@ -67,5 +74,12 @@ def rectification_overdue(
     if fired_at > now or (rectified_at is not None and rectified_at < fired_at):
         return None
     ended_at = rectified_at if rectified_at is not None and rectified_at <= now else None
-    return make_fact("rectification_overdue", case_no=rating.case_no, subject=rating.subject, fired_at=fired_at,
-                     ended_at=ended_at, due=due, place=rating._place())  # fmt: skip
+    return make_fact(
+        "rectification_overdue",
+        case_no=rating.case_no,
+        subject=rating.subject,
+        fired_at=fired_at,
+        ended_at=ended_at,
+        due=due,
+        place=rating._place(),
+    )

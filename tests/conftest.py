@@ -6,9 +6,11 @@ avoid the SUPERVISE_ prefix, which start-up checks for typos). When a service
 is down the test is skipped, loudly: a warning per test and a banner at the end.
 In CI (CI=true) a missing service is a failure, never a skip.
 """
+
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 import warnings
 from pathlib import Path
@@ -89,3 +91,12 @@ def redis_url():
 def sqlite_url(tmp_path: Path) -> str:
     """SQLAlchemy URL of a SQLite file in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Debian's chromium; in CI a missing browser is a failure, locally a loud skip."""
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    if path is None:
+        _service_missing("chromium (apt-get install chromium)", FileNotFoundError("not installed"))
+    return path

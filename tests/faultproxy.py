@@ -18,6 +18,7 @@ proxies cheaply. Use it as a context manager::
         ...
         proxy.cut(); time.sleep(60); proxy.heal()
 """
+
 from __future__ import annotations
 
 import selectors
@@ -60,7 +61,7 @@ class FaultProxy:
         self.connections = 0  # accepted so far, for tests that check a client reconnected
 
     # --- what tests call -------------------------------------------------
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._selector.register(self._listener, selectors.EVENT_READ, "accept")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._thread.start()
@@ -85,7 +86,7 @@ class FaultProxy:
         self._wake_r.close()
         self._wake_w.close()
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -4,6 +4,7 @@ Numbers 1–15 are claimed with a lock key in database 0, so concurrent runs
 (other engineers, CI jobs, benchmarks) never share one; a database that
 already holds keys is someone else's and is passed over. It is flushed after.
 """
+
 from __future__ import annotations
 
 import uuid

@@ -7,6 +7,7 @@ for a database that cannot be reached, after SUPERVISE_DB_START_WAIT), with exit
 2, no traceback, no password, and its last line saying what to fix. Nothing is
 committed before a missing table is found.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,14 @@ PASSWORD = "s3cret-pw"
 
 def _run(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SUPERVISE_")}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=base | env, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _refused(result: subprocess.CompletedProcess, *words: str) -> str:
@@ -63,29 +70,50 @@ COMMANDS = [
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
 def test_an_unreadable_database_url_is_one_line_for_every_command(tmp_path, exchange_url, command):
     # A slash short after the scheme.
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": exchange_url,
-                   "SUPERVISE_DB_URL": f"postgresql+psycopg//postgres:{PASSWORD}@127.0.0.1/x"}, *command)  # fmt: skip
+    result = _run(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_EXCHANGE_URL": exchange_url,
+            "SUPERVISE_DB_URL": f"postgresql+psycopg//postgres:{PASSWORD}@127.0.0.1/x",
+        },
+        *command,
+    )
     _refused(result, "SUPERVISE_DB_URL", "not a database URL")
 
 
 def test_a_database_without_a_driver_here_is_one_line(tmp_path, exchange_url):
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": exchange_url,
-                   "SUPERVISE_DB_URL": f"mysql://root:{PASSWORD}@127.0.0.1/x"}, "ingest", "--once")  # fmt: skip
+    result = _run(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_EXCHANGE_URL": exchange_url,
+            "SUPERVISE_DB_URL": f"mysql://root:{PASSWORD}@127.0.0.1/x",
+        },
+        "ingest",
+        "--once",
+    )
     _refused(result, "SUPERVISE_DB_URL", "not supported")
 
 
 @pytest.mark.parametrize("url", [f"postgresql+psycopg//postgres:{PASSWORD}@127.0.0.1/x", f"oracle://u:{PASSWORD}@h/x"])
 def test_an_unreadable_exchange_url_names_its_own_setting(tmp_path, url):
-    _refused(_run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": url}, "ingest", "--once"),
-             "SUPERVISE_EXCHANGE_URL")  # fmt: skip
+    _refused(
+        _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": url}, "ingest", "--once"),
+        "SUPERVISE_EXCHANGE_URL",
+    )
 
 
 @pytest.mark.slow
 def test_a_database_that_does_not_exist_is_refused_at_once(tmp_path, exchange_url):
     started = time.monotonic()
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": exchange_url,
-                   "SUPERVISE_DB_URL": f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:5432/no_such_db_i10"},
-                  "ingest", "--once")  # fmt: skip
+    result = _run(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_EXCHANGE_URL": exchange_url,
+            "SUPERVISE_DB_URL": f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:5432/no_such_db_i10",
+        },
+        "ingest",
+        "--once",
+    )
     last = _refused(result, "supervision database", "SUPERVISE_DB_URL", "does not exist")
     assert "refuses" in last
     assert time.monotonic() - started < 20, "a refusal is not waited out"
@@ -97,39 +125,56 @@ def test_an_unreachable_database_is_waited_for_then_refused(tmp_path, exchange_u
     # Nothing listens on port 1: as a wrong host or port looks. Waited for SUPERVISE_DB_START_WAIT
     # (it may be starting with us), then a configuration fault; never a wait without end.
     started = time.monotonic()
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": exchange_url,
-                   "SUPERVISE_DB_URL": f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:1/x",
-                   "SUPERVISE_DB_START_WAIT": "3"}, *command)  # fmt: skip
+    result = _run(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_EXCHANGE_URL": exchange_url,
+            "SUPERVISE_DB_URL": f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:1/x",
+            "SUPERVISE_DB_START_WAIT": "3",
+        },
+        *command,
+    )
     _refused(result, "cannot reach the supervision database", "SUPERVISE_DB_URL", "in 3 s")
     assert 3 <= time.monotonic() - started < 30
     assert "is unavailable" in result.stderr, "the wait itself is said, in one line"
 
 
 def test_an_unreachable_exchange_database_names_the_exchange(tmp_path):
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_DB_START_WAIT": "1",
-                   "SUPERVISE_EXCHANGE_URL": f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:1/x"},
-                  "ingest", "--once")  # fmt: skip
+    result = _run(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_DB_START_WAIT": "1",
+            "SUPERVISE_EXCHANGE_URL": f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:1/x",
+        },
+        "ingest",
+        "--once",
+    )
     _refused(result, "cannot reach the exchange database", "SUPERVISE_EXCHANGE_URL")
 
 
 def test_no_exchange_database_file(tmp_path):
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": f"sqlite:///{tmp_path}/none.db"},
-                  "ingest", "--once")  # fmt: skip
+    result = _run(
+        {"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": f"sqlite:///{tmp_path}/none.db"},
+        "ingest",
+        "--once",
+    )
     _refused(result, "no exchange database", "SUPERVISE_EXCHANGE_URL")
     assert not (tmp_path / "none.db").exists(), "looking for it must not create it"
 
 
-@pytest.mark.parametrize("damage, words", [
-    # each contract table the ingest reads after it has taken in case events
-    ("DROP TABLE items", ["items"]),
-    ("DROP TABLE onsite_ratings", ["onsite_ratings"]),
-    ("DROP TABLE cameras", ["cameras"]),
-    ("DROP TABLE case_events", ["case_events"]),
-    # a column, not only a table
-    ("ALTER TABLE items DROP COLUMN fee_yuan", ["items.fee_yuan"]),
-])
-def test_an_exchange_database_missing_a_contract_table_stops_the_ingest_before_it_commits(tmp_path, damage,
-                                                                                          words):  # fmt: skip
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        # each contract table the ingest reads after it has taken in case events
+        ("DROP TABLE items", ["items"]),
+        ("DROP TABLE onsite_ratings", ["onsite_ratings"]),
+        ("DROP TABLE cameras", ["cameras"]),
+        ("DROP TABLE case_events", ["case_events"]),
+        # a column, not only a table
+        ("ALTER TABLE items DROP COLUMN fee_yuan", ["items.fee_yuan"]),
+    ],
+)
+def test_an_exchange_database_missing_a_contract_table_stops_the_ingest_before_it_commits(tmp_path, damage, words):
     exchange = Exchange(f"sqlite:///{tmp_path / 'exchange.db'}")
     exchange.event("C1", "received", "2026-09-29 09:00", item_code="ITEM-W")
     exchange.engine.dispose()
@@ -137,8 +182,15 @@ def test_an_exchange_database_missing_a_contract_table_stops_the_ingest_before_i
         raw.execute("PRAGMA foreign_keys=OFF")
         raw.execute(damage)
     db = tmp_path / "supervise.db"
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": f"sqlite:///{tmp_path / 'exchange.db'}",
-                   "SUPERVISE_DB_URL": f"sqlite:///{db}"}, "ingest", "--once")  # fmt: skip
+    result = _run(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_EXCHANGE_URL": f"sqlite:///{tmp_path / 'exchange.db'}",
+            "SUPERVISE_DB_URL": f"sqlite:///{db}",
+        },
+        "ingest",
+        "--once",
+    )
     _refused(result, "exchange database", "SUPERVISE_EXCHANGE_URL", *words)
     if db.exists():
         with sqlite3.connect(db) as raw:
@@ -149,17 +201,25 @@ def test_an_exchange_database_missing_a_contract_table_stops_the_ingest_before_i
 def test_video_names_the_database_at_fault(tmp_path, exchange_url):
     # The supervision database refuses (not the exchange, where the cameras are): say so.
     (tmp_path / "not-a-dir").write_text("")
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": exchange_url,
-                   "SUPERVISE_DB_URL": f"sqlite:///{tmp_path}/not-a-dir/supervise.db"},
-                  "video", "--once-seconds", "0")  # fmt: skip
+    result = _run(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_EXCHANGE_URL": exchange_url,
+            "SUPERVISE_DB_URL": f"sqlite:///{tmp_path}/not-a-dir/supervise.db",
+        },
+        "video",
+        "--once-seconds",
+        "0",
+    )
     last = _refused(result, "supervision database")
     assert "exchange" not in last
     # And an exchange database without cameras names the exchange and the table.
     with sqlite3.connect(tmp_path / "exchange.db") as raw:
         raw.execute("PRAGMA foreign_keys=OFF")
         raw.execute("DROP TABLE cameras")
-    result = _run({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": exchange_url},
-                  "video", "--once-seconds", "0")  # fmt: skip
+    result = _run(
+        {"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": exchange_url}, "video", "--once-seconds", "0"
+    )
     _refused(result, "exchange database", "cameras")
 
 

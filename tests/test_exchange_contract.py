@@ -6,12 +6,13 @@ match one by one, rows an upstream system writes with raw SQL (NULLs and
 garbage included) read back through our tables without raising, and rows we
 write are what a raw SQL reader expects.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from ingest import exchange
-from ingest.exchange import Unparsed, case_events, cameras, items, metadata, onsite_ratings
+from ingest.exchange import Unparsed, cameras, case_events, items, metadata, onsite_ratings
 
 CST = timezone(timedelta(hours=8))
 FILES = ("exchange-db.sql", "exchange-db.sqlite.sql")
@@ -35,7 +36,7 @@ def contract_dir() -> Path:
         message = f"contract files not found in {folder} (set SUPERVISE_CONTRACT_DIR)"
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message, pytrace=False)
-        warnings.warn(message)
+        warnings.warn(message, stacklevel=2)
         pytest.skip(message)
     return folder
 
@@ -75,8 +76,10 @@ def _shape(engine) -> dict:
                 for c in insp.get_columns(name)
             ],
             "pk": pk,
-            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
-                          for f in insp.get_foreign_keys(name)),
+            "fks": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                for f in insp.get_foreign_keys(name)
+            ),
             "indexes": sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(name)),
         }
     return shape
@@ -87,13 +90,23 @@ def _declared_shape(dialect) -> dict:
     for table in sorted(metadata.tables.values(), key=lambda t: t.name):
         shape[table.name] = {
             "columns": [
-                (c.name, c.type.compile(dialect=dialect), c.nullable or _sqlite_nullable_key(c, dialect),
-                 c.server_default is not None)
+                (
+                    c.name,
+                    c.type.compile(dialect=dialect),
+                    c.nullable or _sqlite_nullable_key(c, dialect),
+                    c.server_default is not None,
+                )
                 for c in table.columns
             ],
             "pk": [c.name for c in table.primary_key],
-            "fks": sorted((tuple(fk.parent.name for fk in con.elements), con.referred_table.name,
-                           tuple(fk.column.name for fk in con.elements)) for con in table.foreign_key_constraints),
+            "fks": sorted(
+                (
+                    tuple(fk.parent.name for fk in con.elements),
+                    con.referred_table.name,
+                    tuple(fk.column.name for fk in con.elements),
+                )
+                for con in table.foreign_key_constraints
+            ),
             "indexes": sorted((i.name, tuple(c.name for c in i.columns)) for i in table.indexes),
         }
     return shape
@@ -128,9 +141,10 @@ def test_our_definitions_create_what_the_contract_creates(contract_db, tmp_path,
     if contract_db.dialect.name == "sqlite":
         url = f"sqlite:///{tmp_path / 'ours.db'}"
     else:
-        from tests.conftest import PG_ADMIN_URL  # a second database beside the fixture's
         import psycopg
         from sqlalchemy.engine import make_url
+
+        from tests.conftest import PG_ADMIN_URL  # a second database beside the fixture's
 
         name = make_url(contract_db.url).database + "_ours"
         admin_url = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -188,19 +202,48 @@ REFERENCE_SQL = [
 
 # (description, SQLite SQL, PostgreSQL SQL, expected occurred_at, expected payload)
 UPSTREAM_EVENTS = [
-    ("offset form", "'2026-03-02T09:00:00+08:00', '{\"channel\":\"window\"}'",
-     "'2026-03-02T09:00:00+08:00', '{\"channel\":\"window\"}'",
-     datetime(2026, 3, 2, 9, tzinfo=CST), {"channel": "window"}),
-    ("Z form with milliseconds", "'2026-03-02T01:00:00.250Z', NULL", "'2026-03-02T01:00:00.250Z', NULL",
-     datetime(2026, 3, 2, 1, 0, 0, 250000, tzinfo=timezone.utc), None),
-    ("payload is an array", "'2026-03-02T09:00:00+08:00', '[1,2]'", "'2026-03-02T09:00:00+08:00', '[1,2]'",
-     datetime(2026, 3, 2, 9, tzinfo=CST), [1, 2]),
-    ("payload is a JSON string", "'2026-03-02T09:00:00+08:00', '\"ok\"'", "'2026-03-02T09:00:00+08:00', '\"ok\"'",
-     datetime(2026, 3, 2, 9, tzinfo=CST), "ok"),
-    ("payload is JSON null", "'2026-03-02T09:00:00+08:00', 'null'", "'2026-03-02T09:00:00+08:00', 'null'",
-     datetime(2026, 3, 2, 9, tzinfo=CST), None),
-    ("occurred_at NULL, nested payload", "NULL, '{\"a\":{\"b\":[1,null]}}'", "NULL, '{\"a\":{\"b\":[1,null]}}'",
-     None, {"a": {"b": [1, None]}}),
+    (
+        "offset form",
+        "'2026-03-02T09:00:00+08:00', '{\"channel\":\"window\"}'",
+        "'2026-03-02T09:00:00+08:00', '{\"channel\":\"window\"}'",
+        datetime(2026, 3, 2, 9, tzinfo=CST),
+        {"channel": "window"},
+    ),
+    (
+        "Z form with milliseconds",
+        "'2026-03-02T01:00:00.250Z', NULL",
+        "'2026-03-02T01:00:00.250Z', NULL",
+        datetime(2026, 3, 2, 1, 0, 0, 250000, tzinfo=UTC),
+        None,
+    ),
+    (
+        "payload is an array",
+        "'2026-03-02T09:00:00+08:00', '[1,2]'",
+        "'2026-03-02T09:00:00+08:00', '[1,2]'",
+        datetime(2026, 3, 2, 9, tzinfo=CST),
+        [1, 2],
+    ),
+    (
+        "payload is a JSON string",
+        "'2026-03-02T09:00:00+08:00', '\"ok\"'",
+        "'2026-03-02T09:00:00+08:00', '\"ok\"'",
+        datetime(2026, 3, 2, 9, tzinfo=CST),
+        "ok",
+    ),
+    (
+        "payload is JSON null",
+        "'2026-03-02T09:00:00+08:00', 'null'",
+        "'2026-03-02T09:00:00+08:00', 'null'",
+        datetime(2026, 3, 2, 9, tzinfo=CST),
+        None,
+    ),
+    (
+        "occurred_at NULL, nested payload",
+        'NULL, \'{"a":{"b":[1,null]}}\'',
+        'NULL, \'{"a":{"b":[1,null]}}\'',
+        None,
+        {"a": {"b": [1, None]}},
+    ),
 ]
 # Only SQLite can hold these; PostgreSQL's own types refuse them at insert.
 SQLITE_GARBAGE = [
@@ -208,8 +251,12 @@ SQLITE_GARBAGE = [
     ("no offset", "'2026-03-02 09:00:00', '{}'", Unparsed("2026-03-02 09:00:00"), {}),
     ("empty time", "'', '{}'", Unparsed(""), {}),
     ("epoch number", "1772413200, '{}'", Unparsed("1772413200"), {}),
-    ("truncated JSON", "'2026-03-02T09:00:00+08:00', '{\"step_id\": \"S1\"'", datetime(2026, 3, 2, 9, tzinfo=CST),
-     Unparsed('{"step_id": "S1"')),
+    (
+        "truncated JSON",
+        "'2026-03-02T09:00:00+08:00', '{\"step_id\": \"S1\"'",
+        datetime(2026, 3, 2, 9, tzinfo=CST),
+        Unparsed('{"step_id": "S1"'),
+    ),
     ("empty payload", "'2026-03-02T09:00:00+08:00', ''", datetime(2026, 3, 2, 9, tzinfo=CST), Unparsed("")),
     ("numeric payload", "'2026-03-02T09:00:00+08:00', 42", datetime(2026, 3, 2, 9, tzinfo=CST), 42),
 ]
@@ -234,8 +281,10 @@ def test_upstream_rows_read_back_through_our_tables(contract_db):
             )
         conn.exec_driver_sql("INSERT INTO case_events (recorded_at) VALUES ('2026-03-02T09:00:00+08:00')")
         conn.exec_driver_sql("INSERT INTO onsite_ratings (case_no, score, rated_at) VALUES (NULL, NULL, NULL)")
-        conn.exec_driver_sql("INSERT INTO onsite_ratings (case_no, window_id, score, rated_at) "
-                             "VALUES ('C0', 'W1', 80, '2026-03-02T09:05:00+08:00')")
+        conn.exec_driver_sql(
+            "INSERT INTO onsite_ratings (case_no, window_id, score, rated_at) "
+            "VALUES ('C0', 'W1', 80, '2026-03-02T09:05:00+08:00')"
+        )
     with contract_db.connect() as conn:
         rows = conn.execute(select(case_events).order_by(case_events.c.event_id)).all()
         ratings = conn.execute(select(onsite_ratings).order_by(onsite_ratings.c.rating_id)).all()
@@ -268,7 +317,9 @@ def test_upstream_reference_values_read_back(contract_db):
         conn.exec_driver_sql("INSERT INTO cameras (camera_id, window_id, url) VALUES ('Kd', 'W2', 'rtsp://d')")
         for i, fee in enumerate(fees):
             conn.exec_driver_sql(f"INSERT INTO items VALUES ('I{i}', '事项{i}', 'D1', 5, 20, 'working', {fee})")
-        conn.exec_driver_sql("INSERT INTO items (item_code, name, promised_days, statutory_days) VALUES ('Id', 'x', 1, 1)")
+        conn.exec_driver_sql(
+            "INSERT INTO items (item_code, name, promised_days, statutory_days) VALUES ('Id', 'x', 1, 1)"
+        )
     with contract_db.connect() as conn:
         enabled = dict(conn.execute(select(cameras.c.camera_id, cameras.c.enabled)).all())
         fee = dict(conn.execute(select(items.c.item_code, items.c.fee_yuan)).all())
@@ -284,41 +335,76 @@ def test_upstream_reference_values_read_back(contract_db):
 
 # --- we write through our tables; a raw SQL reader checks ---
 
+
 def test_rows_written_through_our_tables_read_raw(contract_db):
     pg = contract_db.dialect.name == "postgresql"
     occurred = datetime(2026, 3, 2, 9, 30, tzinfo=CST)
-    recorded = datetime(2026, 3, 2, 1, 30, 5, tzinfo=timezone.utc)
+    recorded = datetime(2026, 3, 2, 1, 30, 5, tzinfo=UTC)
     payload = {"step_id": "S1", "name": "现场勘查", "limit_days": 5}
     with contract_db.begin() as conn:
         for sql in REFERENCE_SQL:
             conn.execute(text(sql))
-        conn.execute(cameras.insert(), [{"camera_id": "K1", "window_id": "W1", "url": "rtsp://u:p@h/1", "enabled": False}])
+        conn.execute(
+            cameras.insert(), [{"camera_id": "K1", "window_id": "W1", "url": "rtsp://u:p@h/1", "enabled": False}]
+        )
         conn.execute(cameras.insert(), [{"camera_id": "K2", "window_id": "W2", "url": "rtsp://u:p@h/2"}])
-        conn.execute(items.insert(), [{"item_code": "I1", "name": "护照签发", "dept_id": "D1", "promised_days": 7,
-                                       "statutory_days": 15, "fee_yuan": Decimal("120.00")}])
-        conn.execute(case_events.insert(), [
-            {"case_no": "C1", "kind": "step_started", "occurred_at": occurred, "recorded_at": recorded, "payload": payload},
-        ])
-        conn.execute(case_events.insert(), [
-            {"case_no": "C1", "kind": "accepted", "occurred_at": occurred, "payload": None},
-            {"case_no": None, "kind": None, "occurred_at": None, "payload": ["not", "an", "object"]},
-        ])
+        conn.execute(
+            items.insert(),
+            [
+                {
+                    "item_code": "I1",
+                    "name": "护照签发",
+                    "dept_id": "D1",
+                    "promised_days": 7,
+                    "statutory_days": 15,
+                    "fee_yuan": Decimal("120.00"),
+                }
+            ],
+        )
+        conn.execute(
+            case_events.insert(),
+            [
+                {
+                    "case_no": "C1",
+                    "kind": "step_started",
+                    "occurred_at": occurred,
+                    "recorded_at": recorded,
+                    "payload": payload,
+                },
+            ],
+        )
+        conn.execute(
+            case_events.insert(),
+            [
+                {"case_no": "C1", "kind": "accepted", "occurred_at": occurred, "payload": None},
+                {"case_no": None, "kind": None, "occurred_at": None, "payload": ["not", "an", "object"]},
+            ],
+        )
         with pytest.raises(StatementError, match="naive datetime"):
             conn.execute(case_events.insert(), [{"case_no": "C2", "occurred_at": datetime(2026, 3, 2, 9)}])
 
     with contract_db.connect() as conn:
         if pg:
-            rows = conn.execute(text(
-                "SELECT occurred_at = '2026-03-02T01:30:00Z', recorded_at = '2026-03-02T01:30:05Z', "
-                "jsonb_typeof(payload), payload->>'name', payload IS NULL FROM case_events ORDER BY event_id")).all()
-            assert rows == [(True, True, "object", "现场勘查", False), (True, False, None, None, True),
-                            (None, False, "array", None, False)]
+            rows = conn.execute(
+                text(
+                    "SELECT occurred_at = '2026-03-02T01:30:00Z', recorded_at = '2026-03-02T01:30:05Z', "
+                    "jsonb_typeof(payload), payload->>'name', payload IS NULL FROM case_events ORDER BY event_id"
+                )
+            ).all()
+            assert rows == [
+                (True, True, "object", "现场勘查", False),
+                (True, False, None, None, True),
+                (None, False, "array", None, False),
+            ]
             assert conn.execute(text("SELECT enabled FROM cameras ORDER BY camera_id")).scalars().all() == [False, True]
             assert conn.execute(text("SELECT fee_yuan = 120 FROM items")).scalar_one() is True
         else:
-            rows = conn.execute(text(
-                "SELECT occurred_at, recorded_at, payload, payload IS NULL, typeof(occurred_at) "
-                "FROM case_events ORDER BY event_id")).all()
+            rows = conn.execute(
+                text(
+                    "SELECT occurred_at, recorded_at, payload, payload IS NULL, typeof(occurred_at) "
+                    "FROM case_events ORDER BY event_id"
+                )
+            ).all()
             assert rows[0][:2] == ("2026-03-02T09:30:00+08:00", "2026-03-02T01:30:05+00:00")
             assert json.loads(rows[0][2]) == payload and "现场勘查" in rows[0][2]  # readable, not \\u escapes
             assert rows[1][2:4] == (None, 1)  # None is SQL NULL, not the text 'null'
@@ -336,9 +422,13 @@ def test_garbage_is_written_verbatim_on_sqlite(contract_db):
     if contract_db.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's column types cannot hold garbage text")
     with contract_db.begin() as conn:
-        conn.execute(case_events.insert(), [{"case_no": "C1", "kind": "received",
-                                             "occurred_at": "2026-13-45 25:61", "payload": Unparsed("{oops")}])
+        conn.execute(
+            case_events.insert(),
+            [{"case_no": "C1", "kind": "received", "occurred_at": "2026-13-45 25:61", "payload": Unparsed("{oops")}],
+        )
     with contract_db.connect() as conn:
         assert conn.execute(text("SELECT occurred_at, payload FROM case_events")).one() == ("2026-13-45 25:61", "{oops")
         assert conn.execute(select(case_events.c.occurred_at, case_events.c.payload)).one() == (
-            Unparsed("2026-13-45 25:61"), Unparsed("{oops"))
+            Unparsed("2026-13-45 25:61"),
+            Unparsed("{oops"),
+        )

@@ -1,6 +1,7 @@
 """A process rides out a Redis outage: one log line when it starts and one when it ends, a
 gauge, calls that fail at once while a retry is not due, and a hang detected by the
 socket timeout (app/messaging.py), against the real Redis behind tests/faultproxy.py."""
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """The alarm outbox and its relay: every change on the stream exactly once, in order,
 whatever crashes, outages and concurrent relays happen (app/outbox.py)."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -7,7 +8,7 @@ import os
 import random
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import fakeredis
 import pytest
@@ -21,12 +22,21 @@ from app.messaging import connect_url
 from app.tables import alarm_outbox, alarm_outbox_relay
 from tests.faultproxy import FaultProxy
 
-AT = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
 def change(alarm_id: int, action: str = "fired", n: int = 0) -> AlarmChange:
-    return AlarmChange(alarm_id=alarm_id, action=action, actor="system", kind="promise_overdue", level="alarm",
-                       state="open", subject=str(n), fired_at=AT, at=AT + timedelta(seconds=n))
+    return AlarmChange(
+        alarm_id=alarm_id,
+        action=action,
+        actor="system",
+        kind="promise_overdue",
+        level="alarm",
+        state="open",
+        subject=str(n),
+        fired_at=AT,
+        at=AT + timedelta(seconds=n),
+    )
 
 
 def write(engine, changes: list[AlarmChange]) -> None:
@@ -42,8 +52,9 @@ def stream(client) -> list[AlarmChange]:
 def outbox_ids(engine, published: bool | None = None) -> list[int]:
     query = select(alarm_outbox.c.id).order_by(alarm_outbox.c.id)
     if published is not None:
-        query = query.where(alarm_outbox.c.published_at.is_not(None) if published
-                            else alarm_outbox.c.published_at.is_(None))
+        query = query.where(
+            alarm_outbox.c.published_at.is_not(None) if published else alarm_outbox.c.published_at.is_(None)
+        )
     with engine.connect() as conn:
         return list(conn.execute(query).scalars())
 
@@ -165,6 +176,7 @@ def test_published_rows_are_pruned_after_a_while(engine):
 
 # --- several relays and writers at once, in processes of their own ----------------------------------
 
+
 def _relay_process(db_url: str, redis_url: str, ready, done, crash: bool) -> None:
     """A relay whose lease never holds (every relay sends whenever it likes); with `crash`,
     it dies (kill -9 style) right after its first send, before marking anything."""
@@ -172,8 +184,10 @@ def _relay_process(db_url: str, redis_url: str, ready, done, crash: bool) -> Non
     engine = make_engine(db_url)
     relay = outbox.Relay(engine, connect_url(redis_url))
     if crash:
+
         def die(*_):
             os._exit(17)
+
         relay._mark = die
     rng = random.Random(os.getpid())
     ready.release()
@@ -191,8 +205,7 @@ def test_relays_in_several_processes_put_each_change_on_the_stream_once_in_order
     upgrade(engine)
     context = multiprocessing.get_context("fork")  # each builds its own engine and client after the fork
     ready, done = context.Semaphore(0), context.Event()
-    relays = [context.Process(target=_relay_process, args=(db_url, redis_url, ready, done, n == 0))
-              for n in range(3)]
+    relays = [context.Process(target=_relay_process, args=(db_url, redis_url, ready, done, n == 0)) for n in range(3)]
     for process in relays:
         process.start()
     for _ in relays:

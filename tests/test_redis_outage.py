@@ -27,6 +27,7 @@ Time line of each (seconds after the ingest starts; its clock starts at START):
   FAULT_AT       Redis cut / hung for FAULT_SECONDS; an officer acknowledges an alarm in the middle
   RUN_UNTIL      the ingest stops
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,8 +88,9 @@ def _supervise(env: dict, *args: str, **kwargs) -> subprocess.Popen:
 
 
 def _run(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -131,13 +133,16 @@ class Deployment:
             self.exchange.event(f"COHORT-{n:03d}", "received", "2026-11-16 10:00", item_code="ITEM-W")
         self.proxy = FaultProxy("127.0.0.1", 6379).start()
         number = self.redis_url.rsplit("/", 1)[1]
-        self.env = _env(SUPERVISE_EXCHANGE_URL=self.exchange_url, SUPERVISE_DB_URL=self.db_url,
-                        SUPERVISE_VAR_DIR=str(self.var),
-                        SUPERVISE_REDIS_URL=f"redis://127.0.0.1:{self.proxy.port}/{number}")
+        self.env = _env(
+            SUPERVISE_EXCHANGE_URL=self.exchange_url,
+            SUPERVISE_DB_URL=self.db_url,
+            SUPERVISE_VAR_DIR=str(self.var),
+            SUPERVISE_REDIS_URL=f"redis://127.0.0.1:{self.proxy.port}/{number}",
+        )
         from app.users import add_user
 
         engine = open_database(Settings(var_dir=self.var, db_url=self.db_url, exchange_url=self.exchange_url))
-        add_user(engine, "officer", PASSWORD, "region", "GX-450000", datetime.now(timezone.utc))
+        add_user(engine, "officer", PASSWORD, "region", "GX-450000", datetime.now(UTC))
         self.db = engine
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -151,16 +156,34 @@ class Deployment:
             self.failures.append(exc)
 
     def _run(self) -> None:
-        web = _supervise(self.env, "serve", "--port", str(self.port), "--workers", "2", "--threads", "4",
-                         stdout=subprocess.DEVNULL, stderr=open(self.tmp / "web.log", "w"))
+        web = _supervise(
+            self.env,
+            "serve",
+            "--port",
+            str(self.port),
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / "web.log", "w"),
+        )
         try:
             _wait(lambda: requests.get(self.base + "/healthz", timeout=5).status_code == 200, 90, "the web server")
-            ingest = _supervise(self.env, "ingest", "--now", START.isoformat(), stdout=subprocess.DEVNULL,
-                                stderr=open(self.ingest_log, "w"))
+            ingest = _supervise(
+                self.env,
+                "ingest",
+                "--now",
+                START.isoformat(),
+                stdout=subprocess.DEVNULL,
+                stderr=open(self.ingest_log, "w"),
+            )
             self.t0 = time.monotonic()
             stop = threading.Event()
-            threads = [threading.Thread(target=self._feed, args=(stop,), name=f"{self.fault}.feed"),
-                       threading.Thread(target=self._poll, args=(stop,), name=f"{self.fault}.poll")]
+            threads = [
+                threading.Thread(target=self._feed, args=(stop,), name=f"{self.fault}.feed"),
+                threading.Thread(target=self._poll, args=(stop,), name=f"{self.fault}.poll"),
+            ]
             try:
                 for thread in threads:
                     thread.start()
@@ -195,8 +218,13 @@ class Deployment:
             # A little in the past of the ingest's clock, which started a moment after ours.
             at = START + timedelta(seconds=self.elapsed() - 5)
             self.exchange.event(f"LIVE-{n:04d}", "received", at, item_code="ITEM-FEE", recorded=at)
-            self.exchange.event(f"LIVE-{n:04d}", "completed", at + timedelta(seconds=1),
-                                {"result": "approved", "fee_charged": 150}, recorded=at + timedelta(seconds=1))
+            self.exchange.event(
+                f"LIVE-{n:04d}",
+                "completed",
+                at + timedelta(seconds=1),
+                {"result": "approved", "fee_charged": 150},
+                recorded=at + timedelta(seconds=1),
+            )
             n += 1
 
     def _poll(self, stop: threading.Event) -> None:
@@ -223,8 +251,12 @@ class Deployment:
     def _acknowledge(self) -> int:
         """An officer acknowledges an open alarm from the command line while Redis is down."""
         with self.db.connect() as conn:
-            alarm_id = conn.execute(select(alarms.c.id).where(alarms.c.state == "open", alarms.c.kind == "fee_violation")
-                                    .order_by(alarms.c.id).limit(1)).scalar_one()
+            alarm_id = conn.execute(
+                select(alarms.c.id)
+                .where(alarms.c.state == "open", alarms.c.kind == "fee_violation")
+                .order_by(alarms.c.id)
+                .limit(1)
+            ).scalar_one()
         done = _run(self.env, "alarm", "ack", str(alarm_id), "--by", "王督查", "--note", "已电话核实")
         assert done.returncode == 0, done.stderr
         assert "waits in the outbox" in done.stderr  # it could not be published now, and says so
@@ -233,8 +265,12 @@ class Deployment:
     def _act_with_only_the_web_up(self) -> None:
         """No ingest runs: an action made while Redis is cut reaches the stream by the web's relays."""
         with self.db.connect() as conn:
-            alarm_id = conn.execute(select(alarms.c.id).where(alarms.c.state == "open", alarms.c.kind == "fee_violation")
-                                    .order_by(alarms.c.id).limit(1)).scalar_one()
+            alarm_id = conn.execute(
+                select(alarms.c.id)
+                .where(alarms.c.state == "open", alarms.c.kind == "fee_violation")
+                .order_by(alarms.c.id)
+                .limit(1)
+            ).scalar_one()
         self.proxy.cut()
         done = _run(self.env, "alarm", "close", str(alarm_id), "--by", "王督查", "--note", "已退还多收费用")
         assert done.returncode == 0 and "waits in the outbox" in done.stderr, done.stderr
@@ -243,6 +279,7 @@ class Deployment:
 
         def on_stream():
             return any(c.alarm_id == alarm_id and c.action == "close" for c in _stream(direct))
+
         _wait(on_stream, 30, "the close action on the stream")
         self.acked.append(alarm_id)
 
@@ -263,8 +300,12 @@ def _log_in(base: str) -> requests.Session:
     session = requests.Session()
     form = session.get(base + "/login", timeout=30).text
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
-    response = session.post(base + "/login", data=hidden | {"name": "officer", "password": PASSWORD, "next": "/"},
-                            allow_redirects=False, timeout=30)
+    response = session.post(
+        base + "/login",
+        data=hidden | {"name": "officer", "password": PASSWORD, "next": "/"},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert response.status_code in (302, 303), response.text
     assert session.get(base + "/", timeout=30).status_code == 200  # hands out the CSRF cookie, as a browser opens it
     session.headers["X-CSRFToken"] = session.cookies["_csrf_token"]  # as Dash's renderer sends it back
@@ -272,23 +313,38 @@ def _log_in(base: str) -> requests.Session:
 
 
 def _dash_call(outputs, inputs, state=()) -> dict:
-    return {"output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".." if len(outputs) > 1
-            else f"{outputs[0][0]}.{outputs[0][1]}",
-            "outputs": [{"id": i, "property": p} for i, p in outputs] if len(outputs) > 1
-            else {"id": outputs[0][0], "property": outputs[0][1]},
-            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-            "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
-            "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
+    return {
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
+        if len(outputs) > 1
+        else f"{outputs[0][0]}.{outputs[0][1]}",
+        "outputs": [{"id": i, "property": p} for i, p in outputs]
+        if len(outputs) > 1
+        else {"id": outputs[0][0], "property": outputs[0][1]},
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"],
+    }
 
 
 def _board_call() -> dict:
     """The board's poll as a screen that has just opened it: the whole board comes back."""
-    return _dash_call([("control-room-ops", "data"), ("control-room-shown", "data"), ("control-room-position", "data"),
-                       ("control-room-counts", "children"), ("control-room-new-red", "data")],
-                      [("control-room-poll", "n_intervals", 1), ("control-room-filter-center", "value", None),
-                       ("control-room-filter-dept", "value", None), ("control-room-filter-kind", "value", None),
-                       ("control-room-filter-level", "value", None)],
-                      [("control-room-shown", "data", None), ("control-room-position", "data", None)])
+    return _dash_call(
+        [
+            ("control-room-ops", "data"),
+            ("control-room-shown", "data"),
+            ("control-room-position", "data"),
+            ("control-room-counts", "children"),
+            ("control-room-new-red", "data"),
+        ],
+        [
+            ("control-room-poll", "n_intervals", 1),
+            ("control-room-filter-center", "value", None),
+            ("control-room-filter-dept", "value", None),
+            ("control-room-filter-kind", "value", None),
+            ("control-room-filter-level", "value", None),
+        ],
+        [("control-room-shown", "data", None), ("control-room-position", "data", None)],
+    )
 
 
 def _banner_call() -> dict:
@@ -302,17 +358,20 @@ def _stream(client) -> list:
 
 # --- comparisons ------------------------------------------------------------------------------------
 
+
 def _plain(value):
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, (date, Decimal)):
         return str(value)
     return value
 
 
 def _alarm_key(conn) -> dict[int, tuple]:
-    return {r.id: (r.kind, r.case_no, r.subject) for r in conn.execute(select(alarms.c.id, alarms.c.kind,
-                                                                             alarms.c.case_no, alarms.c.subject))}
+    return {
+        r.id: (r.kind, r.case_no, r.subject)
+        for r in conn.execute(select(alarms.c.id, alarms.c.kind, alarms.c.case_no, alarms.c.subject))
+    }
 
 
 def contents(engine, officers_acted_on: set = frozenset()) -> dict[str, list]:
@@ -321,30 +380,38 @@ def contents(engine, officers_acted_on: set = frozenset()) -> dict[str, list]:
     the alarms they acted on (`officers_acted_on`, by kind, case and subject), are left out."""
     with engine.connect() as conn:
         keys = _alarm_key(conn)
-        case_rows = sorted(tuple(_plain(v) for k, v in row._mapping.items() if k != "judged_at")
-                           for row in conn.execute(select(cases)))
-        alarm_rows = sorted((*keys[row.id], row.level, _plain(row.fired_at), _plain(row.due))
-                            + (() if keys[row.id] in officers_acted_on else
-                               (row.state, row.closed_reason, _plain(row.closed_at)))
-                            for row in conn.execute(select(alarms)))
-        actions = sorted((*keys[row.alarm_id], row.action, row.actor, _plain(row.at))
-                         for row in conn.execute(select(alarm_actions)) if row.actor == "system")
-        event_rows = sorted((row.event_id, row.case_no, row.kind, _plain(row.occurred_at))
-                            for row in conn.execute(select(events)))
+        case_rows = sorted(
+            tuple(_plain(v) for k, v in row._mapping.items() if k != "judged_at") for row in conn.execute(select(cases))
+        )
+        alarm_rows = sorted(
+            (*keys[row.id], row.level, _plain(row.fired_at), _plain(row.due))
+            + (() if keys[row.id] in officers_acted_on else (row.state, row.closed_reason, _plain(row.closed_at)))
+            for row in conn.execute(select(alarms))
+        )
+        actions = sorted(
+            (*keys[row.alarm_id], row.action, row.actor, _plain(row.at))
+            for row in conn.execute(select(alarm_actions))
+            if row.actor == "system"
+        )
+        event_rows = sorted(
+            (row.event_id, row.case_no, row.kind, _plain(row.occurred_at)) for row in conn.execute(select(events))
+        )
         quality = sorted((row.event_id, row.reason) for row in conn.execute(select(quality_log)))
     return {"cases": case_rows, "alarms": alarm_rows, "actions": actions, "events": event_rows, "quality": quality}
 
 
 def clean_run(deployment: Deployment, officers_acted_on: set) -> dict[str, list]:
     url = f"sqlite:///{deployment.tmp / 'clean.db'}"
-    env = _env(SUPERVISE_EXCHANGE_URL=deployment.exchange_url, SUPERVISE_DB_URL=url,
-               SUPERVISE_VAR_DIR=str(deployment.var))
+    env = _env(
+        SUPERVISE_EXCHANGE_URL=deployment.exchange_url, SUPERVISE_DB_URL=url, SUPERVISE_VAR_DIR=str(deployment.var)
+    )
     done = _run(env, "ingest", "--once", "--now", CLEAN_AT.isoformat())
     assert done.returncode == 0, done.stderr
     return contents(make_engine(url), officers_acted_on)
 
 
 # --- the test ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def second_redis_url(redis_url):
@@ -354,11 +421,13 @@ def second_redis_url(redis_url):
         yield url
 
 
-def test_a_minute_of_redis_cut_or_hung_loses_nothing_and_the_board_answers(tmp_path, pg_url, redis_url,
-                                                                           second_redis_url):
-    deployments = [Deployment("cut", pg_url, redis_url, tmp_path / "cut"),
-                   Deployment("hang", f"sqlite:///{tmp_path / 'hang' / 'supervise.db'}", second_redis_url,
-                              tmp_path / "hang")]
+def test_a_minute_of_redis_cut_or_hung_loses_nothing_and_the_board_answers(
+    tmp_path, pg_url, redis_url, second_redis_url
+):
+    deployments = [
+        Deployment("cut", pg_url, redis_url, tmp_path / "cut"),
+        Deployment("hang", f"sqlite:///{tmp_path / 'hang' / 'supervise.db'}", second_redis_url, tmp_path / "hang"),
+    ]
     runs = [threading.Thread(target=d.run, name=f"outage.{d.fault}") for d in deployments]
     for run in runs:
         run.start()
@@ -387,13 +456,18 @@ def check(d: Deployment) -> None:
     assert len(ids) == len(set(ids)), f"{d.fault}: a change on the stream twice"
     with d.db.connect() as conn:
         keys = _alarm_key(conn)
-        recorded = sorted((row.alarm_id, row.action, row.actor, _plain(row.at))
-                          for row in conn.execute(select(alarm_actions)))
+        recorded = sorted(
+            (row.alarm_id, row.action, row.actor, _plain(row.at)) for row in conn.execute(select(alarm_actions))
+        )
         assert conn.execute(select(alarm_outbox.c.id).where(alarm_outbox.c.published_at.is_(None))).all() == []
     assert sorted((c.alarm_id, c.action, c.actor, _plain(c.at)) for c in stream) == recorded, d.fault
     assert len(stream) > 150, f"{d.fault}: only {len(stream)} changes: the outage saw too little traffic"
-    made_during = [c for c in stream if START + timedelta(seconds=FAULT_AT + 2) <= c.at
-                   <= START + timedelta(seconds=FAULT_AT + FAULT_SECONDS - 10) and c.actor == "system"]
+    made_during = [
+        c
+        for c in stream
+        if START + timedelta(seconds=FAULT_AT + 2) <= c.at <= START + timedelta(seconds=FAULT_AT + FAULT_SECONDS - 10)
+        and c.actor == "system"
+    ]
     assert len(made_during) > 80, f"{d.fault}: only {len(made_during)} changes made during the outage"
     assert {a for a in d.acked} <= {c.alarm_id for c in stream if c.actor == "王督查"}
     for alarm_id in d.acked:
@@ -403,9 +477,11 @@ def check(d: Deployment) -> None:
     acted_on = {keys[alarm_id] for alarm_id in d.acked}
     assert contents(d.db, acted_on) == clean_run(d, acted_on), d.fault
 
-    print(f"\n{d.fault}: {len(d.polls)} board polls ({len(during)} during the fault), all 200 with rows, slowest "
-          f"{max(p.seconds for p in d.polls):.2f} s; {len(stream)} changes on the stream, {len(made_during)} made "
-          f"during the fault; outbox backlog up to {max(h['outbox']['backlog'] for h in faulty)}")
+    print(
+        f"\n{d.fault}: {len(d.polls)} board polls ({len(during)} during the fault), all 200 with rows, slowest "
+        f"{max(p.seconds for p in d.polls):.2f} s; {len(stream)} changes on the stream, {len(made_during)} made "
+        f"during the fault; outbox backlog up to {max(h['outbox']['backlog'] for h in faulty)}"
+    )
     # One line when the outage began and one when it ended; never one per try.
     log = (d.tmp / "ingest.log").read_text()
     assert log.count("is unreachable") == 1 and log.count("reachable again") == 1, log[-3000:]

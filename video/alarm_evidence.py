@@ -8,14 +8,15 @@ supervision database linked to the alarm and its case. An alarm that fired
 long ago (a backfill, late data) gets none: a still of the window *now* would
 prove nothing about then.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import redis as redis_lib
 from sqlalchemy import Engine, insert, select
@@ -35,12 +36,23 @@ REMEMBERED = 10_000  # change ids already handled, so that nothing is done twice
 
 
 def wants_evidence(change: AlarmChange, now: datetime) -> bool:
-    return change.action == "fired" and change.level == "alarm" and change.window_id is not None \
+    return (
+        change.action == "fired"
+        and change.level == "alarm"
+        and change.window_id is not None
         and now - change.fired_at <= FRESH
+    )
 
 
-def follow(redis, pool, db: Engine, var_dir: Path, camera_of_window: Callable[[str], str | None],
-           stop: threading.Event, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+def follow(
+    redis,
+    pool,
+    db: Engine,
+    var_dir: Path,
+    camera_of_window: Callable[[str], str | None],
+    stop: threading.Event,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
     """Run until `stop`: keep evidence for each fresh red alarm at a window this pool watches.
 
     A Redis or database outage is waited out (the Redis link logs it once), and reading
@@ -71,11 +83,12 @@ def follow(redis, pool, db: Engine, var_dir: Path, camera_of_window: Callable[[s
             delay = min(delay * 2, RETRY_MAX)
         except SQLAlchemyError as exc:  # the change is looked at again once the database is back
             if not outage.transient(exc):  # an outage has its own lines (app.outage)
-                log.warning("cannot record alarm evidence now (%s); retrying",
-                            redact.describe(getattr(exc, "orig", exc)))
+                log.warning(
+                    "cannot record alarm evidence now (%s); retrying", redact.describe(getattr(exc, "orig", exc))
+                )
             stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
-        except Exception:  # noqa: BLE001 - this thread must not die: log it and carry on
+        except Exception:
             log.exception("alarm evidence: unexpected failure; carrying on")
             stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
@@ -93,19 +106,32 @@ def _handle(change: AlarmChange, pool, db: Engine, var_dir: Path, camera_of_wind
 def _already_kept(db: Engine, alarm_id: int) -> bool:
     """Evidence kept by the system for this alarm already (by another process, or before a restart)."""
     with db.connect() as conn:
-        return conn.execute(select(evidence_table.c.id).where(evidence_table.c.alarm_id == alarm_id,
-                                                              evidence_table.c.requested_by == "system")
-                            .limit(1)).first() is not None
+        return (
+            conn.execute(
+                select(evidence_table.c.id)
+                .where(evidence_table.c.alarm_id == alarm_id, evidence_table.c.requested_by == "system")
+                .limit(1)
+            ).first()
+            is not None
+        )
 
 
 def keep(pool, db: Engine, var_dir: Path, camera_id: str, change: AlarmChange, now: datetime) -> int | None:
     """Capture and record evidence for `change`; the evidence row's id, or None if the camera has no picture."""
     try:
         sidecar = pool.keep_evidence(camera_id, requested_by="system")
-    except Exception as exc:  # noqa: BLE001 - no picture yet (camera offline): nothing to keep
+    except Exception as exc:
         log.warning("no evidence for alarm %s at camera %s: %s", change.alarm_id, camera_id, redact.describe(exc))
         return None
-    row = evidence_row(sidecar, var_dir, camera_id=camera_id, window_id=change.window_id, captured_at=now,
-                       requested_by="system", case_no=change.case_no, alarm_id=change.alarm_id)  # fmt: skip
+    row = evidence_row(
+        sidecar,
+        var_dir,
+        camera_id=camera_id,
+        window_id=change.window_id,
+        captured_at=now,
+        requested_by="system",
+        case_no=change.case_no,
+        alarm_id=change.alarm_id,
+    )
     with db.begin() as conn:
         return conn.execute(insert(evidence_table).values(**row).returning(evidence_table.c.id)).scalar_one()

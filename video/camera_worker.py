@@ -21,6 +21,7 @@ After a failure the thread waits (exponential backoff, full jitter: quickly for
 ``offline``, slowly for ``error``) on its stop event, so stopping is immediate
 except while blocked in FFmpeg, which returns within the timeouts above.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,12 +29,12 @@ import random
 import threading
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 import av
 
-from video import faults, keyframes, redact
 from app.backoff import Backoff
+from video import faults, keyframes, redact
 from video.cameras import Camera
 from video.config import VideoConfig
 from video.health import CameraState, HealthTracker
@@ -48,8 +49,15 @@ MJPEG_WIDTH = 1280
 
 
 class CameraWorker(threading.Thread):
-    def __init__(self, camera: Camera, config: VideoConfig, *, stop: threading.Event | None = None,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        camera: Camera,
+        config: VideoConfig,
+        *,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         super().__init__(name=f"video.capture:{camera.camera_id}", daemon=True)
         self.camera, self.config = camera, config
         self.stop_event = stop or threading.Event()
@@ -103,14 +111,23 @@ class CameraWorker(threading.Thread):
                     if packet.size:
                         self._on_packet(packet, stream)
             return None if self.stop_event.is_set() else faults.ENDED
-        except Exception as exc:  # noqa: BLE001 - whatever a camera does, the thread lives on
+        except Exception as exc:
             if self.stop_event.is_set():
                 return None
-            fault = faults.classify(exc, opening=opening, open_timeout=self.config.open_timeout,
-                                    read_timeout=self.config.read_timeout, elapsed=time.monotonic() - attempt_began)
+            fault = faults.classify(
+                exc,
+                opening=opening,
+                open_timeout=self.config.open_timeout,
+                read_timeout=self.config.read_timeout,
+                elapsed=time.monotonic() - attempt_began,
+            )
             if fault.code == "unexpected":
-                log.error("camera %s: %s\n%s", self.camera.camera_id, redact.describe(exc),
-                          redact.redact(traceback.format_exc()))
+                log.error(
+                    "camera %s: %s\n%s",
+                    self.camera.camera_id,
+                    redact.describe(exc),
+                    redact.redact(traceback.format_exc()),
+                )
             else:
                 log.debug("camera %s: %s", self.camera.camera_id, redact.describe(exc))
             return fault
@@ -123,8 +140,12 @@ class CameraWorker(threading.Thread):
         micros = str(int((max(self.config.open_timeout, self.config.read_timeout) + 1) * 1_000_000))
         if self.camera.url.lower().startswith(("rtsp://", "rtsps://")):
             # One second of probing is plenty for a camera's stream and keeps reconnects quick.
-            return {"rtsp_transport": "tcp", "timeout": micros, "allowed_media_types": "video",
-                    "analyzeduration": "1000000"}
+            return {
+                "rtsp_transport": "tcp",
+                "timeout": micros,
+                "allowed_media_types": "video",
+                "analyzeduration": "1000000",
+            }
         return {"timeout": micros, "analyzeduration": "1000000"}
 
     def _timeouts(self) -> tuple[float, float]:
@@ -180,5 +201,10 @@ class CameraWorker(threading.Thread):
             return
         self._logged = current
         level = logging.INFO if health.state is CameraState.ONLINE else logging.WARNING
-        log.log(level, "camera %s %s%s", self.camera.camera_id, health.state.value,
-                f": {health.reason}" if health.reason else "")
+        log.log(
+            level,
+            "camera %s %s%s",
+            self.camera.camera_id,
+            health.state.value,
+            f": {health.reason}" if health.reason else "",
+        )

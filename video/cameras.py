@@ -5,6 +5,7 @@ registers that password for redaction (:mod:`video.redact`), and its ``repr``
 shows the URL redacted, so a camera can be logged or put in an exception
 without a second thought.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,9 @@ def _load_with_tables(engine: Engine, exchange) -> list[Camera]:
     from sqlalchemy import select
 
     cameras, windows = exchange.cameras, exchange.windows
-    query = (select(cameras.c.camera_id, cameras.c.window_id, cameras.c.url, cameras.c.enabled, windows.c.label)
-             .select_from(cameras.outerjoin(windows, cameras.c.window_id == windows.c.window_id)))
+    query = select(
+        cameras.c.camera_id, cameras.c.window_id, cameras.c.url, cameras.c.enabled, windows.c.label
+    ).select_from(cameras.outerjoin(windows, cameras.c.window_id == windows.c.window_id))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     found = []

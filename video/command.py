@@ -11,13 +11,14 @@ seconds.
 ``supervise cameras --json`` prints one JSON object per camera with a health
 record in Redis; a record whose worker stopped reporting shows as offline.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -27,23 +28,58 @@ from video import redact
 
 log = logging.getLogger(__name__)
 
-LISTED_FIELDS = ("camera_id", "window_id", "state", "reason", "reason_code", "fps", "width", "height", "bitrate",
-                 "last_frame_at", "reconnects", "since")
+LISTED_FIELDS = (
+    "camera_id",
+    "window_id",
+    "state",
+    "reason",
+    "reason_code",
+    "fps",
+    "width",
+    "height",
+    "bitrate",
+    "last_frame_at",
+    "reconnects",
+    "since",
+)
 
 
 @click.command("video")
-@click.option("--shard", default="0/1", show_default=True, metavar="I/N",
-              help="Pull only the cameras of shard I of N (numbered from 0).")
-@click.option("--once-seconds", type=click.FloatRange(min=0), metavar="S",
-              help="Stop after S seconds (smoke tests); default: run until SIGTERM/SIGINT.")
-@click.option("--reload-seconds", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="How often to re-read the cameras table.")
-@click.option("--evidence-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where evidence is written. Default: <var_dir>/evidence.")
-@click.option("--start-spread", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Spread the first connections over this many seconds.")
-def video_command(shard: str, once_seconds: float | None, reload_seconds: float, evidence_dir: Path | None,
-                  start_spread: float) -> None:
+@click.option(
+    "--shard",
+    default="0/1",
+    show_default=True,
+    metavar="I/N",
+    help="Pull only the cameras of shard I of N (numbered from 0).",
+)
+@click.option(
+    "--once-seconds",
+    type=click.FloatRange(min=0),
+    metavar="S",
+    help="Stop after S seconds (smoke tests); default: run until SIGTERM/SIGINT.",
+)
+@click.option(
+    "--reload-seconds",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="How often to re-read the cameras table.",
+)
+@click.option(
+    "--evidence-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where evidence is written. Default: <var_dir>/evidence.",
+)
+@click.option(
+    "--start-spread",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Spread the first connections over this many seconds.",
+)
+def video_command(
+    shard: str, once_seconds: float | None, reload_seconds: float, evidence_dir: Path | None, start_spread: float
+) -> None:
     """Run camera workers: health, thumbnails, outages, evidence, live feeds."""
     redact.install()
     from sqlalchemy.exc import SQLAlchemyError
@@ -60,8 +96,14 @@ def video_command(shard: str, once_seconds: float | None, reload_seconds: float,
     settings = load()
     stop = _stop_on_signals()
     try:
-        pool = start_workers(settings, stop, shard=mine, evidence_dir=evidence_dir, reload_seconds=reload_seconds,
-                             config=VideoConfig.from_settings(settings, start_spread=start_spread))
+        pool = start_workers(
+            settings,
+            stop,
+            shard=mine,
+            evidence_dir=evidence_dir,
+            reload_seconds=reload_seconds,
+            config=VideoConfig.from_settings(settings, start_spread=start_spread),
+        )
     except SQLAlchemyError as exc:  # both databases answered and hold their tables: a fault of another kind
         cause = getattr(exc, "orig", None) or exc
         raise click.ClickException(f"cannot start the camera workers: {redact.describe(cause)}") from None
@@ -74,8 +116,13 @@ def video_command(shard: str, once_seconds: float | None, reload_seconds: float,
 
 @click.command("cameras")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--stale-after", type=click.FloatRange(min=1), default=30.0, show_default=True,
-              help="A record older than this many seconds shows as offline (its worker is gone).")
+@click.option(
+    "--stale-after",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="A record older than this many seconds shows as offline (its worker is gone).",
+)
 @limit_option("cameras")
 def cameras_command(as_json: bool, stale_after: float, limit: int) -> None:
     """List camera health from Redis, one camera per line."""
@@ -85,9 +132,9 @@ def cameras_command(as_json: bool, stale_after: float, limit: int) -> None:
     from video import health
 
     redis = connect(load())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     records = sorted(health.read_all(redis).items())
-    for camera_id, record in records[:limit or None]:
+    for camera_id, record in records[: limit or None]:
         row = record.seen_at(now, stale_after).model_dump(mode="json", include=set(LISTED_FIELDS))
         if as_json:
             click.echo(json.dumps({name: row.get(name) for name in LISTED_FIELDS}, ensure_ascii=False))
@@ -96,8 +143,10 @@ def cameras_command(as_json: bool, stale_after: float, limit: int) -> None:
             fps = f"{row['fps']:.1f}fps" if row["fps"] else "-"
             click.echo(f"{camera_id:<24} {row['state']:<8} {fps:>8} {size:>10}  {row['reason'] or ''}")
     if limit and len(records) > limit:
-        click.echo(f"supervise: stopped after {limit} cameras; {len(records)} have a health record "
-                   f"(--limit 0 for all)", err=True)
+        click.echo(
+            f"supervise: stopped after {limit} cameras; {len(records)} have a health record (--limit 0 for all)",
+            err=True,
+        )
 
 
 def _stop_on_signals() -> threading.Event:

@@ -33,6 +33,7 @@ Two halves in one file:
 This file imports only the standard library at module level, so both halves
 can load it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,6 +59,7 @@ LABELS = ["A01", "A02", "A03", "B07", "B12", "C03", "C15", "D08", "E21", "F02", 
 
 # --- the project's side ---
 
+
 @dataclass
 class DemoCameras:
     port: int
@@ -80,15 +82,22 @@ class DemoCameras:
         if self.process.stdout:
             self.process.stdout.close()
 
-    def __enter__(self) -> "DemoCameras":
+    def __enter__(self) -> DemoCameras:
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-def start_demo_cameras(scenes: int = 8, *, port: int = 8554, user: str | None = None, password: str | None = None,
-                       var_dir: Path | None = None, timeout: float = 20.0) -> DemoCameras:
+def start_demo_cameras(
+    scenes: int = 8,
+    *,
+    port: int = 8554,
+    user: str | None = None,
+    password: str | None = None,
+    var_dir: Path | None = None,
+    timeout: float = 20.0,
+) -> DemoCameras:
     """Start the demo RTSP server with `scenes` scenes; raises RuntimeError if it does not come up.
 
     Its log goes to ``<var_dir>/demo-cameras.log`` (default: a temporary file), never
@@ -103,8 +112,9 @@ def start_demo_cameras(scenes: int = 8, *, port: int = 8554, user: str | None = 
     else:
         log = tempfile.TemporaryFile("w+")
     with log:
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
-                                   start_new_session=True)  # a Ctrl-C in the terminal goes to the parent only
+        process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+        )  # a Ctrl-C in the terminal goes to the parent only
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
             ready, _, _ = select.select([process.stdout], [], [], 0.5)
@@ -121,6 +131,7 @@ def start_demo_cameras(scenes: int = 8, *, port: int = 8554, user: str | None = 
 
 
 # --- the scenes (pure drawing: cairo context and wall-clock time in, nothing out) ---
+
 
 class Scene:
     """One window: its label, its staff member's absences and its applicants, all derived from the time."""
@@ -163,7 +174,8 @@ class Scene:
         if visitor is not None:
             x, seed = visitor
             colour = random.Random(int(seed) * 7919 + self.number).choice(
-                [(0.55, 0.2, 0.2), (0.2, 0.45, 0.25), (0.5, 0.45, 0.15), (0.3, 0.3, 0.35), (0.45, 0.3, 0.5)])
+                [(0.55, 0.2, 0.2), (0.2, 0.45, 0.25), (0.5, 0.45, 0.15), (0.3, 0.3, 0.35), (0.45, 0.3, 0.5)]
+            )
             self._person(cr, x, 300, 1.6, colour, facing=False)  # seen from behind
         self._overlay(cr, t)
 
@@ -243,6 +255,7 @@ def _rounded(cr, x: float, y: float, w: float, h: float, r: float) -> None:
 
 # --- the server's side (system Python with GStreamer) ---
 
+
 def serve(port: int, scenes: int, user: str | None, password: str | None) -> None:
     import gi
 
@@ -261,7 +274,8 @@ def serve(port: int, scenes: int, user: str | None, password: str | None) -> Non
                 f"( videotestsrc is-live=true pattern=black ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},"
                 f"framerate={FPS}/1 ! cairooverlay name=draw ! videoconvert ! "
                 f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={FPS * 2} bframes=0 bitrate=600 ! "
-                "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )")
+                "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+            )
 
         def do_gen_key(self, url):
             return f"scene{self.scene.number}"  # every path of this scene shares one pipeline

@@ -10,12 +10,13 @@ Other processes (the web app) ask the worker that pulls the camera over Redis:
 :func:`request` publishes an :class:`EvidenceRequest` and waits for the
 :class:`EvidenceReply`; the camera pool answers it (:mod:`video.pool`).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -38,8 +39,9 @@ class NoPicture(LookupError):
     """The camera has no decodable keyframe in memory (offline, or not pulled by this process)."""
 
 
-def capture(camera, ring: list[Keyframe], captured_at: datetime, *, quality: int = 90,
-            health: dict | None = None) -> Evidence:
+def capture(
+    camera, ring: list[Keyframe], captured_at: datetime, *, quality: int = 90, health: dict | None = None
+) -> Evidence:
     """Evidence from `ring` (oldest first), taken at `captured_at`."""
     pictures: list[tuple[Keyframe, bytes, int, int]] = []
     for keyframe in ring:
@@ -60,8 +62,9 @@ def capture(camera, ring: list[Keyframe], captured_at: datetime, *, quality: int
         "height": height,
         "codec": newest.codec,
         "health": health,
-        "keyframes": [{"received_at": _instant(k.received_at), "pts_seconds": k.pts_seconds}
-                      for k, *_ in pictures[:-1]],
+        "keyframes": [
+            {"received_at": _instant(k.received_at), "pts_seconds": k.pts_seconds} for k, *_ in pictures[:-1]
+        ],
     }
     return Evidence(jpeg, [p[1] for p in pictures[:-1]], metadata)
 
@@ -74,7 +77,7 @@ def write(evidence: Evidence, directory: Path, *, original: list[Keyframe] = ())
     sidecar names every file relative to its own folder, with its SHA-256.
     """
     metadata = json.loads(json.dumps(evidence.metadata))
-    stamp = datetime.fromisoformat(metadata["captured_at"]).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = datetime.fromisoformat(metadata["captured_at"]).astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     folder = Path(directory) / _safe(metadata["camera_id"]) / stamp
     folder.mkdir(parents=True, exist_ok=False)
     metadata["still"] = _put(folder / "still.jpg", evidence.jpeg)
@@ -131,15 +134,24 @@ def _put(path: Path, data: bytes) -> dict:
 
 
 def _instant(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
 
-def evidence_row(sidecar: Path, var_dir: Path, *, camera_id: str, window_id: str | None, captured_at: datetime,
-                 requested_by: str, case_no: str | None = None, alarm_id: int | None = None) -> dict:
+def evidence_row(
+    sidecar: Path,
+    var_dir: Path,
+    *,
+    camera_id: str,
+    window_id: str | None,
+    captured_at: datetime,
+    requested_by: str,
+    case_no: str | None = None,
+    alarm_id: int | None = None,
+) -> dict:
     """The supervision database's `evidence` row for a sidecar written by :func:`write`;
     paths are kept relative to `var_dir` so the folder can move."""
     metadata = json.loads(Path(sidecar).read_text(encoding="utf-8"))
@@ -150,10 +162,13 @@ def evidence_row(sidecar: Path, var_dir: Path, *, camera_id: str, window_id: str
         return str(path.relative_to(root)) if root in path.parents else str(path)
 
     return {
-        "camera_id": camera_id, "window_id": window_id, "alarm_id": alarm_id, "case_no": case_no,
+        "camera_id": camera_id,
+        "window_id": window_id,
+        "alarm_id": alarm_id,
+        "case_no": case_no,
         "captured_at": captured_at,
         "frame_at": datetime.fromisoformat(metadata["frame_at"]) if metadata.get("frame_at") else None,
         "path": relative(metadata["still"]["file"]),
         "frames": [relative(k["file"]) for k in metadata.get("keyframes", []) if k.get("file")],
         "requested_by": requested_by,
-    }  # fmt: skip
+    }

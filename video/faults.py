@@ -9,6 +9,7 @@ account after repeated failed logins, so retry slowly.
 The classification reads only the exception's type and errno, never its
 message: PyAV/FFmpeg messages repeat the camera URL, password included.
 """
+
 from __future__ import annotations
 
 import errno
@@ -50,7 +51,10 @@ _BY_TYPE: list[tuple[type[BaseException], Fault]] = [
     (av.error.EOFError, ENDED),
     # FFmpeg's RTSP demuxer returns a bare -1 (EPERM) when an interleaved read comes up short.
     (av.error.PermissionError, _offline("reset", "connection lost while reading")),
-    (av.error.InvalidDataError, UNDECODABLE._replace(reason="undecodable stream: the camera sent data FFmpeg cannot parse")),
+    (
+        av.error.InvalidDataError,
+        UNDECODABLE._replace(reason="undecodable stream: the camera sent data FFmpeg cannot parse"),
+    ),
     (av.error.DecoderNotFoundError, _error("undecodable", "undecodable stream: no decoder for its codec")),
     (av.error.ProtocolNotFoundError, _error("bad_url", "unsupported URL scheme")),
 ]
@@ -67,12 +71,17 @@ _BY_ERRNO = {
 BAD_REPLY = _offline("bad_reply", "no valid RTSP answer: the camera closed the connection or speaks another protocol")
 
 
-def classify(exc: BaseException, *, opening: bool, open_timeout: float, read_timeout: float,
-             elapsed: float = 0.0) -> Fault:
+def classify(
+    exc: BaseException, *, opening: bool, open_timeout: float, read_timeout: float, elapsed: float = 0.0
+) -> Fault:
     """The fault behind `exc`, raised while opening (connect, DESCRIBE, SETUP, PLAY) or reading,
     `elapsed` seconds after the attempt began."""
-    timed_out = _offline("timeout", f"timeout: no answer within {open_timeout:g} s" if opening
-                         else f"timeout: no data for {read_timeout:g} s (camera hung)")
+    timed_out = _offline(
+        "timeout",
+        f"timeout: no answer within {open_timeout:g} s"
+        if opening
+        else f"timeout: no data for {read_timeout:g} s (camera hung)",
+    )
     if isinstance(exc, (av.error.ExitError, av.error.TimeoutError, TimeoutError)):
         return timed_out
     if opening and isinstance(exc, av.error.InvalidDataError):

@@ -11,11 +11,12 @@ timeout, stream ended: a network or power problem, retried soon) and ``error``
 never trusts an old record: :meth:`CameraHealth.seen_at` turns a record whose
 worker stopped reporting into ``offline`` / ``no_report``.
 """
+
 from __future__ import annotations
 
 import threading
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -54,19 +55,25 @@ class CameraHealth(BaseModel):
     since: datetime  # when the current state began
     reported_at: datetime
 
-    def seen_at(self, now: datetime, stale_after: float) -> "CameraHealth":
+    def seen_at(self, now: datetime, stale_after: float) -> CameraHealth:
         """This record as it should be read at `now`: stale reports mean the worker is gone."""
         if (now - self.reported_at).total_seconds() <= stale_after:
             return self
-        return self.model_copy(update={
-            "state": CameraState.OFFLINE, "reason_code": "no_report", "fps": None, "bitrate": None,
-            "reason": f"no report from its worker since {self.reported_at.isoformat(timespec='seconds')}"})
+        return self.model_copy(
+            update={
+                "state": CameraState.OFFLINE,
+                "reason_code": "no_report",
+                "fps": None,
+                "bitrate": None,
+                "reason": f"no report from its worker since {self.reported_at.isoformat(timespec='seconds')}",
+            }
+        )
 
     def to_json(self) -> str:
         return self.model_dump_json()
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> "CameraHealth":
+    def from_json(cls, raw: str | bytes) -> CameraHealth:
         return cls.model_validate_json(raw)
 
 
@@ -150,10 +157,20 @@ class HealthTracker:
                 self._retries.popleft()
             fps, bitrate = _rates(self._packets) if self._state is CameraState.ONLINE else (None, None)
             return CameraHealth(
-                camera_id=self.camera_id, window_id=self.window_id, state=self._state, reason=self._reason,
-                reason_code=self._code, fps=fps, width=self._width, height=self._height, bitrate=bitrate,
-                last_frame_at=_instant(self._last_frame_at), reconnects=len(self._retries),
-                since=_instant(self._since), reported_at=_instant(now))
+                camera_id=self.camera_id,
+                window_id=self.window_id,
+                state=self._state,
+                reason=self._reason,
+                reason_code=self._code,
+                fps=fps,
+                width=self._width,
+                height=self._height,
+                bitrate=bitrate,
+                last_frame_at=_instant(self._last_frame_at),
+                reconnects=len(self._retries),
+                since=_instant(self._since),
+                reported_at=_instant(now),
+            )
 
     def _set(self, state: CameraState, code: str | None, reason: str, at: float) -> None:
         if (state, code) != (self._state, self._code):
@@ -176,10 +193,11 @@ def _rates(packets: deque[tuple[float, float | None, int]]) -> tuple[float | Non
 
 
 def _instant(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
 # --- Redis ---
+
 
 def write(pipe, health: CameraHealth) -> None:
     """Queue the record's write and announcement on `pipe` (a Redis pipeline)."""
@@ -193,7 +211,7 @@ def read_all(redis) -> dict[str, CameraHealth]:
     names = sorted(_text(k) for k in redis.scan_iter(match=keys.health("*"), count=1000))
     records: dict[str, CameraHealth] = {}
     for start in range(0, len(names), 500):
-        chunk = names[start:start + 500]
+        chunk = names[start : start + 500]
         for name, raw in zip(chunk, redis.mget(chunk)):
             if raw is not None and keys.camera_id_of_health_key(name) is not None:
                 health = _parse(raw)

@@ -10,6 +10,7 @@ The worker also keeps the last few keyframes as they came off the wire (bytes,
 a few tens of kB each) in a :class:`KeyframeRing`; evidence decodes them only
 when someone asks.
 """
+
 from __future__ import annotations
 
 import threading
@@ -57,8 +58,14 @@ class KeyframeRing:
 
 def keyframe_of(packet: av.Packet, stream: av.video.stream.VideoStream, received_at: float) -> Keyframe:
     context = stream.codec_context
-    return Keyframe(data=bytes(packet), codec=context.name, extradata=context.extradata,
-                    received_at=received_at, pts=packet.pts, time_base=packet.time_base)
+    return Keyframe(
+        data=bytes(packet),
+        codec=context.name,
+        extradata=context.extradata,
+        received_at=received_at,
+        pts=packet.pts,
+        time_base=packet.time_base,
+    )
 
 
 def decode(keyframe: Keyframe) -> av.VideoFrame | None:

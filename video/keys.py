@@ -21,6 +21,7 @@ and passwords never appear in any key or value.
 ``supervise:camera-evidence:reply:<request_id>``  list, one JSON :class:`video.evidence.EvidenceReply`,
     expires after a minute.
 """
+
 from __future__ import annotations
 
 PREFIX = "supervise:camera:"
@@ -43,5 +44,5 @@ def evidence_reply(request_id: str) -> str:
 
 def camera_id_of_health_key(key: str) -> str | None:
     if key.startswith(PREFIX) and key.endswith(":health"):
-        return key[len(PREFIX):-len(":health")]
+        return key[len(PREFIX) : -len(":health")]
     return None

@@ -13,6 +13,7 @@ so it costs one keyframe decode per GOP while someone watches it.
 Remuxing happens only while someone watches; the capture thread calls
 :meth:`LiveFeed.feed` with each packet, which returns at once otherwise.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,7 @@ import queue
 import struct
 import threading
 from collections import deque
-from typing import Iterator
+from collections.abc import Iterator
 
 import av
 
@@ -106,8 +107,11 @@ class LiveFeed:
     def mjpeg(self, *, idle_timeout: float = 10.0) -> Iterator[bytes]:
         """``multipart/x-mixed-replace`` parts, one JPEG per keyframe (boundary ``frame``)."""
         for jpeg in self._stills.watch(idle_timeout):
-            yield (f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                   + jpeg + b"\r\n")
+            yield (
+                f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                + jpeg
+                + b"\r\n"
+            )
 
     @property
     def viewers(self) -> int:
@@ -232,7 +236,7 @@ class _BoxSink(io.RawIOBase):
 
 def _child_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     while start + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[start:start + 8])
+        size, kind = struct.unpack(">I4s", data[start : start + 8])
         if size < 8:
             return
         yield kind, start, start + size

@@ -10,11 +10,13 @@ noticed when frames were already back is still reported, whole.
 The hook ``on_outage(camera_id, since, ended_at)`` is called once when an
 outage begins (``ended_at=None``) and once when it ends.
 """
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
-from typing import Callable, Literal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -78,11 +80,12 @@ class OutageWatch:
 
 
 def instant(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
-def stream_hook(redis, window_of: Callable[[str], "str | None"], offline_after: float,
-                maxlen: int = 100_000) -> OutageHook:
+def stream_hook(
+    redis, window_of: Callable[[str], str | None], offline_after: float, maxlen: int = 100_000
+) -> OutageHook:
     """An ``on_outage`` hook that appends each change to the ``supervise:camera-outages`` stream.
 
     A stream, not pub/sub: the rules engine may be down or restarting when an
@@ -91,8 +94,13 @@ def stream_hook(redis, window_of: Callable[[str], "str | None"], offline_after: 
     from video import keys
 
     def on_outage(camera_id: str, since: datetime, ended_at: datetime | None) -> None:
-        event = OutageEvent(camera_id=camera_id, window_id=window_of(camera_id), since=since, ended_at=ended_at,
-                            offline_after=offline_after)
+        event = OutageEvent(
+            camera_id=camera_id,
+            window_id=window_of(camera_id),
+            since=since,
+            ended_at=ended_at,
+            offline_after=offline_after,
+        )
         redis.xadd(keys.OUTAGE_STREAM, {"event": event.model_dump_json()}, maxlen=maxlen, approximate=True)
 
     return on_outage

@@ -26,18 +26,17 @@ By hand::
     feed = pool.live_feed("K123")   # for video.routes
     pool.stop()                     # returns the names of threads that did not end in time
 """
-from __future__ import annotations
 
-from collections.abc import Collection
+from __future__ import annotations
 
 import logging
 import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import redis as redis_lib
 
@@ -56,9 +55,16 @@ MAX_BACKLOG = 10_000
 
 
 class CameraPool:
-    def __init__(self, redis, config: VideoConfig, *, on_outage: OutageHook | None = None,
-                 evidence_dir: Path | None = None, clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        redis,
+        config: VideoConfig,
+        *,
+        on_outage: OutageHook | None = None,
+        evidence_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self.redis, self.config = redis, config
         self.on_outage = on_outage
         self.evidence_dir = Path(evidence_dir) if evidence_dir else None
@@ -94,8 +100,7 @@ class CameraPool:
                     del self._workers[camera_id]
             for camera_id, camera in wanted.items():
                 if camera_id not in self._workers:
-                    worker = CameraWorker(camera, self.config, clock=self._clock,
-                                          rng=random.Random(self._rng.random()))
+                    worker = CameraWorker(camera, self.config, clock=self._clock, rng=random.Random(self._rng.random()))
                     self._workers[camera_id] = worker
                     worker.start()
 
@@ -136,8 +141,13 @@ class CameraPool:
         """
         worker = self._workers[camera_id]
         record = worker.health.health(self._clock())
-        return evidence.capture(worker.camera, worker.ring.recent(), instant(self._clock()),
-                                quality=max(self.config.jpeg_quality, 90), health=record.model_dump(mode="json"))
+        return evidence.capture(
+            worker.camera,
+            worker.ring.recent(),
+            instant(self._clock()),
+            quality=max(self.config.jpeg_quality, 90),
+            health=record.model_dump(mode="json"),
+        )
 
     def keep_evidence(self, camera_id: str, requested_by: str, directory: Path | None = None) -> Path:
         """Capture evidence and write it under `directory` (default: evidence_dir); the sidecar's path."""
@@ -195,7 +205,7 @@ class CameraPool:
             except redis_lib.RedisError as exc:  # keep it and retry next round; the Redis link logs the outage
                 self._redis_failed(exc, self._clock())
                 return
-            except Exception as exc:  # noqa: BLE001 - keep it and retry next round
+            except Exception as exc:
                 log.warning("on_outage(%s) failed, will retry: %s", camera_id, redact.describe(exc))
                 return
             self._backlog.popleft()
@@ -238,17 +248,24 @@ class CameraPool:
             return  # another shard pulls it
         try:
             path = self.keep_evidence(ask.camera_id, ask.requested_by)
-            answer = EvidenceReply(request_id=ask.request_id, camera_id=ask.camera_id, ok=True,
-                                   metadata_path=str(path))
+            answer = EvidenceReply(request_id=ask.request_id, camera_id=ask.camera_id, ok=True, metadata_path=str(path))
         except (evidence.NoPicture, KeyError, OSError) as exc:
-            answer = EvidenceReply(request_id=ask.request_id, camera_id=ask.camera_id, ok=False,
-                                   error=redact.redact(str(exc)))
+            answer = EvidenceReply(
+                request_id=ask.request_id, camera_id=ask.camera_id, ok=False, error=redact.redact(str(exc))
+            )
         evidence.reply(self.redis, answer)
 
 
-def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoConfig | None = None,
-                  evidence_dir: Path | None = None, reload_seconds: float = 60.0,
-                  only: Collection[str] | None = None) -> CameraPool:
+def start_workers(
+    settings,
+    stop: threading.Event,
+    *,
+    shard=None,
+    config: VideoConfig | None = None,
+    evidence_dir: Path | None = None,
+    reload_seconds: float = 60.0,
+    only: Collection[str] | None = None,
+) -> CameraPool:
     """Camera workers for `settings` (an :class:`app.settings.Settings`), running until `stop` is set.
 
     Pulls the enabled cameras of `shard` (default: all; `only` narrows them to
@@ -276,11 +293,16 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
     def mine(camera) -> bool:
         return shard.owns(camera.camera_id) and (only is None or camera.camera_id in only)
 
-    cameras = outage.retrying(lambda: [c for c in load_enabled(engine) if mine(c)], [engine], stop,
-                              settings.db_retry_max_seconds)  # fmt: skip
+    cameras = outage.retrying(
+        lambda: [c for c in load_enabled(engine) if mine(c)], [engine], stop, settings.db_retry_max_seconds
+    )
     windows = {c.camera_id: c.window_id for c in cameras}
-    pool = CameraPool(redis, config, on_outage=stream_hook(redis, windows.get, config.offline_after),
-                      evidence_dir=evidence_dir or settings.var_dir / "evidence")
+    pool = CameraPool(
+        redis,
+        config,
+        on_outage=stream_hook(redis, windows.get, config.offline_after),
+        evidence_dir=evidence_dir or settings.var_dir / "evidence",
+    )
     log.warning("video shard %s: pulling %d cameras", shard, len(cameras))
     pool.sync(cameras)
 
@@ -304,13 +326,16 @@ def start_workers(settings, stop: threading.Event, *, shard=None, config: VideoC
     return pool
 
 
-def _keep_alarm_evidence(settings, redis, pool: CameraPool, db, windows: dict[str, str],
-                         stop: threading.Event) -> None:  # fmt: skip
+def _keep_alarm_evidence(settings, redis, pool: CameraPool, db, windows: dict[str, str], stop: threading.Event) -> None:
     """Evidence for fresh red alarms at the windows this pool watches (video.alarm_evidence)."""
     from video import alarm_evidence
 
     def camera_of_window(window_id: str) -> str | None:
         return next((camera for camera, window in windows.items() if window == window_id), None)
 
-    threading.Thread(target=alarm_evidence.follow, name="video.alarm-evidence", daemon=True,
-                     args=(redis, pool, db, settings.var_dir, camera_of_window, stop)).start()
+    threading.Thread(
+        target=alarm_evidence.follow,
+        name="video.alarm-evidence",
+        daemon=True,
+        args=(redis, pool, db, settings.var_dir, camera_of_window, stop),
+    ).start()

@@ -24,6 +24,7 @@ Two nets, applied in this order:
 Secrets shorter than :data:`MIN_SECRET_LENGTH` are only caught by the second
 net: replacing every ``"12"`` in every log line would make the logs useless.
 """
+
 from __future__ import annotations
 
 import base64
@@ -202,7 +203,7 @@ def _mask_known(text: str) -> str:
     for start, end in sorted(spans):
         if end <= at:
             continue
-        pieces += [text[at:max(at, start)], MASK]
+        pieces += [text[at : max(at, start)], MASK]
         at = end
     return "".join(pieces) + text[at:]
 
@@ -213,7 +214,7 @@ def _find(canon: str, starts: list[int], ends: list[int]) -> list[tuple[int, int
     found: list[tuple[int, int]] = []
     i, last = 0, len(canon) - MIN_SECRET_LENGTH
     while i <= last:
-        for secret in index.get(canon[i:i + MIN_SECRET_LENGTH], ()):
+        for secret in index.get(canon[i : i + MIN_SECRET_LENGTH], ()):
             if canon.startswith(secret, i):
                 end = i + len(secret)
                 found.append((starts[i], ends[end - 1]) if starts else (i, end))
@@ -237,7 +238,7 @@ def _canonical(text: str) -> tuple[str, list[int], list[int]]:
         if ch == "%" and _hex_pair(text, i + 1):
             run_start, raw, offsets = i, bytearray(), []
             while i + 2 < n and text[i] == "%" and _hex_pair(text, i + 1):
-                raw.append(int(text[i + 1:i + 3], 16))
+                raw.append(int(text[i + 1 : i + 3], 16))
                 offsets.append(i)
                 i += 3
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -273,7 +274,7 @@ def _split_userinfo_by_hand(url: str) -> tuple[str | None, str | None]:
     scheme_end = url.find("://")
     if scheme_end < 0:
         return None, None
-    rest = url[scheme_end + 3:]
+    rest = url[scheme_end + 3 :]
     at = rest.rfind("@")
     if at < 0:
         return None, None

@@ -16,13 +16,14 @@ workers it is :class:`OnDemandLive`: it pulls a camera while someone watches
 it (one pull per camera per web process, however many viewers) and lets go of
 it a little after the last viewer left.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from email.utils import format_datetime
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -30,16 +31,17 @@ import redis as redis_lib
 from flask import Blueprint, Response, abort
 
 from video import thumbnails
-from video.cameras import Camera, engine_for, load_enabled
 from video.camera_worker import CameraWorker
+from video.cameras import Camera, engine_for, load_enabled
 from video.config import VideoConfig
 from video.live import MJPEG_BOUNDARY, LiveFeed
 
 log = logging.getLogger(__name__)
 
 
-def create_blueprint(*, redis, authorize: Callable[[str], bool] | None = None, settings=None, live=None,
-                     idle_timeout: float = 15.0) -> Blueprint:
+def create_blueprint(
+    *, redis, authorize: Callable[[str], bool] | None = None, settings=None, live=None, idle_timeout: float = 15.0
+) -> Blueprint:
     """The video routes. `redis` must return bytes; `live` defaults to an :class:`OnDemandLive` on `settings`."""
     if live is None and settings is not None:
         engine = []  # made on first use: the exchange database may be down when the web app starts
@@ -62,15 +64,23 @@ def create_blueprint(*, redis, authorize: Callable[[str], bool] | None = None, s
         try:
             latest = thumbnails.latest(redis, camera_id)
         except redis_lib.RedisError:  # thumbnails live in Redis alone: none while it is down
-            return Response(_no_picture(), status=503, mimetype="image/jpeg",
-                            headers={"Cache-Control": "no-store", "Retry-After": "5"})
+            return Response(
+                _no_picture(),
+                status=503,
+                mimetype="image/jpeg",
+                headers={"Cache-Control": "no-store", "Retry-After": "5"},
+            )
         if latest is None:
             return Response(_no_picture(), status=404, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
-        return Response(latest.jpeg, mimetype="image/jpeg", headers={
-            "Cache-Control": "no-store",
-            "Last-Modified": format_datetime(latest.taken_at, usegmt=True),
-            "X-Frame-Time": latest.taken_at.isoformat(),
-        })
+        return Response(
+            latest.jpeg,
+            mimetype="image/jpeg",
+            headers={
+                "Cache-Control": "no-store",
+                "Last-Modified": format_datetime(latest.taken_at, usegmt=True),
+                "X-Frame-Time": latest.taken_at.isoformat(),
+            },
+        )
 
     @blueprint.route("/video/<camera_id>/live.mp4")
     def live_mp4(camera_id: str):
@@ -78,8 +88,12 @@ def create_blueprint(*, redis, authorize: Callable[[str], bool] | None = None, s
         feed = live.live_feed(camera_id) if live is not None else None
         if feed is None:
             abort(404)
-        return Response(feed.fmp4(idle_timeout=idle_timeout), mimetype="video/mp4", direct_passthrough=True,
-                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            feed.fmp4(idle_timeout=idle_timeout),
+            mimetype="video/mp4",
+            direct_passthrough=True,
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
 
     @blueprint.route("/video/<camera_id>/live.mjpeg")
     def live_mjpeg(camera_id: str):
@@ -87,9 +101,12 @@ def create_blueprint(*, redis, authorize: Callable[[str], bool] | None = None, s
         feed = live.live_feed(camera_id) if live is not None else None
         if feed is None:
             abort(404)
-        return Response(feed.mjpeg(idle_timeout=idle_timeout), direct_passthrough=True,
-                        mimetype=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
-                        headers={"Cache-Control": "no-store"})
+        return Response(
+            feed.mjpeg(idle_timeout=idle_timeout),
+            direct_passthrough=True,
+            mimetype=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
 
     return blueprint
 
@@ -102,8 +119,9 @@ class OnDemandLive:
     ``video.live-reaper``.
     """
 
-    def __init__(self, cameras: Callable[[], list[Camera]], config: VideoConfig, *, refresh: float = 60.0,
-                 linger: float = 30.0) -> None:
+    def __init__(
+        self, cameras: Callable[[], list[Camera]], config: VideoConfig, *, refresh: float = 60.0, linger: float = 30.0
+    ) -> None:
         self._list, self._refresh, self._linger = cameras, refresh, linger
         self.config = config.model_copy(update={"start_spread": 0.0})
         self._known: dict[str, Camera] = {}
@@ -145,7 +163,7 @@ class OnDemandLive:
             try:
                 self._known = {c.camera_id: c for c in self._list()}
                 self._known_at = time.monotonic()
-            except Exception as exc:  # noqa: BLE001 - the database may be down: keep what we knew
+            except Exception as exc:
                 log.warning("cannot list cameras for live view: %s", type(exc).__name__)
         return self._known.get(camera_id)
 

@@ -6,6 +6,7 @@ the highest hash of (camera_id, shard): rendezvous hashing. It is stable across
 processes and machines (no Python ``hash()``), every camera lands in exactly
 one shard, and going from N to N+1 shards moves only about 1/(N+1) of them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,7 @@ class Shard:
             raise ValueError(f"shard {self.index}/{self.count}: need 0 <= I < N (shards count from 0)")
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         """``"I/N"`` → Shard(I, N)."""
         index, sep, count = text.partition("/")
         try:

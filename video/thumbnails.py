@@ -8,6 +8,7 @@ delivering loses its picture instead of showing a frozen one forever.
 
 The Redis client must return bytes (``decode_responses=False``).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,6 +38,8 @@ def latest(redis, camera_id: str) -> Thumbnail | None:
     if not jpeg or not taken_at:
         return None
     try:
-        return Thumbnail(bytes(jpeg), datetime.fromisoformat(taken_at.decode() if isinstance(taken_at, bytes) else taken_at))
+        return Thumbnail(
+            bytes(jpeg), datetime.fromisoformat(taken_at.decode() if isinstance(taken_at, bytes) else taken_at)
+        )
     except ValueError:
         return None

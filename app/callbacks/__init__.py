@@ -3,6 +3,7 @@
 Every callback starts from :func:`app.auth.current_scope`, and every query it
 makes takes that scope: the server decides what a user sees, in every callback.
 """
+
 from __future__ import annotations
 
 

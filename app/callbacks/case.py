@@ -1,4 +1,5 @@
 """The case page's wiring: search by number, item, department, window or phone suffix."""
+
 from __future__ import annotations
 
 from dash import Input, Output, State, no_update
@@ -9,7 +10,6 @@ from app.auth import current_scope
 from app.i18n import current_lang
 from app.queries import cases as case_queries
 from layouts import case as view
-
 
 EVIDENCE_TIMEOUT = 10.0
 
@@ -26,16 +26,30 @@ def take_evidence(services, scope, case_no: str) -> tuple[bool, str]:
 
     lang = current_lang()
     if not scope.may_act:
-        audit(services.engine, actor_name(), "denied", f"case:{case_no}", {"action": "take_evidence", "reason": "role"},
-              services.clock(), remote_addr(services.settings))
+        audit(
+            services.engine,
+            actor_name(),
+            "denied",
+            f"case:{case_no}",
+            {"action": "take_evidence", "reason": "role"},
+            services.clock(),
+            remote_addr(services.settings),
+        )
         return False, t("role.view_only", lang)
     reference = services.reference.get()
     case_row = case_queries.case(services.engine, scope, case_no)
     cameras = [c for c in reference.cameras_of_window(case_row["window_id"]) if c.enabled] if case_row else []
     who, now = actor_name(), services.clock()
     if not cameras or not scope.allows_camera(reference, cameras[0].camera_id):
-        audit(services.engine, who, "denied", f"case:{case_no}", {"action": "take_evidence"}, now,
-              remote_addr(services.settings))
+        audit(
+            services.engine,
+            who,
+            "denied",
+            f"case:{case_no}",
+            {"action": "take_evidence"},
+            now,
+            remote_addr(services.settings),
+        )
         return False, t("page.forbidden", lang)
     camera = cameras[0]
     try:
@@ -54,15 +68,28 @@ def take_evidence(services, scope, case_no: str) -> tuple[bool, str]:
         path = (sidecar.parent / name).resolve()
         return str(path.relative_to(root)) if root in path.parents else str(path)
 
-    evidence_id = case_queries.add_evidence(services.engine, {
-        "camera_id": camera.camera_id, "window_id": camera.window_id, "case_no": case_no, "captured_at": now,
-        "frame_at": datetime.fromisoformat(metadata["frame_at"]) if metadata.get("frame_at") else None,
-        "path": relative(metadata["still"]["file"]),
-        "frames": [relative(k["file"]) for k in metadata.get("keyframes", []) if k.get("file")],
-        "requested_by": who,
-    })
-    audit(services.engine, who, "take_evidence", f"case:{case_no}",
-          {"camera_id": camera.camera_id, "evidence_id": evidence_id}, now, remote_addr(services.settings))
+    evidence_id = case_queries.add_evidence(
+        services.engine,
+        {
+            "camera_id": camera.camera_id,
+            "window_id": camera.window_id,
+            "case_no": case_no,
+            "captured_at": now,
+            "frame_at": datetime.fromisoformat(metadata["frame_at"]) if metadata.get("frame_at") else None,
+            "path": relative(metadata["still"]["file"]),
+            "frames": [relative(k["file"]) for k in metadata.get("keyframes", []) if k.get("file")],
+            "requested_by": who,
+        },
+    )
+    audit(
+        services.engine,
+        who,
+        "take_evidence",
+        f"case:{case_no}",
+        {"camera_id": camera.camera_id, "evidence_id": evidence_id},
+        now,
+        remote_addr(services.settings),
+    )
     return True, t("case.evidence_taken", lang, at=now.astimezone(services.zone).strftime("%H:%M:%S"))
 
 

@@ -12,17 +12,17 @@ The answer itself is cached too (:func:`board_reply`), already serialised:
 the sessions of one scope move from the same board to the same next board, so
 the first of them works out the row operations and the others get its text.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-
-from dash._utils import to_json
+from datetime import UTC, datetime
 
 from dash import Input, Output, State, ctx, no_update
+from dash._utils import to_json
 from dash.exceptions import PreventUpdate
 
 from app.auth import actor_name, audit, current_scope, remote_addr
@@ -85,7 +85,7 @@ def _newest(marker: str) -> tuple[int, datetime] | None:
     try:
         _position, newest_id, newest_update = marker.split("|", 2)
         instant = datetime.fromisoformat(newest_update) if newest_update else datetime.min
-        return int(newest_id), instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+        return int(newest_id), instant if instant.tzinfo else instant.replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -114,15 +114,21 @@ def _touched(services, scope, filters: BoardFilters, version: dict, change_marke
             return True
         for change in changes:
             if scope.allows(change.center_id, change.dept_id) and all(
-                    wanted is None or wanted == actual for wanted, actual in (
-                        (filters.center_id, change.center_id), (filters.dept_id, change.dept_id),
-                        (filters.kind, change.kind), (filters.level, change.level))):
+                wanted is None or wanted == actual
+                for wanted, actual in (
+                    (filters.center_id, change.center_id),
+                    (filters.dept_id, change.dept_id),
+                    (filters.kind, change.kind),
+                    (filters.level, change.level),
+                )
+            ):
                 return True
     return alarm_queries.changed_in_scope(services.engine, scope, filters, *version["newest"])
 
 
-def read_board(services, scope, filters: BoardFilters, change_marker: str, bucket: int, lang: str,
-               known: str | None = None) -> tuple[str, DrawnBoard | None]:
+def read_board(
+    services, scope, filters: BoardFilters, change_marker: str, bucket: int, lang: str, known: str | None = None
+) -> tuple[str, DrawnBoard | None]:
     """The drawn board for a scope, filters and language, and its id; None instead of the board when it is `known`.
 
     Shared through the cache by every session that asks alike. When the
@@ -137,8 +143,14 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
     version_key = f"board-version:{place}"
     version = services.cache.get(version_key)
     newest = _newest(change_marker)
-    if version and version["bucket"] == bucket and version["marker"] != change_marker and newest and version["newest"] \
-            and not _touched(services, scope, filters, version, change_marker):
+    if (
+        version
+        and version["bucket"] == bucket
+        and version["marker"] != change_marker
+        and newest
+        and version["newest"]
+        and not _touched(services, scope, filters, version, change_marker)
+    ):
         version = {**version, "marker": change_marker, "newest": newest}
         services.cache.set(version_key, version, timeout=120)
     if version and version["bucket"] == bucket and version["marker"] == change_marker:
@@ -154,8 +166,9 @@ def read_board(services, scope, filters: BoardFilters, change_marker: str, bucke
     try:
         drawn = _draw(services, scope, filters, lang)
         services.cache.set(f"board:{lang}:{drawn_id}", drawn, timeout=120)
-        services.cache.set(version_key, {"bucket": bucket, "marker": change_marker, "newest": newest,
-                                         "drawn": drawn_id}, timeout=120)
+        services.cache.set(
+            version_key, {"bucket": bucket, "marker": change_marker, "newest": newest, "drawn": drawn_id}, timeout=120
+        )
     finally:
         _release(services.redis, drawing)
     return drawn_id, drawn
@@ -165,9 +178,15 @@ def _draw(services, scope, filters: BoardFilters, lang: str) -> DrawnBoard:
     now = services.clock()
     board = alarm_queries.board(services.engine, scope, filters, now, services.escalate_after)
     reference = services.reference.get()
-    rows = [(r["id"], view.row_signature(r, now, services.escalate_after), r["level"],
-             view.row_view(r, reference, lang, services.zone, now, services.escalate_after))
-            for r in board.rows]
+    rows = [
+        (
+            r["id"],
+            view.row_signature(r, now, services.escalate_after),
+            r["level"],
+            view.row_view(r, reference, lang, services.zone, now, services.escalate_after),
+        )
+        for r in board.rows
+    ]
     counts = json.loads(to_json(view.counts_children(board, len(rows), lang)))
     return DrawnBoard(rows, counts)
 
@@ -204,17 +223,33 @@ class Reply:
     new_red: tuple = ()  # new red alarms: the browser sounds and flashes
 
 
-def board_reply(services, scope, filters: BoardFilters, lang: str, change_marker: str, bucket: int,
-                known: str | None, shown: list | None, live: bool) -> Reply:
+def board_reply(
+    services,
+    scope,
+    filters: BoardFilters,
+    lang: str,
+    change_marker: str,
+    bucket: int,
+    known: str | None,
+    shown: list | None,
+    live: bool,
+) -> Reply:
     """What to send a screen showing `shown` (board `known`), shared through the cache by every
     session of the scope that shows the same and asks at the same marker.
 
     The key names the scope (through :func:`board_place`), so a session can only
     ever receive an answer worked out from its own scope's board.
     """
-    key = "board-reply:" + hashlib.sha256(json.dumps(
-        [board_place(scope, filters), lang, change_marker, bucket, known, live, shown],
-        ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    key = (
+        "board-reply:"
+        + hashlib.sha256(
+            json.dumps(
+                [board_place(scope, filters), lang, change_marker, bucket, known, live, shown],
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ).encode()
+        ).hexdigest()
+    )
     reply = services.cache.get(key)
     if reply is None:
         drawn_id, board = read_board(services, scope, filters, change_marker, bucket, lang, known)
@@ -260,12 +295,20 @@ def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[b
     now = services.clock()
     who = actor_name()
     if not scope.may_act:
-        audit(services.engine, who, "denied", f"alarm:{alarm_id}", {"action": action, "reason": "role"}, now,
-              remote_addr(services.settings))
+        audit(
+            services.engine,
+            who,
+            "denied",
+            f"alarm:{alarm_id}",
+            {"action": action, "reason": "role"},
+            now,
+            remote_addr(services.settings),
+        )
         return False, t("cr.refused", lang, reason=t("role.view_only", lang))
     if not isinstance(alarm_id, int) or alarm_queries.alarm(services.engine, scope, alarm_id) is None:
-        audit(services.engine, who, "denied", f"alarm:{alarm_id}", {"action": action}, now,
-              remote_addr(services.settings))
+        audit(
+            services.engine, who, "denied", f"alarm:{alarm_id}", {"action": action}, now, remote_addr(services.settings)
+        )
         return False, t("cr.refused", lang, reason=t("page.forbidden", lang))
     if not (note or "").strip():
         return False, t("cr.note_required", lang)
@@ -273,8 +316,15 @@ def officer_action(services, scope, alarm_id, action: str, note: str) -> tuple[b
         result = act(services.engine, alarm_id, action, who, note, now)
     except ActionRefused as exc:
         return False, t("cr.refused", lang, reason=str(exc))
-    audit(services.engine, who, f"alarm_{action}", f"alarm:{alarm_id}",
-          {"note": note.strip(), "action_id": result.action_id}, now, remote_addr(services.settings))
+    audit(
+        services.engine,
+        who,
+        f"alarm_{action}",
+        f"alarm:{alarm_id}",
+        {"note": note.strip(), "action_id": result.action_id},
+        now,
+        remote_addr(services.settings),
+    )
     services.relay.nudge()  # the action's message waits in the outbox until a relay publishes it
     return True, t(f"cr.done.{action}", lang, id=alarm_id)
 
@@ -318,8 +368,13 @@ def register(app, services) -> None:
         if reply.ops is None:
             return no_update, no_update, position, counts, no_update
         # `n` makes each message new to Dash, so the browser applies it even when equal to the last.
-        return ({"n": n, "json": reply.ops}, reply.shown, position, counts,
-                {"ids": list(reply.new_red), "n": n} if reply.new_red else no_update)
+        return (
+            {"n": n, "json": reply.ops},
+            reply.shown,
+            position,
+            counts,
+            {"ids": list(reply.new_red), "n": n} if reply.new_red else no_update,
+        )
 
     @app.callback(
         Output("control-room-filter-dept", "options"),
@@ -358,8 +413,15 @@ def register(app, services) -> None:
             raise PreventUpdate
         row = alarm_queries.alarm(services.engine, scope, alarm_id)
         if row is None:
-            audit(services.engine, actor_name(), "denied", f"alarm:{alarm_id}", {"view": "detail"},
-                  services.clock(), remote_addr(services.settings))
+            audit(
+                services.engine,
+                actor_name(),
+                "denied",
+                f"alarm:{alarm_id}",
+                {"view": "detail"},
+                services.clock(),
+                remote_addr(services.settings),
+            )
             return t("page.forbidden", lang)
         actions = alarm_queries.actions(services.engine, scope, [alarm_id])
         return view.alarm_detail(row, actions, services.reference.get(), lang, services.zone)
@@ -379,7 +441,8 @@ def register(app, services) -> None:
     def act_on_alarm(_ack, _urge, _close, alarm_id, note, acted):
         scope = current_scope(services)
         action = {"control-room-ack": "ack", "control-room-urge": "urge", "control-room-close": "close"}.get(
-            ctx.triggered_id)
+            ctx.triggered_id
+        )
         if action is None or alarm_id is None:
             raise PreventUpdate
         done, message = officer_action(services, scope, alarm_id, action, note or "")

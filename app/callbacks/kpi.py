@@ -1,12 +1,12 @@
 """The KPI page's wiring: a date range and a scope in, the report out (cached)."""
+
 from __future__ import annotations
 
 import json
 from urllib.parse import urlencode
 
-from dash._utils import to_json
-
 from dash import Input, Output, html, no_update
+from dash._utils import to_json
 
 from app import kpi
 from app.auth import actor_name, audit, current_scope, remote_addr
@@ -42,8 +42,15 @@ def register(app, services) -> None:
             message = t("kpi.bad_range", lang, earliest=kpi.EARLIEST.isoformat(), years=kpi.MAX_DAYS // 366)
             return html.Div(message, className="page-message", id="kpi-bad-range"), no_update
         except ValueError:
-            audit(services.engine, actor_name(), "denied", f"kpi:{scope_id}", {"view": "kpi_page"},
-                  services.clock(), remote_addr(services.settings))
+            audit(
+                services.engine,
+                actor_name(),
+                "denied",
+                f"kpi:{scope_id}",
+                {"view": "kpi_page"},
+                services.clock(),
+                remote_addr(services.settings),
+            )
             return html.Div(t("page.forbidden", lang), className="page-message"), "/pdf/kpi.pdf"
         query = urlencode({"from": first.isoformat(), "to": last.isoformat(), "scope": scope.scope_id})
         return rendered_report(services, scope, first, last, lang), f"/pdf/kpi.pdf?{query}"

@@ -1,4 +1,5 @@
 """The region overview's wiring: colour the tree by load, list a clicked center's departments."""
+
 from __future__ import annotations
 
 from dash import Input, Output, State
@@ -41,5 +42,6 @@ def register(app, services) -> None:
         center_id = points[0].get("id") if points else None
         if not center_id:
             raise PreventUpdate
-        return view.departments_view(services.reference.get(), scope, center_id,
-                                     load(services, scope, "dept", center_id), current_lang())
+        return view.departments_view(
+            services.reference.get(), scope, center_id, load(services, scope, "dept", center_id), current_lang()
+        )

@@ -1,4 +1,5 @@
 """The frame: which page a path shows, kiosk mode, and the banner of stale or degraded data."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs
@@ -55,8 +56,14 @@ def banner_messages(services, lang: str) -> list[str]:
     if fresh.last_ingest is None:
         messages.append(t("banner.no_data", lang))
     elif fresh.age_seconds > services.stale_after.total_seconds():
-        messages.append(t("banner.stale", lang, age=int(fresh.age_seconds // 60),
-                          at=fresh.last_ingest.astimezone(services.zone).strftime("%Y-%m-%d %H:%M")))
+        messages.append(
+            t(
+                "banner.stale",
+                lang,
+                age=int(fresh.age_seconds // 60),
+                at=fresh.last_ingest.astimezone(services.zone).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
     today = services.today()
     years = [today.year] + ([today.year + 1] if today.month == 12 else [])
     missing = services.calendar(None).missing_years(years)

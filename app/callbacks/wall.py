@@ -1,4 +1,5 @@
 """The video wall's wiring: the chosen cameras become tiles (each checked against the scope)."""
+
 from __future__ import annotations
 
 from dash import Input, Output

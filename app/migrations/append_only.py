@@ -1,6 +1,7 @@
 """Triggers that make a table append-only: the database refuses UPDATE and
 DELETE on it, so nobody can edit history, not even through SQL. Shared by
 the migrations; keep its behaviour stable, migrations depend on it."""
+
 from alembic import op
 
 

@@ -6,6 +6,7 @@ starts the ingest, the video workers and the web together). Each holds one lock
 migration has committed, so the first migrates and the others then find the
 schema at the newest revision and do nothing.
 """
+
 from alembic import context
 
 from app.locks import holding

@@ -1,4 +1,5 @@
 """Cases (办件) as the case page shows them: search, one case, its events and evidence."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,17 @@ from app.scope import Scope
 from app.tables import cases, events, evidence, is_row_id
 
 SEARCH_LIMIT = 50
-_SUMMARY = (cases.c.case_no, cases.c.item_code, cases.c.center_id, cases.c.dept_id, cases.c.window_id,
-            cases.c.status, cases.c.received_at, cases.c.promise_due, cases.c.completed_at)
+_SUMMARY = (
+    cases.c.case_no,
+    cases.c.item_code,
+    cases.c.center_id,
+    cases.c.dept_id,
+    cases.c.window_id,
+    cases.c.status,
+    cases.c.received_at,
+    cases.c.promise_due,
+    cases.c.completed_at,
+)
 
 
 def search(engine: Engine, scope: Scope, text: str, reference: Reference, limit: int = SEARCH_LIMIT) -> list[dict]:
@@ -33,10 +43,16 @@ def search(engine: Engine, scope: Scope, text: str, reference: Reference, limit:
     if windows:
         conditions.append(cases.c.window_id.in_(windows[:500]))
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(*_SUMMARY).where(or_(*conditions), scope.where(cases.c.center_id, cases.c.dept_id))
-            .order_by(cases.c.received_at.desc()).limit(limit)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(*_SUMMARY)
+                .where(or_(*conditions), scope.where(cases.c.center_id, cases.c.dept_id))
+                .order_by(cases.c.received_at.desc())
+                .limit(limit)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -47,33 +63,48 @@ def _escape(text: str) -> str:
 def case(engine: Engine, scope: Scope, case_no: str) -> dict | None:
     """One case, or None when it does not exist or lies outside `scope` (the two look the same)."""
     with engine.connect() as conn:
-        row = conn.execute(
-            select(cases).where(cases.c.case_no == case_no, scope.where(cases.c.center_id, cases.c.dept_id))
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(cases).where(cases.c.case_no == case_no, scope.where(cases.c.center_id, cases.c.dept_id))
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
 
 
 def case_events(engine: Engine, scope: Scope, case_no: str) -> list[dict]:
     """The events taken in for a case in `scope`, in the order they happened."""
-    visible = select(cases.c.case_no).where(cases.c.case_no == case_no,
-                                            scope.where(cases.c.center_id, cases.c.dept_id))
+    visible = select(cases.c.case_no).where(cases.c.case_no == case_no, scope.where(cases.c.center_id, cases.c.dept_id))
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(events.c.event_id, events.c.kind, events.c.occurred_at, events.c.dept_id, events.c.window_id,
-                   events.c.staff_id, events.c.payload)
-            .where(events.c.case_no.in_(visible), events.c.held.is_(False))
-            .order_by(events.c.occurred_at, events.c.event_id)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(
+                    events.c.event_id,
+                    events.c.kind,
+                    events.c.occurred_at,
+                    events.c.dept_id,
+                    events.c.window_id,
+                    events.c.staff_id,
+                    events.c.payload,
+                )
+                .where(events.c.case_no.in_(visible), events.c.held.is_(False))
+                .order_by(events.c.occurred_at, events.c.event_id)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
 def case_evidence(engine: Engine, scope: Scope, case_no: str) -> list[dict]:
-    visible = select(cases.c.case_no).where(cases.c.case_no == case_no,
-                                            scope.where(cases.c.center_id, cases.c.dept_id))
+    visible = select(cases.c.case_no).where(cases.c.case_no == case_no, scope.where(cases.c.center_id, cases.c.dept_id))
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(evidence).where(evidence.c.case_no.in_(visible)).order_by(evidence.c.captured_at)
-        ).mappings().all()
+        rows = (
+            conn.execute(select(evidence).where(evidence.c.case_no.in_(visible)).order_by(evidence.c.captured_at))
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 

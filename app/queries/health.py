@@ -1,12 +1,14 @@
 """Is the data fresh: when the ingest last wrote, and whether the calendar covers this year."""
+
 from __future__ import annotations
 
 import threading
 import time
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select, text
 
@@ -15,9 +17,9 @@ from app.tables import cases, ingest_cursor
 PROBE_SECONDS = 2.0  # /healthz answers within about this, whatever the databases do
 CONTRACT_CHECK_SECONDS = 60.0
 _prober = ThreadPoolExecutor(max_workers=4, thread_name_prefix="web.health-probe")
-_probes: "weakref.WeakKeyDictionary[Engine, Future]" = weakref.WeakKeyDictionary()
+_probes: weakref.WeakKeyDictionary[Engine, Future] = weakref.WeakKeyDictionary()
 _probes_lock = threading.Lock()
-_contract_checks: "weakref.WeakKeyDictionary[Engine, tuple[float, list[str]]]" = weakref.WeakKeyDictionary()
+_contract_checks: weakref.WeakKeyDictionary[Engine, tuple[float, list[str]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,12 @@ def freshness(engine: Engine, now: datetime) -> Freshness:
 
 def _aware(value):
     # max() over a UtcDateTime column comes back raw on SQLite (text or naive).
-    from datetime import timezone
 
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def database_ok(engine: Engine, within: float = PROBE_SECONDS) -> bool:
@@ -81,7 +82,7 @@ def exchange_problem(engine: Engine, within: float = PROBE_SECONDS) -> str | Non
 
         try:
             missing = missing_from_contract(engine)
-        except Exception:  # noqa: BLE001 - went away between the probe and the look
+        except Exception:
             return "unreachable"
         _contract_checks[engine] = (time.monotonic(), missing)
     return f"lacks {', '.join(missing)}" if missing else None

@@ -4,6 +4,7 @@ windows, cameras, staff and items, read together and kept for a few minutes.
 Camera URLs hold secrets (user:password@host); they are never read here, so
 they cannot reach a page, a log or a PDF.
 """
+
 from __future__ import annotations
 
 import logging
@@ -124,26 +125,46 @@ def read_reference(engine: Engine) -> Reference:
     """Everything at once; tables not created yet read as empty."""
     present = set(inspect(engine).get_table_names())
     with engine.connect() as conn:
+
         def rows(table, *columns):
             if table.name not in present:
                 return []
             return conn.execute(select(*columns)).all()
 
         t = exchange
-        centers = {r[0]: Center(r[0], r[1], r[2], r[3]) for r in rows(
-            t.centers, t.centers.c.center_id, t.centers.c.name, t.centers.c.level, t.centers.c.parent_id)}
-        departments = {r[0]: Department(*r) for r in rows(
-            t.departments, t.departments.c.dept_id, t.departments.c.center_id, t.departments.c.name)}
-        windows = {r[0]: Window(*r) for r in rows(
-            t.windows, t.windows.c.window_id, t.windows.c.center_id, t.windows.c.dept_id, t.windows.c.label)}
+        centers = {
+            r[0]: Center(r[0], r[1], r[2], r[3])
+            for r in rows(t.centers, t.centers.c.center_id, t.centers.c.name, t.centers.c.level, t.centers.c.parent_id)
+        }
+        departments = {
+            r[0]: Department(*r)
+            for r in rows(t.departments, t.departments.c.dept_id, t.departments.c.center_id, t.departments.c.name)
+        }
+        windows = {
+            r[0]: Window(*r)
+            for r in rows(
+                t.windows, t.windows.c.window_id, t.windows.c.center_id, t.windows.c.dept_id, t.windows.c.label
+            )
+        }
         # Never select cameras.url or substream_url: they carry credentials.
-        cameras = {r[0]: Camera(r[0], r[1], r[2] is True) for r in rows(
-            t.cameras, t.cameras.c.camera_id, t.cameras.c.window_id, t.cameras.c.enabled)}
-        staff = {r[0]: Staff(*r) for r in rows(
-            t.staff, t.staff.c.staff_id, t.staff.c.name, t.staff.c.dept_id, t.staff.c.window_id)}
+        cameras = {
+            r[0]: Camera(r[0], r[1], r[2] is True)
+            for r in rows(t.cameras, t.cameras.c.camera_id, t.cameras.c.window_id, t.cameras.c.enabled)
+        }
+        staff = {
+            r[0]: Staff(*r)
+            for r in rows(t.staff, t.staff.c.staff_id, t.staff.c.name, t.staff.c.dept_id, t.staff.c.window_id)
+        }
         items = {}
-        for r in rows(t.items, t.items.c.item_code, t.items.c.name, t.items.c.dept_id,
-                      t.items.c.promised_days, t.items.c.statutory_days, t.items.c.day_unit):
+        for r in rows(
+            t.items,
+            t.items.c.item_code,
+            t.items.c.name,
+            t.items.c.dept_id,
+            t.items.c.promised_days,
+            t.items.c.statutory_days,
+            t.items.c.day_unit,
+        ):
             try:
                 items[r[0]] = Item(r[0], r[1], r[2], int(r[3]), int(r[4]), r[5] or "working")
             except (TypeError, ValueError):

@@ -4,6 +4,7 @@ One day is drawn while the one before is being loaded (a writer thread with a
 queue of one day), so the database's work overlaps the drawing; memory holds
 at most one finished day beside the rows still to come.
 """
+
 from __future__ import annotations
 
 import queue

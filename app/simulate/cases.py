@@ -13,11 +13,12 @@ events on their way into the exchange database (late pushes, bad rows) is
 Everything is drawn from the `random.Random` handed in, so a day's cases are a
 pure function of the seed and the day.
 """
+
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -40,28 +41,28 @@ from app.simulate.traffic import Calendar
 
 # --- how often things happen (shares of cases unless said otherwise) ---
 PHONE_GIVEN = 0.90
-PHONE_MISWRITTEN = 0.01          # of given phones
+PHONE_MISWRITTEN = 0.01  # of given phones
 FIRST_ANSWER_DAYS = {0: 0.55, 1: 0.22, 2: 0.10, 3: 0.06, 4: 0.045, 5: 0.025}  # working days after receipt
-RECEIPT_LATE = 0.008             # first answer after the receipt clock (第32条: deemed accepted)
-RECEIPT_NEVER = 0.003            # never answered at all
-CORRECTION = 0.10                # 一次性补正告知
-CORRECTION_AGAIN = 0.05          # of corrections: a second notice (一次性告知 violated)
-CORRECTION_RETURNED = 0.85       # of corrections: the applicant brings the materials
+RECEIPT_LATE = 0.008  # first answer after the receipt clock (第32条: deemed accepted)
+RECEIPT_NEVER = 0.003  # never answered at all
+CORRECTION = 0.10  # 一次性补正告知
+CORRECTION_AGAIN = 0.05  # of corrections: a second notice (一次性告知 violated)
+CORRECTION_RETURNED = 0.85  # of corrections: the applicant brings the materials
 REJECTED = 0.015
-WITHDRAWN = 0.012                # after acceptance
-DENIED = 0.04                    # of completions
+WITHDRAWN = 0.012  # after acceptance
+DENIED = 0.04  # of completions
 PROMISE_OVERDUE = 0.03
 STATUTORY_OVERDUE = 0.004
-STEP_OVERDUE = 0.04              # of steps
+STEP_OVERDUE = 0.04  # of steps
 SPECIAL = {REVIEW: 0.04, JOINT: 0.06, VERTICAL: 0.04, SIMPLE: 0.01, INSTANT: 0.0}
-SPECIAL_OVERDUE = 0.08           # of special procedures
-SPECIAL_LEFT_OPEN = 0.02         # of special procedures: still running at the end of the data
-EXTENDED = 0.02                  # of non-instant cases (第42条)
-FEE_OVERCHARGED = 0.004          # of completions of items with a fee
-FREE_CHARGED = 0.0005            # of completions of free items
-DELIVERED = 0.985                # of approvals
-DELIVERY_LATE = 0.015            # of deliveries
-RATED = 0.45                     # of window applicants pressing the rating device (评价器)
+SPECIAL_OVERDUE = 0.08  # of special procedures
+SPECIAL_LEFT_OPEN = 0.02  # of special procedures: still running at the end of the data
+EXTENDED = 0.02  # of non-instant cases (第42条)
+FEE_OVERCHARGED = 0.004  # of completions of items with a fee
+FREE_CHARGED = 0.0005  # of completions of free items
+DELIVERED = 0.985  # of approvals
+DELIVERY_LATE = 0.015  # of deliveries
+RATED = 0.45  # of window applicants pressing the rating device (评价器)
 SCORES = ((100, 0.88), (80, 0.08), (60, 0.025), (0, 0.015))
 # procedure anomalies (semantics.md, procedure_anomaly), shares of cases
 ANOMALIES = {
@@ -167,10 +168,14 @@ class CaseMaker:
         per_window = traffic.CASES_PER_WORKING_DAY * self.scale / self.total_windows
         for office in self.region.offices.values():
             mean = per_window * office.windows
-            arrivals = [(traffic.window_arrival(rng, d), "window")
-                        for _ in range(traffic.draw_count(rng, mean * (1 - traffic.ONLINE_SHARE) * window_factor))]
-            arrivals += [(traffic.online_arrival(rng), "online")
-                         for _ in range(traffic.draw_count(rng, mean * traffic.ONLINE_SHARE * online_factor))]
+            arrivals = [
+                (traffic.window_arrival(rng, d), "window")
+                for _ in range(traffic.draw_count(rng, mean * (1 - traffic.ONLINE_SHARE) * window_factor))
+            ]
+            arrivals += [
+                (traffic.online_arrival(rng), "online")
+                for _ in range(traffic.draw_count(rng, mean * traffic.ONLINE_SHARE * online_factor))
+            ]
             arrivals.sort()
             for seq, (second, channel) in enumerate(arrivals, start=1):
                 case_no = f"{office.center.area_code}-{d:%Y%m%d}-{seq:05d}"
@@ -180,15 +185,16 @@ class CaseMaker:
 class _Life:
     """One case being lived: a cursor on the working timeline and the events so far."""
 
-    def __init__(self, maker: CaseMaker, office: Office, rng: random.Random, case_no: str, d: date,
-                 second: int, channel: str):
+    def __init__(
+        self, maker: CaseMaker, office: Office, rng: random.Random, case_no: str, d: date, second: int, channel: str
+    ):
         self.maker, self.office, self.rng, self.case_no = maker, office, rng, case_no
         self.cal, self.days = maker.calendar, maker.days
         self.item: Item = rng.choices(office.item_list, cum_weights=office.item_cum)[0]
         self.spec = self.item.spec
         self.dept = office.departments[self.spec.dept]
         self.channel = channel
-        self.day, self.second = d, second   # the cursor: nothing later in the main line happens before it
+        self.day, self.second = d, second  # the cursor: nothing later in the main line happens before it
         self.events: list[Event] = []
         self.ratings: list[Rating] = []
         self.anomaly = next((name for name, share in ANOMALIES.items() if rng.random() < share), None)
@@ -206,17 +212,26 @@ class _Life:
         rng = self.rng
         payload: dict = {}
         if rng.random() < PHONE_GIVEN:
-            payload["applicant_phone"] = miswritten_phone(rng) if rng.random() < PHONE_MISWRITTEN else mobile_number(rng)
+            payload["applicant_phone"] = (
+                miswritten_phone(rng) if rng.random() < PHONE_MISWRITTEN else mobile_number(rng)
+            )
         if rng.random() < 0.9:  # some systems do not say how the application came
             payload["channel"] = self.channel
-        self._emit("received", self._now(), payload, item_code=self.item.item_code, window=self.window,
-                   staff=self.clerk)
+        self._emit(
+            "received", self._now(), payload, item_code=self.item.item_code, window=self.window, staff=self.clerk
+        )
         if self.window is not None and rng.random() < RATED:
             score = rng.choices([s for s, _ in SCORES], weights=[w for _, w in SCORES])[0]
             linked = rng.random() > 0.03  # some devices are not linked to the case
-            self.ratings.append(Rating(self.case_no if linked else None, self.window.window_id,
-                                       self.clerk.staff_id if self.clerk else None, score,
-                                       self._now() + rng.randint(120, 900)))
+            self.ratings.append(
+                Rating(
+                    self.case_no if linked else None,
+                    self.window.window_id,
+                    self.clerk.staff_id if self.clerk else None,
+                    score,
+                    self._now() + rng.randint(120, 900),
+                )
+            )
 
     def _answer(self) -> bool:
         """The receipt clock's answer: correction notice, acceptance or rejection. False if the case ends here."""
@@ -250,8 +265,11 @@ class _Life:
 
     def _correction(self) -> bool:
         rng = self.rng
-        self._emit("correction_notice", self._back_office_time(),
-                   {"materials": rng.sample(MATERIALS, rng.randint(1, 3))} if rng.random() < 0.8 else None)
+        self._emit(
+            "correction_notice",
+            self._back_office_time(),
+            {"materials": rng.sample(MATERIALS, rng.randint(1, 3))} if rng.random() < 0.8 else None,
+        )
         if rng.random() < CORRECTION_AGAIN:
             self._move(rng.randint(1, 4))
             self._emit("correction_notice", self._back_office_time(), {"materials": rng.sample(MATERIALS, 1)})
@@ -277,8 +295,9 @@ class _Life:
         if rng.random() < SPECIAL[spec.profile]:
             special_type = rng.choice(tuple(SPECIAL_PROCEDURES))
             special_limit = SPECIAL_PROCEDURES[special_type]
-            special_days = (special_limit + rng.randint(1, 10) if rng.random() < SPECIAL_OVERDUE
-                            else rng.randint(1, special_limit))
+            special_days = (
+                special_limit + rng.randint(1, 10) if rng.random() < SPECIAL_OVERDUE else rng.randint(1, special_limit)
+            )
             special = (special_type, special_limit, special_days)
         pause = special[2] if special else 0
         # the working-day offset (from acceptance) on which the case is completed
@@ -301,8 +320,11 @@ class _Life:
             return
         if extension:
             self._goto(max(0, limit - rng.randint(1, 3)))
-            self._emit("extended", self._back_office_time(),
-                       {"days": extension, **({"approved_by": person_name(rng)} if rng.random() < 0.8 else {})})
+            self._emit(
+                "extended",
+                self._back_office_time(),
+                {"days": extension, **({"approved_by": person_name(rng)} if rng.random() < 0.8 else {})},
+            )
         ends = [self._steps(finish)]
         if special:
             ends.append(self._special(finish, *special))
@@ -326,8 +348,13 @@ class _Life:
         at_window = spec.profile == INSTANT and self.window is not None and self.day == self.start[0]
         if at_window:
             self.second += rng.randint(60, 600)
-        self._emit("completed", self._now() if at_window else self._back_office_time(), payload,
-                   window=self.window if at_window else None, staff=self.clerk if at_window else None)
+        self._emit(
+            "completed",
+            self._now() if at_window else self._back_office_time(),
+            payload,
+            window=self.window if at_window else None,
+            staff=self.clerk if at_window else None,
+        )
         if self.anomaly == "duplicate_completion":
             self._move(rng.randint(0, 2))
             self._emit("completed", self._back_office_time(), payload)
@@ -342,15 +369,16 @@ class _Life:
             self._emit("delivered", self._back_office_time(), None)
         if self.anomaly == "event_after_end" and rng.random() < 0.5:
             self._move(rng.randint(1, 4))
-            self._emit("step_started", self._back_office_time(),
-                       {"step_id": "S9", "name": "补充审查", "limit_days": 5})
+            self._emit("step_started", self._back_office_time(), {"step_id": "S9", "name": "补充审查", "limit_days": 5})
 
     def _special(self, finish: int, kind: str, limit: int, days: int) -> tuple[date, int] | None:
         """A special procedure (特别程序, 第45条) of `days` working days; returns when it ends (None: still open)."""
         rng = self.rng
         special_id = f"T{rng.randint(1, 9)}"
         self._goto(rng.randint(0, max(0, finish - days)))
-        self._emit("special_started", self._back_office_time(), {"special_id": special_id, "type": kind, "limit_days": limit})
+        self._emit(
+            "special_started", self._back_office_time(), {"special_id": special_id, "type": kind, "limit_days": limit}
+        )
         if rng.random() < SPECIAL_LEFT_OPEN:
             return None
         self._move(days)
@@ -362,13 +390,16 @@ class _Life:
     def _steps(self, finish: int) -> tuple[date, int] | None:
         """Approval steps between acceptance and completion; returns when the last one ends."""
         rng, spec, office = self.rng, self.spec, self.office
-        plans: list[tuple[Office, Department, str, bool]] = []   # where, who, what, vertical?
+        plans: list[tuple[Office, Department, str, bool]] = []  # where, who, what, vertical?
         if spec.profile == REVIEW or spec.profile == SIMPLE and rng.random() < 0.6:
             plans += [(office, self.dept, name, False) for name in rng.sample(STEP_NAMES, rng.randint(2, 3))]
         elif spec.profile == JOINT:
             plans.append((office, self.dept, "受理审查", False))
-            plans += [(office, office.departments[code], "并联审查", False) for code in spec.joint
-                      if code in office.departments and rng.random() < 0.85]
+            plans += [
+                (office, office.departments[code], "并联审查", False)
+                for code in spec.joint
+                if code in office.departments and rng.random() < 0.85
+            ]
         elif spec.profile == VERTICAL:
             plans.append((office, self.dept, "初审", False))
             above = office.parent
@@ -383,7 +414,7 @@ class _Life:
         parallel = spec.profile == JOINT
         span = max(1, finish)
         first = max(1, span // 3) if parallel else max(1, span // len(plans))
-        last_end: tuple[date, int] | None = None
+        first_end = last_end = None  # (day, second) where the first / latest step ended
         for n, (where, dept, name, vertical) in enumerate(plans, start=1):
             if n == 1:
                 self._goto(0)
@@ -403,11 +434,25 @@ class _Life:
             if vertical or rng.random() < 0.7:
                 payload["level"] = where.center.level
             staff = rng.choice(where.back_office[dept.dept_id]).staff_id
-            self._emit("step_started", self._back_office_time(), payload, center=where.center.center_id,
-                       dept=dept.dept_id, staff=staff, system=dept.system)
+            self._emit(
+                "step_started",
+                self._back_office_time(),
+                payload,
+                center=where.center.center_id,
+                dept=dept.dept_id,
+                staff=staff,
+                system=dept.system,
+            )
             self._move(rng.randint(0, duration) if duration <= 1 else duration - rng.randint(0, 1))
-            self._emit("step_completed", self._back_office_time(), {"step_id": step_id},
-                       center=where.center.center_id, dept=dept.dept_id, staff=staff, system=dept.system)
+            self._emit(
+                "step_completed",
+                self._back_office_time(),
+                {"step_id": step_id},
+                center=where.center.center_id,
+                dept=dept.dept_id,
+                staff=staff,
+                system=dept.system,
+            )
             if n == 1:
                 first_end = (self.day, self.second)
             if last_end is None or (self.day, self.second) > last_end:
@@ -452,15 +497,35 @@ class _Life:
         clerks = office.window_staff.get(window.window_id)
         return window, (rng.choice(clerks) if clerks else None)
 
-    def _emit(self, kind: str, at: int, payload: dict | None, *, item_code: str | None = None, window=None,
-              staff=None, center: str | None = None, dept: str | None = None, system: str | None = None) -> None:
+    def _emit(
+        self,
+        kind: str,
+        at: int,
+        payload: dict | None,
+        *,
+        item_code: str | None = None,
+        window=None,
+        staff=None,
+        center: str | None = None,
+        dept: str | None = None,
+        system: str | None = None,
+    ) -> None:
         if staff is None and window is None and dept is None:
             back = self.office.back_office.get(self.dept.dept_id)
             staff_id = self.rng.choice(back).staff_id if back else None
         else:
             staff_id = staff if isinstance(staff, str) else (staff.staff_id if staff else None)
-        self.events.append(Event(
-            self.case_no, kind, at, center or self.office.center.center_id, dept or self.dept.dept_id,
-            window.window_id if window is not None else None, staff_id, item_code, payload,
-            system or self.dept.system,
-        ))
+        self.events.append(
+            Event(
+                self.case_no,
+                kind,
+                at,
+                center or self.office.center.center_id,
+                dept or self.dept.dept_id,
+                window.window_id if window is not None else None,
+                staff_id,
+                item_code,
+                payload,
+                system or self.dept.system,
+            )
+        )

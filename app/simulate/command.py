@@ -1,4 +1,5 @@
 """`supervise simulate`: fill an exchange database with a realistic simulated Guangxi."""
+
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -52,34 +53,93 @@ def _instant(ctx, param, value: str | None) -> datetime | None:
 
 
 @click.command("simulate")
-@click.option("--exchange-url", metavar="URL",
-              help="SQLAlchemy URL of the exchange database to write. [default: SUPERVISE_EXCHANGE_URL, "
-                   "else SQLite under SUPERVISE_VAR_DIR]")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="Same seed, same region and same rows (byte for byte, apart from database-assigned ids).")
-@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Share of the region's real traffic (1.0 ≈ 26,000 cases a working day, 6.6 million a year).")
-@click.option("--backfill", "backfill_days", type=click.IntRange(min=1), metavar="DAYS",
-              help="Write DAYS of history ending now (or at --until) as fast as the database takes it.")
-@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
-              help="With --backfill: end the history at the end of this local date instead of now.")
-@click.option("--live", is_flag=True,
-              help="Keep writing as time passes until SIGINT/SIGTERM (after the backfill, if any).")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="With --live: simulated seconds per real second.")
-@click.option("--writers", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="With --live on PostgreSQL: concurrent writer connections (their commits interleave); "
-                   "SQLite has one.")
-@click.option("--camera-url", default=DEFAULT_CAMERA_URL, show_default=True, callback=_template,
-              help="Template of camera stream URLs: {n} = 1..number of windows, {window_id}.")
-@click.option("--camera-substream-url", callback=_template, metavar="TEMPLATE",
-              help="Template of the low-resolution substream URLs (same fields); none if not given.")
-@click.option("--now", "now_text", callback=_instant, metavar="ISO8601",
-              help="Pretend the present is this instant (with offset): the backfill ends and live mode starts here.")
+@click.option(
+    "--exchange-url",
+    metavar="URL",
+    help="SQLAlchemy URL of the exchange database to write. [default: SUPERVISE_EXCHANGE_URL, "
+    "else SQLite under SUPERVISE_VAR_DIR]",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Same seed, same region and same rows (byte for byte, apart from database-assigned ids).",
+)
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of the region's real traffic (1.0 ≈ 26,000 cases a working day, 6.6 million a year).",
+)
+@click.option(
+    "--backfill",
+    "backfill_days",
+    type=click.IntRange(min=1),
+    metavar="DAYS",
+    help="Write DAYS of history ending now (or at --until) as fast as the database takes it.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="DATE",
+    help="With --backfill: end the history at the end of this local date instead of now.",
+)
+@click.option(
+    "--live", is_flag=True, help="Keep writing as time passes until SIGINT/SIGTERM (after the backfill, if any)."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="With --live: simulated seconds per real second.",
+)
+@click.option(
+    "--writers",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="With --live on PostgreSQL: concurrent writer connections (their commits interleave); SQLite has one.",
+)
+@click.option(
+    "--camera-url",
+    default=DEFAULT_CAMERA_URL,
+    show_default=True,
+    callback=_template,
+    help="Template of camera stream URLs: {n} = 1..number of windows, {window_id}.",
+)
+@click.option(
+    "--camera-substream-url",
+    callback=_template,
+    metavar="TEMPLATE",
+    help="Template of the low-resolution substream URLs (same fields); none if not given.",
+)
+@click.option(
+    "--now",
+    "now_text",
+    callback=_instant,
+    metavar="ISO8601",
+    help="Pretend the present is this instant (with offset): the backfill ends and live mode starts here.",
+)
 @click.option("--summary", is_flag=True, help="Print what the exchange database holds (after writing, if asked to).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or live status on stderr.")
-def simulate_command(exchange_url, seed, scale, backfill_days, until, live, speed, writers, camera_url,
-                     camera_substream_url, now_text, summary, quiet) -> None:
+def simulate_command(
+    exchange_url,
+    seed,
+    scale,
+    backfill_days,
+    until,
+    live,
+    speed,
+    writers,
+    camera_url,
+    camera_substream_url,
+    now_text,
+    summary,
+    quiet,
+) -> None:
     """Write a realistic simulated Guangxi into an exchange database (前置库).
 
     The region: 127 service centers (the region's, 14 cities', 112 counties'),
@@ -126,21 +186,36 @@ def simulate_command(exchange_url, seed, scale, backfill_days, until, live, spee
 
     region = build_region(seed, camera_url, camera_substream_url)
     if write_reference(engine, region):
-        click.echo(f"Reference data: {len(region.centers)} centers, {len(region.departments):,} departments, "
-                   f"{len(region.windows):,} windows and cameras, {len(region.staff):,} staff, "
-                   f"{len(region.items):,} items", err=True)
+        click.echo(
+            f"Reference data: {len(region.centers)} centers, {len(region.departments):,} departments, "
+            f"{len(region.windows):,} windows and cameras, {len(region.staff):,} staff, "
+            f"{len(region.items):,} items",
+            err=True,
+        )
     calendar = WorkCalendar()
     feed = None
     if backfill_days:
         held = _event_count(engine)
         if held:
-            raise click.ClickException(f"the exchange database already holds {held:,} case events; "
-                                       "backfill into a fresh one (or use --live to continue it)")
-        end = (int(datetime.combine(until.date() + timedelta(days=1), datetime.min.time(), zone).timestamp())
-               if until else int(clock().timestamp()))
+            raise click.ClickException(
+                f"the exchange database already holds {held:,} case events; "
+                "backfill into a fresh one (or use --live to continue it)"
+            )
+        end = (
+            int(datetime.combine(until.date() + timedelta(days=1), datetime.min.time(), zone).timestamp())
+            if until
+            else int(clock().timestamp())
+        )
         last_day = datetime.fromtimestamp(end - 1, zone).date()
-        feed = Feed(region, calendar, zone, seed=seed, scale=scale, first_day=last_day - timedelta(days=backfill_days - 1),
-                    garbage_text=engine.dialect.name == "sqlite")
+        feed = Feed(
+            region,
+            calendar,
+            zone,
+            seed=seed,
+            scale=scale,
+            first_day=last_day - timedelta(days=backfill_days - 1),
+            garbage_text=engine.dialect.name == "sqlite",
+        )
         started = time.monotonic()
         tally = backfill(engine, feed, end, quiet=quiet)
         click.echo(tally.report(f"Backfill wrote in {time.monotonic() - started:.0f} s"))
@@ -148,8 +223,14 @@ def simulate_command(exchange_url, seed, scale, backfill_days, until, live, spee
         feed = feed or _live_feed(engine, region, calendar, zone, seed, scale, clock)
         before = feed.tally.copy()
         with _stop_on_signals() as stop:
-            tally = run_live(engine, feed, accelerated(clock, speed), stop, writers=writers,
-                             on_tick=None if quiet else _status_line(feed))
+            tally = run_live(
+                engine,
+                feed,
+                accelerated(clock, speed),
+                stop,
+                writers=writers,
+                on_tick=None if quiet else _status_line(feed),
+            )
         if not quiet:
             click.echo("", err=True)
         click.echo(tally.since(before).report("Live mode wrote"))
@@ -174,7 +255,7 @@ def _safe(url: str) -> str:
 def _clock_from(start: datetime | None):
     """The real clock, or one that starts at `start` and runs at real speed."""
     if start is None:
-        return lambda: datetime.now(timezone.utc)
+        return lambda: datetime.now(UTC)
     origin = time.monotonic()
     return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
@@ -195,18 +276,23 @@ def _live_feed(engine: Engine, region, calendar, zone, seed: int, scale: float, 
     today = datetime.fromtimestamp(now, zone).date()
     garbage = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
-        first, last = conn.execute(select(func.min(exchange.case_events.c.recorded_at),
-                                          func.max(exchange.case_events.c.recorded_at))).one()
+        first, last = conn.execute(
+            select(func.min(exchange.case_events.c.recorded_at), func.max(exchange.case_events.c.recorded_at))
+        ).one()
     if last is None:
-        return Feed(region, calendar, zone, seed=seed, scale=scale, first_day=today, garbage_text=garbage,
-                    received_from=now)
+        return Feed(
+            region, calendar, zone, seed=seed, scale=scale, first_day=today, garbage_text=garbage, received_from=now
+        )
     if not isinstance(first, datetime) or not isinstance(last, datetime):
         raise click.ClickException("cannot read recorded_at of the rows already there; use a fresh database")
     first_day = max(first.astimezone(zone).date(), today - timedelta(days=RESUME_LOOKBACK_DAYS))
     feed = Feed(region, calendar, zone, seed=seed, scale=scale, first_day=first_day, garbage_text=garbage)
     resume = int(last.timestamp()) + 1
-    click.echo(f"Resuming after the last row ({last.isoformat()}); redrawing cases since {first_day} "
-               f"(use the seed and scale of the backfill)", err=True)
+    click.echo(
+        f"Resuming after the last row ({last.isoformat()}); redrawing cases since {first_day} "
+        f"(use the seed and scale of the backfill)",
+        err=True,
+    )
     feed.generate_through(datetime.fromtimestamp(resume, zone).date())
     feed.take_until(resume)  # already in the database
     feed.tally = Tally()
@@ -231,8 +317,10 @@ def _status_line(feed: Feed):
         if time.monotonic() - last[0] >= 5:
             last[0] = time.monotonic()
             at = datetime.fromtimestamp(feed.days.midnight(feed.next_day) - 86400, feed.days.zone)
-            sys.stderr.write(f"\rlive: {tally.events:,} events, {tally.ratings:,} ratings written "
-                             f"(simulating {at:%Y-%m-%d}, {feed.pending:,} rows to come)   ")
+            sys.stderr.write(
+                f"\rlive: {tally.events:,} events, {tally.ratings:,} ratings written "
+                f"(simulating {at:%Y-%m-%d}, {feed.pending:,} rows to come)   "
+            )
             sys.stderr.flush()
 
     return show

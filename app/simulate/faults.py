@@ -23,25 +23,26 @@ duplicate                   the same row pushed twice (a retry after a timeout)
 orphan                      events of a case whose 'received' never arrives
 ==========================  ===========================================================
 """
+
 from __future__ import annotations
 
 import random
 from datetime import timedelta
 from typing import NamedTuple
 
-from ingest.exchange import json_text
 from app.simulate.cases import Event, LocalDays, Story
 from app.simulate.region import Region
+from ingest.exchange import json_text
 
 REALTIME, HOURLY, NIGHTLY = "realtime", "hourly", "nightly"
 PUSH_MODES = ((REALTIME, 0.85), (HOURLY, 0.10), (NIGHTLY, 0.05))
-SKEWED_CLOCKS = 0.10              # share of systems whose clock is a little off
-RETRIED = 0.004                   # share of a real-time system's rows held up by a network problem
-LATE_AFTER = 600                  # seconds: what the summary counts as a late row
+SKEWED_CLOCKS = 0.10  # share of systems whose clock is a little off
+RETRIED = 0.004  # share of a real-time system's rows held up by a network problem
+LATE_AFTER = 600  # seconds: what the summary counts as a late row
 
-ORPHAN = 0.001                    # share of cases whose 'received' is never pushed
-DUPLICATE = 0.003                 # share of rows pushed twice
-ROW_FAULTS = (                    # share of rows, one fault at most per row
+ORPHAN = 0.001  # share of cases whose 'received' is never pushed
+DUPLICATE = 0.003  # share of rows pushed twice
+ROW_FAULTS = (  # share of rows, one fault at most per row
     ("null_case_no", 0.0005),
     ("null_kind", 0.0003),
     ("null_occurred_at", 0.0003),
@@ -62,7 +63,7 @@ REQUIRED = {  # semantics.md, "Event kinds": payload fields without "optional"
     "completed": ("result",),
 }
 UNKNOWN_KINDS = ("RECEIVED", "accept", "办结", "suspended", "approved", "step_start", "")
-NOT_OBJECTS = ('[]', '"已受理"', "1", "true", '[{"step_id":"S1"}]')
+NOT_OBJECTS = ("[]", '"已受理"', "1", "true", '[{"step_id":"S1"}]')
 NOT_JSON = ('{"step_id":"S1"', "{'step_id': 'S1'}", "step_id=S1", "")  # text that no JSON parser takes
 BAD_TIMES = ("", "N/A", "0000-00-00 00:00:00", "2026/03/02 09:00", "yesterday", "2026-13-45T25:61:00+08:00")
 
@@ -70,8 +71,8 @@ BAD_TIMES = ("", "N/A", "0000-00-00 00:00:00", "2026/03/02 09:00", "yesterday", 
 class SourceSystem(NamedTuple):
     name: str
     mode: str
-    skew: int           # seconds its clock is ahead (negative: behind)
-    batch_offset: int   # seconds after the hour (hourly) or after midnight (nightly) it pushes
+    skew: int  # seconds its clock is ahead (negative: behind)
+    batch_offset: int  # seconds after the hour (hourly) or after midnight (nightly) it pushes
     empty_payload: str | None  # how it writes "no fields": NULL or '{}'
 
 
@@ -82,14 +83,14 @@ class Pushed(NamedTuple):
     """
 
     recorded: int
-    seq: int             # tie-break among rows arriving the same second, set by the feed
-    table: str           # 'case_events' or 'onsite_ratings'
-    row: tuple           # case_events: case_no, kind, occurred_at, recorded_at, source_system, center_id,
-                         # dept_id, window_id, staff_id, item_code, payload; onsite_ratings: case_no,
-                         # window_id, staff_id, score, rated_at. Instants as epoch seconds (or garbage text).
-    level: str | None    # the case's level, on the row that makes the case known (its 'received')
+    seq: int  # tie-break among rows arriving the same second, set by the feed
+    table: str  # 'case_events' or 'onsite_ratings'
+    row: tuple  # case_events: case_no, kind, occurred_at, recorded_at, source_system, center_id,
+    # dept_id, window_id, staff_id, item_code, payload; onsite_ratings: case_no,
+    # window_id, staff_id, score, rated_at. Instants as epoch seconds (or garbage text).
+    level: str | None  # the case's level, on the row that makes the case known (its 'received')
     bad: str | None
-    late: str | None     # push mode that made the row late, if it is
+    late: str | None  # push mode that made the row late, if it is
 
 
 def source_systems(region: Region, seed: int) -> dict[str, SourceSystem]:
@@ -122,9 +123,17 @@ class Upstream:
             out.extend(self._rows(event, rng, level, "orphan" if orphan else None))
         for rating in story.ratings:
             recorded = rating.at + rng.randint(1, 30)
-            out.append(Pushed(recorded, 0, "onsite_ratings",
-                              (rating.case_no, rating.window_id, rating.staff_id, rating.score, rating.at),
-                              None, None, None))
+            out.append(
+                Pushed(
+                    recorded,
+                    0,
+                    "onsite_ratings",
+                    (rating.case_no, rating.window_id, rating.staff_id, rating.score, rating.at),
+                    None,
+                    None,
+                    None,
+                )
+            )
         return out
 
     def _rows(self, event: Event, rng: random.Random, level: str | None, bad: str | None) -> list[Pushed]:
@@ -157,8 +166,19 @@ class Upstream:
             item_code = rng.choice((f"{item_code[:-3]}9{item_code[-2:]}", f" {item_code}", "", "事项编码缺失"))
         elif fault == "occurred_after_recorded":
             occurred = recorded + rng.choice((8 * 3600, 86400, rng.randint(900, 3 * 3600)))
-        row = (case_no, kind, occurred, recorded, system.name, event.center_id, event.dept_id, event.window_id,
-               event.staff_id, item_code, payload_text)
+        row = (
+            case_no,
+            kind,
+            occurred,
+            recorded,
+            system.name,
+            event.center_id,
+            event.dept_id,
+            event.window_id,
+            event.staff_id,
+            item_code,
+            payload_text,
+        )
         out = [Pushed(recorded, 0, "case_events", row, level, bad or fault, late)]
         if rng.random() < DUPLICATE:
             again, _ = self._push_time(recorded + rng.randint(60, 5400), system, rng)

@@ -6,6 +6,7 @@ they reach the database. Taking rows up to an instant empties the queue up to
 it. Memory holds only the rows still to come of cases in progress, so it does
 not grow with the number of days simulated.
 """
+
 from __future__ import annotations
 
 import gc
@@ -25,8 +26,18 @@ from app.simulate.traffic import Calendar
 class Feed:
     """Rows of the simulated region, in arrival order, from `first_day` on."""
 
-    def __init__(self, region: Region, calendar: Calendar, zone: ZoneInfo, *, seed: int, first_day: date,
-                 scale: float = 1.0, garbage_text: bool = True, received_from: int | None = None):
+    def __init__(
+        self,
+        region: Region,
+        calendar: Calendar,
+        zone: ZoneInfo,
+        *,
+        seed: int,
+        first_day: date,
+        scale: float = 1.0,
+        garbage_text: bool = True,
+        received_from: int | None = None,
+    ):
         self.seed = seed
         self.received_from = received_from  # cases received earlier are drawn but never pushed
         self.days = LocalDays(zone)
@@ -89,8 +100,9 @@ class Feed:
             row = pushed.row
             if pushed.table == "case_events":
                 occurred = row[2]
-                events.append((row[0], row[1], iso(occurred) if type(occurred) is int else occurred, iso(row[3]))
-                              + row[4:])
+                events.append(
+                    (row[0], row[1], iso(occurred) if type(occurred) is int else occurred, iso(row[3])) + row[4:]
+                )
             else:
                 ratings.append(row[:4] + (iso(row[4]),))
         return events, ratings

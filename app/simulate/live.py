@@ -7,6 +7,7 @@ transaction open a little before committing, as upstream systems do. So a
 transaction that took smaller event_ids can commit after one that took larger
 ones: id order differs from commit order, which the ingest must survive.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,9 +61,17 @@ class _Writer(threading.Thread):
         time.sleep(self._rng.uniform(*self.hold))
 
 
-def run_live(engine: Engine, feed: Feed, now: Callable[[], float], stop: threading.Event, *, writers: int = 4,
-             tick: float = 0.5, hold: tuple[float, float] = (0.02, 0.4),
-             on_tick: Callable[[Tally], None] | None = None) -> Tally:
+def run_live(
+    engine: Engine,
+    feed: Feed,
+    now: Callable[[], float],
+    stop: threading.Event,
+    *,
+    writers: int = 4,
+    tick: float = 0.5,
+    hold: tuple[float, float] = (0.02, 0.4),
+    on_tick: Callable[[Tally], None] | None = None,
+) -> Tally:
     """Write rows as `now()` (simulated epoch seconds) passes their arrival, until `stop` is set."""
     if engine.dialect.name != "postgresql":
         writers = 1  # SQLite has one writer at a time anyway

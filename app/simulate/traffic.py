@@ -6,6 +6,7 @@ Window arrivals peak mid-morning and mid-afternoon; online applications come
 round the clock, mostly in the daytime and evening. Centers are closed on days
 that are not working days; make-up Saturdays (调休上班日) are working days.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -15,14 +16,14 @@ from datetime import date
 from itertools import accumulate
 from typing import Protocol
 
-CASES_PER_WORKING_DAY = 26_000   # the whole region: ≈6.6 million cases a year
-ONLINE_SHARE = 0.40              # share of applications made online (全程网办)
-OFF_DAY_ONLINE = 0.08            # online applications on a weekend, relative to a working day
-HOLIDAY_ONLINE = 0.03            # … on a public holiday
+CASES_PER_WORKING_DAY = 26_000  # the whole region: ≈6.6 million cases a year
+ONLINE_SHARE = 0.40  # share of applications made online (全程网办)
+OFF_DAY_ONLINE = 0.08  # online applications on a weekend, relative to a working day
+HOLIDAY_ONLINE = 0.03  # … on a public holiday
 
 # Monday … Friday, then a make-up Saturday/Sunday
 WEEKDAY_FACTOR = (1.15, 1.05, 1.0, 0.95, 0.85, 0.8, 0.8)
-AFTER_A_BREAK = 1.3              # first working day after three or more days off
+AFTER_A_BREAK = 1.3  # first working day after three or more days off
 
 
 class Calendar(Protocol):
@@ -42,8 +43,10 @@ def office_periods(d: date) -> tuple[tuple[int, int], tuple[int, int]]:
 def _window_curve(afternoon_start: int) -> tuple[list[int], list[float]]:
     """Minute starts and cumulative weights of window arrivals: a morning and an afternoon peak."""
     minutes, weights = [], []
-    for start, end, peak in ((8 * 3600, 12 * 3600, 10 * 3600), (afternoon_start, afternoon_start + 3 * 3600,
-                                                                  afternoon_start + 5400)):
+    for start, end, peak in (
+        (8 * 3600, 12 * 3600, 10 * 3600),
+        (afternoon_start, afternoon_start + 3 * 3600, afternoon_start + 5400),
+    ):
         for second in range(start, end - 600, 60):  # nobody is served in the last 10 minutes
             minutes.append(second)
             weights.append(0.35 + math.exp(-(((second - peak) / 3600) ** 2) * 1.5))

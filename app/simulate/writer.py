@@ -5,6 +5,7 @@ backends take as they are: PostgreSQL parses ISO 8601 and JSON text into
 TIMESTAMPTZ and JSONB; SQLite stores the text. Reference data goes through
 ingest.exchange's tables instead, so that path is exercised too.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,19 @@ from ingest import exchange
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = ("case_no", "kind", "occurred_at", "recorded_at", "source_system", "center_id", "dept_id",
-                 "window_id", "staff_id", "item_code", "payload")
+EVENT_COLUMNS = (
+    "case_no",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "source_system",
+    "center_id",
+    "dept_id",
+    "window_id",
+    "staff_id",
+    "item_code",
+    "payload",
+)
 RATING_COLUMNS = ("case_no", "window_id", "staff_id", "score", "rated_at")
 
 
@@ -70,10 +82,12 @@ class SqliteWriter:
         self._db.execute("PRAGMA busy_timeout=30000")
         # WAL lets the ingest read while the simulator writes; the setting stays with the file.
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._events_sql = (f"INSERT INTO case_events ({', '.join(EVENT_COLUMNS)}) "
-                            f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})")
-        self._ratings_sql = (f"INSERT INTO onsite_ratings ({', '.join(RATING_COLUMNS)}) "
-                             f"VALUES ({', '.join('?' * len(RATING_COLUMNS))})")
+        self._events_sql = (
+            f"INSERT INTO case_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+        )
+        self._ratings_sql = (
+            f"INSERT INTO onsite_ratings ({', '.join(RATING_COLUMNS)}) VALUES ({', '.join('?' * len(RATING_COLUMNS))})"
+        )
 
     def write(self, events: list[tuple], ratings: list[tuple], before_commit: Callable[[], None] | None = None) -> None:
         self._db.execute("BEGIN IMMEDIATE")

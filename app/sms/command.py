@@ -3,21 +3,23 @@
 JSON output is one object per line. Phone numbers are always masked
 (``138****1234``); the full number lives only in the database and the gateway.
 """
+
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from app.settings import Settings
 from app.json_lines import emit, emit_listing, fetch_size, iso, limit_option
+from app.settings import Settings
 
 log = logging.getLogger("sms")
+
 
 def _settings():
     from app.settings import load
@@ -26,8 +28,11 @@ def _settings():
     try:
         return load(), load_sms()
     except ValidationError as exc:
-        problems = "; ".join((f"SUPERVISE_SMS_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
-                             + e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        problems = "; ".join(
+            (f"SUPERVISE_SMS_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
         raise click.UsageError(problems) from None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -36,15 +41,15 @@ def _settings():
 def _now(value: str | None, settings: Settings) -> datetime:
     from ingest.command import parse_now
 
-    return parse_now(value, settings) or datetime.now(timezone.utc)
+    return parse_now(value, settings) or datetime.now(UTC)
 
 
 def _iso(value, settings: Settings):
     return iso(value, settings.zone)
 
 
-
 # --- supervise sms ------------------------------------------------------------------------------
+
 
 @click.group("sms")
 def sms_command() -> None:
@@ -53,7 +58,9 @@ def sms_command() -> None:
 
 @sms_command.command("outbox")
 @click.option("--json", "as_json", is_flag=True, required=True, help="One JSON object per line (the only format).")
-@click.option("--state", type=click.Choice(["queued", "sending", "sent", "failed"]), help="Only messages in this state.")
+@click.option(
+    "--state", type=click.Choice(["queued", "sending", "sent", "failed"]), help="Only messages in this state."
+)
 @click.option("--case", "case_no", help="Only this case's messages.")
 @click.option("--now", "now_text", metavar="ISO8601", help="The instant 'next_attempt_at' is computed from.")
 @limit_option("messages")
@@ -75,12 +82,22 @@ def sms_outbox(as_json: bool, state: str | None, case_no: str | None, now_text: 
             next_attempt = hours.next_open(max(row["not_before"], now))
         elif row["state"] == outbox.SENDING and row["claimed_at"] is not None:
             next_attempt = row["claimed_at"] + lease  # taken up again if its sender does not mark it by then
-        return {"id": row["id"], "message_id": f"sms-{row['id']}", "purpose": row["purpose"],
-                "case_no": row["case_no"], "phone": mask_phone(row["phone"]), "state": row["state"],
-                "attempts": row["attempts"], "created_at": _iso(row["created_at"], settings),
-                "next_attempt_at": _iso(next_attempt, settings), "sent_at": _iso(row["sent_at"], settings),
-                "gateway": row["gateway"], "gateway_ref": row["gateway_ref"], "last_error": row["last_error"],
-                "text": row["text"]}
+        return {
+            "id": row["id"],
+            "message_id": f"sms-{row['id']}",
+            "purpose": row["purpose"],
+            "case_no": row["case_no"],
+            "phone": mask_phone(row["phone"]),
+            "state": row["state"],
+            "attempts": row["attempts"],
+            "created_at": _iso(row["created_at"], settings),
+            "next_attempt_at": _iso(next_attempt, settings),
+            "sent_at": _iso(row["sent_at"], settings),
+            "gateway": row["gateway"],
+            "gateway_ref": row["gateway_ref"],
+            "last_error": row["last_error"],
+            "text": row["text"],
+        }
 
     rows = outbox.listing(open_database(settings), state, case_no, fetch_size(limit))
     emit_listing(map(record, rows), limit, "messages")
@@ -98,18 +115,36 @@ def sms_inbox(as_json: bool, case_no: str | None, limit: int) -> None:
 
     settings, _sms = _settings()
     rows = inbound.listing(open_database(settings), case_no, fetch_size(limit))
-    emit_listing(({"message_id": row["message_id"], "phone": mask_phone(row["phone"]), "case_no": row["case_no"],
-                   "received_at": _iso(row["received_at"], settings), "text": mask_phones_in(row["text"]),
-                   "score": row["score"], "problem": row["problem"], "outcome": row["outcome"],
-                   "outcome_zh": inbound.OUTCOMES.get(row["outcome"]), "rating_id": row["rating_id"]}
-                  for row in rows), limit, "replies")
+    emit_listing(
+        (
+            {
+                "message_id": row["message_id"],
+                "phone": mask_phone(row["phone"]),
+                "case_no": row["case_no"],
+                "received_at": _iso(row["received_at"], settings),
+                "text": mask_phones_in(row["text"]),
+                "score": row["score"],
+                "problem": row["problem"],
+                "outcome": row["outcome"],
+                "outcome_zh": inbound.OUTCOMES.get(row["outcome"]),
+                "rating_id": row["rating_id"],
+            }
+            for row in rows
+        ),
+        limit,
+        "replies",
+    )
 
 
 @sms_command.command("send")
 @click.option("--once", is_flag=True, help="One round: queue new completion notices, send what is due, exit.")
-@click.option("--now", "now_text", metavar="ISO8601",
-              help="The instant that is 'now' (replay); local time if it has no offset. Without --once the "
-                   "clock starts there and runs on.")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="The instant that is 'now' (replay); local time if it has no offset. Without --once the "
+    "clock starts there and runs on.",
+)
 def sms_send(once: bool, now_text: str | None) -> None:
     """Run the SMS sender: completion notices and reminders through the configured gateway.
 
@@ -147,17 +182,25 @@ def sms_receive(message_id: str, phone: str, text: str, received_at: str | None,
 
     settings, sms = _settings()
     now = _now(now_text, settings)
-    body = {"message_id": message_id, "phone": phone, "text": text,
-            "received_at": received_at or now.isoformat()}
+    body = {"message_id": message_id, "phone": phone, "text": text, "received_at": received_at or now.isoformat()}
     try:
         handled = inbound.receive(open_database(settings), inbound.validate(body, settings.zone, now), sms, now)
     except (inbound.Invalid, inbound.Conflict) as exc:
         raise click.ClickException(str(exc)) from exc
-    emit({"message_id": handled.message_id, "outcome": handled.outcome, "score": handled.score,
-           "case_no": handled.case_no, "rating_id": handled.rating_id, "duplicate": handled.duplicate})
+    emit(
+        {
+            "message_id": handled.message_id,
+            "outcome": handled.outcome,
+            "score": handled.score,
+            "case_no": handled.case_no,
+            "rating_id": handled.rating_id,
+            "duplicate": handled.duplicate,
+        }
+    )
 
 
 # --- supervise rating ---------------------------------------------------------------------------
+
 
 @click.group("rating")
 def rating_command() -> None:
@@ -222,8 +265,19 @@ def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None, 
 
 
 def _rating_json(row, settings: Settings) -> dict:
-    return {"id": row["id"], "source": row["source"], "source_id": row["source_id"], "case_no": row["case_no"],
-            "center_id": row["center_id"], "dept_id": row["dept_id"], "window_id": row["window_id"],
-            "staff_id": row["staff_id"], "score": row["score"], "rated_at": _iso(row["rated_at"], settings),
-            "subject": f"{row['source']}:{row['id']}", "followed_up_at": _iso(row["followed_up_at"], settings),
-            "follow_up_by": row["follow_up_by"], "follow_up_note": row["follow_up_note"]}
+    return {
+        "id": row["id"],
+        "source": row["source"],
+        "source_id": row["source_id"],
+        "case_no": row["case_no"],
+        "center_id": row["center_id"],
+        "dept_id": row["dept_id"],
+        "window_id": row["window_id"],
+        "staff_id": row["staff_id"],
+        "score": row["score"],
+        "rated_at": _iso(row["rated_at"], settings),
+        "subject": f"{row['source']}:{row['id']}",
+        "followed_up_at": _iso(row["followed_up_at"], settings),
+        "follow_up_by": row["follow_up_by"],
+        "follow_up_note": row["follow_up_note"],
+    }

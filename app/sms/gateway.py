@@ -16,6 +16,7 @@ Errors say whether trying again can help: :class:`TemporaryFailure` (network,
 timeouts, 5xx, 429, the provider refusing our credentials) or
 :class:`PermanentFailure` (the provider refuses this message: 400, 422 …).
 """
+
 from __future__ import annotations
 
 import json
@@ -76,6 +77,7 @@ def outgoing_id(outbox_id: int) -> str:
 
 # --- file -------------------------------------------------------------------
 
+
 class FileGateway:
     """Appends one JSON object per message to a file (``var/sms-outbox.jsonl``).
 
@@ -103,10 +105,19 @@ class FileGateway:
             _lock(handle)
             self._catch_up(handle)
             if message.message_id in self._known:
-                return Delivery(self.name, message.message_id, duplicate=True,
-                                sent_at=_parse_instant(self._known[message.message_id]))
-            line = {"v": 1, "message_id": message.message_id, "phone": message.phone, "text": message.text,
-                    "sent_at": now.isoformat()}
+                return Delivery(
+                    self.name,
+                    message.message_id,
+                    duplicate=True,
+                    sent_at=_parse_instant(self._known[message.message_id]),
+                )
+            line = {
+                "v": 1,
+                "message_id": message.message_id,
+                "phone": message.phone,
+                "text": message.text,
+                "sent_at": now.isoformat(),
+            }
             data = json.dumps(line, ensure_ascii=False).encode() + b"\n"
             handle.seek(0, os.SEEK_END)
             if handle.tell() and not self._ends_with_newline(handle):
@@ -173,6 +184,7 @@ def _parse_instant(text: str) -> datetime | None:
 
 # --- HTTP -------------------------------------------------------------------
 
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """The bearer token must never follow a redirect to another host."""
 
@@ -199,10 +211,14 @@ class HttpGateway:
         self._opener = urllib.request.build_opener(_NoRedirect)
 
     def send(self, message: Outgoing, now: datetime) -> Delivery:
-        body = json.dumps({"client_message_id": message.message_id, "phone": message.phone,
-                           "text": message.text}, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": message.message_id,
-                   "Accept": "application/json"}
+        body = json.dumps(
+            {"client_message_id": message.message_id, "phone": message.phone, "text": message.text}, ensure_ascii=False
+        ).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": message.message_id,
+            "Accept": "application/json",
+        }
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
@@ -216,8 +232,13 @@ class HttpGateway:
             reason = getattr(exc, "reason", exc)
             raise TemporaryFailure(f"provider unreachable: {reason}") from exc
         ref, duplicate = _provider_ref(reply)
-        log.info("sms %s to %s accepted by the provider (HTTP %s, ref %s)", message.message_id,
-                 mask_phone(message.phone), status, ref)
+        log.info(
+            "sms %s to %s accepted by the provider (HTTP %s, ref %s)",
+            message.message_id,
+            mask_phone(message.phone),
+            status,
+            ref,
+        )
         return Delivery(self.name, ref or message.message_id, duplicate=duplicate)
 
     def _refused(self, exc: urllib.error.HTTPError, message: Outgoing) -> Delivery:

@@ -3,6 +3,7 @@
 Local wall-clock hours in SUPERVISE_TZ, default 08:00–21:00; a window may
 wrap midnight (22:00–06:00). Pure: `now` is always passed in.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

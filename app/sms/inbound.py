@@ -26,12 +26,13 @@ Decisions (where the contract is silent; shown to officers as the reply's outcom
 Idempotent on ``message_id``: the same message again changes nothing and gets
 the first answer; the same id with a different phone or text is a conflict.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Iterator
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -143,17 +144,32 @@ def receive(engine: Engine, message: InboundSms, settings: SmsSettings, now: dat
             return _earlier(conn, message)
         reading = read_score(message.text)
         handled = _act(conn, message, reading, settings, now)
-        conn.execute(update(sms_inbox).where(sms_inbox.c.id == inbox_id).values(
-            case_no=handled.case_no, outbox_id=_outbox_id(conn, handled.case_no), score=handled.score,
-            problem=reading.problem, outcome=handled.outcome, rating_id=handled.rating_id))
+        conn.execute(
+            update(sms_inbox)
+            .where(sms_inbox.c.id == inbox_id)
+            .values(
+                case_no=handled.case_no,
+                outbox_id=_outbox_id(conn, handled.case_no),
+                score=handled.score,
+                problem=reading.problem,
+                outcome=handled.outcome,
+                rating_id=handled.rating_id,
+            )
+        )
     log.info("sms reply %s from %s: %s", message.message_id, mask_phone(message.phone), handled.outcome)
     return handled
 
 
 def _claim_message_id(conn: Connection, message: InboundSms, now: datetime) -> int | None:
     insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(sms_inbox)
-    row = {"message_id": message.message_id, "phone": message.phone, "text": message.text,
-           "received_at": message.received_at, "stored_at": now, "outcome": "pending"}
+    row = {
+        "message_id": message.message_id,
+        "phone": message.phone,
+        "text": message.text,
+        "received_at": message.received_at,
+        "stored_at": now,
+        "outcome": "pending",
+    }
     return conn.execute(insert.values(row).on_conflict_do_nothing().returning(sms_inbox.c.id)).scalar()
 
 
@@ -167,9 +183,14 @@ def _earlier(conn: Connection, message: InboundSms) -> Handled:
 def _act(conn: Connection, message: InboundSms, reading: Reading, settings: SmsSettings, now: datetime) -> Handled:
     answered = conn.execute(
         select(sms_outbox.c.case_no, sms_outbox.c.sent_at)
-        .where(sms_outbox.c.purpose == COMPLETION, sms_outbox.c.phone == message.phone,
-               sms_outbox.c.state == SENT, sms_outbox.c.sent_at <= message.received_at + CLOCK_SKEW)
-        .order_by(sms_outbox.c.sent_at.desc(), sms_outbox.c.id.desc()).limit(1)
+        .where(
+            sms_outbox.c.purpose == COMPLETION,
+            sms_outbox.c.phone == message.phone,
+            sms_outbox.c.state == SENT,
+            sms_outbox.c.sent_at <= message.received_at + CLOCK_SKEW,
+        )
+        .order_by(sms_outbox.c.sent_at.desc(), sms_outbox.c.id.desc())
+        .limit(1)
     ).first()
 
     def handled(outcome: str, case_no: str | None = None, rating_id: int | None = None) -> Handled:
@@ -191,22 +212,35 @@ def _act(conn: Connection, message: InboundSms, reading: Reading, settings: SmsS
 
 def _rate(conn: Connection, case_no: str, score: int, rated_at: datetime) -> int | None:
     """The case's SMS rating, placed where the case was served; None if it has one already."""
-    place = conn.execute(select(cases.c.center_id, cases.c.dept_id, cases.c.window_id, cases.c.staff_id)
-                         .where(cases.c.case_no == case_no)).first()
+    place = conn.execute(
+        select(cases.c.center_id, cases.c.dept_id, cases.c.window_id, cases.c.staff_id).where(
+            cases.c.case_no == case_no
+        )
+    ).first()
     center_id, dept_id, window_id, staff_id = place or (None, None, None, None)
     insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(ratings)
-    row = {"source": "sms", "source_id": case_no, "case_no": case_no, "center_id": center_id, "dept_id": dept_id,
-           "window_id": window_id, "staff_id": staff_id, "score": score, "rated_at": rated_at,
-           # A low score is judged by the ingest's next cycle (ingest.ratings), like an on-site one.
-           "next_change": JUDGE_NOW if score < LOW_SCORE else None}
+    row = {
+        "source": "sms",
+        "source_id": case_no,
+        "case_no": case_no,
+        "center_id": center_id,
+        "dept_id": dept_id,
+        "window_id": window_id,
+        "staff_id": staff_id,
+        "score": score,
+        "rated_at": rated_at,
+        # A low score is judged by the ingest's next cycle (ingest.ratings), like an on-site one.
+        "next_change": JUDGE_NOW if score < LOW_SCORE else None,
+    }
     return conn.execute(insert.values(row).on_conflict_do_nothing().returning(ratings.c.id)).scalar()
 
 
 def _outbox_id(conn: Connection, case_no: str | None) -> int | None:
     if case_no is None:
         return None
-    return conn.execute(select(sms_outbox.c.id).where(sms_outbox.c.case_no == case_no,
-                                                      sms_outbox.c.purpose == COMPLETION)).scalar()
+    return conn.execute(
+        select(sms_outbox.c.id).where(sms_outbox.c.case_no == case_no, sms_outbox.c.purpose == COMPLETION)
+    ).scalar()
 
 
 def listing(engine: Engine, case_no: str | None = None, limit: int | None = None) -> Iterator[dict]:

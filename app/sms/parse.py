@@ -10,6 +10,7 @@ once, politely, for a number.
 
 Pure: no I/O, never raises.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,29 @@ from dataclasses import dataclass
 MAX_SCORE = 100
 MAX_LENGTH = 200  # an SMS reply longer than this is a letter, not a score
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
-              "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "壹": 1,
+    "二": 2,
+    "贰": 2,
+    "两": 2,
+    "三": 3,
+    "叁": 3,
+    "四": 4,
+    "肆": 4,
+    "五": 5,
+    "伍": 5,
+    "六": 6,
+    "陆": 6,
+    "七": 7,
+    "柒": 7,
+    "八": 8,
+    "捌": 8,
+    "九": 9,
+    "玖": 9,
+}
 _CN_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100}
 _CN = "[" + "".join(_CN_DIGITS) + "".join(_CN_UNITS) + "]"
 
@@ -36,15 +58,88 @@ _TOKEN = re.compile(
 _OUT_OF = re.compile(r"(\d{1,3})/100(?!\d)")
 
 # What may surround the number: units, politeness, praise and complaint. Longest first.
-_FILLERS = sorted({
-    "分", "分数", "得分", "评分", "打分", "打", "给", "评", "评价", "我", "我给", "我打", "给你们", "你们", "您", "您们",
-    "满意", "非常满意", "很满意", "比较满意", "基本满意", "不满意", "很不满意", "非常不满意", "挺满意", "特别满意",
-    "非常", "很", "特别", "比较", "基本", "挺", "还", "都", "蛮",
-    "谢谢", "感谢", "多谢", "谢了", "谢谢你们", "谢谢您", "辛苦了", "辛苦", "你好", "您好",
-    "好评", "差评", "点赞", "赞", "棒", "不错", "很好", "好", "差", "服务", "态度", "工作人员", "窗口",
-    "的", "了", "吧", "啦", "哦", "呀", "啊", "嗯", "哈", "呢", "是", "就", "可以", "为", "个", "吗", "回复",
-    "ok",
-}, key=len, reverse=True)
+_FILLERS = sorted(
+    {
+        "分",
+        "分数",
+        "得分",
+        "评分",
+        "打分",
+        "打",
+        "给",
+        "评",
+        "评价",
+        "我",
+        "我给",
+        "我打",
+        "给你们",
+        "你们",
+        "您",
+        "您们",
+        "满意",
+        "非常满意",
+        "很满意",
+        "比较满意",
+        "基本满意",
+        "不满意",
+        "很不满意",
+        "非常不满意",
+        "挺满意",
+        "特别满意",
+        "非常",
+        "很",
+        "特别",
+        "比较",
+        "基本",
+        "挺",
+        "还",
+        "都",
+        "蛮",
+        "谢谢",
+        "感谢",
+        "多谢",
+        "谢了",
+        "谢谢你们",
+        "谢谢您",
+        "辛苦了",
+        "辛苦",
+        "你好",
+        "您好",
+        "好评",
+        "差评",
+        "点赞",
+        "赞",
+        "棒",
+        "不错",
+        "很好",
+        "好",
+        "差",
+        "服务",
+        "态度",
+        "工作人员",
+        "窗口",
+        "的",
+        "了",
+        "吧",
+        "啦",
+        "哦",
+        "呀",
+        "啊",
+        "嗯",
+        "哈",
+        "呢",
+        "是",
+        "就",
+        "可以",
+        "为",
+        "个",
+        "吗",
+        "回复",
+        "ok",
+    },
+    key=len,
+    reverse=True,
+)
 _FILLER = re.compile("|".join(map(re.escape, _FILLERS)))
 
 
@@ -69,7 +164,7 @@ def read_score(text: object) -> Reading:
     """Read a reply; an unreadable one comes back with the reason, in plain words."""
     try:
         return _read(text)
-    except Exception:  # noqa: BLE001 - a parser bug must cost one polite question, never an inbound request
+    except Exception:
         return Reading(None, "unreadable")
 
 
@@ -89,7 +184,7 @@ def _read(text: object) -> Reading:
     rest: list[str] = []
     position = 0
     for match in _TOKEN.finditer(compact):
-        rest.append(compact[position:match.start()])
+        rest.append(compact[position : match.start()])
         position = match.end()
         value, problem = _value(match)
         if problem:

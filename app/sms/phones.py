@@ -4,6 +4,7 @@
 line or JSON for officers: ``138****1234``. The full number stays in the
 database and goes only to the SMS gateway.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,8 @@ def normalize_phone(value: object) -> str | None:
     if not text.isascii() or not text.isdigit():
         return None
     for prefix in ("0086", "86"):
-        if text.startswith(prefix) and _MOBILE.fullmatch(text[len(prefix):]):
-            return text[len(prefix):]
+        if text.startswith(prefix) and _MOBILE.fullmatch(text[len(prefix) :]):
+            return text[len(prefix) :]
     return text if 5 <= len(text) <= 20 else None
 
 

@@ -3,6 +3,7 @@
 Only the ids a message needs are read, and remembered for a while; an
 unreachable exchange database costs the names, never the message.
 """
+
 from __future__ import annotations
 
 import logging

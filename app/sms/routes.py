@@ -13,14 +13,15 @@ Answers (JSON, never echoing the phone number):
   422 a field is missing or wrong (``fields`` says which and why) ·
   503 inbound SMS is not configured (no SUPERVISE_SMS_TOKEN).
 """
+
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
-from typing import Callable
+from datetime import UTC, datetime, tzinfo
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy import Engine
@@ -45,8 +46,14 @@ class InboundService:
     clock: Callable[[], datetime]
 
 
-def register(server: Flask, services_or_engine, *, sms_settings: SmsSettings | None = None,
-             zone: tzinfo | None = None, clock: Callable[[], datetime] | None = None) -> None:
+def register(
+    server: Flask,
+    services_or_engine,
+    *,
+    sms_settings: SmsSettings | None = None,
+    zone: tzinfo | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
     """Serve the inbound route on `server`, with the web app's Services (engine, zone, clock)
     or a bare Engine (then `zone` defaults to SUPERVISE_TZ and the clock to the wall clock)."""
     if isinstance(services_or_engine, Engine):
@@ -59,8 +66,9 @@ def register(server: Flask, services_or_engine, *, sms_settings: SmsSettings | N
         engine = services_or_engine.engine
         zone = zone or services_or_engine.zone
         clock = clock or services_or_engine.clock
-    server.extensions[EXTENSION] = InboundService(engine, sms_settings or load_sms(), zone,
-                                                  clock or (lambda: datetime.now(timezone.utc)))
+    server.extensions[EXTENSION] = InboundService(
+        engine, sms_settings or load_sms(), zone, clock or (lambda: datetime.now(UTC))
+    )
     server.register_blueprint(blueprint)
 
 
@@ -105,5 +113,6 @@ def receive_reply():
         return _error(422, "not an inbound SMS", fields=exc.problems)
     except inbound.Conflict as exc:
         return _error(409, str(exc))
-    return jsonify(message_id=handled.message_id, outcome=handled.outcome, score=handled.score,
-                   duplicate=handled.duplicate)
+    return jsonify(
+        message_id=handled.message_id, outcome=handled.outcome, score=handled.score, duplicate=handled.duplicate
+    )

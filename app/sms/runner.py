@@ -3,12 +3,13 @@
 `start` runs it in a named daemon thread, for ``supervise demo`` or any process
 that hosts it beside other work; ``supervise sms send`` runs it in the foreground.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy.engine import make_url
 
@@ -23,8 +24,13 @@ def build(settings: Settings, sms: SmsSettings | None = None, engine=None):
     from app.sms.sender import Sender
 
     sms = sms or load_sms()
-    return Sender(engine or open_database(settings), make_gateway(sms, settings.var_dir), sms, settings.zone,
-                  place_names(settings))
+    return Sender(
+        engine or open_database(settings),
+        make_gateway(sms, settings.var_dir),
+        sms,
+        settings.zone,
+        place_names(settings),
+    )
 
 
 def place_names(settings: Settings):
@@ -40,8 +46,13 @@ def place_names(settings: Settings):
     return ExchangeNames(exchange_engine(settings.exchange_url_resolved, Limits.of(settings)))
 
 
-def start(settings: Settings, clock: Callable[[], datetime], stop: threading.Event,
-          sms: SmsSettings | None = None, engine=None) -> threading.Thread:
+def start(
+    settings: Settings,
+    clock: Callable[[], datetime],
+    stop: threading.Event,
+    sms: SmsSettings | None = None,
+    engine=None,
+) -> threading.Thread:
     """Run the sender in a daemon thread named ``sms.sender`` until `stop` is set."""
     sender = build(settings, sms, engine)
     thread = threading.Thread(target=sender.run, args=(clock, stop), name="sms.sender", daemon=True)

@@ -14,13 +14,16 @@ Definitions (the KPI page's, :mod:`app.kpi`):
 Every function takes the user's :class:`app.scope.Scope`; nothing outside it is
 ever counted. Phone numbers never appear here.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Callable, Literal
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Literal
 
-from sqlalchemy import Engine, and_, case as sql_case, func, select
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import case as sql_case
 
 from app.kpi import SATISFIED_SCORE
 from app.scope import Scope
@@ -31,8 +34,12 @@ Level = Literal["center", "dept", "window", "staff"]
 Source = Literal["onsite", "sms"]
 Period = Literal["day", "week", "month"]
 
-COLUMNS = {"center": ratings.c.center_id, "dept": ratings.c.dept_id, "window": ratings.c.window_id,
-           "staff": ratings.c.staff_id}
+COLUMNS = {
+    "center": ratings.c.center_id,
+    "dept": ratings.c.dept_id,
+    "window": ratings.c.window_id,
+    "staff": ratings.c.staff_id,
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ class Satisfaction:
     onsite: int = 0
     sms: int = 0
 
-    def __add__(self, other: "Satisfaction") -> "Satisfaction":
+    def __add__(self, other: Satisfaction) -> Satisfaction:
         return Satisfaction(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     @property
@@ -61,9 +68,18 @@ class Satisfaction:
         return 100.0 * self.low / self.ratings if self.ratings else None
 
     def as_json(self) -> dict:
-        return {"ratings": self.ratings, "avg_score": self.avg_score, "satisfied_rate": self.satisfied_rate,
-                "satisfied": self.satisfied, "low": self.low, "low_rate": self.low_rate, "onsite": self.onsite,
-                "sms": self.sms, "satisfied_score": SATISFIED_SCORE, "low_score": LOW_SCORE}
+        return {
+            "ratings": self.ratings,
+            "avg_score": self.avg_score,
+            "satisfied_rate": self.satisfied_rate,
+            "satisfied": self.satisfied,
+            "low": self.low,
+            "low_rate": self.low_rate,
+            "onsite": self.onsite,
+            "sms": self.sms,
+            "satisfied_score": SATISFIED_SCORE,
+            "low_score": LOW_SCORE,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,9 +93,14 @@ def _measures():
     def count_if(condition):
         return func.sum(sql_case((condition, 1), else_=0))
 
-    return (func.count(), func.sum(ratings.c.score), count_if(ratings.c.score >= SATISFIED_SCORE),
-            count_if(ratings.c.score < LOW_SCORE), count_if(ratings.c.source == "onsite"),
-            count_if(ratings.c.source == "sms"))
+    return (
+        func.count(),
+        func.sum(ratings.c.score),
+        count_if(ratings.c.score >= SATISFIED_SCORE),
+        count_if(ratings.c.score < LOW_SCORE),
+        count_if(ratings.c.source == "onsite"),
+        count_if(ratings.c.source == "sms"),
+    )
 
 
 def _satisfaction(values) -> Satisfaction:
@@ -88,48 +109,81 @@ def _satisfaction(values) -> Satisfaction:
 
 def _window(scope: Scope, start: date, end: date, zone: tzinfo, source: Source | None):
     """Ratings in `scope` given on local dates start..end (both included)."""
-    conditions = [ratings.c.rated_at >= datetime.combine(start, time.min, tzinfo=zone),
-                  ratings.c.rated_at < datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
-                  scope.where(ratings.c.center_id, ratings.c.dept_id)]
+    conditions = [
+        ratings.c.rated_at >= datetime.combine(start, time.min, tzinfo=zone),
+        ratings.c.rated_at < datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
+        scope.where(ratings.c.center_id, ratings.c.dept_id),
+    ]
     if source is not None:
         conditions.append(ratings.c.source == source)
     return and_(*conditions)
 
 
-def totals(engine: Engine, scope: Scope, start: date, end: date, zone: tzinfo, *,
-           source: Source | None = None) -> Satisfaction:
+def totals(
+    engine: Engine, scope: Scope, start: date, end: date, zone: tzinfo, *, source: Source | None = None
+) -> Satisfaction:
     """All ratings in `scope` given from `start` to `end`."""
     with engine.connect() as conn:
         row = conn.execute(select(*_measures()).where(_window(scope, start, end, zone, source))).one()
     return _satisfaction(row)
 
 
-def by_place(engine: Engine, scope: Scope, start: date, end: date, zone: tzinfo, level: Level, *,
-             source: Source | None = None, reference=None) -> list[PlaceSatisfaction]:
+def by_place(
+    engine: Engine,
+    scope: Scope,
+    start: date,
+    end: date,
+    zone: tzinfo,
+    level: Level,
+    *,
+    source: Source | None = None,
+    reference=None,
+) -> list[PlaceSatisfaction]:
     """One row per center/department/window/staff member that was rated, best satisfied rate
     first (then average, then volume). Ratings with no such place are left out."""
     column = COLUMNS[level]
     with engine.connect() as conn:
-        rows = conn.execute(select(column, *_measures())
-                            .where(_window(scope, start, end, zone, source), column.is_not(None))
-                            .group_by(column)).all()
+        rows = conn.execute(
+            select(column, *_measures())
+            .where(_window(scope, start, end, zone, source), column.is_not(None))
+            .group_by(column)
+        ).all()
     namer = _namer(reference, level)
     places = [PlaceSatisfaction(row[0], namer(row[0]), _satisfaction(row[1:])) for row in rows]
-    places.sort(key=lambda p: (-(p.satisfaction.satisfied_rate or 0), -(p.satisfaction.avg_score or 0),
-                               -p.satisfaction.ratings, p.key))
+    places.sort(
+        key=lambda p: (
+            -(p.satisfaction.satisfied_rate or 0),
+            -(p.satisfaction.avg_score or 0),
+            -p.satisfaction.ratings,
+            p.key,
+        )
+    )
     return places
 
 
 def _namer(reference, level: Level) -> Callable[[str], str]:
     if reference is None:
         return lambda key: key
-    return {"center": reference.center_name, "dept": reference.dept_name, "window": reference.window_label,
-            "staff": reference.staff_name}[level]
+    return {
+        "center": reference.center_name,
+        "dept": reference.dept_name,
+        "window": reference.window_label,
+        "staff": reference.staff_name,
+    }[level]
 
 
-def trend(engine: Engine, scope: Scope, start: date, end: date, zone: tzinfo, *, period: Period = "week",
-          level: Level | None = None, key: str | None = None,
-          source: Source | None = None) -> list[tuple[date, Satisfaction]]:
+def trend(
+    engine: Engine,
+    scope: Scope,
+    start: date,
+    end: date,
+    zone: tzinfo,
+    *,
+    period: Period = "week",
+    level: Level | None = None,
+    key: str | None = None,
+    source: Source | None = None,
+) -> list[tuple[date, Satisfaction]]:
     """Satisfaction per day, week (starting Monday) or month, optionally of one place
     (`level` and `key`, e.g. level="window", key="W-A01"). Periods with no rating are left out."""
     condition = _window(scope, start, end, zone, source)
@@ -162,13 +216,14 @@ def _by_local_day(engine: Engine, condition, zone: tzinfo) -> list[tuple[date, S
         rows = conn.execute(select(hour, *_measures()).where(condition).group_by(hour)).all()
     days: dict[date, Satisfaction] = {}
     for utc_hour, *values in rows:
-        instant = datetime.strptime(utc_hour, "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
+        instant = datetime.strptime(utc_hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
         day = instant.astimezone(zone).date()
         days[day] = days.get(day, Satisfaction()) + _satisfaction(values)
     return sorted(days.items())
 
 
 # --- low ratings and their follow-up -------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LowRating:
@@ -194,9 +249,17 @@ class LowRating:
         return "overdue" if now >= deadline else "pending"
 
 
-def low_ratings(engine: Engine, scope: Scope, start: date, end: date, zone: tzinfo,
-                calendar_for: Callable[[str | None], object], *, open_only: bool = False,
-                limit: int = 1000) -> list[LowRating]:
+def low_ratings(
+    engine: Engine,
+    scope: Scope,
+    start: date,
+    end: date,
+    zone: tzinfo,
+    calendar_for: Callable[[str | None], object],
+    *,
+    open_only: bool = False,
+    limit: int = 1000,
+) -> list[LowRating]:
     """Ratings below 60 given from `start` to `end`, oldest first, with their follow-up deadline.
     `calendar_for(center_id)` gives the center's working-day calendar (the web app's
     ``services.calendar``). `open_only`: not followed up yet."""
@@ -204,12 +267,29 @@ def low_ratings(engine: Engine, scope: Scope, start: date, end: date, zone: tzin
     if open_only:
         condition = and_(condition, ratings.c.followed_up_at.is_(None))
     with engine.connect() as conn:
-        rows = conn.execute(select(ratings).where(condition).order_by(ratings.c.rated_at, ratings.c.id)
-                            .limit(limit)).mappings().all()
-    return [LowRating(
-        r["id"], r["source"], r["case_no"], r["center_id"], r["dept_id"], r["window_id"], r["staff_id"], r["score"],
-        r["rated_at"], calendar_for(r["center_id"]).add_working(r["rated_at"].astimezone(zone).date(), RECTIFY_DAYS),
-        r["followed_up_at"], r["follow_up_by"], r["follow_up_note"]) for r in rows]
+        rows = (
+            conn.execute(select(ratings).where(condition).order_by(ratings.c.rated_at, ratings.c.id).limit(limit))
+            .mappings()
+            .all()
+        )
+    return [
+        LowRating(
+            r["id"],
+            r["source"],
+            r["case_no"],
+            r["center_id"],
+            r["dept_id"],
+            r["window_id"],
+            r["staff_id"],
+            r["score"],
+            r["rated_at"],
+            calendar_for(r["center_id"]).add_working(r["rated_at"].astimezone(zone).date(), RECTIFY_DAYS),
+            r["followed_up_at"],
+            r["follow_up_by"],
+            r["follow_up_note"],
+        )
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -225,13 +305,25 @@ class Report:
     follow_ups: dict[str, int]  # pending, overdue, done, done_late
 
 
-def report(engine: Engine, scope: Scope, start: date, end: date, zone: tzinfo, now: datetime,
-           calendar_for: Callable[[str | None], object], reference=None) -> Report:
+def report(
+    engine: Engine,
+    scope: Scope,
+    start: date,
+    end: date,
+    zone: tzinfo,
+    now: datetime,
+    calendar_for: Callable[[str | None], object],
+    reference=None,
+) -> Report:
     follow_ups = dict.fromkeys(("pending", "overdue", "done", "done_late"), 0)
     for low in low_ratings(engine, scope, start, end, zone, calendar_for, limit=100_000):
         follow_ups[low.state_at(now, zone)] += 1
     return Report(
-        start, end, totals(engine, scope, start, end, zone),
+        start,
+        end,
+        totals(engine, scope, start, end, zone),
         {source: totals(engine, scope, start, end, zone, source=source) for source in ("onsite", "sms")},
         {level: by_place(engine, scope, start, end, zone, level, reference=reference) for level in COLUMNS},
-        trend(engine, scope, start, end, zone, period="week"), follow_ups)
+        trend(engine, scope, start, end, zone, period="week"),
+        follow_ups,
+    )

@@ -10,13 +10,14 @@ One round (:meth:`Sender.run_once`) at an instant `now`:
 
 Time is an input: `run_once(now)`, and `run(clock, stop)` loops on a clock.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Callable
 
 from sqlalchemy import Engine
 
@@ -41,8 +42,10 @@ class Round:
 
     def __str__(self) -> str:
         held = " (outside sending hours: held)" if self.held else ""
-        return (f"{self.queued} queued, {self.sent} sent, {self.already_sent} found already sent, "
-                f"{self.retrying} to retry, {self.failed} failed{held}")
+        return (
+            f"{self.queued} queued, {self.sent} sent, {self.already_sent} found already sent, "
+            f"{self.retrying} to retry, {self.failed} failed{held}"
+        )
 
 
 def backoff(attempts: int, outbox_id: int, base: float, ceiling: float) -> timedelta:
@@ -54,8 +57,14 @@ def backoff(attempts: int, outbox_id: int, base: float, ceiling: float) -> timed
 
 
 class Sender:
-    def __init__(self, engine: Engine, gateway: Gateway, settings: SmsSettings, zone: tzinfo,
-                 names: outbox.PlaceNames = outbox._no_names):
+    def __init__(
+        self,
+        engine: Engine,
+        gateway: Gateway,
+        settings: SmsSettings,
+        zone: tzinfo,
+        names: outbox.PlaceNames = outbox._no_names,
+    ):
         self.engine = engine
         self.gateway = gateway
         self.settings = settings
@@ -84,7 +93,8 @@ class Sender:
     def run_once(self, now: datetime) -> Round:
         result = Round()
         result.queued = outbox.enqueue_completions(
-            self.engine, now, self.settings.signature, timedelta(hours=self.settings.max_age_hours), self.names)
+            self.engine, now, self.settings.signature, timedelta(hours=self.settings.max_age_hours), self.names
+        )
         if not self.hours.is_open(now):
             result.held = True
             return result
@@ -98,14 +108,17 @@ class Sender:
 
     def _send(self, message: outbox.Claimed, now: datetime, result: Round) -> None:
         if message.uncertain:
-            log.warning("sms-%d was left mid-send by a sender that stopped; sending again under the same id "
-                        "(the gateway drops it if the first attempt got through)", message.id)
+            log.warning(
+                "sms-%d was left mid-send by a sender that stopped; sending again under the same id "
+                "(the gateway drops it if the first attempt got through)",
+                message.id,
+            )
         try:
             delivery = self.gateway.send(Outgoing(outgoing_id(message.id), message.phone, message.text), now)
         except GatewayError as exc:
             self._failed(message, exc, now, result)
             return
-        except Exception as exc:  # noqa: BLE001 - an unexpected gateway bug: retry like a temporary failure
+        except Exception as exc:
             log.exception("sms-%d: gateway %s raised", message.id, self.gateway.name)
             self._failed(message, GatewayError(f"{type(exc).__name__}: {exc}"), now, result)
             return
@@ -120,13 +133,24 @@ class Sender:
         if isinstance(exc, PermanentFailure) or message.attempts >= self.settings.max_attempts:
             outbox.mark_failed(self.engine, message, error, now)
             result.failed += 1
-            log.error("sms-%d to %s failed for good after %d attempt(s): %s", message.id, mask_phone(message.phone),
-                      message.attempts, error)
+            log.error(
+                "sms-%d to %s failed for good after %d attempt(s): %s",
+                message.id,
+                mask_phone(message.phone),
+                message.attempts,
+                error,
+            )
             return
         wait = backoff(message.attempts, message.id, self.settings.retry_seconds, self.settings.retry_max_seconds)
         if exc.retry_after is not None:
             wait = max(wait, timedelta(seconds=exc.retry_after))
         outbox.retry_later(self.engine, message, error, now + wait, now)
         result.retrying += 1
-        log.warning("sms-%d to %s: attempt %d failed (%s); next try in %.0f s", message.id,
-                    mask_phone(message.phone), message.attempts, error, wait.total_seconds())
+        log.warning(
+            "sms-%d to %s: attempt %d failed (%s); next try in %.0f s",
+            message.id,
+            mask_phone(message.phone),
+            message.attempts,
+            error,
+            wait.total_seconds(),
+        )

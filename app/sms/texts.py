@@ -5,6 +5,7 @@ Names and case numbers come from upstream: an applicant reads them capped and
 with no invisible or direction-changing character (app/display.py), so a
 message stays one SMS-sized text and says what it seems to say.
 """
+
 from __future__ import annotations
 
 from app.display import CELL, LABEL, TITLE, shown
@@ -19,18 +20,23 @@ def window_place(center_name: str | None, window_label: str | None) -> str | Non
     return place or None
 
 
-def completion_text(signature: str, case_no: str, center_name: str | None = None,
-                    window_label: str | None = None) -> str:
+def completion_text(
+    signature: str, case_no: str, center_name: str | None = None, window_label: str | None = None
+) -> str:
     """The completion SMS: case number, finished, whom to contact, and the 0–100 question."""
     place = window_place(center_name, window_label)
     case_no = shown(case_no, TITLE)
     contact = f"如需领取办理结果或有疑问，请联系{place}。" if place else "如需领取办理结果或有疑问，请联系受理窗口。"
-    return (f"【{signature}】您好，您申请的办件（编号：{case_no}）已办结。{contact}"
-            "请您为本次服务评分：直接回复0至100之间的一个数字即可（100为非常满意）。感谢您的支持！")
+    return (
+        f"【{signature}】您好，您申请的办件（编号：{case_no}）已办结。{contact}"
+        "请您为本次服务评分：直接回复0至100之间的一个数字即可（100为非常满意）。感谢您的支持！"
+    )
 
 
 def ask_score_text(signature: str, case_no: str) -> str:
     """The one polite reminder sent when a reply could not be read as a score."""
     case_no = shown(case_no, TITLE)
-    return (f"【{signature}】感谢您的回复！为便于统计，请直接回复0至100之间的一个数字，"
-            f"为办件（编号：{case_no}）的服务评分，例如：90。")
+    return (
+        f"【{signature}】感谢您的回复！为便于统计，请直接回复0至100之间的一个数字，"
+        f"为办件（编号：{case_no}）的服务评分，例如：90。"
+    )

@@ -20,7 +20,9 @@ class Supervise:
     def __call__(self, *args: str, ok: bool = True):
         result = self.runner.invoke(cli, list(args), env=self.env)
         if ok and result.exit_code != 0:
-            raise AssertionError(f"supervise {' '.join(args)} exited {result.exit_code}: {result.output}{result.exception!r}")
+            raise AssertionError(
+                f"supervise {' '.join(args)} exited {result.exit_code}: {result.output}{result.exception!r}"
+            )
         return result
 
     def ingest(self, now: str) -> str:

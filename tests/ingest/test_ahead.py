@@ -1,6 +1,7 @@
 """Judging ahead of a clock instant (ingest.ahead) stores exactly what judging at the
 instant would: two supervision databases take in the same rows, one judging ahead and
 one not, and must agree on every case, alarm and audit entry."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -23,9 +24,11 @@ INSTANT = local("2026-10-13 00:00")
 @pytest.fixture
 def pair(exchange, tmp_path):
     """An ingest that judges ahead and one that does not, on their own databases."""
+
     def ingest(name):
-        settings = Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url),
-                            db_url=f"sqlite:///{tmp_path / name}.db")  # fmt: skip
+        settings = Settings(
+            var_dir=tmp_path, exchange_url=str(exchange.engine.url), db_url=f"sqlite:///{tmp_path / name}.db"
+        )
         return build(settings, batch_size=50)
 
     return ingest("ahead"), ingest("plain")
@@ -36,11 +39,19 @@ def _state(ingest) -> dict:
     with engine.connect() as conn:
         return {
             "cases": conn.execute(text("SELECT * FROM cases ORDER BY case_no")).all(),
-            "alarms": conn.execute(text("SELECT kind, case_no, subject, fired_at, due, state, closed_reason, "
-                                        "closed_at, updated_at FROM alarms ORDER BY 1, 2, 3")).all(),
-            "actions": conn.execute(text("SELECT a.kind, a.case_no, x.action, x.at FROM alarm_actions x "
-                                         "JOIN alarms a ON a.id = x.alarm_id ORDER BY 1, 2, 3, 4")).all(),
-        }  # fmt: skip
+            "alarms": conn.execute(
+                text(
+                    "SELECT kind, case_no, subject, fired_at, due, state, closed_reason, "
+                    "closed_at, updated_at FROM alarms ORDER BY 1, 2, 3"
+                )
+            ).all(),
+            "actions": conn.execute(
+                text(
+                    "SELECT a.kind, a.case_no, x.action, x.at FROM alarm_actions x "
+                    "JOIN alarms a ON a.id = x.alarm_id ORDER BY 1, 2, 3, 4"
+                )
+            ).all(),
+        }
 
 
 def _both(pair, now):
@@ -59,7 +70,9 @@ def test_a_case_judged_ahead_is_stored_as_judged_at_the_instant(exchange, pair, 
     assert ahead.prepare_ahead(INSTANT - timedelta(seconds=5)) == 3
     read_again = []
     reading = store.case_events
-    monkeypatch.setattr(store, "case_events", lambda conn, case_nos: read_again.extend(case_nos) or reading(conn, case_nos))
+    monkeypatch.setattr(
+        store, "case_events", lambda conn, case_nos: read_again.extend(case_nos) or reading(conn, case_nos)
+    )
     ahead.fire_due(INSTANT + timedelta(seconds=0.3))
     monkeypatch.undo()
     assert read_again == []  # stored as judged ahead, not judged again
@@ -88,19 +101,32 @@ def test_a_case_that_changed_after_it_was_judged_ahead_is_judged_afresh(exchange
 
 def _typed_state(ingest) -> dict:
     """What _state holds, read through the table definitions: comparable across backends."""
-    from app.tables import alarm_actions, alarms, cases
     from sqlalchemy import select
+
+    from app.tables import alarm_actions, alarms, cases
 
     with ingest.db.connect() as conn:
         return {
             "cases": [dict(r) for r in conn.execute(select(cases).order_by(cases.c.case_no)).mappings()],
-            "alarms": conn.execute(select(alarms.c.kind, alarms.c.case_no, alarms.c.subject, alarms.c.fired_at,
-                                          alarms.c.due, alarms.c.state, alarms.c.updated_at)
-                                   .order_by(alarms.c.kind, alarms.c.case_no)).all(),
-            "actions": sorted(conn.execute(select(alarms.c.kind, alarms.c.case_no, alarm_actions.c.action,
-                                                  alarm_actions.c.at)
-                                           .join(alarms, alarms.c.id == alarm_actions.c.alarm_id)).all()),
-        }  # fmt: skip
+            "alarms": conn.execute(
+                select(
+                    alarms.c.kind,
+                    alarms.c.case_no,
+                    alarms.c.subject,
+                    alarms.c.fired_at,
+                    alarms.c.due,
+                    alarms.c.state,
+                    alarms.c.updated_at,
+                ).order_by(alarms.c.kind, alarms.c.case_no)
+            ).all(),
+            "actions": sorted(
+                conn.execute(
+                    select(alarms.c.kind, alarms.c.case_no, alarm_actions.c.action, alarm_actions.c.at).join(
+                        alarms, alarms.c.id == alarm_actions.c.alarm_id
+                    )
+                ).all()
+            ),
+        }
 
 
 def test_a_large_cohort_is_stored_at_the_instant_by_workers_forked_before_it(exchange, tmp_path, pg_url, monkeypatch):
@@ -112,8 +138,10 @@ def test_a_large_cohort_is_stored_at_the_instant_by_workers_forked_before_it(exc
     for n in range(5):
         exchange.event(f"C{n}", "received", "2026-09-29 10:00", item_code="ITEM-W")
     ahead = build(Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url), db_url=pg_url), batch_size=50)
-    plain = build(Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url),
-                           db_url=f"sqlite:///{tmp_path / 'plain'}.db"), batch_size=50)  # fmt: skip
+    plain = build(
+        Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url), db_url=f"sqlite:///{tmp_path / 'plain'}.db"),
+        batch_size=50,
+    )
     _both((ahead, plain), INSTANT - timedelta(hours=1))
     assert ahead.prepare_ahead(INSTANT - timedelta(seconds=5)) == 5
     assert ahead._standby is None  # forked only when a call finds nothing left to judge ahead

@@ -1,7 +1,8 @@
 """camera_offline alarms: from the video workers' outage stream, through the rules, to alarms."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis as redis_lib
@@ -14,7 +15,7 @@ from video.outage import stream_hook
 from .exchange_builder import Exchange
 
 pytestmark = pytest.mark.slow
-T0 = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
 def test_an_outage_fires_at_the_threshold_and_closes_when_frames_come_back(tmp_path, redis_url):

@@ -8,6 +8,7 @@ produced, the two databases must end up identical: cases, alarms by key and
 state, the audit trail by alarm key/action/instant, the quality log and the
 events.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,14 @@ def _env(exchange_url: str, db_url: str, var: Path) -> dict[str, str]:
 
 
 def _supervise(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _ingest(env: dict[str, str], now: str) -> subprocess.Popen:
@@ -86,16 +93,16 @@ def _dump(db_url: str) -> dict[str, list]:
     queries = {
         "cases": "SELECT * FROM cases ORDER BY case_no",
         "alarms": "SELECT kind, case_no, subject, level, center_id, dept_id, window_id, staff_id, camera_id, "
-                  "fired_at, due, state, closed_reason, closed_at, acknowledged_at, urged_at, updated_at "
-                  "FROM alarms ORDER BY kind, case_no, subject",
+        "fired_at, due, state, closed_reason, closed_at, acknowledged_at, urged_at, updated_at "
+        "FROM alarms ORDER BY kind, case_no, subject",
         "alarm_actions": "SELECT a.kind, a.case_no, a.subject, x.action, x.at, x.actor, x.note "
-                         "FROM alarm_actions x JOIN alarms a ON a.id = x.alarm_id "
-                         "ORDER BY a.kind, a.case_no, a.subject, x.at, x.action",
+        "FROM alarm_actions x JOIN alarms a ON a.id = x.alarm_id "
+        "ORDER BY a.kind, a.case_no, a.subject, x.at, x.action",
         "quality_log": "SELECT source, event_id, reason, row::text, logged_at FROM quality_log "
-                       "ORDER BY source, event_id, reason",
+        "ORDER BY source, event_id, reason",
         "events": "SELECT event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id, dept_id, "
-                  "window_id, staff_id, item_code, payload::text, dup_key, held FROM events ORDER BY event_id",
-    }  # fmt: skip
+        "window_id, staff_id, item_code, payload::text, dup_key, held FROM events ORDER BY event_id",
+    }
     with psycopg.connect(_libpq(db_url)) as conn:
         return {table: [tuple(row) for row in conn.execute(sql)] for table, sql in queries.items()}
 
@@ -114,8 +121,19 @@ def _watch(proc: subprocess.Popen, db_url: str, now: str, until) -> tuple[int, i
 
 def test_killed_and_restarted_ingest_ends_identical_to_an_uninterrupted_one(databases, tmp_path):
     exchange_url, calm_url, crashed_url = databases
-    simulate = _supervise(_env(exchange_url, calm_url, tmp_path), "simulate", "--exchange-url", exchange_url,
-                          "--scale", "0.01", "--backfill", "5", "--now", NOW, "--quiet")  # fmt: skip
+    simulate = _supervise(
+        _env(exchange_url, calm_url, tmp_path),
+        "simulate",
+        "--exchange-url",
+        exchange_url,
+        "--scale",
+        "0.01",
+        "--backfill",
+        "5",
+        "--now",
+        NOW,
+        "--quiet",
+    )
     _finish(simulate)
     for url in (calm_url, crashed_url):
         _finish(_supervise(_env(exchange_url, url, tmp_path), "db", "upgrade"))

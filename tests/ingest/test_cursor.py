@@ -1,4 +1,5 @@
 """The tailer's cursor: no row lost, none taken twice, on both backends' terms."""
+
 from ingest.tailer import Cursor, Snapshot
 
 SQLITE = Snapshot(serialised_writers=True)

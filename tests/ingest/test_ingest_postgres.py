@@ -1,8 +1,8 @@
 """The ingest against real PostgreSQL: rows that commit out of id order, and
 several ingest processes with one active."""
+
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -70,7 +70,9 @@ def test_a_row_that_commits_after_a_larger_id_was_read_is_still_taken_in(pg_url,
 
         def cursor():
             with create_engine(pg_url).connect() as conn:
-                return conn.execute(text("SELECT watermark, gaps FROM ingest_cursor WHERE source = 'case_events'")).one()
+                return conn.execute(
+                    text("SELECT watermark, gaps FROM ingest_cursor WHERE source = 'case_events'")
+                ).one()
 
         # The rolled-back id is proven gone once every transaction older than the pin has
         # ended, cluster-wide: other sessions on a shared server can hold that back a while.
@@ -123,22 +125,31 @@ def test_one_ingest_is_active_and_another_takes_over_when_it_dies(pg_url, pg_exc
             proc.wait()
 
 
-def test_upstream_text_postgresql_cannot_hold_is_set_aside_and_the_rest_taken_in(exchange, tmp_path, pg_url, monkeypatch):
+def test_upstream_text_postgresql_cannot_hold_is_set_aside_and_the_rest_taken_in(
+    exchange, tmp_path, pg_url, monkeypatch
+):
     """A SQLite exchange database can hold a NUL character in text and NaN in JSON;
     PostgreSQL can hold neither. Such rows go to the quality log with a reason (their
     text shown, the NUL escaped), and the good rows beside them are taken in."""
     monkeypatch.delenv("SUPERVISE_REDIS_URL", raising=False)
-    row = ("INSERT INTO case_events (case_no, kind, occurred_at, recorded_at, item_code, center_id, payload) "
-           "VALUES ({case_no}, 'received', '2026-09-29T10:00:00+08:00', '2026-09-29T10:00:05+08:00', 'ITEM-W', "
-           "{center}, {payload})")  # fmt: skip
+    row = (
+        "INSERT INTO case_events (case_no, kind, occurred_at, recorded_at, item_code, center_id, payload) "
+        "VALUES ({case_no}, 'received', '2026-09-29T10:00:00+08:00', '2026-09-29T10:00:05+08:00', 'ITEM-W', "
+        "{center}, {payload})"
+    )
     exchange.event("GOOD-1", "received", "2026-09-29 10:00", item_code="ITEM-W")
     exchange.raw(row.format(case_no="'NAN'", center="'GX-450100'", payload="'{\"n\": NaN}'"))
-    exchange.raw(row.format(case_no="'ESCAPED-NUL'", center="'GX-450100'", payload="'{\"note\": \"a\\u0000b\"}'"))
+    exchange.raw(row.format(case_no="'ESCAPED-NUL'", center="'GX-450100'", payload='\'{"note": "a\\u0000b"}\''))
     exchange.raw(row.format(case_no="'CASE' || char(0)", center="'GX-450100'", payload="'{}'"))
     exchange.raw(row.format(case_no="'NUL-CENTER'", center="'GX-45' || char(0)", payload="'{}'"))
     exchange.event("GOOD-2", "received", "2026-09-29 10:05", item_code="ITEM-W")
-    supervise = Supervise({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": str(exchange.engine.url),
-                           "SUPERVISE_DB_URL": pg_url})  # fmt: skip
+    supervise = Supervise(
+        {
+            "SUPERVISE_VAR_DIR": str(tmp_path),
+            "SUPERVISE_EXCHANGE_URL": str(exchange.engine.url),
+            "SUPERVISE_DB_URL": pg_url,
+        }
+    )
     supervise.ingest("2026-10-13T00:00:00+08:00")
     with create_engine(pg_url).connect() as conn:
         taken = set(conn.execute(text("SELECT case_no FROM events")).scalars())

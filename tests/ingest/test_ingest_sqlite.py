@@ -3,6 +3,7 @@
 Due dates are computed by hand from the State Council notices; the comment on
 each says why it matters.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -73,8 +74,10 @@ def test_running_again_changes_nothing(exchange, supervise, tmp_path):
     def dump():
         engine = create_engine(f"sqlite:///{tmp_path / 'supervise.db'}")
         with engine.connect() as conn:
-            return {t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all()
-                    for t in ("cases", "alarms", "alarm_actions", "quality_log", "events")}
+            return {
+                t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all()
+                for t in ("cases", "alarms", "alarm_actions", "quality_log", "events")
+            }
 
     before = dump()
     supervise.ingest("2025-10-20T00:00:00+08:00")
@@ -106,7 +109,16 @@ def test_bad_rows_go_to_the_quality_log_and_good_rows_beside_them_are_kept(excha
     reasons = [q["reason"] for q in supervise.quality()]
     assert len(reasons) == len(bad) == len(set(reasons))  # each says what is wrong with its own row
     joined = " | ".join(reasons).lower()
-    for word in ("case_no", "kind", "occurred_at", "approved_by_magic", "object", "step_id", "no-such-item", "recorded_at"):
+    for word in (
+        "case_no",
+        "kind",
+        "occurred_at",
+        "approved_by_magic",
+        "object",
+        "step_id",
+        "no-such-item",
+        "recorded_at",
+    ):
         assert word in joined, word
     assert supervise.case("G1")["status"] == "accepted"  # the good row beside them was taken in
 
@@ -158,8 +170,11 @@ def test_officer_actions_are_recorded_and_history_cannot_be_edited(exchange, sup
         trail = conn.execute(text("SELECT action, actor, note FROM alarm_actions ORDER BY id")).all()
     # Fired at 15:00 and still unacknowledged when the ingest ran at midnight: escalated at 15:30.
     assert [tuple(r) for r in trail] == [
-        ("fired", "system", ""), ("escalated", "system", ""), ("ack", "王督查", "已电话核实"),
-        ("urge", "王督查", "限三日内退费"), ("close", "王督查", "已退费"),
+        ("fired", "system", ""),
+        ("escalated", "system", ""),
+        ("ack", "王督查", "已电话核实"),
+        ("urge", "王督查", "限三日内退费"),
+        ("close", "王督查", "已退费"),
     ]
     for sql in ("UPDATE alarm_actions SET note = 'x'", "DELETE FROM alarm_actions"):
         with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
@@ -197,11 +212,17 @@ def test_a_bad_calendar_file_is_refused_with_its_name(exchange, supervise, tmp_p
 
 def test_a_low_onsite_rating_warns_and_its_follow_up_clock_runs_over_national_day(exchange, supervise):
     exchange.event("S1", "received", "2026-09-29 09:00", item_code="ITEM-W")
-    exchange.raw("INSERT INTO onsite_ratings (case_no, window_id, staff_id, score, rated_at) "
-                 "VALUES ('S1', 'W-A01', 'S-001', 0, '2026-09-29T10:00:00+08:00')")
+    exchange.raw(
+        "INSERT INTO onsite_ratings (case_no, window_id, staff_id, score, rated_at) "
+        "VALUES ('S1', 'W-A01', 'S-001', 0, '2026-09-29T10:00:00+08:00')"
+    )
     supervise.ingest("2026-09-29T12:00:00+08:00")
     [warning] = [a for a in supervise.alarms() if a["kind"] == "low_satisfaction"]
-    assert (warning["level"], warning["fired_at"], warning["window_id"]) == ("warning", "2026-09-29T10:00:00+08:00", "W-A01")
+    assert (warning["level"], warning["fired_at"], warning["window_id"]) == (
+        "warning",
+        "2026-09-29T10:00:00+08:00",
+        "W-A01",
+    )
     # 15 working days from 09-29: 09-30, (10-01..07 off), 10-08, 09, 10 (make-up Saturday), 12 … 10-26.
     supervise.ingest("2026-10-26T23:59:59+08:00")
     assert "rectification_overdue" not in {a["kind"] for a in supervise.alarms()}
@@ -214,8 +235,10 @@ def test_a_repeat_written_with_another_offset_is_the_same_instant_and_ignored(ex
     """SQLite holds instants as text: 15:00+08:00 and 07:00Z are one occurred_at (semantics.md:
     an exact repeat has the same case, kind, occurred_at and payload)."""
     exchange.event("D2", "received", "2025-11-03 09:00", item_code="ITEM-FEE")
-    row = ("INSERT INTO case_events (case_no, kind, occurred_at, recorded_at, center_id, payload) "
-           "VALUES ('D2', 'accepted', :at, '2025-11-03T07:00:05Z', 'GX-450100', '{}')")  # fmt: skip
+    row = (
+        "INSERT INTO case_events (case_no, kind, occurred_at, recorded_at, center_id, payload) "
+        "VALUES ('D2', 'accepted', :at, '2025-11-03T07:00:05Z', 'GX-450100', '{}')"
+    )
     exchange.raw(row, at="2025-11-03T15:00:00+08:00")
     exchange.raw(row, at="2025-11-03T07:00:00Z")
     out = supervise.ingest("2025-11-04T00:00:00+08:00")

@@ -1,4 +1,5 @@
 """Judging on every core (ingest.judging): a worker that dies stops the ingest loudly."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """`supervise ingest --once` on a terminal: progress bars for a long backlog."""
+
 from __future__ import annotations
 
 from ingest.runner import _ProgressBars

@@ -1,4 +1,5 @@
 """Every alarm change reaches Redis, in the documented stream, as versioned JSON."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,5 +34,7 @@ def test_alarm_changes_are_published_to_the_stream(exchange, supervise, redis_ur
     overdue = next(c for c in changes if c.kind == "promise_overdue")
     supervise("alarm", "ack", str(overdue.alarm_id), "--by", "王督查", "--note", "已核实")
     _, more = read_after(client, position)
-    assert [(c.alarm_id, c.action, c.actor, c.state) for c in more] == [(overdue.alarm_id, "ack", "王督查", "acknowledged")]
+    assert [(c.alarm_id, c.action, c.actor, c.state) for c in more] == [
+        (overdue.alarm_id, "ack", "王督查", "acknowledged")
+    ]
     assert client.xlen(STREAM) == 6

@@ -1,5 +1,6 @@
 """Exchange rows changed upstream after they were taken in (ingest/row_checks.py): each
 change is in the quality log with what changed, once; nothing is judged again."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,10 @@ def changes(supervise) -> dict[int, str]:
 
 def taken_in(db_url: str) -> dict:
     with create_engine(db_url).connect() as conn:
-        return {t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all()
-                for t in ("events", "cases", "alarms", "ratings")}
+        return {
+            t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all()
+            for t in ("events", "cases", "alarms", "ratings")
+        }
 
 
 def watermark(db_url: str) -> int:
@@ -38,10 +41,14 @@ def scenario(exchange: Exchange, supervise: Supervise, db_url: str) -> dict[int,
     exchange.event("C2", "received", "2026-09-29 10:00", item_code="ITEM-W")  # 4
     exchange.event("C2", "extended", "2026-09-30 11:00", {"days": 20261125})  # 5: set aside
     exchange.event("C2", "correction_notice", "2026-09-30 12:00")  # 6
-    exchange.raw("INSERT INTO case_events (event_id, case_no, kind, occurred_at, recorded_at, payload) "
-                 "VALUES (9, 'C2', 'accepted', '2026-10-09T09:00:00+08:00', '2026-10-09T09:00:01+08:00', '{}')")
-    exchange.raw("INSERT INTO onsite_ratings (case_no, window_id, score, rated_at) "
-                 "VALUES ('C1', 'W-A01', 40, '2026-09-30T10:00:00+08:00')")
+    exchange.raw(
+        "INSERT INTO case_events (event_id, case_no, kind, occurred_at, recorded_at, payload) "
+        "VALUES (9, 'C2', 'accepted', '2026-10-09T09:00:00+08:00', '2026-10-09T09:00:01+08:00', '{}')"
+    )
+    exchange.raw(
+        "INSERT INTO onsite_ratings (case_no, window_id, score, rated_at) "
+        "VALUES ('C1', 'W-A01', 40, '2026-09-30T10:00:00+08:00')"
+    )
     supervise.ingest(NOW)
     for _ in range(5):  # on PostgreSQL, ids 7 and 8 stay open gaps until a later snapshot proves them empty
         if watermark(db_url) == 9:
@@ -54,8 +61,10 @@ def scenario(exchange: Exchange, supervise: Supervise, db_url: str) -> dict[int,
     exchange.raw("UPDATE case_events SET occurred_at = '2026-10-01T11:00:00+08:00' WHERE event_id = 3")
     exchange.raw("DELETE FROM case_events WHERE event_id = 6")
     exchange.raw("UPDATE case_events SET payload = '{\"days\": 2}' WHERE event_id = 5")
-    exchange.raw("INSERT INTO case_events (event_id, case_no, kind, occurred_at, recorded_at, payload) "
-                 "VALUES (7, 'C2', 'withdrawn', '2026-10-10T09:00:00+08:00', '2026-10-10T09:00:01+08:00', '{}')")
+    exchange.raw(
+        "INSERT INTO case_events (event_id, case_no, kind, occurred_at, recorded_at, payload) "
+        "VALUES (7, 'C2', 'withdrawn', '2026-10-10T09:00:00+08:00', '2026-10-10T09:00:01+08:00', '{}')"
+    )
     exchange.raw("UPDATE onsite_ratings SET score = 90")
     supervise.ingest(NOW)
     found = changes(supervise)
@@ -74,8 +83,9 @@ def test_rows_changed_deleted_or_written_into_the_past_upstream_are_reported_on_
 def test_rows_changed_upstream_are_reported_on_postgresql(pg_url, tmp_path, monkeypatch):
     monkeypatch.delenv("SUPERVISE_REDIS_URL", raising=False)
     exchange = Exchange(pg_url)
-    supervise = Supervise({"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": pg_url,
-                           "SUPERVISE_DB_URL": pg_url})  # fmt: skip
+    supervise = Supervise(
+        {"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_EXCHANGE_URL": pg_url, "SUPERVISE_DB_URL": pg_url}
+    )
     assert_reported(scenario(exchange, supervise, pg_url))
 
 
@@ -96,8 +106,11 @@ def test_each_pass_reads_back_over_the_window_newest_first_in_shares(exchange, t
     monkeypatch.setattr(row_checks, "WINDOW_IDS", 8)
     for n in range(10):
         exchange.event(f"C{n}", "received", "2026-09-29 10:00", item_code="ITEM-W")
-    ingest = build(Settings(var_dir=tmp_path, exchange_url=str(exchange.engine.url),
-                            db_url=f"sqlite:///{tmp_path / 'supervise.db'}"))  # fmt: skip
+    ingest = build(
+        Settings(
+            var_dir=tmp_path, exchange_url=str(exchange.engine.url), db_url=f"sqlite:///{tmp_path / 'supervise.db'}"
+        )
+    )
     ingest.load_items()
     while ingest.step(_now()).rows:
         pass
@@ -112,8 +125,12 @@ def test_each_pass_reads_back_over_the_window_newest_first_in_shares(exchange, t
     assert share() == [5, 6, 7, 8, 9, 10]
     assert share() == [3, 4, 5, 6, 7, 8, 9, 10]  # the window ends 8 ids below the watermark: 1 and 2 are left
     with ingest.db.connect() as conn:
-        state = conn.execute(text("SELECT pass_top, checked_down_to, rows_read, last_pass_rows FROM "
-                                  "exchange_row_checks WHERE source = 'case_events'")).one()
+        state = conn.execute(
+            text(
+                "SELECT pass_top, checked_down_to, rows_read, last_pass_rows FROM "
+                "exchange_row_checks WHERE source = 'case_events'"
+            )
+        ).one()
     assert tuple(state) == (10, 10, 0, 8)  # the next pass begins at the watermark again
     assert share() == [3, 4, 5, 6, 7, 8, 9, 10]  # reported once
 

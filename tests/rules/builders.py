@@ -27,14 +27,36 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=TZ)
 
 
-def E(kind: str, when: str, *, recorded: str | None = None, case_no: str = "C1", dept: str | None = "D1",
-      window: str | None = "W1", staff: str | None = "S1", item: str | None = None, **payload) -> Event:  # fmt: skip
+def E(
+    kind: str,
+    when: str,
+    *,
+    recorded: str | None = None,
+    case_no: str = "C1",
+    dept: str | None = "D1",
+    window: str | None = "W1",
+    staff: str | None = "S1",
+    item: str | None = None,
+    **payload,
+) -> Event:
     """An event of case C1 at local time `when` (recorded at the same instant unless `recorded`)."""
     occurred = at(when)
     if kind == "received" and item is None:
         item = "W5"
-    return Event(next(_ids), case_no, kind, occurred, at(recorded) if recorded else occurred, "test",
-                 "CTR", dept, window, staff, item, payload)  # fmt: skip
+    return Event(
+        next(_ids),
+        case_no,
+        kind,
+        occurred,
+        at(recorded) if recorded else occurred,
+        "test",
+        "CTR",
+        dept,
+        window,
+        staff,
+        item,
+        payload,
+    )
 
 
 def judge(events, now: str, item: Item = W5, calendar: WorkCalendar = CAL):

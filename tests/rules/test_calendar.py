@@ -207,7 +207,10 @@ def test_parse_empty_center_override():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('closures = ["2026-03-05"]\nworking_days = ["2026-02-30"]\n', r"line 2: working_days\[0\] = '2026-02-30' is not a date"),
+        (
+            'closures = ["2026-03-05"]\nworking_days = ["2026-02-30"]\n',
+            r"line 2: working_days\[0\] = '2026-02-30' is not a date",
+        ),
         ('closures = ["2026-03-05", "next tuesday"]\n', r"line 1: closures\[1\] = 'next tuesday' is not a date"),
         ("closures = [2026-03-05T09:00:00]\n", r"closures\[0\] = .* is not a date"),  # a datetime is not a day
         ("closures = [20260305]\n", r"closures\[0\] = 20260305 is not a date"),

@@ -14,9 +14,23 @@ PROPS = settings(max_examples=200, deadline=None)
 PAYLOADS = payload_strategies()
 # the events in a case's life are mostly these; endings are rarer
 KIND = st.sampled_from(
-    ["accepted"] * 3 + ["correction_notice", "correction_received", "step_started", "step_started", "step_completed",
-     "step_completed", "special_started", "special_ended", "extended", "completed", "delivered", "rejected", "withdrawn"]
-)  # fmt: skip
+    ["accepted"] * 3
+    + [
+        "correction_notice",
+        "correction_received",
+        "step_started",
+        "step_started",
+        "step_completed",
+        "step_completed",
+        "special_started",
+        "special_ended",
+        "extended",
+        "completed",
+        "delivered",
+        "rejected",
+        "withdrawn",
+    ]
+)
 OFFSET = st.integers(min_value=0, max_value=45 * 24 * 4).map(lambda q: timedelta(minutes=15 * q))
 
 
@@ -31,7 +45,9 @@ def histories(draw):
     return events
 
 
-ITEMS = st.sampled_from([W5, N10, replace(W5, promised_days=0), replace(W5, promised_days=1, warn_days=3), replace(N10, warn_days=1)])
+ITEMS = st.sampled_from(
+    [W5, N10, replace(W5, promised_days=0), replace(W5, promised_days=1, warn_days=3), replace(N10, warn_days=1)]
+)
 NOW = OFFSET.map(lambda d: ORIGIN + d)
 
 

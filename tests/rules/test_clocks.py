@@ -6,7 +6,7 @@ make-up Sunday 09-20 and Saturday 10-10; Mid-Autumn 09-25..27; Spring Festival 2
 """
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -44,52 +44,306 @@ NATURAL_HOLIDAY = [E("received", "2026-09-21 09:00", item="N10"), E("accepted", 
 
 # (why, events, now, item, status, start, deemed, promise_due, statutory_due, paused_days, extension_days)
 JUDGEMENTS = [
-    ("accepted on a working day", BASIC, "2026-09-29 12:00", W5, "accepted", "2026-09-29", False, "2026-10-12", "2026-11-02", 0, 0),
+    (
+        "accepted on a working day",
+        BASIC,
+        "2026-09-29 12:00",
+        W5,
+        "accepted",
+        "2026-09-29",
+        False,
+        "2026-10-12",
+        "2026-11-02",
+        0,
+        0,
+    ),
     # 10-10 is a make-up Saturday: it counts (09-30, 10-08, 10-09, 10-10, 10-12)
-    ("National Day 2026 inside the limit", BASIC, "2026-10-12 12:00", W5, "accepted", "2026-09-29", False, "2026-10-12", "2026-11-02", 0, 0),
+    (
+        "National Day 2026 inside the limit",
+        BASIC,
+        "2026-10-12 12:00",
+        W5,
+        "accepted",
+        "2026-09-29",
+        False,
+        "2026-10-12",
+        "2026-11-02",
+        0,
+        0,
+    ),
     # National Day 2025 (10-01..10-08): receipt 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10;
     # statutory 10-11 (make-up Saturday) and on to 10-30
-    ("receipt clock across National Day 2025", [E("received", "2025-09-26 09:00")], "2025-10-11 00:00", W5, "accepted", "2025-09-26", True, "2025-10-10", "2025-10-30", 0, 0),
-    ("one instant earlier it is not yet missed", [E("received", "2025-09-26 09:00")], "2025-10-10 23:59:59.999", W5, "received", None, False, None, None, 0, 0),
-    ("before the receipt clock runs out: no start yet", ONLY_RECEIVED, "2026-10-10 23:59:59.999", W5, "received", None, False, None, None, 0, 0),
+    (
+        "receipt clock across National Day 2025",
+        [E("received", "2025-09-26 09:00")],
+        "2025-10-11 00:00",
+        W5,
+        "accepted",
+        "2025-09-26",
+        True,
+        "2025-10-10",
+        "2025-10-30",
+        0,
+        0,
+    ),
+    (
+        "one instant earlier it is not yet missed",
+        [E("received", "2025-09-26 09:00")],
+        "2025-10-10 23:59:59.999",
+        W5,
+        "received",
+        None,
+        False,
+        None,
+        None,
+        0,
+        0,
+    ),
+    (
+        "before the receipt clock runs out: no start yet",
+        ONLY_RECEIVED,
+        "2026-10-10 23:59:59.999",
+        W5,
+        "received",
+        None,
+        False,
+        None,
+        None,
+        0,
+        0,
+    ),
     # 第32条: 逾期不告知的，自收到申请材料之日起即为受理
-    ("receipt clock missed: deemed accepted on the day of receipt", ONLY_RECEIVED, "2026-10-11 00:00", W5, "accepted", "2026-09-28", True, "2026-10-10", "2026-10-30", 0, 0),
-    ("late acceptance does not move the start", BASIC[:1] + [E("accepted", "2026-10-12 10:00")], "2026-10-12 12:00", W5, "accepted", "2026-09-28", True, "2026-10-10", "2026-10-30", 0, 0),
+    (
+        "receipt clock missed: deemed accepted on the day of receipt",
+        ONLY_RECEIVED,
+        "2026-10-11 00:00",
+        W5,
+        "accepted",
+        "2026-09-28",
+        True,
+        "2026-10-10",
+        "2026-10-30",
+        0,
+        0,
+    ),
+    (
+        "late acceptance does not move the start",
+        BASIC[:1] + [E("accepted", "2026-10-12 10:00")],
+        "2026-10-12 12:00",
+        W5,
+        "accepted",
+        "2026-09-28",
+        True,
+        "2026-10-10",
+        "2026-10-30",
+        0,
+        0,
+    ),
     ("waiting for corrected materials", CORRECTED, "2026-10-19 12:00", W5, "correction", None, False, None, None, 0, 0),
-    ("timely correction: the start is the acceptance day", CORRECTED, "2026-10-20 12:00", W5, "accepted", "2026-10-20", False, "2026-10-27", "2026-11-17", 0, 0),
-    ("late correction notice: deemed accepted on receipt", ONLY_RECEIVED + [E("correction_notice", "2026-10-12 09:00")], "2026-10-12 12:00", W5, "accepted", "2026-09-28", True, "2026-10-10", "2026-10-30", 0, 0),
-    ("extension of 3 days grows both clocks (第42条)", BASIC + [E("extended", "2026-10-09 10:00", days=3)], "2026-10-09 12:00", W5, "accepted", "2026-09-29", False, "2026-10-15", "2026-11-05", 0, 3),
+    (
+        "timely correction: the start is the acceptance day",
+        CORRECTED,
+        "2026-10-20 12:00",
+        W5,
+        "accepted",
+        "2026-10-20",
+        False,
+        "2026-10-27",
+        "2026-11-17",
+        0,
+        0,
+    ),
+    (
+        "late correction notice: deemed accepted on receipt",
+        ONLY_RECEIVED + [E("correction_notice", "2026-10-12 09:00")],
+        "2026-10-12 12:00",
+        W5,
+        "accepted",
+        "2026-09-28",
+        True,
+        "2026-10-10",
+        "2026-10-30",
+        0,
+        0,
+    ),
+    (
+        "extension of 3 days grows both clocks (第42条)",
+        BASIC + [E("extended", "2026-10-09 10:00", days=3)],
+        "2026-10-09 12:00",
+        W5,
+        "accepted",
+        "2026-09-29",
+        False,
+        "2026-10-15",
+        "2026-11-05",
+        0,
+        3,
+    ),
     # an extension after the promise ran out cannot cure it; the statutory clock was still running
-    ("extension after the promise overdue", BASIC + [E("extended", "2026-10-13 10:00", days=3)], "2026-10-13 12:00", W5, "accepted", "2026-09-29", False, "2026-10-12", "2026-11-05", 0, 0),
-    ("special procedure open: clocks have no due date (第45条)", PAUSED_W, "2026-03-05 12:00", W5, "paused", "2026-03-02", False, None, None, 0, 0),
-    ("special procedure ended: +2 working days", PAUSED_W, "2026-03-06 17:00", W5, "accepted", "2026-03-02", False, "2026-03-11", "2026-04-01", 2, 0),
+    (
+        "extension after the promise overdue",
+        BASIC + [E("extended", "2026-10-13 10:00", days=3)],
+        "2026-10-13 12:00",
+        W5,
+        "accepted",
+        "2026-09-29",
+        False,
+        "2026-10-12",
+        "2026-11-05",
+        0,
+        0,
+    ),
+    (
+        "special procedure open: clocks have no due date (第45条)",
+        PAUSED_W,
+        "2026-03-05 12:00",
+        W5,
+        "paused",
+        "2026-03-02",
+        False,
+        None,
+        None,
+        0,
+        0,
+    ),
+    (
+        "special procedure ended: +2 working days",
+        PAUSED_W,
+        "2026-03-06 17:00",
+        W5,
+        "accepted",
+        "2026-03-02",
+        False,
+        "2026-03-11",
+        "2026-04-01",
+        2,
+        0,
+    ),
     # 03-02 + 13 natural days = Sunday 03-15 → Monday 03-16; statutory 03-02 + 23 = Wednesday 03-25
-    ("natural-day item: the pause is 3 calendar days", PAUSED_N, "2026-03-08 12:00", N10, "accepted", "2026-03-02", False, "2026-03-16", "2026-03-25", 3, 0),
+    (
+        "natural-day item: the pause is 3 calendar days",
+        PAUSED_N,
+        "2026-03-08 12:00",
+        N10,
+        "accepted",
+        "2026-03-02",
+        False,
+        "2026-03-16",
+        "2026-03-25",
+        3,
+        0,
+    ),
     # 09-21 + 10 = 10-01 (National Day) → 10-08; 09-21 + 20 = Sunday 10-11 (not a make-up day) → 10-12
-    ("natural-day due date lands in a holiday", NATURAL_HOLIDAY, "2026-09-22 12:00", N10, "accepted", "2026-09-21", False, "2026-10-08", "2026-10-12", 0, 0),
+    (
+        "natural-day due date lands in a holiday",
+        NATURAL_HOLIDAY,
+        "2026-09-22 12:00",
+        N10,
+        "accepted",
+        "2026-09-21",
+        False,
+        "2026-10-08",
+        "2026-10-12",
+        0,
+        0,
+    ),
     # 02-13, 02-14 (make-up Saturday), then Spring Festival to 02-23, then 02-24, 25, 26
-    ("Spring Festival 2026 inside the limit", SPRING, "2026-02-12 12:00", W5, "accepted", "2026-02-12", False, "2026-02-26", "2026-03-18", 0, 0),
-    ("special procedure started before the start date does not pause", [
-        E("received", "2026-02-26 09:00"),
-        E("special_started", "2026-02-27 10:00", special_id="s0", type="site survey", limit_days=5),
-        E("accepted", "2026-03-02 09:00"),  # receipt due 03-04 (02-28 is a make-up Saturday): in time
-        E("special_ended", "2026-03-04 10:00", special_id="s0"),
-    ], "2026-03-04 12:00", W5, "accepted", "2026-03-02", False, "2026-03-09", "2026-03-30", 0, 0),
+    (
+        "Spring Festival 2026 inside the limit",
+        SPRING,
+        "2026-02-12 12:00",
+        W5,
+        "accepted",
+        "2026-02-12",
+        False,
+        "2026-02-26",
+        "2026-03-18",
+        0,
+        0,
+    ),
+    (
+        "special procedure started before the start date does not pause",
+        [
+            E("received", "2026-02-26 09:00"),
+            E("special_started", "2026-02-27 10:00", special_id="s0", type="site survey", limit_days=5),
+            E("accepted", "2026-03-02 09:00"),  # receipt due 03-04 (02-28 is a make-up Saturday): in time
+            E("special_ended", "2026-03-04 10:00", special_id="s0"),
+        ],
+        "2026-03-04 12:00",
+        W5,
+        "accepted",
+        "2026-03-02",
+        False,
+        "2026-03-09",
+        "2026-03-30",
+        0,
+        0,
+    ),
     # each special adds its own W(end) − W(start), as the contract says: 3 + 1
-    ("overlapping special procedures each add their length", [
-        E("received", "2026-03-02 08:00"), E("accepted", "2026-03-02 09:00"),
-        E("special_started", "2026-03-03 09:00", special_id="a", type="expert review", limit_days=10),
-        E("special_started", "2026-03-04 09:00", special_id="b", type="public notice", limit_days=10),
-        E("special_ended", "2026-03-05 09:00", special_id="b"),
-        E("special_ended", "2026-03-06 09:00", special_id="a"),
-    ], "2026-03-06 12:00", W5, "accepted", "2026-03-02", False, "2026-03-13", "2026-04-03", 4, 0),
+    (
+        "overlapping special procedures each add their length",
+        [
+            E("received", "2026-03-02 08:00"),
+            E("accepted", "2026-03-02 09:00"),
+            E("special_started", "2026-03-03 09:00", special_id="a", type="expert review", limit_days=10),
+            E("special_started", "2026-03-04 09:00", special_id="b", type="public notice", limit_days=10),
+            E("special_ended", "2026-03-05 09:00", special_id="b"),
+            E("special_ended", "2026-03-06 09:00", special_id="a"),
+        ],
+        "2026-03-06 12:00",
+        W5,
+        "accepted",
+        "2026-03-02",
+        False,
+        "2026-03-13",
+        "2026-04-03",
+        4,
+        0,
+    ),
     # the promise ran out at 03-10 00:00; a special starting 03-11 pauses only the statutory clock
-    ("special procedure after the promise overdue", [
-        E("received", "2026-03-02 08:00"), E("accepted", "2026-03-02 09:00"),
-        E("special_started", "2026-03-11 10:00", special_id="h", type="hearing", limit_days=20),
-    ], "2026-03-12 12:00", W5, "paused", "2026-03-02", False, "2026-03-09", None, 0, 0),
-    ("rejected in time", [E("received", "2026-03-02 09:00"), E("rejected", "2026-03-03 10:00", reason="不属于本机关职权")], "2026-03-20 12:00", W5, "rejected", None, False, None, None, 0, 0),
-    ("withdrawn", BASIC + [E("withdrawn", "2026-10-09 10:00")], "2026-10-20 12:00", W5, "withdrawn", "2026-09-29", False, "2026-10-12", "2026-11-02", 0, 0),
+    (
+        "special procedure after the promise overdue",
+        [
+            E("received", "2026-03-02 08:00"),
+            E("accepted", "2026-03-02 09:00"),
+            E("special_started", "2026-03-11 10:00", special_id="h", type="hearing", limit_days=20),
+        ],
+        "2026-03-12 12:00",
+        W5,
+        "paused",
+        "2026-03-02",
+        False,
+        "2026-03-09",
+        None,
+        0,
+        0,
+    ),
+    (
+        "rejected in time",
+        [E("received", "2026-03-02 09:00"), E("rejected", "2026-03-03 10:00", reason="不属于本机关职权")],
+        "2026-03-20 12:00",
+        W5,
+        "rejected",
+        None,
+        False,
+        None,
+        None,
+        0,
+        0,
+    ),
+    (
+        "withdrawn",
+        BASIC + [E("withdrawn", "2026-10-09 10:00")],
+        "2026-10-20 12:00",
+        W5,
+        "withdrawn",
+        "2026-09-29",
+        False,
+        "2026-10-12",
+        "2026-11-02",
+        0,
+        0,
+    ),
 ]
 
 
@@ -107,14 +361,21 @@ def test_judgement(why, events, now, item, status, start, deemed, promise_due, s
 
 def alarms_of(j):
     return {
-        (f.kind, f.subject, f.fired_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], f.ended_at and f.ended_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+        (
+            f.kind,
+            f.subject,
+            f.fired_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            f.ended_at and f.ended_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        )
         for f in j.alarms
     }
 
 
 def A(kind, subject, fired, ended=None):
     """(kind, subject, fired_at, ended_at) with times as local text, milliseconds optional."""
-    pad = lambda t: t if t is None or t.count(":") == 2 and "." in t else (t + ":00.000" if t.count(":") == 1 else t + ".000")
+    pad = lambda t: (
+        t if t is None or t.count(":") == 2 and "." in t else (t + ":00.000" if t.count(":") == 1 else t + ".000")
+    )
     return (kind, subject, pad(fired), pad(ended))
 
 
@@ -142,99 +403,358 @@ VERTICAL = [
 ALARMS = [
     ("nothing due yet", BASIC, "2026-10-09 23:59:59.999", W5, set()),
     # warn_days 2: one working day before the due date 10-12 is the make-up Saturday 10-10
-    ("promise warning on a make-up Saturday", BASIC, "2026-10-10 00:00", W5, {A("promise_warning", "", "2026-10-10 00:00")}),
-    ("red supersedes yellow", BASIC, "2026-10-13 00:00", W5, {
-        A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"), A("promise_overdue", "", "2026-10-13 00:00")}),
-    ("statutory overdue too", BASIC, "2026-11-03 00:00", W5, {
-        A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"), A("promise_overdue", "", "2026-10-13 00:00"),
-        A("statutory_overdue", "", "2026-11-03 00:00")}),
-    ("completed at 23:59:59.999 on the due date is on time", BASIC + [E("completed", "2026-10-12 23:59:59.999", result="denied")], "2026-11-20 00:00", W5, {
-        A("promise_warning", "", "2026-10-10 00:00", "2026-10-12 23:59:59.999")}),
-    ("completed at 00:00 the next day is late", BASIC + [E("completed", "2026-10-13 00:00", result="denied")], "2026-11-20 00:00", W5, {
-        A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"), A("promise_overdue", "", "2026-10-13 00:00", "2026-10-13 00:00")}),
-    ("receipt clock missed", ONLY_RECEIVED, "2026-10-11 00:00", W5, {
-        A("receipt_unprocessed", "", "2026-10-11 00:00"), A("promise_overdue", "", "2026-10-11 00:00")}),
-    ("receipt clock missed, answered late by acceptance", BASIC[:1] + [E("accepted", "2026-10-12 10:00")], "2026-10-12 12:00", W5, {
-        A("receipt_unprocessed", "", "2026-10-11 00:00", "2026-10-12 10:00"), A("promise_overdue", "", "2026-10-11 00:00")}),
-    ("late correction notice", ONLY_RECEIVED + [E("correction_notice", "2026-10-12 09:00")], "2026-10-12 12:00", W5, {
-        A("receipt_unprocessed", "", "2026-10-11 00:00", "2026-10-12 09:00"), A("correction_late", "", "2026-10-12 09:00"),
-        A("promise_overdue", "", "2026-10-11 00:00")}),
-    ("correction notice repeated: one alarm per day of notice", [
-        E("received", "2026-03-02 09:00"), E("correction_notice", "2026-03-03 10:00"),
-        E("correction_notice", "2026-03-05 11:00"), E("correction_notice", "2026-03-05 15:00"),
-        E("correction_notice", "2026-03-09 09:00")], "2026-03-09 12:00", W5, {
-        A("correction_repeated", "2026-03-05", "2026-03-05 11:00"), A("correction_repeated", "2026-03-09", "2026-03-09 09:00")}),
+    (
+        "promise warning on a make-up Saturday",
+        BASIC,
+        "2026-10-10 00:00",
+        W5,
+        {A("promise_warning", "", "2026-10-10 00:00")},
+    ),
+    (
+        "red supersedes yellow",
+        BASIC,
+        "2026-10-13 00:00",
+        W5,
+        {
+            A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"),
+            A("promise_overdue", "", "2026-10-13 00:00"),
+        },
+    ),
+    (
+        "statutory overdue too",
+        BASIC,
+        "2026-11-03 00:00",
+        W5,
+        {
+            A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"),
+            A("promise_overdue", "", "2026-10-13 00:00"),
+            A("statutory_overdue", "", "2026-11-03 00:00"),
+        },
+    ),
+    (
+        "completed at 23:59:59.999 on the due date is on time",
+        BASIC + [E("completed", "2026-10-12 23:59:59.999", result="denied")],
+        "2026-11-20 00:00",
+        W5,
+        {A("promise_warning", "", "2026-10-10 00:00", "2026-10-12 23:59:59.999")},
+    ),
+    (
+        "completed at 00:00 the next day is late",
+        BASIC + [E("completed", "2026-10-13 00:00", result="denied")],
+        "2026-11-20 00:00",
+        W5,
+        {
+            A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"),
+            A("promise_overdue", "", "2026-10-13 00:00", "2026-10-13 00:00"),
+        },
+    ),
+    (
+        "receipt clock missed",
+        ONLY_RECEIVED,
+        "2026-10-11 00:00",
+        W5,
+        {A("receipt_unprocessed", "", "2026-10-11 00:00"), A("promise_overdue", "", "2026-10-11 00:00")},
+    ),
+    (
+        "receipt clock missed, answered late by acceptance",
+        BASIC[:1] + [E("accepted", "2026-10-12 10:00")],
+        "2026-10-12 12:00",
+        W5,
+        {
+            A("receipt_unprocessed", "", "2026-10-11 00:00", "2026-10-12 10:00"),
+            A("promise_overdue", "", "2026-10-11 00:00"),
+        },
+    ),
+    (
+        "late correction notice",
+        ONLY_RECEIVED + [E("correction_notice", "2026-10-12 09:00")],
+        "2026-10-12 12:00",
+        W5,
+        {
+            A("receipt_unprocessed", "", "2026-10-11 00:00", "2026-10-12 09:00"),
+            A("correction_late", "", "2026-10-12 09:00"),
+            A("promise_overdue", "", "2026-10-11 00:00"),
+        },
+    ),
+    (
+        "correction notice repeated: one alarm per day of notice",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("correction_notice", "2026-03-03 10:00"),
+            E("correction_notice", "2026-03-05 11:00"),
+            E("correction_notice", "2026-03-05 15:00"),
+            E("correction_notice", "2026-03-09 09:00"),
+        ],
+        "2026-03-09 12:00",
+        W5,
+        {
+            A("correction_repeated", "2026-03-05", "2026-03-05 11:00"),
+            A("correction_repeated", "2026-03-09", "2026-03-09 09:00"),
+        },
+    ),
     ("timely correction then acceptance: nothing", CORRECTED, "2026-10-25 23:59", W5, set()),
-    ("timely correction: warning one day before 10-27", CORRECTED, "2026-10-26 00:00", W5, {A("promise_warning", "", "2026-10-26 00:00")}),
+    (
+        "timely correction: warning one day before 10-27",
+        CORRECTED,
+        "2026-10-26 00:00",
+        W5,
+        {A("promise_warning", "", "2026-10-26 00:00")},
+    ),
     # extension on 10-09 moves the due date to 10-15 before the warning day 10-10 came
-    ("extension before the warning", BASIC + [E("extended", "2026-10-09 10:00", days=3)], "2026-10-14 00:00", W5, {
-        A("promise_warning", "", "2026-10-14 00:00")}),
-    ("extension after the warning ends that warning", BASIC + [E("extended", "2026-10-10 10:00", days=3)], "2026-10-11 00:00", W5, {
-        A("promise_warning", "", "2026-10-10 00:00", "2026-10-10 10:00")}),
-    ("and the warning comes back before the new due date", BASIC + [E("extended", "2026-10-10 10:00", days=3)], "2026-10-14 01:00", W5, {
-        A("promise_warning", "", "2026-10-14 00:00")}),
-    ("a late extension does not cure an overdue", BASIC + [E("extended", "2026-10-13 10:00", days=3)], "2026-10-14 00:00", W5, {
-        A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"), A("promise_overdue", "", "2026-10-13 00:00")}),
+    (
+        "extension before the warning",
+        BASIC + [E("extended", "2026-10-09 10:00", days=3)],
+        "2026-10-14 00:00",
+        W5,
+        {A("promise_warning", "", "2026-10-14 00:00")},
+    ),
+    (
+        "extension after the warning ends that warning",
+        BASIC + [E("extended", "2026-10-10 10:00", days=3)],
+        "2026-10-11 00:00",
+        W5,
+        {A("promise_warning", "", "2026-10-10 00:00", "2026-10-10 10:00")},
+    ),
+    (
+        "and the warning comes back before the new due date",
+        BASIC + [E("extended", "2026-10-10 10:00", days=3)],
+        "2026-10-14 01:00",
+        W5,
+        {A("promise_warning", "", "2026-10-14 00:00")},
+    ),
+    (
+        "a late extension does not cure an overdue",
+        BASIC + [E("extended", "2026-10-13 10:00", days=3)],
+        "2026-10-14 00:00",
+        W5,
+        {
+            A("promise_warning", "", "2026-10-10 00:00", "2026-10-13 00:00"),
+            A("promise_overdue", "", "2026-10-13 00:00"),
+        },
+    ),
     ("paused clocks raise nothing", PAUSED_W[:3], "2026-03-12 00:00", W5, set()),
-    ("special procedure overdue; its pause moves the promise", [
-        E("received", "2026-03-02 08:00"), E("accepted", "2026-03-02 09:00"),
-        E("special_started", "2026-03-03 10:00", dept="D-LAB", special_id="t1", type="testing", limit_days=2),  # due 03-05
-        E("special_ended", "2026-03-09 10:00", dept="D-LAB", special_id="t1"),  # pause 4 → promise due 03-13
-    ], "2026-03-13 12:00", W5, {
-        A("special_overdue", "t1", "2026-03-06 00:00", "2026-03-09 10:00"), A("promise_warning", "", "2026-03-12 00:00")}),
+    (
+        "special procedure overdue; its pause moves the promise",
+        [
+            E("received", "2026-03-02 08:00"),
+            E("accepted", "2026-03-02 09:00"),
+            E(
+                "special_started", "2026-03-03 10:00", dept="D-LAB", special_id="t1", type="testing", limit_days=2
+            ),  # due 03-05
+            E("special_ended", "2026-03-09 10:00", dept="D-LAB", special_id="t1"),  # pause 4 → promise due 03-13
+        ],
+        "2026-03-13 12:00",
+        W5,
+        {
+            A("special_overdue", "t1", "2026-03-06 00:00", "2026-03-09 10:00"),
+            A("promise_warning", "", "2026-03-12 00:00"),
+        },
+    ),
     # due 03-09; a hearing 03-09 10:00 to Saturday 03-14 10:00 adds 4 → due Friday 03-13, already past on resuming
-    ("resuming with the due date already past fires at once", [
-        E("received", "2026-03-02 08:00"), E("accepted", "2026-03-02 09:00"),
-        E("special_started", "2026-03-09 10:00", special_id="h", type="hearing", limit_days=10),
-        E("special_ended", "2026-03-14 10:00", special_id="h"),
-    ], "2026-03-15 00:00", W5, {
-        A("promise_warning", "", "2026-03-06 00:00", "2026-03-09 10:00"), A("promise_overdue", "", "2026-03-14 10:00")}),
-    ("parallel steps at two departments", STEPS, "2026-03-10 12:00", W10, {A("step_overdue", "b", "2026-03-10 00:00", "2026-03-10 09:00")}),
-    ("vertical and nested steps", VERTICAL, "2026-03-11 00:00", W10, {A("step_overdue", "survey", "2026-03-10 00:00", "2026-03-10 09:00")}),
+    (
+        "resuming with the due date already past fires at once",
+        [
+            E("received", "2026-03-02 08:00"),
+            E("accepted", "2026-03-02 09:00"),
+            E("special_started", "2026-03-09 10:00", special_id="h", type="hearing", limit_days=10),
+            E("special_ended", "2026-03-14 10:00", special_id="h"),
+        ],
+        "2026-03-15 00:00",
+        W5,
+        {
+            A("promise_warning", "", "2026-03-06 00:00", "2026-03-09 10:00"),
+            A("promise_overdue", "", "2026-03-14 10:00"),
+        },
+    ),
+    (
+        "parallel steps at two departments",
+        STEPS,
+        "2026-03-10 12:00",
+        W10,
+        {A("step_overdue", "b", "2026-03-10 00:00", "2026-03-10 09:00")},
+    ),
+    (
+        "vertical and nested steps",
+        VERTICAL,
+        "2026-03-11 00:00",
+        W10,
+        {A("step_overdue", "survey", "2026-03-10 00:00", "2026-03-10 09:00")},
+    ),
     # a hearing 03-03..03-05 pauses the step started 03-02 (limit 3 → 03-05) by 2 → 03-09
-    ("a step is paused by a special procedure", [
-        E("received", "2026-03-02 08:00"), E("accepted", "2026-03-02 09:00"),
-        E("step_started", "2026-03-02 10:00", step_id="s", limit_days=3),
-        E("special_started", "2026-03-03 09:00", special_id="h", type="hearing", limit_days=10),
-        E("special_ended", "2026-03-05 17:00", special_id="h"),
-    ], "2026-03-10 00:00", W10, {A("step_overdue", "s", "2026-03-10 00:00")}),
+    (
+        "a step is paused by a special procedure",
+        [
+            E("received", "2026-03-02 08:00"),
+            E("accepted", "2026-03-02 09:00"),
+            E("step_started", "2026-03-02 10:00", step_id="s", limit_days=3),
+            E("special_started", "2026-03-03 09:00", special_id="h", type="hearing", limit_days=10),
+            E("special_ended", "2026-03-05 17:00", special_id="h"),
+        ],
+        "2026-03-10 00:00",
+        W10,
+        {A("step_overdue", "s", "2026-03-10 00:00")},
+    ),
     # delivery within add_working(09-29, 10) = 10-19 (10-10 is a make-up Saturday)
-    ("delivery overdue after an approved completion", BASIC[:1] + [E("accepted", "2026-09-28 10:00"), E("completed", "2026-09-29 10:00", result="approved")], "2026-10-20 00:00", W5, {
-        A("delivery_overdue", "", "2026-10-20 00:00")}),
-    ("delivered on the due date", BASIC[:1] + [E("accepted", "2026-09-28 10:00"), E("completed", "2026-09-29 10:00", result="approved"), E("delivered", "2026-10-19 18:00")], "2026-10-20 00:00", W5, set()),
-    ("a denied completion has nothing to deliver", BASIC[:1] + [E("accepted", "2026-09-28 10:00"), E("completed", "2026-09-29 10:00", result="denied")], "2026-10-20 00:00", W5, set()),
-    ("fee above the standard", NATURAL_HOLIDAY + [E("completed", "2026-09-22 10:00", result="approved", fee_charged=60)], "2026-09-22 12:00", N10, {
-        A("fee_violation", "", "2026-09-22 10:00")}),
-    ("fee equal to the standard", NATURAL_HOLIDAY + [E("completed", "2026-09-22 10:00", result="approved", fee_charged="50.00")], "2026-09-22 12:00", N10, set()),
-    ("completed without acceptance", [E("received", "2026-03-02 09:00"), E("completed", "2026-03-03 10:00", result="approved")], "2026-03-03 12:00", W5, {
-        A("procedure_anomaly", "completed_without_acceptance", "2026-03-03 10:00")}),
-    ("accepted after rejection", [E("received", "2026-03-02 09:00"), E("rejected", "2026-03-03 10:00", reason="材料不全"), E("accepted", "2026-03-04 10:00")], "2026-03-20 12:00", W5, {
-        A("procedure_anomaly", "accepted_after_rejection", "2026-03-04 10:00")}),
-    ("event after end", [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00"), E("completed", "2026-03-05 10:00", result="denied"),
-                         E("step_started", "2026-03-06 10:00", step_id="x", limit_days=1)], "2026-03-20 12:00", W5, {
-        A("procedure_anomaly", "event_after_end", "2026-03-06 10:00")}),
-    ("special procedure ended without a start", [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00"), E("special_ended", "2026-03-04 10:00", special_id="h9")], "2026-03-04 12:00", W5, {
-        A("procedure_anomaly", "special_end_without_start", "2026-03-04 10:00")}),
-    ("step ended without a start", [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00"), E("step_completed", "2026-03-04 10:00", step_id="s9")], "2026-03-04 12:00", W5, {
-        A("procedure_anomaly", "step_end_without_start", "2026-03-04 10:00")}),
-    ("a step start pushed late but earlier in event time is no anomaly", [
-        E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00"), E("step_completed", "2026-03-04 10:00", step_id="s"),
-        E("step_started", "2026-03-03 10:00", recorded="2026-03-05 10:00", step_id="s", limit_days=3)], "2026-03-05 12:00", W5, set()),
-    ("duplicate completion", [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00"), E("completed", "2026-03-05 10:00", result="denied"),
-                              E("completed", "2026-03-06 10:00", result="approved")], "2026-03-20 12:00", W5, {
-        A("procedure_anomaly", "duplicate_completion", "2026-03-06 10:00")}),
-    ("an exact repeat is ignored, not a duplicate completion", [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00"),
-                              E("completed", "2026-03-05 10:00", result="denied"), E("completed", "2026-03-05 10:00", result="denied")], "2026-03-20 12:00", W5, set()),
+    (
+        "delivery overdue after an approved completion",
+        BASIC[:1] + [E("accepted", "2026-09-28 10:00"), E("completed", "2026-09-29 10:00", result="approved")],
+        "2026-10-20 00:00",
+        W5,
+        {A("delivery_overdue", "", "2026-10-20 00:00")},
+    ),
+    (
+        "delivered on the due date",
+        BASIC[:1]
+        + [
+            E("accepted", "2026-09-28 10:00"),
+            E("completed", "2026-09-29 10:00", result="approved"),
+            E("delivered", "2026-10-19 18:00"),
+        ],
+        "2026-10-20 00:00",
+        W5,
+        set(),
+    ),
+    (
+        "a denied completion has nothing to deliver",
+        BASIC[:1] + [E("accepted", "2026-09-28 10:00"), E("completed", "2026-09-29 10:00", result="denied")],
+        "2026-10-20 00:00",
+        W5,
+        set(),
+    ),
+    (
+        "fee above the standard",
+        NATURAL_HOLIDAY + [E("completed", "2026-09-22 10:00", result="approved", fee_charged=60)],
+        "2026-09-22 12:00",
+        N10,
+        {A("fee_violation", "", "2026-09-22 10:00")},
+    ),
+    (
+        "fee equal to the standard",
+        NATURAL_HOLIDAY + [E("completed", "2026-09-22 10:00", result="approved", fee_charged="50.00")],
+        "2026-09-22 12:00",
+        N10,
+        set(),
+    ),
+    (
+        "completed without acceptance",
+        [E("received", "2026-03-02 09:00"), E("completed", "2026-03-03 10:00", result="approved")],
+        "2026-03-03 12:00",
+        W5,
+        {A("procedure_anomaly", "completed_without_acceptance", "2026-03-03 10:00")},
+    ),
+    (
+        "accepted after rejection",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("rejected", "2026-03-03 10:00", reason="材料不全"),
+            E("accepted", "2026-03-04 10:00"),
+        ],
+        "2026-03-20 12:00",
+        W5,
+        {A("procedure_anomaly", "accepted_after_rejection", "2026-03-04 10:00")},
+    ),
+    (
+        "event after end",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("accepted", "2026-03-02 10:00"),
+            E("completed", "2026-03-05 10:00", result="denied"),
+            E("step_started", "2026-03-06 10:00", step_id="x", limit_days=1),
+        ],
+        "2026-03-20 12:00",
+        W5,
+        {A("procedure_anomaly", "event_after_end", "2026-03-06 10:00")},
+    ),
+    (
+        "special procedure ended without a start",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("accepted", "2026-03-02 10:00"),
+            E("special_ended", "2026-03-04 10:00", special_id="h9"),
+        ],
+        "2026-03-04 12:00",
+        W5,
+        {A("procedure_anomaly", "special_end_without_start", "2026-03-04 10:00")},
+    ),
+    (
+        "step ended without a start",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("accepted", "2026-03-02 10:00"),
+            E("step_completed", "2026-03-04 10:00", step_id="s9"),
+        ],
+        "2026-03-04 12:00",
+        W5,
+        {A("procedure_anomaly", "step_end_without_start", "2026-03-04 10:00")},
+    ),
+    (
+        "a step start pushed late but earlier in event time is no anomaly",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("accepted", "2026-03-02 10:00"),
+            E("step_completed", "2026-03-04 10:00", step_id="s"),
+            E("step_started", "2026-03-03 10:00", recorded="2026-03-05 10:00", step_id="s", limit_days=3),
+        ],
+        "2026-03-05 12:00",
+        W5,
+        set(),
+    ),
+    (
+        "duplicate completion",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("accepted", "2026-03-02 10:00"),
+            E("completed", "2026-03-05 10:00", result="denied"),
+            E("completed", "2026-03-06 10:00", result="approved"),
+        ],
+        "2026-03-20 12:00",
+        W5,
+        {A("procedure_anomaly", "duplicate_completion", "2026-03-06 10:00")},
+    ),
+    (
+        "an exact repeat is ignored, not a duplicate completion",
+        [
+            E("received", "2026-03-02 09:00"),
+            E("accepted", "2026-03-02 10:00"),
+            E("completed", "2026-03-05 10:00", result="denied"),
+            E("completed", "2026-03-05 10:00", result="denied"),
+        ],
+        "2026-03-20 12:00",
+        W5,
+        set(),
+    ),
     ("withdrawal stops every clock", BASIC + [E("withdrawn", "2026-10-09 10:00")], "2026-11-20 12:00", W5, set()),
     # promised 1 day: due 03-03; the warning day would be 03-02, before the clock's first day 03-03
-    ("warning never before the first day of the clock", [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00")], "2026-03-03 00:00", P1, {
-        A("promise_warning", "", "2026-03-03 00:00")}),
-    ("promised 0 days (即办): due the same day, no warning", [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00")], "2026-03-03 00:00", P0, {
-        A("promise_overdue", "", "2026-03-03 00:00")}),
-    ("warn 3 working days ahead", BASIC, "2026-10-09 00:00", replace(W5, warn_days=3), {A("promise_warning", "", "2026-10-09 00:00")}),
+    (
+        "warning never before the first day of the clock",
+        [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00")],
+        "2026-03-03 00:00",
+        P1,
+        {A("promise_warning", "", "2026-03-03 00:00")},
+    ),
+    (
+        "promised 0 days (即办): due the same day, no warning",
+        [E("received", "2026-03-02 09:00"), E("accepted", "2026-03-02 10:00")],
+        "2026-03-03 00:00",
+        P0,
+        {A("promise_overdue", "", "2026-03-03 00:00")},
+    ),
+    (
+        "warn 3 working days ahead",
+        BASIC,
+        "2026-10-09 00:00",
+        replace(W5, warn_days=3),
+        {A("promise_warning", "", "2026-10-09 00:00")},
+    ),
     ("warnings switched off", BASIC, "2026-10-12 12:00", replace(W5, warn_days=0), set()),
     # natural-day item: the warning day is still counted in working days before the due date 10-08
-    ("natural-day item warning", NATURAL_HOLIDAY, "2026-09-30 00:00", N10, {A("promise_warning", "", "2026-09-30 00:00")}),
+    (
+        "natural-day item warning",
+        NATURAL_HOLIDAY,
+        "2026-09-30 00:00",
+        N10,
+        {A("promise_warning", "", "2026-09-30 00:00")},
+    ),
 ]
 
 
@@ -252,12 +772,21 @@ def test_case_alarms_belong_to_the_place_of_receipt():
     j = judge(BASIC, "2026-10-13 00:00")
     assert j.place == ("CTR", "D1", "W1", "S1")
     f = fact(j, "promise_overdue")
-    assert (f.center_id, f.dept_id, f.window_id, f.staff_id, f.due, f.level) == ("CTR", "D1", "W1", "S1", D("2026-10-12"), "alarm")
+    assert (f.center_id, f.dept_id, f.window_id, f.staff_id, f.due, f.level) == (
+        "CTR",
+        "D1",
+        "W1",
+        "S1",
+        D("2026-10-12"),
+        "alarm",
+    )
     assert fact(j, "promise_warning").level == "warning"
 
 
 def test_item_department_fills_a_missing_one():
-    j = judge([E("received", "2026-03-02 09:00", dept=None), E("accepted", "2026-03-02 10:00", dept=None)], "2026-03-02 12:00")
+    j = judge(
+        [E("received", "2026-03-02 09:00", dept=None), E("accepted", "2026-03-02 10:00", dept=None)], "2026-03-02 12:00"
+    )
     assert j.place[1] == "D-ITEM"
 
 
@@ -312,7 +841,11 @@ def test_no_received_yet_means_no_judgement():
         (BASIC, "2026-11-03 01:00", None),  # everything that can fire has fired
         (ONLY_RECEIVED, "2026-10-01 12:00", "2026-10-11 00:00"),  # the receipt clock
         (PAUSED_W[:3], "2026-03-05 12:00", "2026-03-19 00:00"),  # only the special-procedure clock runs
-        (BASIC + [E("completed", "2026-10-09 10:00", result="approved")], "2026-10-09 12:00", "2026-10-23 00:00"),  # delivery due 10-22 (10-10 counts)
+        (
+            BASIC + [E("completed", "2026-10-09 10:00", result="approved")],
+            "2026-10-09 12:00",
+            "2026-10-23 00:00",
+        ),  # delivery due 10-22 (10-10 counts)
         (CORRECTED[:2], "2026-10-01 12:00", None),  # waiting for the applicant: no clock runs
     ],
 )
@@ -360,10 +893,10 @@ def test_item_fee_is_compared_as_a_decimal():
 
 def test_tz_decides_the_local_date():
     # accepted 2026-03-01 17:00 UTC = Monday 03-02 01:00 in Beijing: the start date is 03-02, not Sunday 03-01
-    accepted = replace(E("accepted", "2026-03-02 01:00"), occurred_at=datetime(2026, 3, 1, 17, 0, tzinfo=timezone.utc))
+    accepted = replace(E("accepted", "2026-03-02 01:00"), occurred_at=datetime(2026, 3, 1, 17, 0, tzinfo=UTC))
     j = judge([E("received", "2026-03-02 00:30"), accepted], "2026-03-02 12:00")
     assert (j.start_date, j.promise_due) == (D("2026-03-02"), D("2026-03-09"))
-    utc = judge_case([E("received", "2026-03-02 00:30"), accepted], W5, CAL, at("2026-03-02 12:00"), timezone.utc)
+    utc = judge_case([E("received", "2026-03-02 00:30"), accepted], W5, CAL, at("2026-03-02 12:00"), UTC)
     assert (utc.start_date, utc.promise_due) == (D("2026-03-01"), D("2026-03-06"))  # in UTC it was Sunday
 
 

@@ -11,14 +11,13 @@ against a day-by-day count that shares no code with it.
 """
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.calendar import WorkCalendar
 from rules.clocks import Item, judge_case
 from rules.events import KINDS, Event, Rejection, check_row
 from rules.official_days import OFFICIAL_YEARS
@@ -29,21 +28,48 @@ from tests.rules.reference import events as ref_events
 
 PROPS = settings(max_examples=400, deadline=None)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ZONES = [SHANGHAI, timezone(timedelta(hours=8)), timezone.utc, ZoneInfo("America/New_York"),
-         ZoneInfo("America/Havana"), ZoneInfo("America/Santiago")]  # fmt: skip
-SHOWN = [timezone.utc, timezone(timedelta(hours=8)), SHANGHAI, ZoneInfo("America/New_York")]
-ORIGINS = [date(2025, 9, 20), date(2026, 1, 30), date(2026, 4, 24), date(2026, 9, 14), date(2026, 12, 20),
-           date(2026, 3, 3), date(2026, 10, 27), date(2026, 9, 1), date(2026, 3, 30), date(2019, 12, 20)]  # fmt: skip
+ZONES = [
+    SHANGHAI,
+    timezone(timedelta(hours=8)),
+    UTC,
+    ZoneInfo("America/New_York"),
+    ZoneInfo("America/Havana"),
+    ZoneInfo("America/Santiago"),
+]
+SHOWN = [UTC, timezone(timedelta(hours=8)), SHANGHAI, ZoneInfo("America/New_York")]
+ORIGINS = [
+    date(2025, 9, 20),
+    date(2026, 1, 30),
+    date(2026, 4, 24),
+    date(2026, 9, 14),
+    date(2026, 12, 20),
+    date(2026, 3, 3),
+    date(2026, 10, 27),
+    date(2026, 9, 1),
+    date(2026, 3, 30),
+    date(2019, 12, 20),
+]
 CLOSED, OPENED = [date(2026, 2, 13), date(2026, 10, 9), date(2026, 9, 4)], [date(2026, 10, 11), date(2026, 2, 22)]
 # Sundays on which clocks change at midnight (Havana, Santiago) or at night (New York), opened as working days:
 # due dates and warnings then fall on days whose midnight happens twice or never.
-DST_SUNDAYS = [date(2026, 3, 8), date(2026, 11, 1), date(2026, 9, 6), date(2026, 4, 5), date(2026, 3, 7), date(2026, 4, 4)]
+DST_SUNDAYS = [
+    date(2026, 3, 8),
+    date(2026, 11, 1),
+    date(2026, 9, 6),
+    date(2026, 4, 5),
+    date(2026, 3, 7),
+    date(2026, 4, 4),
+]
 
 
 def _calendars(module):
     short = [y for y in OFFICIAL_YEARS if y.year <= 2025]  # 2026 falls back to Monday–Friday
-    return [module.WorkCalendar(), module.WorkCalendar(extra_closures=CLOSED, extra_working_days=OPENED),
-            module.WorkCalendar(short), module.WorkCalendar(extra_working_days=DST_SUNDAYS)]  # fmt: skip
+    return [
+        module.WorkCalendar(),
+        module.WorkCalendar(extra_closures=CLOSED, extra_working_days=OPENED),
+        module.WorkCalendar(short),
+        module.WorkCalendar(extra_working_days=DST_SUNDAYS),
+    ]
 
 
 CALENDARS = list(zip(_calendars(__import__("rules.calendar", fromlist=["x"])), _calendars(ref_calendar)))
@@ -75,7 +101,7 @@ def moments(draw, zone, origin: datetime, days: int) -> datetime:
 def cases(draw):
     zone = draw(st.sampled_from(ZONES))
     origin = datetime.combine(draw(st.sampled_from(ORIGINS)), time.min, tzinfo=zone)
-    uniform = draw(st.sampled_from([timezone.utc, timezone(timedelta(hours=8)), zone, None]))
+    uniform = draw(st.sampled_from([UTC, timezone(timedelta(hours=8)), zone, None]))
 
     def shown(instant):
         return instant.astimezone(uniform if uniform is not None else draw(st.sampled_from(SHOWN)))
@@ -88,16 +114,33 @@ def cases(draw):
             when = draw(st.sampled_from(events)).occurred_at
         else:
             when = draw(moments(zone, received_at, 30))
-        events.append(Event(event_id, "C1", kind, shown(when), when, "t", *draw(PLACE),
-                            "X" if kind == "received" else None, draw(PAYLOADS[kind])))  # fmt: skip
+        events.append(
+            Event(
+                event_id,
+                "C1",
+                kind,
+                shown(when),
+                when,
+                "t",
+                *draw(PLACE),
+                "X" if kind == "received" else None,
+                draw(PAYLOADS[kind]),
+            )
+        )
         if draw(st.integers(0, 9)) == 0:  # an exact repeat, shown otherwise, its keys in another order
             last = events[-1]
-            events.append(replace(last, event_id=event_id + 1000, occurred_at=shown(last.occurred_at),
-                                  payload=dict(reversed(list(last.payload.items())))))  # fmt: skip
+            events.append(
+                replace(
+                    last,
+                    event_id=event_id + 1000,
+                    occurred_at=shown(last.occurred_at),
+                    payload=dict(reversed(list(last.payload.items()))),
+                )
+            )
     events = draw(st.permutations(events))
     now = draw(st.one_of(moments(zone, received_at, 40), st.sampled_from(events).map(lambda e: e.occurred_at)))
     now = now + draw(st.sampled_from([timedelta(0), timedelta(0), timedelta(microseconds=-1)]))
-    now = now.astimezone(draw(st.sampled_from([zone, timezone.utc, timezone(timedelta(hours=8))])))
+    now = now.astimezone(draw(st.sampled_from([zone, UTC, timezone(timedelta(hours=8))])))
     return events, draw(st.sampled_from(ITEMS)), draw(st.sampled_from(range(len(CALENDARS)))), zone, now
 
 
@@ -123,28 +166,54 @@ def _local_text(d: datetime) -> str:
     return d.astimezone(SHANGHAI).replace(tzinfo=None).isoformat(sep=" ")
 
 
-INSTANT = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.sampled_from(SHOWN))
+INSTANT = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.sampled_from(SHOWN)
+)
 STAMP = st.one_of(
-    INSTANT, INSTANT.map(lambda d: d.isoformat()), INSTANT.map(_local_text), INSTANT.map(lambda d: d.replace(tzinfo=None)),
-    INSTANT.map(lambda d: d.date().isoformat()), st.none(), st.sampled_from(["infinity", "", " 2026-03-02T09:30:00Z ", 5]),
-)  # fmt: skip
-JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 40), st.sampled_from(["a", " ", "", "approved", "denied",
-                        "12.50", "abc", "NaN", 2.5, -1.0, float("inf")]))  # fmt: skip
+    INSTANT,
+    INSTANT.map(lambda d: d.isoformat()),
+    INSTANT.map(_local_text),
+    INSTANT.map(lambda d: d.replace(tzinfo=None)),
+    INSTANT.map(lambda d: d.date().isoformat()),
+    st.none(),
+    st.sampled_from(["infinity", "", " 2026-03-02T09:30:00Z ", 5]),
+)
+JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 40),
+    st.sampled_from(["a", " ", "", "approved", "denied", "12.50", "abc", "NaN", 2.5, -1.0, float("inf")]),
+)
 FIELDS = ["step_id", "special_id", "type", "limit_days", "days", "result", "fee_charged", "reason", "channel"]
 PAYLOAD_DICT = st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, max_size=4)
 PAYLOAD = st.one_of(
-    PAYLOAD_DICT.map(lambda d: __import__("json").dumps(d, ensure_ascii=False)), PAYLOAD_DICT,
-    PAYLOAD_DICT.map(lambda d: " " + __import__("json").dumps(d)), PAYLOAD_DICT.map(lambda d: __import__("json").dumps(d).encode()),
+    PAYLOAD_DICT.map(lambda d: __import__("json").dumps(d, ensure_ascii=False)),
+    PAYLOAD_DICT,
+    PAYLOAD_DICT.map(lambda d: " " + __import__("json").dumps(d)),
+    PAYLOAD_DICT.map(lambda d: __import__("json").dumps(d).encode()),
     st.sampled_from([None, "null", "[]", "1", '"x"', "{", "\ufeff{}", b"\xff", "{} x", '{"a": NaN}', 3, []]),
-)  # fmt: skip
+)
 TEXT = st.sampled_from([None, "", "  ", "A", "C1", 7])
 
 
 @settings(max_examples=1500, deadline=None)
-@given(TEXT, st.one_of(st.sampled_from(KINDS), st.sampled_from([None, "Accepted", "", 3])), STAMP, STAMP, TEXT, TEXT,
-       TEXT, TEXT, TEXT, st.sampled_from([None, "", "X", "Y", 7]), PAYLOAD, st.sampled_from(ZONES))  # fmt: skip
-def test_check_row_is_the_reference(case_no, kind, occurred, recorded, source, center, dept, window, staff, item,
-                                    payload, zone):  # fmt: skip
+@given(
+    TEXT,
+    st.one_of(st.sampled_from(KINDS), st.sampled_from([None, "Accepted", "", 3])),
+    STAMP,
+    STAMP,
+    TEXT,
+    TEXT,
+    TEXT,
+    TEXT,
+    TEXT,
+    st.sampled_from([None, "", "X", "Y", 7]),
+    PAYLOAD,
+    st.sampled_from(ZONES),
+)
+def test_check_row_is_the_reference(
+    case_no, kind, occurred, recorded, source, center, dept, window, staff, item, payload, zone
+):
     row = (1, case_no, kind, occurred, recorded, source, center, dept, window, staff, item, payload)
     expected = ref_events.check_row(*row, known_items={"X": 1}, tz=zone)
     got = check_row(*row, known_items={"X": 1}, tz=zone)
@@ -179,8 +248,12 @@ def _naive_status(closed=(), opened=(), official=OFFICIAL_YEARS) -> dict:
     return status
 
 
-NAIVE = [_naive_status(), _naive_status(CLOSED, OPENED), _naive_status(official=[y for y in OFFICIAL_YEARS if y.year <= 2025]),
-         _naive_status(opened=DST_SUNDAYS)]  # fmt: skip
+NAIVE = [
+    _naive_status(),
+    _naive_status(CLOSED, OPENED),
+    _naive_status(official=[y for y in OFFICIAL_YEARS if y.year <= 2025]),
+    _naive_status(opened=DST_SUNDAYS),
+]
 
 
 @PROPS
@@ -200,9 +273,14 @@ def test_calendar_is_the_reference_and_counts_day_by_day(day, n, which):
     while not _working(status, natural):
         natural += timedelta(days=1)
     assert cal.add_natural(day, n) == natural
-    for name, args in [("is_working_day", (day,)), ("working_index", (day,)), ("next_working_day", (day,)),
-                       ("add_working", (day, n)), ("add_natural", (day, n)),
-                       ("working_days_between", (day, day + timedelta(days=n - 20)))]:  # fmt: skip
+    for name, args in [
+        ("is_working_day", (day,)),
+        ("working_index", (day,)),
+        ("next_working_day", (day,)),
+        ("add_working", (day, n)),
+        ("add_natural", (day, n)),
+        ("working_days_between", (day, day + timedelta(days=n - 20))),
+    ]:
         assert getattr(cal, name)(*args) == getattr(ref, name)(*args), name
     if n:
         assert cal.sub_working(day, n) == ref.sub_working(day, n)

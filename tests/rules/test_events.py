@@ -1,7 +1,7 @@
 """check_row: every kind of bad row is set aside with a reason a person can read."""
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -57,7 +57,10 @@ def test_there_are_thirteen_kinds():
         (dict(kind="Accepted"), "unknown kind 'Accepted'"),  # kinds are exact
         (dict(occurred_at=None), "occurred_at is NULL"),
         (dict(occurred_at="yesterday"), "occurred_at 'yesterday' is not an ISO-8601 timestamp"),
-        (dict(occurred_at="2026-03-02"), "occurred_at '2026-03-02' is not an ISO-8601 timestamp"),  # a day, not an instant
+        (
+            dict(occurred_at="2026-03-02"),
+            "occurred_at '2026-03-02' is not an ISO-8601 timestamp",
+        ),  # a day, not an instant
         (dict(occurred_at=1772415000), "occurred_at 1772415000 is not an ISO-8601 timestamp"),
         (dict(recorded_at="garbage"), "recorded_at 'garbage' is not an ISO-8601 timestamp"),
         # more than 10 minutes after its own recorded_at: a clock in the future
@@ -83,25 +86,58 @@ def test_there_are_thirteen_kinds():
         (dict(kind="received", item_code="GX-999"), "received with unknown item_code 'GX-999'"),
         (dict(kind="rejected", payload={}), "payload lacks required field 'reason' for kind rejected"),
         (dict(kind="rejected", payload=None), "payload lacks required field 'reason' for kind rejected"),
-        (dict(kind="rejected", payload={"reason": ""}), "payload field 'reason' for kind rejected must be a non-empty string, got ''"),
-        (dict(kind="step_started", payload={"limit_days": 3}), "payload lacks required field 'step_id' for kind step_started"),
-        (dict(kind="step_started", payload={"step_id": "s1"}), "payload lacks required field 'limit_days' for kind step_started"),
-        (dict(kind="step_started", payload={"step_id": "s1", "limit_days": -1}), "'limit_days' for kind step_started must be an integer >= 0, got -1"),
+        (
+            dict(kind="rejected", payload={"reason": ""}),
+            "payload field 'reason' for kind rejected must be a non-empty string, got ''",
+        ),
+        (
+            dict(kind="step_started", payload={"limit_days": 3}),
+            "payload lacks required field 'step_id' for kind step_started",
+        ),
+        (
+            dict(kind="step_started", payload={"step_id": "s1"}),
+            "payload lacks required field 'limit_days' for kind step_started",
+        ),
+        (
+            dict(kind="step_started", payload={"step_id": "s1", "limit_days": -1}),
+            "'limit_days' for kind step_started must be an integer >= 0, got -1",
+        ),
         (dict(kind="step_started", payload={"step_id": "s1", "limit_days": "5"}), "must be an integer >= 0, got '5'"),
         (dict(kind="step_started", payload={"step_id": "s1", "limit_days": 2.5}), "must be an integer >= 0, got 2.5"),
         (dict(kind="step_started", payload={"step_id": "s1", "limit_days": True}), "must be an integer >= 0, got True"),
-        (dict(kind="step_started", payload={"step_id": 3, "limit_days": 2}), "'step_id' for kind step_started must be a non-empty string, got 3"),
-        (dict(kind="step_completed", payload={"step": "s1"}), "payload lacks required field 'step_id' for kind step_completed"),
-        (dict(kind="special_started", payload={"special_id": "h1", "limit_days": 10}), "payload lacks required field 'type' for kind special_started"),
-        (dict(kind="special_started", payload={"special_id": "h1", "type": "hearing"}), "lacks required field 'limit_days' for kind special_started"),
+        (
+            dict(kind="step_started", payload={"step_id": 3, "limit_days": 2}),
+            "'step_id' for kind step_started must be a non-empty string, got 3",
+        ),
+        (
+            dict(kind="step_completed", payload={"step": "s1"}),
+            "payload lacks required field 'step_id' for kind step_completed",
+        ),
+        (
+            dict(kind="special_started", payload={"special_id": "h1", "limit_days": 10}),
+            "payload lacks required field 'type' for kind special_started",
+        ),
+        (
+            dict(kind="special_started", payload={"special_id": "h1", "type": "hearing"}),
+            "lacks required field 'limit_days' for kind special_started",
+        ),
         (dict(kind="special_ended", payload={}), "payload lacks required field 'special_id' for kind special_ended"),
         (dict(kind="extended", payload={}), "payload lacks required field 'days' for kind extended"),
         (dict(kind="extended", payload={"days": 0}), "'days' for kind extended must be an integer >= 1, got 0"),
         (dict(kind="extended", payload={"days": None}), "payload lacks required field 'days' for kind extended"),
         (dict(kind="completed", payload={}), "payload lacks required field 'result' for kind completed"),
-        (dict(kind="completed", payload={"result": "ok"}), "'result' for kind completed must be 'approved' or 'denied', got 'ok'"),
-        (dict(kind="completed", payload={"result": "approved", "fee_charged": "abc"}), "'fee_charged' must be a number >= 0, got 'abc'"),
-        (dict(kind="completed", payload={"result": "approved", "fee_charged": -5}), "'fee_charged' must be a number >= 0, got -5"),
+        (
+            dict(kind="completed", payload={"result": "ok"}),
+            "'result' for kind completed must be 'approved' or 'denied', got 'ok'",
+        ),
+        (
+            dict(kind="completed", payload={"result": "approved", "fee_charged": "abc"}),
+            "'fee_charged' must be a number >= 0, got 'abc'",
+        ),
+        (
+            dict(kind="completed", payload={"result": "approved", "fee_charged": -5}),
+            "'fee_charged' must be a number >= 0, got -5",
+        ),
     ],
 )
 def test_bad_rows_are_set_aside_with_a_readable_reason(changes, reason):
@@ -145,7 +181,7 @@ def test_good_rows_become_events(changes):
         ("2026-03-02 01:30:00+00:00", datetime(2026, 3, 2, 9, 30, tzinfo=TZ)),  # SQLite's space separator
         ("2026-03-02T09:30:00", datetime(2026, 3, 2, 9, 30, tzinfo=TZ)),  # naive text means local time
         (datetime(2026, 3, 2, 9, 30), datetime(2026, 3, 2, 9, 30, tzinfo=TZ)),  # naive datetime too
-        (datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc), datetime(2026, 3, 2, 9, 30, tzinfo=TZ)),
+        (datetime(2026, 3, 2, 1, 30, tzinfo=UTC), datetime(2026, 3, 2, 9, 30, tzinfo=TZ)),
     ],
 )
 def test_timestamps_are_read_as_instants(raw, expected):
@@ -166,7 +202,9 @@ def test_local_date_uses_the_configured_zone():
 
 def test_duplicate_key_ignores_payload_key_order_and_the_event_id():
     a = check(kind="step_started", payload='{"step_id": "s1", "limit_days": 3}')
-    b = check_row(8, **{**GOOD, "kind": "step_started", "payload": {"limit_days": 3, "step_id": "s1"}}, known_items=ITEMS, tz=TZ)
+    b = check_row(
+        8, **{**GOOD, "kind": "step_started", "payload": {"limit_days": 3, "step_id": "s1"}}, known_items=ITEMS, tz=TZ
+    )
     c = check(kind="step_started", payload={"step_id": "s1", "limit_days": 4})
     utc = check(kind="step_started", payload={"step_id": "s1", "limit_days": 3}, occurred_at="2026-03-02T01:30:00Z")
     assert duplicate_key(a) == duplicate_key(b) == duplicate_key(utc)  # the same instant written in UTC

@@ -6,7 +6,22 @@ from pathlib import Path
 import pytest
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
-FORBIDDEN_IMPORTS = {"sqlalchemy", "redis", "fakeredis", "psycopg", "app", "ingest", "video", "layouts", "requests", "os", "pathlib", "socket", "subprocess", "time"}
+FORBIDDEN_IMPORTS = {
+    "sqlalchemy",
+    "redis",
+    "fakeredis",
+    "psycopg",
+    "app",
+    "ingest",
+    "video",
+    "layouts",
+    "requests",
+    "os",
+    "pathlib",
+    "socket",
+    "subprocess",
+    "time",
+}
 FORBIDDEN_CALLS = {"now", "today", "utcnow", "open", "read_text", "read_bytes"}
 
 

@@ -20,7 +20,13 @@ def test_low_satisfaction_below_60(score, warned):
     f = low_satisfaction(Rating(1, score, at("2026-09-29 10:00"), case_no="C1"))
     assert (f is not None) is warned
     if warned:
-        assert (f.kind, f.level, f.fired_at, f.subject, f.ended_at) == ("low_satisfaction", "warning", at("2026-09-29 10:00"), "onsite:1", None)
+        assert (f.kind, f.level, f.fired_at, f.subject, f.ended_at) == (
+            "low_satisfaction",
+            "warning",
+            at("2026-09-29 10:00"),
+            "onsite:1",
+            None,
+        )
 
 
 def test_low_satisfaction_ends_when_rectified():
@@ -46,7 +52,12 @@ def test_rectification_overdue_after_15_working_days(rectified, now, fired, ende
     if fired is None:
         assert f is None
     else:
-        assert (f.kind, f.fired_at, f.ended_at, f.due) == ("rectification_overdue", at(fired), ended and at(ended), date(2026, 10, 26))
+        assert (f.kind, f.fired_at, f.ended_at, f.due) == (
+            "rectification_overdue",
+            at(fired),
+            ended and at(ended),
+            date(2026, 10, 26),
+        )
         assert (f.dept_id, f.window_id, f.staff_id) == ("D1", "W1", "S1")
 
 
@@ -71,7 +82,14 @@ def test_camera_offline(now, back, fired, ended):
     if fired is None:
         assert f is None
     else:
-        assert (f.kind, f.camera_id, f.fired_at, f.ended_at, f.case_no, f.window_id) == ("camera_offline", "K123", fired, ended, None, "W1")
+        assert (f.kind, f.camera_id, f.fired_at, f.ended_at, f.case_no, f.window_id) == (
+            "camera_offline",
+            "K123",
+            fired,
+            ended,
+            None,
+            "W1",
+        )
         assert f.subject == LAST.isoformat()  # one alarm per outage
 
 

@@ -1,4 +1,5 @@
 """`supervise simulate` from the command line: determinism, refusals, summary, and a clean stop."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,20 @@ def _dump(path) -> dict[str, list[tuple]]:
 def test_help_explains_every_option():
     result = _run("--help")
     assert result.exit_code == 0
-    for option in ("--exchange-url", "--seed", "--scale", "--backfill", "--until", "--live", "--speed", "--writers",
-                   "--camera-url", "--summary", "--quiet", "Examples:"):
+    for option in (
+        "--exchange-url",
+        "--seed",
+        "--scale",
+        "--backfill",
+        "--until",
+        "--live",
+        "--speed",
+        "--writers",
+        "--camera-url",
+        "--summary",
+        "--quiet",
+        "Examples:",
+    ):
         assert option in result.output
 
 
@@ -68,13 +81,16 @@ def test_without_an_action_only_schema_and_reference_data(tmp_path):
     assert counts["centers"] == 127 and counts["case_events"] == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--until", "2026-11-03"], "--until needs --backfill"),
-    (["--speed", "10"], "only apply with --live"),
-    (["--live", "--backfill", "2", "--until", "2026-11-03"], "cannot follow"),
-    (["--camera-url", "rtsp://{host}/x"], "only {n} and {window_id}"),
-    (["--now", "2026-11-03T09:00:00"], "give the offset"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--until", "2026-11-03"], "--until needs --backfill"),
+        (["--speed", "10"], "only apply with --live"),
+        (["--live", "--backfill", "2", "--until", "2026-11-03"], "cannot follow"),
+        (["--camera-url", "rtsp://{host}/x"], "only {n} and {window_id}"),
+        (["--now", "2026-11-03T09:00:00"], "give the offset"),
+    ],
+)
 def test_bad_combinations_are_refused_with_a_reason(tmp_path, args, message):
     result = _run("--exchange-url", f"sqlite:///{tmp_path / 'x.db'}", *args)
     assert result.exit_code == 2 and message in result.output
@@ -83,9 +99,26 @@ def test_bad_combinations_are_refused_with_a_reason(tmp_path, args, message):
 def test_live_mode_stops_cleanly_on_sigterm(tmp_path):
     db = tmp_path / "x.db"
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "simulate", "--exchange-url", f"sqlite:///{db}", "--live", "--speed", "3600",
-         "--scale", "0.02", "--now", "2026-11-03T09:00:00+08:00", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=os.getcwd(),
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "simulate",
+            "--exchange-url",
+            f"sqlite:///{db}",
+            "--live",
+            "--speed",
+            "3600",
+            "--scale",
+            "0.02",
+            "--now",
+            "2026-11-03T09:00:00+08:00",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # until rows flow

@@ -1,4 +1,5 @@
 """The simulated region's reference data: the right size, realistic, and the same for the same seed."""
+
 from collections import Counter
 
 import pytest
@@ -57,7 +58,9 @@ def test_staff_at_every_window_and_in_every_back_office(region):
 
 def test_catalogue_has_at_least_200_realistic_items():
     assert len(CATALOGUE) >= 200 and len({i.name for i in CATALOGUE}) == len(CATALOGUE)
-    assert {"食品经营许可", "建设工程规划许可证核发", "道路货物运输经营许可", "医师执业注册"} <= {i.name for i in CATALOGUE}
+    assert {"食品经营许可", "建设工程规划许可证核发", "道路货物运输经营许可", "医师执业注册"} <= {
+        i.name for i in CATALOGUE
+    }
     for item in CATALOGUE:
         assert 1 <= item.promised <= item.statutory, item.name  # a promise never beyond the law
         assert item.unit in (WORKING, NATURAL) and item.dept in DEPARTMENT_TYPE

@@ -5,6 +5,7 @@ Saturday 10 October is an official make-up working day (调休上班日), Sunday
 is off. Everything below is checked on the database, not on the simulator's
 own bookkeeping.
 """
+
 from __future__ import annotations
 
 import json
@@ -93,9 +94,19 @@ def test_every_event_kind_is_there(week):
 def test_every_kind_of_bad_row_is_there_and_rare(week):
     events, _, item_codes, tally = week
     found = _bad_kinds(events, item_codes)
-    kinds = {"null_case_no", "null_kind", "null_occurred_at", "unparseable_occurred_at", "unknown_kind",
-             "payload_not_object", "payload_missing_field", "unknown_item_code", "occurred_after_recorded",
-             "duplicate", "orphan"}
+    kinds = {
+        "null_case_no",
+        "null_kind",
+        "null_occurred_at",
+        "unparseable_occurred_at",
+        "unknown_kind",
+        "payload_not_object",
+        "payload_missing_field",
+        "unknown_item_code",
+        "occurred_after_recorded",
+        "duplicate",
+        "orphan",
+    }
     assert kinds <= set(found), kinds - set(found)
     assert sum(found.values()) < 0.02 * len(events)
     assert set(tally.bad) == kinds  # the simulator's own count names the same kinds
@@ -121,8 +132,11 @@ def test_late_rows_arrive_out_of_event_time_order(week):
 def test_cases_come_on_working_days_at_office_hours(week):
     events, *_ = week
     calendar = WorkCalendar()
-    received = [e for e in events if e.kind == "received" and isinstance(e.occurred_at, datetime)
-                and e.occurred_at <= e.recorded_at + TEN_MINUTES]
+    received = [
+        e
+        for e in events
+        if e.kind == "received" and isinstance(e.occurred_at, datetime) and e.occurred_at <= e.recorded_at + TEN_MINUTES
+    ]
     local = [(e, e.occurred_at.astimezone(ZONE)) for e in received]
     on_working_days = sum(1 for _, t in local if calendar.is_working_day(t.date()))
     assert on_working_days > 0.97 * len(received)

@@ -1,8 +1,9 @@
 """Fixtures of the SMS tests: a migrated supervision database and cases written
 straight into it (the table contract, not the ingest's progress)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -44,12 +45,33 @@ def sms_settings(monkeypatch) -> SmsSettings:
     return SmsSettings(retry_seconds=60, retry_max_seconds=3600, max_attempts=4, lease_seconds=300)
 
 
-def add_case(engine, case_no: str, completed_at: datetime | None, phone: str | None = "13812341234", *,
-             center_id="GX-450100", dept_id="D-SCJG", window_id="W-A01", staff_id="S-001") -> None:
-    received = (completed_at or datetime(2026, 11, 20, tzinfo=timezone.utc)) - timedelta(days=3)
+def add_case(
+    engine,
+    case_no: str,
+    completed_at: datetime | None,
+    phone: str | None = "13812341234",
+    *,
+    center_id="GX-450100",
+    dept_id="D-SCJG",
+    window_id="W-A01",
+    staff_id="S-001",
+) -> None:
+    received = (completed_at or datetime(2026, 11, 20, tzinfo=UTC)) - timedelta(days=3)
     with engine.begin() as conn:
-        conn.execute(insert(cases).values(
-            case_no=case_no, item_code="ITEM-W", center_id=center_id, dept_id=dept_id, window_id=window_id,
-            staff_id=staff_id, applicant_phone=phone, status="completed" if completed_at else "accepted",
-            received_at=received, completed_at=completed_at, result="approved" if completed_at else None,
-            clocks=[], judged_at=completed_at or received))
+        conn.execute(
+            insert(cases).values(
+                case_no=case_no,
+                item_code="ITEM-W",
+                center_id=center_id,
+                dept_id=dept_id,
+                window_id=window_id,
+                staff_id=staff_id,
+                applicant_phone=phone,
+                status="completed" if completed_at else "accepted",
+                received_at=received,
+                completed_at=completed_at,
+                result="approved" if completed_at else None,
+                clocks=[],
+                judged_at=completed_at or received,
+            )
+        )

@@ -1,5 +1,6 @@
 """A real local HTTP server playing the SMS provider: it checks the bearer token,
 de-duplicates on client_message_id, and can be told to fail, stall or refuse."""
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,15 @@ class Provider:
         self.lose_response_once = False  # accept, then drop the connection without answering
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="test.sms-provider", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="test.sms-provider", daemon=True
+        )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1/sms"
 
-    def __enter__(self) -> "Provider":
+    def __enter__(self) -> Provider:
         self._thread.start()
         return self
 

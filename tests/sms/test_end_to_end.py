@@ -2,6 +2,7 @@
 `supervise ingest --once` → the outbox → the file gateway (only within sending hours) → the
 applicant's reply through POST /api/sms/inbound → a score in the ratings and the KPIs →
 low_satisfaction → the rectification clock, replayed with --now to 15 working days later."""
+
 from __future__ import annotations
 
 import json
@@ -67,10 +68,14 @@ class World:
 
     def reply(self, message_id: str, text: str, at: str):
         app = Flask("e2e")
-        register(app, self.db, sms_settings=SmsSettings(token=TOKEN), zone=CST,
-                 clock=lambda: datetime.fromisoformat(at))
-        return app.test_client().post(PATH, headers={"Authorization": f"Bearer {TOKEN}"}, json={
-            "message_id": message_id, "phone": "138 1234 1234", "text": text, "received_at": at})
+        register(
+            app, self.db, sms_settings=SmsSettings(token=TOKEN), zone=CST, clock=lambda: datetime.fromisoformat(at)
+        )
+        return app.test_client().post(
+            PATH,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"message_id": message_id, "phone": "138 1234 1234", "text": text, "received_at": at},
+        )
 
 
 @pytest.fixture
@@ -113,20 +118,40 @@ def test_completion_sms_to_rectification_overdue(world):
     assert second.json == {"message_id": "P-2", "outcome": "rated", "score": 40, "duplicate": False}
     inbox = world.lines("sms", "inbox", "--json")
     assert [(r["message_id"], r["phone"], r["case_no"], r["score"], r["outcome"]) for r in inbox] == [
-        ("P-2", "138****1234", "C1", 40, "rated"), ("P-1", "138****1234", "C1", None, "asked_for_number")]
+        ("P-2", "138****1234", "C1", 40, "rated"),
+        ("P-1", "138****1234", "C1", None, "asked_for_number"),
+    ]
 
     # 3. An on-site device rates C2's window 0 (不满意), and a broken device sends 150.
     with ex.engine.begin() as conn:
-        conn.execute(x.onsite_ratings.insert(), [
-            {"case_no": "C2", "window_id": "W-A01", "staff_id": "S-001", "score": 0, "rated_at": local("2026-11-27 10:00")},
-            {"case_no": "C2", "window_id": "W-A01", "staff_id": "S-001", "score": 150, "rated_at": local("2026-11-27 10:01")},
-        ])
+        conn.execute(
+            x.onsite_ratings.insert(),
+            [
+                {
+                    "case_no": "C2",
+                    "window_id": "W-A01",
+                    "staff_id": "S-001",
+                    "score": 0,
+                    "rated_at": local("2026-11-27 10:00"),
+                },
+                {
+                    "case_no": "C2",
+                    "window_id": "W-A01",
+                    "staff_id": "S-001",
+                    "score": 150,
+                    "rated_at": local("2026-11-27 10:01"),
+                },
+            ],
+        )
     world.ingest("2026-11-27T10:05:00+08:00")
-    assert {"event_id": 2, "reason": "score 150 is outside 0–100"}.items() <= \
-        next(q for q in world.lines("quality", "--json") if q["source"] == "onsite_ratings").items()
+    assert {"event_id": 2, "reason": "score 150 is outside 0–100"}.items() <= next(
+        q for q in world.lines("quality", "--json") if q["source"] == "onsite_ratings"
+    ).items()
     warnings = [a for a in world.alarms() if a["kind"] == "low_satisfaction"]
     assert [(a["case_no"], a["subject"], a["fired_at"], a["state"]) for a in warnings] == [
-        ("C1", "sms:1", "2026-11-27T09:05:00+08:00", "open"), ("C2", "onsite:2", "2026-11-27T10:00:00+08:00", "open")]
+        ("C1", "sms:1", "2026-11-27T09:05:00+08:00", "open"),
+        ("C2", "onsite:2", "2026-11-27T10:00:00+08:00", "open"),
+    ]
 
     # 4. The score is in the satisfaction queries and the KPI pre-aggregation.
     day = satisfaction.totals(world.db, REGION, local("2026-11-27 00:00").date(), local("2026-11-27 00:00").date(), CST)
@@ -136,10 +161,21 @@ def test_completion_sms_to_rectification_overdue(world):
         assert conn.execute(select(func.sum(kpi_daily.c.ratings), func.sum(kpi_daily.c.rating_sum))).one() == (2, 40)
 
     # 5. C2's rating is followed up (整改) in time; C1's is not.
-    world("rating", "follow-up", "2", "--by", "王科长", "--note", "已约谈窗口人员并电话回访", "--now", "2026-12-01T10:00:00+08:00")
+    world(
+        "rating",
+        "follow-up",
+        "2",
+        "--by",
+        "王科长",
+        "--note",
+        "已约谈窗口人员并电话回访",
+        "--now",
+        "2026-12-01T10:00:00+08:00",
+    )
     world.ingest("2026-12-01T10:01:00+08:00")
-    assert [(r["id"], r["follow_up_due"]) for r in world.lines("rating", "list", "--json", "--open")] == \
-        [(1, "2026-12-18")]
+    assert [(r["id"], r["follow_up_due"]) for r in world.lines("rating", "list", "--json", "--open")] == [
+        (1, "2026-12-18")
+    ]
 
     # 6. Replay: still in time at the last instant of the 15th working day, red at 00:00 after it.
     world.ingest("2026-12-18T23:59:59+08:00")
@@ -147,7 +183,8 @@ def test_completion_sms_to_rectification_overdue(world):
     world.ingest("2026-12-19T00:00:00+08:00")
     overdue = [a for a in world.alarms() if a["kind"] == "rectification_overdue"]
     assert [(a["case_no"], a["subject"], a["level"], a["fired_at"], a["due"]) for a in overdue] == [
-        ("C1", "sms:1", "alarm", "2026-12-19T00:00:00+08:00", "2026-12-18")]
+        ("C1", "sms:1", "alarm", "2026-12-19T00:00:00+08:00", "2026-12-18")
+    ]
     by_subject = {(a["kind"], a["subject"]): (a["state"], a["closed_reason"]) for a in world.alarms()}
     assert by_subject[("low_satisfaction", "onsite:2")] == ("closed", "resolved")
     assert by_subject[("low_satisfaction", "sms:1")] == ("open", None)

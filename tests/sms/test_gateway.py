@@ -1,4 +1,5 @@
 """The gateways: the real file gateway and the HTTP gateway against a real local server."""
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,19 @@ MESSAGE = Outgoing("sms-1", "13812341234", "【政务服务】您好，您申请
 
 # --- file -----------------------------------------------------------------------------------
 
+
 def test_file_gateway_appends_one_json_line(tmp_path):
     gateway = FileGateway(tmp_path / "var" / "sms-outbox.jsonl")
     delivery = gateway.send(MESSAGE, NOW)
     assert not delivery.duplicate and delivery.sent_at == NOW
     (line,) = gateway.lines()
-    assert line == {"v": 1, "message_id": "sms-1", "phone": "13812341234", "text": MESSAGE.text,
-                    "sent_at": NOW.isoformat()}
+    assert line == {
+        "v": 1,
+        "message_id": "sms-1",
+        "phone": "13812341234",
+        "text": MESSAGE.text,
+        "sent_at": NOW.isoformat(),
+    }
     assert (tmp_path / "var" / "sms-outbox.jsonl").stat().st_mode & 0o077 == 0  # it holds full numbers
 
 
@@ -80,6 +87,7 @@ def test_file_gateway_unwritable_path_is_temporary(tmp_path):
 
 # --- HTTP ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def provider():
     with Provider() as running:
@@ -102,10 +110,17 @@ def test_http_gateway_repeat_is_a_duplicate_not_a_second_message(provider):
     assert list(provider.delivered) == ["sms-1"]
 
 
-@pytest.mark.parametrize("status,error", [
-    (500, TemporaryFailure), (502, TemporaryFailure), (503, TemporaryFailure), (429, TemporaryFailure),
-    (400, PermanentFailure), (422, PermanentFailure),
-])
+@pytest.mark.parametrize(
+    "status,error",
+    [
+        (500, TemporaryFailure),
+        (502, TemporaryFailure),
+        (503, TemporaryFailure),
+        (429, TemporaryFailure),
+        (400, PermanentFailure),
+        (422, PermanentFailure),
+    ],
+)
 def test_http_gateway_classifies_refusals(provider, status, error):
     provider.fail_next = [status]
     with pytest.raises(error) as caught:

@@ -1,5 +1,6 @@
 """POST /api/sms/inbound: authentication, malformed bodies, idempotency, and what is done with
 each reply (score, one polite question, late, unknown number, several replies)."""
+
 from __future__ import annotations
 
 import json
@@ -69,6 +70,7 @@ def nothing_changed(engine) -> bool:
 
 # --- refusals ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("token", [None, "", "wrong", TOKEN + "x"])
 def test_without_the_right_token_nothing_is_stored(served, token):
     client = make_app(served).test_client()
@@ -90,26 +92,29 @@ def test_unconfigured_server_refuses_everything(served):
     assert nothing_changed(served)
 
 
-@pytest.mark.parametrize("kwargs,status,field", [
-    ({"data": "message_id=M1&text=85", "content_type": "application/x-www-form-urlencoded"}, 415, None),
-    ({"data": "{not json", "content_type": "application/json"}, 400, None),
-    ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, None),
-    ({"json": ["M1", "85"]}, 422, "body"),
-    ({"json": {}}, 422, "message_id"),
-    ({"json": reply(message_id="")}, 422, "message_id"),
-    ({"json": reply(message_id="x" * 201)}, 422, "message_id"),
-    ({"json": reply(phone="call me")}, 422, "phone"),
-    ({"json": {**reply(), "phone": None}}, 422, "phone"),
-    ({"json": {**reply(), "text": None}}, 422, "text"),
-    ({"json": reply(text="好" * 2001)}, 422, "text"),
-    ({"json": reply(at="yesterday")}, 422, "received_at"),
-    ({"json": reply(at="2026-11-27T13:00:00+08:00")}, 422, "received_at"),  # an hour in the future
-    ({"json": reply(at="0001-01-01T00:00:00+08:00")}, 422, "received_at"),  # year 1: overflowed into a 500
-    ({"json": reply(at="0001-01-01")}, 422, "received_at"),
-    ({"json": reply(at="9999-12-31T23:59:59-12:00")}, 422, "received_at"),
-    ({"json": reply(at="2024-11-27T10:00:00+08:00")}, 422, "received_at"),  # two years old
-    ({"data": json.dumps(reply(text="8" * 70_000)), "content_type": "application/json"}, 413, None),
-])
+@pytest.mark.parametrize(
+    "kwargs,status,field",
+    [
+        ({"data": "message_id=M1&text=85", "content_type": "application/x-www-form-urlencoded"}, 415, None),
+        ({"data": "{not json", "content_type": "application/json"}, 400, None),
+        ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, None),
+        ({"json": ["M1", "85"]}, 422, "body"),
+        ({"json": {}}, 422, "message_id"),
+        ({"json": reply(message_id="")}, 422, "message_id"),
+        ({"json": reply(message_id="x" * 201)}, 422, "message_id"),
+        ({"json": reply(phone="call me")}, 422, "phone"),
+        ({"json": {**reply(), "phone": None}}, 422, "phone"),
+        ({"json": {**reply(), "text": None}}, 422, "text"),
+        ({"json": reply(text="好" * 2001)}, 422, "text"),
+        ({"json": reply(at="yesterday")}, 422, "received_at"),
+        ({"json": reply(at="2026-11-27T13:00:00+08:00")}, 422, "received_at"),  # an hour in the future
+        ({"json": reply(at="0001-01-01T00:00:00+08:00")}, 422, "received_at"),  # year 1: overflowed into a 500
+        ({"json": reply(at="0001-01-01")}, 422, "received_at"),
+        ({"json": reply(at="9999-12-31T23:59:59-12:00")}, 422, "received_at"),
+        ({"json": reply(at="2024-11-27T10:00:00+08:00")}, 422, "received_at"),  # two years old
+        ({"data": json.dumps(reply(text="8" * 70_000)), "content_type": "application/json"}, 413, None),
+    ],
+)
 def test_malformed_requests_get_a_clear_4xx_and_change_nothing(served, kwargs, status, field):
     response = make_app(served).test_client().post(PATH, headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs)
     assert response.status_code == status
@@ -121,6 +126,7 @@ def test_malformed_requests_get_a_clear_4xx_and_change_nothing(served, kwargs, s
 
 # --- what is done with a reply ----------------------------------------------------------------
 
+
 def test_a_readable_reply_becomes_the_case_rating(served):
     response = post(make_app(served).test_client(), reply(phone="+86 138 1234 1234", text="８５分"))
     assert response.status_code == 200
@@ -128,8 +134,12 @@ def test_a_readable_reply_becomes_the_case_rating(served):
     with served.connect() as conn:
         rating = conn.execute(select(ratings)).mappings().one()
     assert (rating["source"], rating["source_id"], rating["case_no"], rating["score"]) == ("sms", "C1", "C1", 85)
-    assert (rating["center_id"], rating["dept_id"], rating["window_id"], rating["staff_id"]) == \
-        ("GX-450100", "D-SCJG", "W-A01", "S-001")
+    assert (rating["center_id"], rating["dept_id"], rating["window_id"], rating["staff_id"]) == (
+        "GX-450100",
+        "D-SCJG",
+        "W-A01",
+        "S-001",
+    )
     assert rating["rated_at"] == local("2026-11-27 11:00")
     assert rating["next_change"] is None  # a good score raises nothing
 
@@ -179,8 +189,12 @@ def test_several_replies_the_first_score_counts(served):
     assert post(client, reply("M3", "谢谢", at="2026-11-27T11:40:00+08:00")).json["outcome"] == "unreadable"
     with served.connect() as conn:
         assert conn.execute(select(ratings.c.score)).scalars().all() == [50]
-        assert conn.execute(select(func.count()).select_from(sms_outbox)
-                            .where(sms_outbox.c.purpose == "ask_score")).scalar_one() == 0
+        assert (
+            conn.execute(
+                select(func.count()).select_from(sms_outbox).where(sms_outbox.c.purpose == "ask_score")
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_a_reply_after_seven_days_is_kept_but_not_counted(served):

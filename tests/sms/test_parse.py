@@ -1,10 +1,12 @@
 """The reply parser: what people actually type, and fuzzing (no input raises, no non-number scores)."""
+
 from __future__ import annotations
 
 import unicodedata
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.sms import parse
 from app.sms.parse import parse_score, read_score

@@ -1,8 +1,9 @@
 """Satisfaction queries for the KPI page and PDF: the 满意率 cut-off, places, local-day trends
 on both backends, scopes, and the follow-up list."""
+
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import insert, update
@@ -36,10 +37,23 @@ START, END = date(2026, 11, 23), date(2026, 11, 29)
 def engine(request):
     engine = request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
     with engine.begin() as conn:
-        conn.execute(insert(ratings), [
-            {"source": s, "source_id": str(i), "case_no": f"C{i}", "score": score, "rated_at": local(at),
-             "center_id": c, "dept_id": d, "window_id": w, "staff_id": st}
-            for i, (s, score, at, c, d, w, st) in enumerate(RATINGS)])
+        conn.execute(
+            insert(ratings),
+            [
+                {
+                    "source": s,
+                    "source_id": str(i),
+                    "case_no": f"C{i}",
+                    "score": score,
+                    "rated_at": local(at),
+                    "center_id": c,
+                    "dept_id": d,
+                    "window_id": w,
+                    "staff_id": st,
+                }
+                for i, (s, score, at, c, d, w, st) in enumerate(RATINGS)
+            ],
+        )
     return engine
 
 
@@ -69,7 +83,12 @@ def test_by_place_best_first(engine):
 def test_trend_counts_local_days(engine):
     days = dict(sat.trend(engine, REGION, START, END, CST, period="day"))
     assert {d.isoformat(): s.ratings for d, s in days.items()} == {
-        "2026-11-23": 2, "2026-11-24": 2, "2026-11-25": 1, "2026-11-27": 1, "2026-11-28": 1}
+        "2026-11-23": 2,
+        "2026-11-24": 2,
+        "2026-11-25": 1,
+        "2026-11-27": 1,
+        "2026-11-28": 1,
+    }
     (week,) = sat.trend(engine, REGION, START, END, CST, period="week")
     assert week[0] == date(2026, 11, 23) and week[1].ratings == 7
     one_window = sat.trend(engine, REGION, START, END, CST, period="month", level="window", key="W-B01")
@@ -87,8 +106,11 @@ def test_low_ratings_and_their_follow_up_state(engine):
 
 def test_report_for_the_kpi_page(engine):
     with engine.begin() as conn:
-        conn.execute(update(ratings).where(ratings.c.score == 59).values(
-            followed_up_at=local("2026-12-01 10:00"), follow_up_by="王科长", follow_up_note="已回访"))
+        conn.execute(
+            update(ratings)
+            .where(ratings.c.score == 59)
+            .values(followed_up_at=local("2026-12-01 10:00"), follow_up_by="王科长", follow_up_note="已回访")
+        )
     report = sat.report(engine, NANNING, START, END, CST, local("2026-12-20 09:00"), lambda c: WorkCalendar())
     assert report.totals.ratings == 6 and report.by_source["sms"].ratings == 2
     assert set(report.rankings) == {"center", "dept", "window", "staff"}

@@ -1,5 +1,6 @@
 """The sender: one completion SMS per case, sending hours, retries with back-off, and never a
 second copy — whatever fails, and wherever the sender dies."""
+
 from __future__ import annotations
 
 from datetime import timedelta

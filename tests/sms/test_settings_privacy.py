@@ -1,4 +1,5 @@
 """SMS settings (typed, typos refused), phone normal form and masking, and the migration."""
+
 from __future__ import annotations
 
 from datetime import time
@@ -15,8 +16,12 @@ from app.sms.settings import ENV_NAMES, SmsSettings
 
 def test_defaults(sms_settings):
     settings = SmsSettings()
-    assert (settings.gateway, settings.send_from, settings.send_until, settings.reply_days) == \
-        ("file", time(8), time(21), 7)
+    assert (settings.gateway, settings.send_from, settings.send_until, settings.reply_days) == (
+        "file",
+        time(8),
+        time(21),
+        7,
+    )
     assert settings.token is None
 
 
@@ -30,14 +35,17 @@ def test_read_from_the_environment(monkeypatch):
     assert "s3cret" not in repr(settings)  # secrets never reach a log line
 
 
-@pytest.mark.parametrize("values,message", [
-    ({"gateway": "http"}, "needs SUPERVISE_SMS_HTTP_URL"),
-    ({"http_url": "ftp://x"}, r"not an http\(s\) URL"),
-    ({"send_from": time(8), "send_until": time(8)}, "must differ"),
-    ({"gateway": "carrier-pigeon"}, "gateway"),
-    ({"max_attempts": 0}, "max_attempts"),
-    ({"gatewy": "file"}, "gatewy"),  # a typo is an error, not a silent default
-])
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"gateway": "http"}, "needs SUPERVISE_SMS_HTTP_URL"),
+        ({"http_url": "ftp://x"}, r"not an http\(s\) URL"),
+        ({"send_from": time(8), "send_until": time(8)}, "must differ"),
+        ({"gateway": "carrier-pigeon"}, "gateway"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"gatewy": "file"}, "gatewy"),  # a typo is an error, not a silent default
+    ],
+)
 def test_bad_settings_are_refused(sms_settings, values, message):
     with pytest.raises(ValidationError, match=message):
         SmsSettings(**values)
@@ -50,25 +58,29 @@ def test_the_typo_check_knows_the_sms_names():
 
 
 def test_a_bad_setting_stops_the_command_with_one_line(tmp_path, monkeypatch):
-    result = CliRunner().invoke(cli, ["sms", "outbox", "--json"],
-                                env={"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_SMS_GATEWAY": "pigeon"})
+    result = CliRunner().invoke(
+        cli, ["sms", "outbox", "--json"], env={"SUPERVISE_VAR_DIR": str(tmp_path), "SUPERVISE_SMS_GATEWAY": "pigeon"}
+    )
     assert result.exit_code == 2 and "SUPERVISE_SMS_GATEWAY" in result.output
 
 
-@pytest.mark.parametrize("raw,normal", [
-    ("13812341234", "13812341234"),
-    ("138 1234 1234", "13812341234"),
-    ("138-1234-1234", "13812341234"),
-    ("+86 138 1234 1234", "13812341234"),
-    ("008613812341234", "13812341234"),
-    ("8613812341234", "13812341234"),
-    ("１３８１２３４１２３４", "13812341234"),  # full-width
-    ("0771-5551234", "07715551234"),  # a landline: a number, not a mobile
-    ("call me", None),
-    ("", None),
-    (None, None),
-    (13812341234, None),
-])
+@pytest.mark.parametrize(
+    "raw,normal",
+    [
+        ("13812341234", "13812341234"),
+        ("138 1234 1234", "13812341234"),
+        ("138-1234-1234", "13812341234"),
+        ("+86 138 1234 1234", "13812341234"),
+        ("008613812341234", "13812341234"),
+        ("8613812341234", "13812341234"),
+        ("１３８１２３４１２３４", "13812341234"),  # full-width
+        ("0771-5551234", "07715551234"),  # a landline: a number, not a mobile
+        ("call me", None),
+        ("", None),
+        (None, None),
+        (13812341234, None),
+    ],
+)
 def test_normalize_phone(raw, normal):
     assert normalize_phone(raw) == normal
 
@@ -77,15 +89,18 @@ def test_only_mobiles_get_sms():
     assert is_mobile("13812341234") and not is_mobile("07715551234") and not is_mobile(None)
 
 
-@pytest.mark.parametrize("raw,masked", [
-    ("13812341234", "138****1234"),
-    ("+86 138-1234-1234", "138****1234"),
-    ("07715551234", "077****1234"),
-    ("5551234", "55***34"),
-    ("12", "****"),
-    ("", "****"),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "raw,masked",
+    [
+        ("13812341234", "138****1234"),
+        ("+86 138-1234-1234", "138****1234"),
+        ("07715551234", "077****1234"),
+        ("5551234", "55***34"),
+        ("12", "****"),
+        ("", "****"),
+        (None, None),
+    ],
+)
 def test_mask_phone(raw, masked):
     assert mask_phone(raw) == masked
 

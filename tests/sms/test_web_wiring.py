@@ -1,5 +1,6 @@
 """The inbound route inside the real dashboard: create_app registers it, and its
 path is exempt from the login guard (the provider authenticates with its token)."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace

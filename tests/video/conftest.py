@@ -9,6 +9,7 @@ Faults: ``server.kill()`` (SIGKILL: the camera is gone), ``server.hang()``
 (SIGSTOP: the connection stays open, nothing comes), ``server.resume()``
 (SIGCONT), ``server.restart()`` (a new server on the same port).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,18 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis as redis_lib
 
 from tests.conftest import _service_missing
+from video.config import VideoConfig
+from video.pool import CameraPool
 
 SERVER = Path(os.environ.get("RTSP_TEST_SERVER", "/work/shared/tools/rtsp-test-server"))
 SYSTEM_PYTHON = "/usr/bin/python3"
-DEBIAN_PACKAGES = ("gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good "
-                   "gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly")
+DEBIAN_PACKAGES = (
+    "gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good "
+    "gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly"
+)
 
 # A password with every character that breaks naive URL handling; percent-encoded in URLs.
 PASSWORD = "p@ss:w/rd%"
@@ -46,21 +52,49 @@ def gstreamer_missing() -> str | None:
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         return f"{SYSTEM_PYTHON} is missing"
     probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
-                              "from gi.repository import Gst; Gst.init(None);"
-                              "assert Gst.ElementFactory.find('x264enc'), 'x264enc'"],
-        capture_output=True, text=True, timeout=30)
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
+            "from gi.repository import Gst; Gst.init(None);"
+            "assert Gst.ElementFactory.find('x264enc'), 'x264enc'",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if probe.returncode:
         return f"GStreamer RTSP server unusable ({probe.stderr.strip().splitlines()[-1:]}); apt-get install {DEBIAN_PACKAGES}"
     return None
 
 
 class RtspServer:
-    def __init__(self, *, cameras: int = 1, size: str = "320x240", fps: int = 10, gop: int = 10,
-                 user: str | None = None, password: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        cameras: int = 1,
+        size: str = "320x240",
+        fps: int = 10,
+        gop: int = 10,
+        user: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
-        self.args = ["--port", str(self.port), "--cameras", str(cameras), "--size", size, "--fps", str(fps),
-                     "--gop", str(gop), "--kbps", "512"]
+        self.args = [
+            "--port",
+            str(self.port),
+            "--cameras",
+            str(cameras),
+            "--size",
+            size,
+            "--fps",
+            str(fps),
+            "--gop",
+            str(gop),
+            "--kbps",
+            "512",
+        ]
         if user:
             self.args += ["--user", user, "--password", password or ""]
         self.user, self.password = user, password
@@ -68,8 +102,9 @@ class RtspServer:
         self.start()
 
     def start(self, timeout: float = 20.0) -> None:
-        self.process = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), *self.args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER), *self.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
@@ -151,3 +186,40 @@ def wait_until(predicate, timeout: float, interval: float = 0.2):
         if time.monotonic() > deadline:
             return None
         time.sleep(interval)
+
+
+FAST = VideoConfig(
+    open_timeout=5,
+    read_timeout=2,
+    offline_after=5,
+    thumbnail_interval=1,
+    health_interval=1,
+    retry_base=0.5,
+    retry_cap=2,
+    error_retry_base=1,
+    error_retry_cap=3,
+    start_spread=0,
+)
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def pools(redis_client):
+    """Factory of camera pools whose threads must all have ended at teardown (no hung thread)."""
+    started: list[CameraPool] = []
+
+    def make(cameras, config=FAST, on_outage=None, **kwargs) -> CameraPool:
+        pool = CameraPool(redis_client, config, on_outage=on_outage, **kwargs)
+        started.append(pool)
+        pool.sync(cameras)
+        return pool
+
+    yield make
+    for pool in started:
+        assert pool.stop() == [], "a camera thread did not end"

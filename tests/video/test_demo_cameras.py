@@ -1,4 +1,5 @@
 """Demo cameras for `make demo`: real RTSP, a picture like a service window, shared scenes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,8 @@ import pytest
 import redis as redis_lib
 
 from tests.conftest import _service_missing
-from tests.video.conftest import SYSTEM_PYTHON, free_port, wait_until
-from tests.video.test_rtsp_workers import FAST, state_of
+from tests.video.conftest import FAST, SYSTEM_PYTHON, free_port, wait_until
+from tests.video.test_rtsp_workers import state_of
 from video import keyframes
 from video.cameras import Camera
 from video.demo_cameras import start_demo_cameras
@@ -20,12 +21,22 @@ pytestmark = pytest.mark.slow
 def _cairo(_gstreamer):
     import subprocess
 
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi, cairo; gi.require_version('Gst', '1.0');"
-                            "from gi.repository import Gst; Gst.init(None); assert Gst.ElementFactory.find('cairooverlay')"],
-                           capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import gi, cairo; gi.require_version('Gst', '1.0');"
+            "from gi.repository import Gst; Gst.init(None); assert Gst.ElementFactory.find('cairooverlay')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if probe.returncode:
-        _service_missing("demo cameras (apt-get install python3-gi-cairo gstreamer1.0-plugins-good)",
-                         RuntimeError(probe.stderr.strip().splitlines()[-1:]))
+        _service_missing(
+            "demo cameras (apt-get install python3-gi-cairo gstreamer1.0-plugins-good)",
+            RuntimeError(probe.stderr.strip().splitlines()[-1:]),
+        )
 
 
 def test_demo_cameras_serve_every_path_from_few_scenes(_cairo, redis_url):
@@ -39,8 +50,9 @@ def test_demo_cameras_serve_every_path_from_few_scenes(_cairo, redis_url):
             for camera_id in ("D1", "D2", "D7"):
                 record = wait_until(lambda: state_of(client, camera_id, "online"), 20)
                 assert record is not None and (record.width, record.height) == (640, 360), camera_id
-            pictures = {cid: keyframes.decode(pool.worker(cid).ring.latest()).to_ndarray(format="rgb24")
-                        for cid in ("D1", "D2")}
+            pictures = {
+                cid: keyframes.decode(pool.worker(cid).ring.latest()).to_ndarray(format="rgb24") for cid in ("D1", "D2")
+            }
         finally:
             assert pool.stop() == []
     # not a test pattern: mostly wall and counter colours, and two windows look different (their labels)

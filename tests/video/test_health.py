@@ -1,7 +1,8 @@
 """Health records: measured rates, readable reasons, stale records."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import av
 import pytest
@@ -32,7 +33,7 @@ def test_packets_count_as_frames_only_once_a_keyframe_decoded():
     assert tracker.packet(T0 + 1, 0.0, 100) is False
     tracker.keyframe_decoded(T0 + 2, 320, 240)
     assert tracker.packet(T0 + 3, 1.0, 100) is True
-    assert tracker.health(T0 + 3).last_frame_at == datetime.fromtimestamp(T0 + 3, timezone.utc)
+    assert tracker.health(T0 + 3).last_frame_at == datetime.fromtimestamp(T0 + 3, UTC)
 
 
 def test_reconnects_counted_for_the_last_hour_only():
@@ -43,7 +44,7 @@ def test_reconnects_counted_for_the_last_hour_only():
 
 
 def test_a_report_from_a_dead_worker_reads_as_offline():
-    reported = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    reported = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     record = CameraHealth(camera_id="K1", state=CameraState.ONLINE, since=reported, reported_at=reported, fps=25)
     assert record.seen_at(reported + timedelta(seconds=30), 30) is record
     stale = record.seen_at(reported + timedelta(seconds=31), 30)
@@ -51,9 +52,10 @@ def test_a_report_from_a_dead_worker_reads_as_offline():
 
 
 def test_record_round_trips_through_json():
-    at = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-    record = CameraHealth(camera_id="K1", window_id="W1", state=CameraState.ERROR, reason="401", since=at,
-                          reported_at=at)
+    at = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    record = CameraHealth(
+        camera_id="K1", window_id="W1", state=CameraState.ERROR, reason="401", since=at, reported_at=at
+    )
     assert CameraHealth.from_json(record.to_json()) == record
     assert '"version":1' in record.to_json()
 
@@ -65,20 +67,23 @@ def test_unknown_versions_are_skipped_by_readers():
 URL = "rtsp://admin:secret@10.0.0.1/x"
 
 
-@pytest.mark.parametrize("exc, opening, state, code", [
-    (av.error.HTTPUnauthorizedError(-1, "401", URL), True, "error", "unauthorized"),  # password changed
-    (av.error.HTTPNotFoundError(-1, "404", URL), True, "error", "not_found"),  # stream path wrong
-    (av.error.HTTPForbiddenError(-1, "403", URL), True, "error", "forbidden"),
-    (av.error.ConnectionRefusedError(111, "refused", URL), True, "offline", "refused"),  # camera rebooting
-    (av.error.ExitError(-1, "exit", URL), True, "offline", "timeout"),  # no answer while opening
-    (av.error.ExitError(-1, "exit", URL), False, "offline", "timeout"),  # hung while streaming
-    (av.error.EOFError(-1, "eof", URL), False, "offline", "ended"),
-    (av.error.PermissionError(1, "EPERM", URL), False, "offline", "reset"),  # RTSP's short interleaved read
-    (av.error.InvalidDataError(-1, "bad", URL), True, "offline", "bad_reply"),  # closed at once, or not RTSP
-    (av.error.InvalidDataError(-1, "bad", URL), False, "error", "undecodable"),  # the stream itself
-    (av.error.OSError(5, "I/O error", URL), True, "offline", "network"),  # FFmpeg's EIO: e.g. unknown host
-    (RuntimeError(URL), False, "offline", "unexpected"),
-])
+@pytest.mark.parametrize(
+    "exc, opening, state, code",
+    [
+        (av.error.HTTPUnauthorizedError(-1, "401", URL), True, "error", "unauthorized"),  # password changed
+        (av.error.HTTPNotFoundError(-1, "404", URL), True, "error", "not_found"),  # stream path wrong
+        (av.error.HTTPForbiddenError(-1, "403", URL), True, "error", "forbidden"),
+        (av.error.ConnectionRefusedError(111, "refused", URL), True, "offline", "refused"),  # camera rebooting
+        (av.error.ExitError(-1, "exit", URL), True, "offline", "timeout"),  # no answer while opening
+        (av.error.ExitError(-1, "exit", URL), False, "offline", "timeout"),  # hung while streaming
+        (av.error.EOFError(-1, "eof", URL), False, "offline", "ended"),
+        (av.error.PermissionError(1, "EPERM", URL), False, "offline", "reset"),  # RTSP's short interleaved read
+        (av.error.InvalidDataError(-1, "bad", URL), True, "offline", "bad_reply"),  # closed at once, or not RTSP
+        (av.error.InvalidDataError(-1, "bad", URL), False, "error", "undecodable"),  # the stream itself
+        (av.error.OSError(5, "I/O error", URL), True, "offline", "network"),  # FFmpeg's EIO: e.g. unknown host
+        (RuntimeError(URL), False, "offline", "unexpected"),
+    ],
+)
 def test_faults_are_classified_by_type_never_by_message(exc, opening, state, code):
     fault = faults.classify(exc, opening=opening, open_timeout=10, read_timeout=5)
     assert (fault.state.value, fault.code) == (state, code)
@@ -87,8 +92,9 @@ def test_faults_are_classified_by_type_never_by_message(exc, opening, state, cod
 
 def test_a_silent_handshake_is_a_timeout():
     # FFmpeg calls an interrupted RTSP handshake "invalid data"; it took the whole open timeout
-    silent = faults.classify(av.error.InvalidDataError(-1, "bad", URL), opening=True, open_timeout=10,
-                             read_timeout=5, elapsed=10.01)
+    silent = faults.classify(
+        av.error.InvalidDataError(-1, "bad", URL), opening=True, open_timeout=10, read_timeout=5, elapsed=10.01
+    )
     assert silent.code == "timeout"
 
 

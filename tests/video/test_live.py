@@ -1,4 +1,5 @@
 """Live fan-out without a camera: H.264 made here, remuxed to fMP4 for viewers who come and go."""
+
 from __future__ import annotations
 
 import io

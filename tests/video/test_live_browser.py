@@ -1,6 +1,7 @@
 """The live view in a real browser: the camera's H.264 passed through as
 fragmented MP4 and played with Media Source Extensions (assets/live.js), the
 latest still first, playback held near the live edge."""
+
 from __future__ import annotations
 
 import threading
@@ -10,10 +11,9 @@ from pathlib import Path
 import pytest
 from flask import Flask, send_from_directory
 
-from tests.video.conftest import free_port, wait_until
-from tests.video.test_rtsp_workers import FAST, pools, redis_client  # noqa: F401 - fixtures
-from tests.web.conftest import chromium_path, wait_in_page  # noqa: F401 - fixture
 from app.headers import content_security_policy
+from tests.video.conftest import free_port, wait_until
+from tests.web.conftest import wait_in_page
 from video import thumbnails
 from video.cameras import Camera
 from video.routes import create_blueprint
@@ -33,15 +33,18 @@ def _serve(pool, redis) -> tuple[str, object]:
     app.add_url_rule("/", "page", lambda: PAGE)
     app.add_url_rule("/assets/<path:name>", "assets", lambda name: send_from_directory(ASSETS, name))
     # The dashboard's own Content-Security-Policy: live video must play under it (blob: media, no eval).
-    app.after_request(lambda response: response.headers.update(
-        {"Content-Security-Policy": content_security_policy([], "'none'")}) or response)
+    app.after_request(
+        lambda response: (
+            response.headers.update({"Content-Security-Policy": content_security_policy([], "'none'")}) or response
+        )
+    )
     port = free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=8)
     threading.Thread(target=server.run, name="test.web", daemon=True).start()
     return f"http://127.0.0.1:{port}/", server
 
 
-def test_mse_plays_the_camera_live_within_a_second_of_the_edge(rtsp_server, pools, redis_client, chromium_path):  # noqa: F811
+def test_mse_plays_the_camera_live_within_a_second_of_the_edge(rtsp_server, pools, redis_client, chromium_path):
     from playwright.sync_api import sync_playwright
 
     camera = rtsp_server(size="640x360", fps=25, gop=25)
@@ -50,18 +53,27 @@ def test_mse_plays_the_camera_live_within_a_second_of_the_edge(rtsp_server, pool
     url, server = _serve(pool, redis_client)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(
+                executable_path=chromium_path,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             page = browser.new_page()
-            page.add_init_script("window.cspViolations = []; document.addEventListener('securitypolicyviolation',"
-                                 " e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))")
+            page.add_init_script(
+                "window.cspViolations = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))"
+            )
             page.goto(url)
             # The latest still from Redis shows first, while the stream is still being asked for.
             # (How fast is for a benchmark: under a loaded CI machine any bound in ms is noise.)
             wait_in_page(page, "document.querySelector('#live img.live-still').naturalWidth > 0", 5.0)
-            assert page.evaluate("performance.getEntriesByType('resource')"
-                                 ".some(e => e.name.includes('snapshot.jpg'))")
+            assert page.evaluate("performance.getEntriesByType('resource').some(e => e.name.includes('snapshot.jpg'))")
             wait_in_page(page, "document.querySelector('#live').dataset.mode === 'mse'", 10.0)
             started = page.evaluate("document.querySelector('#live video').currentTime")
             time.sleep(3)

@@ -1,5 +1,8 @@
 """camera_offline: when an outage begins and ends, to the instant."""
+
 from __future__ import annotations
+
+from datetime import UTC
 
 from video.outage import OutageWatch
 
@@ -45,7 +48,7 @@ def test_short_gaps_are_not_outages():
 
 
 def test_stream_hook_appends_versioned_events():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import fakeredis
 
@@ -54,9 +57,11 @@ def test_stream_hook_appends_versioned_events():
 
     redis = fakeredis.FakeRedis()
     hook = stream_hook(redis, {"K1": "W1"}.get, 30.0)
-    since = datetime(2026, 11, 27, 4, 0, tzinfo=timezone.utc)
+    since = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
     hook("K1", since, None)
-    hook("K1", since, datetime(2026, 11, 27, 4, 5, tzinfo=timezone.utc))
+    hook("K1", since, datetime(2026, 11, 27, 4, 5, tzinfo=UTC))
     events = [OutageEvent.model_validate_json(fields[b"event"]) for _, fields in redis.xrange(keys.OUTAGE_STREAM)]
     assert [(e.version, e.camera_id, e.window_id, e.since, e.ended_at is None) for e in events] == [
-        (1, "K1", "W1", since, True), (1, "K1", "W1", since, False)]
+        (1, "K1", "W1", since, True),
+        (1, "K1", "W1", since, False),
+    ]

@@ -1,4 +1,5 @@
 """Camera passwords never leave the process: every form FFmpeg, Python or a header may print."""
+
 from __future__ import annotations
 
 import base64
@@ -20,17 +21,20 @@ def _known_camera():
     Camera("K1", "W1", URL)  # creating a camera registers its password
 
 
-@pytest.mark.parametrize("text", [
-    URL,  # as configured
-    f"rtsp://admin:{PASSWORD}@10.1.2.3:554/stream1",  # raw, not even a valid URL
-    "p%40ss%3aw%2frd%25",  # lower-case hex
-    "p%40ss%3Aw%2Frd%25",  # upper-case hex
-    "p%40ss:w%2Frd%",  # partly encoded
-    "p@ss%3Aw/rd%25",  # partly encoded the other way
-    repr(URL),  # PyAV's repr of a container, the filename in its exceptions
-    f"Authorization: Basic {base64.b64encode(f'admin:{PASSWORD}'.encode()).decode()}",  # FFmpeg's trace of a request
-    f"Server returned 401 Unauthorized (authorization failed): '{URL}'",  # str() of av.error.HTTPUnauthorizedError
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        URL,  # as configured
+        f"rtsp://admin:{PASSWORD}@10.1.2.3:554/stream1",  # raw, not even a valid URL
+        "p%40ss%3aw%2frd%25",  # lower-case hex
+        "p%40ss%3Aw%2Frd%25",  # upper-case hex
+        "p%40ss:w%2Frd%",  # partly encoded
+        "p@ss%3Aw/rd%25",  # partly encoded the other way
+        repr(URL),  # PyAV's repr of a container, the filename in its exceptions
+        f"Authorization: Basic {base64.b64encode(f'admin:{PASSWORD}'.encode()).decode()}",  # FFmpeg's trace of a request
+        f"Server returned 401 Unauthorized (authorization failed): '{URL}'",  # str() of av.error.HTTPUnauthorizedError
+    ],
+)
 def test_password_is_masked_in_every_form(text):
     masked = redact.redact(text)
     assert PASSWORD not in masked
@@ -38,15 +42,18 @@ def test_password_is_masked_in_every_form(text):
     assert "rd%25" not in masked.lower()
 
 
-@pytest.mark.parametrize("text, expected", [
-    # userinfo of any URL goes, even one whose password was never registered
-    ("rtsp://u:unknown-secret@10.0.0.9/live", "rtsp://***@10.0.0.9/live"),
-    # a URL without credentials is left alone: operators need host and path
-    ("rtsp://10.0.0.9:554/live", "rtsp://10.0.0.9:554/live"),
-    ("tcp://127.0.0.1:18555?timeout=3000000 failed", "tcp://127.0.0.1:18555?timeout=3000000 failed"),
-    # credentials in a query string
-    ("http://cam/snap.jpg?user=a&password=zz9&x=1", "http://cam/snap.jpg?user=a&password=***&x=1"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # userinfo of any URL goes, even one whose password was never registered
+        ("rtsp://u:unknown-secret@10.0.0.9/live", "rtsp://***@10.0.0.9/live"),
+        # a URL without credentials is left alone: operators need host and path
+        ("rtsp://10.0.0.9:554/live", "rtsp://10.0.0.9:554/live"),
+        ("tcp://127.0.0.1:18555?timeout=3000000 failed", "tcp://127.0.0.1:18555?timeout=3000000 failed"),
+        # credentials in a query string
+        ("http://cam/snap.jpg?user=a&password=zz9&x=1", "http://cam/snap.jpg?user=a&password=***&x=1"),
+    ],
+)
 def test_credential_shapes_are_masked_whatever_the_secret(text, expected):
     assert redact.redact(text) == expected
 
@@ -114,8 +121,10 @@ def test_thousands_of_cameras_each_with_its_own_password():
 
     rng = random.Random(7)
     alphabet = string.ascii_letters + string.digits + "@:/%! 中"
-    cameras = [Camera(f"M{n}", "W", f"rtsp://admin:{quote(''.join(rng.choices(alphabet, k=12)), safe='')}@10.9.0.1/s")
-               for n in range(3000)]
+    cameras = [
+        Camera(f"M{n}", "W", f"rtsp://admin:{quote(''.join(rng.choices(alphabet, k=12)), safe='')}@10.9.0.1/s")
+        for n in range(3000)
+    ]
     for camera in cameras[::50]:
         password = unquote(urlsplit(camera.url).password)
         for form in (password, quote(password, safe=""), quote(password, safe="").lower(), repr(password)):

@@ -1,4 +1,5 @@
 """The video routes over real HTTP: a browser-like client reads the live fMP4 and PyAV decodes it."""
+
 from __future__ import annotations
 
 import io
@@ -12,8 +13,8 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.video.conftest import free_port, wait_until
-from tests.video.test_rtsp_workers import FAST, state_of
+from tests.video.conftest import FAST, free_port, wait_until
+from tests.video.test_rtsp_workers import state_of
 from video.cameras import Camera
 from video.pool import CameraPool
 from video.routes import OnDemandLive, create_blueprint
@@ -87,8 +88,9 @@ def test_snapshot_live_mp4_and_mjpeg_from_a_pool(rtsp_server, redis_url, web):
 
         # two viewers at once, the second joining late: both get playable streams from one pull
         results = {}
-        late = threading.Thread(target=lambda: (time.sleep(1.5), results.update(late=read_stream(
-            served.url("/video/K1/live.mp4"), 3))))
+        late = threading.Thread(
+            target=lambda: (time.sleep(1.5), results.update(late=read_stream(served.url("/video/K1/live.mp4"), 3)))
+        )
         late.start()
         first, headers = read_stream(served.url("/video/K1/live.mp4"), 4)
         late.join(15)

@@ -5,6 +5,7 @@ and provokes one fault the way it happens in a service center: a wrong
 password, a wrong path, a camera that hangs (SIGSTOP), one that disappears
 (SIGKILL) and comes back on the same port.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,43 +16,16 @@ from urllib.parse import quote
 
 import av
 import pytest
-import redis as redis_lib
 
-from tests.video.conftest import PASSWORD, USER, wait_until
+from tests.video.conftest import FAST, PASSWORD, USER, wait_until
 from video import health, keys, redact, thumbnails
 from video.cameras import Camera
-from video.config import VideoConfig
 from video.pool import CameraPool
 
 pytestmark = pytest.mark.slow
 
-FAST = VideoConfig(open_timeout=5, read_timeout=2, offline_after=5, thumbnail_interval=1, health_interval=1,
-                   retry_base=0.5, retry_cap=2, error_retry_base=1, error_retry_cap=3, start_spread=0)
 DETECT_WITHIN = 30  # seconds: a hung or vanished camera must show as offline within this
 BACK_WITHIN = 10  # seconds: a camera that returns must be online again within this
-
-
-@pytest.fixture
-def redis_client(redis_url):
-    client = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def pools(redis_client):
-    """Factory of camera pools whose threads must all have ended at teardown (no hung thread)."""
-    started: list[CameraPool] = []
-
-    def make(cameras, config=FAST, on_outage=None, **kwargs) -> CameraPool:
-        pool = CameraPool(redis_client, config, on_outage=on_outage, **kwargs)
-        started.append(pool)
-        pool.sync(cameras)
-        return pool
-
-    yield make
-    for pool in started:
-        assert pool.stop() == [], "a camera thread did not end"
 
 
 def state_of(redis_client, camera_id: str, *codes: str):
@@ -85,8 +59,12 @@ def test_online_with_measured_fps_size_and_thumbnail(rtsp_server, pools, redis_c
 
 def test_basic_auth_right_password_online_wrong_password_error_401(rtsp_server, pools, redis_client):
     server = rtsp_server(user=USER, password=PASSWORD)
-    pools([Camera("RIGHT", "W1", server.url("cam1")),
-           Camera("WRONG", "W2", server.url("cam1", password="not-" + PASSWORD))])
+    pools(
+        [
+            Camera("RIGHT", "W1", server.url("cam1")),
+            Camera("WRONG", "W2", server.url("cam1", password="not-" + PASSWORD)),
+        ]
+    )
     assert wait_until(lambda: state_of(redis_client, "RIGHT", "online"), 15), health.read(redis_client, "RIGHT")
     wrong = wait_until(lambda: state_of(redis_client, "WRONG", "error"), 15)
     assert wrong is not None, health.read(redis_client, "WRONG")
@@ -124,7 +102,9 @@ def test_hung_camera_detected_then_back_online(rtsp_server, pools, redis_client)
     assert camera_id == "KHUNG" and ended_at is None
 
     server.resume()
-    assert wait_until(lambda: state_of(redis_client, "KHUNG", "online"), BACK_WITHIN), health.read(redis_client, "KHUNG")
+    assert wait_until(lambda: state_of(redis_client, "KHUNG", "online"), BACK_WITHIN), health.read(
+        redis_client, "KHUNG"
+    )
     assert wait_until(lambda: len(outages) == 2, 3)
     assert outages[1][1] == since and outages[1][2] > since  # the same outage, ended
 
@@ -158,21 +138,27 @@ def test_vanished_camera_detected_then_back_after_restart(rtsp_server, pools, re
     assert wait_until(lambda: outages, DETECT_WITHIN)
 
     server.restart()  # same port, like a camera after a power cut
-    assert wait_until(lambda: state_of(redis_client, "KGONE", "online"), BACK_WITHIN), health.read(redis_client, "KGONE")
+    assert wait_until(lambda: state_of(redis_client, "KGONE", "online"), BACK_WITHIN), health.read(
+        redis_client, "KGONE"
+    )
     assert wait_until(lambda: len(outages) == 2 and outages[1][2] is not None, 3)
     assert health.read(redis_client, "KGONE").reconnects >= 1
 
 
-def test_password_never_appears_in_logs_redis_or_evidence(rtsp_server, pools, redis_client, caplog, capfd,
-                                                          tmp_path):
+def test_password_never_appears_in_logs_redis_or_evidence(rtsp_server, pools, redis_client, caplog, capfd, tmp_path):
     server = rtsp_server(user=USER, password=PASSWORD)
     redact.install()
     av.logging.set_level(av.logging.DEBUG)  # FFmpeg's own log, URL and all, into Python logging
     try:
         with caplog.at_level(logging.DEBUG):
-            pool = pools([Camera("GOOD", "W1", server.url("cam1")),
-                          Camera("BAD", "W2", server.url("cam1", password=PASSWORD + "x")),
-                          Camera("NOPE", "W3", server.url("missing"))], evidence_dir=tmp_path)
+            pool = pools(
+                [
+                    Camera("GOOD", "W1", server.url("cam1")),
+                    Camera("BAD", "W2", server.url("cam1", password=PASSWORD + "x")),
+                    Camera("NOPE", "W3", server.url("missing")),
+                ],
+                evidence_dir=tmp_path,
+            )
             assert wait_until(lambda: state_of(redis_client, "GOOD", "online"), 15)
             assert wait_until(lambda: state_of(redis_client, "BAD", "error"), 15)
             assert wait_until(lambda: state_of(redis_client, "NOPE", "error"), 15)
@@ -186,9 +172,13 @@ def test_password_never_appears_in_logs_redis_or_evidence(rtsp_server, pools, re
         redact.uninstall()
     assert any(r.name.startswith("libav") for r in caplog.records), "FFmpeg's log did not reach Python logging"
     out, err = capfd.readouterr()
-    texts = {"logs": caplog.text + "".join(r.getMessage() + (r.exc_text or "") for r in caplog.records),
-             "stdout": out, "stderr": err, "redis": redis_dump(redis_client),
-             "evidence": "".join(p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*.json"))}
+    texts = {
+        "logs": caplog.text + "".join(r.getMessage() + (r.exc_text or "") for r in caplog.records),
+        "stdout": out,
+        "stderr": err,
+        "redis": redis_dump(redis_client),
+        "evidence": "".join(p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*.json")),
+    }
     for where, text in texts.items():
         assert_no_secret(text, where)
     assert "***@127.0.0.1" in texts["logs"]  # the URLs were there, masked
@@ -210,8 +200,14 @@ def redis_dump(client) -> str:
 
 def assert_no_secret(text: str, where: str) -> None:
     lowered = text.lower()
-    for form in (PASSWORD, quote(PASSWORD, safe=""), "p%40ss", "w%2frd", "rd%25",
-                 base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()):
+    for form in (
+        PASSWORD,
+        quote(PASSWORD, safe=""),
+        "p%40ss",
+        "w%2frd",
+        "rd%25",
+        base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
+    ):
         assert form.lower() not in lowered, f"password form {form!r} found in {where}"
     assert "p@ss" not in lowered, f"password found in {where}"
 

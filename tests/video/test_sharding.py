@@ -1,4 +1,5 @@
 """Shards: disjoint, covering, stable across processes, and calm when N changes."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,10 +31,13 @@ def test_adding_a_shard_moves_few_cameras():
     assert moved < 0.3 * len(CAMERAS)  # about 1/5 move; modulo hashing would move about 4/5
 
 
-@pytest.mark.parametrize("text, shard", [
-    ("0/1", Shard(0, 1)),
-    ("3/4", Shard(3, 4)),
-])
+@pytest.mark.parametrize(
+    "text, shard",
+    [
+        ("0/1", Shard(0, 1)),
+        ("3/4", Shard(3, 4)),
+    ],
+)
 def test_parse(text, shard):
     assert Shard.parse(text) == shard
 

@@ -1,4 +1,5 @@
 """A camera that accepts the connection and then says nothing: detected by the open timeout, never waited on."""
+
 from __future__ import annotations
 
 import socket

@@ -3,6 +3,7 @@ center name, bidirectional controls, and case numbers made of the characters URL
 
 Every string here could arrive from an approval system through the exchange database.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -64,23 +65,35 @@ def add_hostile_text(region: Region) -> None:
         conn.execute(update(x.windows).where(x.windows.c.window_id == f"{LONG_DEPT_ID}:W1").values(label=LONG_WINDOW))
         conn.execute(update(x.items).where(x.items.c.item_code == f"ITEM-{LONG_DEPT_ID}").values(name=LONG_ITEM))
         conn.execute(update(x.staff).where(x.staff.c.staff_id == f"{LONG_DEPT_ID}:S1").values(name=LONG_STAFF))
-    payloads = {"step_started": {"name": long_text("超长环节", 20_000)},
-                "special_started": {"type": long_text("超长程序", 20_000)},
-                "accepted": {"approved_by": LONG_STAFF, "reason": LONG_REASON, "materials": [LONG_REASON]},
-                "completed": {"approved_by": f"张三{RLO}四李"}}
+    payloads = {
+        "step_started": {"name": long_text("超长环节", 20_000)},
+        "special_started": {"type": long_text("超长程序", 20_000)},
+        "accepted": {"approved_by": LONG_STAFF, "reason": LONG_REASON, "materials": [LONG_REASON]},
+        "completed": {"approved_by": f"张三{RLO}四李"},
+    }
     long_case = add_case(region, LONG_DEPT_ID, 50, completed=True, payloads=payloads)
     region.hostile_case = long_case
-    region.add_alarm(LONG_DEPT_ID, "step_overdue", "alarm", case_no=long_case, subject=long_text("S", 20_000),
-                     fired_at=NOW - timedelta(minutes=30))
+    region.add_alarm(
+        LONG_DEPT_ID,
+        "step_overdue",
+        "alarm",
+        case_no=long_case,
+        subject=long_text("S", 20_000),
+        fired_at=NOW - timedelta(minutes=30),
+    )
     with region.engine.begin() as conn:  # a long officer's note on that alarm
         alarm_id = region.alarm_ids[LONG_DEPT_ID][-1]
-        conn.execute(insert(alarm_actions).values(alarm_id=alarm_id, action="urge", actor="region-user",
-                                                  note=LONG_REASON, at=NOW - timedelta(minutes=20)))
+        conn.execute(
+            insert(alarm_actions).values(
+                alarm_id=alarm_id, action="urge", actor="region-user", note=LONG_REASON, at=NOW - timedelta(minutes=20)
+            )
+        )
         conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(urged_at=NOW - timedelta(minutes=20)))
-    for number, (name, case_no) in enumerate(HOSTILE_CASE_NOS.items(), start=60):
+    for number, (_name, case_no) in enumerate(HOSTILE_CASE_NOS.items(), start=60):
         add_case(region, CASE_DEPT_ID, number, completed=False, case_no=case_no)
-        region.add_alarm(CASE_DEPT_ID, "promise_overdue", "alarm", case_no=case_no,
-                         fired_at=NOW - timedelta(minutes=number))
+        region.add_alarm(
+            CASE_DEPT_ID, "promise_overdue", "alarm", case_no=case_no, fired_at=NOW - timedelta(minutes=number)
+        )
 
 
 def make_hostile_region(settings) -> Region:

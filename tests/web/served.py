@@ -1,6 +1,7 @@
 """`supervise serve` and Debian's nginx as real processes, and the clients that test them:
 slow ones that trickle their headers, and bursts of logins. Used by tests/web/test_front.py
 and bench/front.py."""
+
 from __future__ import annotations
 
 import os
@@ -41,9 +42,14 @@ def wait_for_port(port: int, seconds: float = 60) -> None:
 def supervise_serve(env: dict, workers: int = 2, threads: int = 8, cwd: str | None = None):
     """`supervise serve` (gunicorn) on a free port; yields (url, the gunicorn master's Popen)."""
     port = free_port()
-    process = subprocess.Popen([*SUPERVISE, "serve", "--port", str(port), "--workers", str(workers),
-                                "--threads", str(threads)], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [*SUPERVISE, "serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port)
         url = f"http://127.0.0.1:{port}"
@@ -89,8 +95,11 @@ http {{
     include {folder}/site.conf;
 }}
 """)
-    process = subprocess.Popen([nginx_path(), "-p", str(folder), "-c", str(folder / "nginx.conf"),
-                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [nginx_path(), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_port(port, 15)
         yield f"http://127.0.0.1:{port}"
@@ -144,8 +153,12 @@ def log_in(base: str, name: str, password: str) -> tuple[requests.Session, int]:
     """Through the form, as a browser: (the session, the answer's status: 302 when logged in)."""
     http = requests.Session()
     token = form_token(http.get(base + "/login", timeout=30).text)
-    answer = http.post(base + "/login", data={"name": name, "password": password, "next": "/", "csrf_token": token},
-                       allow_redirects=False, timeout=60)
+    answer = http.post(
+        base + "/login",
+        data={"name": name, "password": password, "next": "/", "csrf_token": token},
+        allow_redirects=False,
+        timeout=60,
+    )
     return http, answer.status_code
 
 
@@ -173,6 +186,7 @@ def peak_rss_during(master_pid: int, work) -> tuple[int, int]:
         while not done.is_set():
             peak = max(peak, workers_rss(master_pid))
             time.sleep(0.01)
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
@@ -192,9 +206,15 @@ def parallel_logins(base: str, names: list[str], password: str) -> list[int]:
         http = requests.Session()
         token = form_token(http.get(base + "/login", timeout=60).text)
         barrier.wait()
-        statuses.append(http.post(base + "/login", data={"name": name, "password": password, "next": "/",
-                                                         "csrf_token": token}, allow_redirects=False,
-                                  timeout=120).status_code)
+        statuses.append(
+            http.post(
+                base + "/login",
+                data={"name": name, "password": password, "next": "/", "csrf_token": token},
+                allow_redirects=False,
+                timeout=120,
+            ).status_code
+        )
+
     threads = [threading.Thread(target=one, args=(name,)) for name in names]
     [t.start() for t in threads]
     [t.join() for t in threads]

@@ -1,4 +1,5 @@
 """Retries: growing windows, full jitter, so that thousands of cameras never retry in lockstep."""
+
 from __future__ import annotations
 
 import random
@@ -9,7 +10,7 @@ from app.backoff import Backoff
 def test_delays_stay_within_growing_windows():
     backoff = Backoff(1.0, 15.0, random.Random(1))
     for attempt in range(10):
-        assert 0 <= backoff.next_delay() <= min(15.0, 2 ** attempt)
+        assert 0 <= backoff.next_delay() <= min(15.0, 2**attempt)
 
 
 def test_reset_starts_over():

@@ -1,5 +1,6 @@
 """Out-of-range input gets a 4xx (or the page's own message), never a 500: dates of
 year 1 or 9999, numbers beyond any id, limits out of bounds."""
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,15 @@ def test_api_alarms_says_when_more_exist(officer, region):
 
 
 def test_kpi_page_out_of_range(officer):
-    response = dash_call(officer, [("kpi-content", "children"), ("kpi-pdf", "href")],
-                         [("kpi-range", "start_date", "0001-01-01"), ("kpi-range", "end_date", "2026-11-30"),
-                          ("kpi-scope", "value", None)])
+    response = dash_call(
+        officer,
+        [("kpi-content", "children"), ("kpi-pdf", "href")],
+        [
+            ("kpi-range", "start_date", "0001-01-01"),
+            ("kpi-range", "end_date", "2026-11-30"),
+            ("kpi-scope", "value", None),
+        ],
+    )
     assert response.status_code == 200
     assert "统计期间无效" in json.dumps(response.json, ensure_ascii=False)
 
@@ -65,19 +72,33 @@ def test_alarm_ids_beyond_any_row(officer):
 
 
 def alarm_id_beyond_any_row(officer, alarm_id):
-    detail = dash_call(officer, [("control-room-detail", "children")],
-                       [("control-room-selected", "data", alarm_id), ("control-room-acted", "data", 0)])
+    detail = dash_call(
+        officer,
+        [("control-room-detail", "children")],
+        [("control-room-selected", "data", alarm_id), ("control-room-acted", "data", 0)],
+    )
     assert detail.status_code in (200, 204)
-    act = dash_call(officer, [("control-room-result", "children"), ("control-room-note", "value"),
-                              ("control-room-acted", "data")],
-                    [("control-room-ack", "n_clicks", 1), ("control-room-urge", "n_clicks", 0),
-                     ("control-room-close", "n_clicks", 0)],
-                    state=[("control-room-selected", "data", alarm_id), ("control-room-note", "value", "x"),
-                           ("control-room-acted", "data", 0)])
+    act = dash_call(
+        officer,
+        [("control-room-result", "children"), ("control-room-note", "value"), ("control-room-acted", "data")],
+        [
+            ("control-room-ack", "n_clicks", 1),
+            ("control-room-urge", "n_clicks", 0),
+            ("control-room-close", "n_clicks", 0),
+        ],
+        state=[
+            ("control-room-selected", "data", alarm_id),
+            ("control-room-note", "value", "x"),
+            ("control-room-acted", "data", 0),
+        ],
+    )
     assert act.status_code == 200 and "无权查看" in json.dumps(act.json, ensure_ascii=False)
 
 
 def test_kiosk_rotation_is_bounded(officer):
-    response = dash_call(officer, [("shell-page", "children"), ("shell-root", "className")],
-                         [("shell-url", "pathname", "/"), ("shell-url", "search", f"?kiosk&seconds={HUGE}")])
+    response = dash_call(
+        officer,
+        [("shell-page", "children"), ("shell-root", "className")],
+        [("shell-url", "pathname", "/"), ("shell-url", "search", f"?kiosk&seconds={HUGE}")],
+    )
     assert '"interval": 3600000' in json.dumps(response.json)

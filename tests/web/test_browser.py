@@ -3,13 +3,13 @@
 Each test serves the app with waitress from a thread of the test process, on a
 clock the test controls. In CI (CI=true) a missing chromium fails; locally it skips loudly.
 """
+
 from __future__ import annotations
 
 import re
 import subprocess
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -20,8 +20,16 @@ from tests.web.conftest import NOW, PASSWORD, make_region, wait_in_page
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 class MovableClock:
@@ -43,8 +51,9 @@ def browser(chromium_path):
 
 
 def serve(region, clock):
-    from waitress.server import create_server
     import threading
+
+    from waitress.server import create_server
 
     from app.web import create_app
 
@@ -85,8 +94,10 @@ def log_in(browser, url: str, name: str, password: str = PASSWORD, path: str = "
 
 
 def rows(page) -> list[int]:
-    return [int(x) for x in page.eval_on_selector_all("#control-room-grid [data-alarm]",
-                                                      "els => els.map(e => e.dataset.alarm)")]
+    return [
+        int(x)
+        for x in page.eval_on_selector_all("#control-room-grid [data-alarm]", "els => els.map(e => e.dataset.alarm)")
+    ]
 
 
 def test_wrong_password_is_refused(site, browser):
@@ -111,12 +122,27 @@ def test_control_room_journey(pg_site, browser, tmp_path):
     page.eval_on_selector(f'[data-alarm="{before[-1]}"]', "el => { el.__kept = true; }")
 
     dept = "GX-450102:MZ"
-    alarm_id = region.add_alarm(dept, "statutory_overdue", "alarm", case_no=region.case_nos[dept][1],
-                                fired_at=NOW + timedelta(seconds=30))
+    alarm_id = region.add_alarm(
+        dept, "statutory_overdue", "alarm", case_no=region.case_nos[dept][1], fired_at=NOW + timedelta(seconds=30)
+    )
     with region.engine.begin() as conn:
-        outbox.write(conn, [AlarmChange(alarm_id=alarm_id, action="fired", actor="system", kind="statutory_overdue",
-                                        level="alarm", state="open", center_id="GX-450102", dept_id=dept,
-                                        fired_at=NOW, at=NOW)])
+        outbox.write(
+            conn,
+            [
+                AlarmChange(
+                    alarm_id=alarm_id,
+                    action="fired",
+                    actor="system",
+                    kind="statutory_overdue",
+                    level="alarm",
+                    state="open",
+                    center_id="GX-450102",
+                    dept_id=dept,
+                    fired_at=NOW,
+                    at=NOW,
+                )
+            ],
+        )
     outbox.Relay(region.engine, connect(region.settings)).drain()
     started = time.monotonic()
     page.wait_for_selector(f'#control-room-grid [data-alarm="{alarm_id}"]', timeout=2500)
@@ -137,8 +163,13 @@ def test_control_room_journey(pg_site, browser, tmp_path):
     page.wait_for_selector(f'[data-alarm="{alarm_id}"].state-acknowledged', timeout=2500)
     with region.engine.connect() as conn:
         assert conn.execute(select(alarms.c.state).where(alarms.c.id == alarm_id)).scalar_one() == "acknowledged"
-        action = conn.execute(select(alarm_actions).where(alarm_actions.c.alarm_id == alarm_id,
-                                                          alarm_actions.c.action == "ack")).mappings().one()
+        action = (
+            conn.execute(
+                select(alarm_actions).where(alarm_actions.c.alarm_id == alarm_id, alarm_actions.c.action == "ack")
+            )
+            .mappings()
+            .one()
+        )
         assert (action["actor"], action["note"]) == (region.users["region"], "已电话联系窗口负责人")
         assert conn.execute(select(audit_log.c.id).where(audit_log.c.action == "alarm_ack")).first()
 
@@ -168,16 +199,20 @@ def test_escalation_and_filters(site, browser):
     region, url, clock = site
     page = log_in(browser, url, region.users["city"])
     page.wait_for_selector("#control-room-grid [data-alarm]")
-    city_alarms = sum((region.alarm_ids[d] for d in region.alarm_ids if d.startswith(("GX-450100", "GX-450102",
-                                                                                      "GX-450103"))), [])
+    city_alarms = sum(
+        (region.alarm_ids[d] for d in region.alarm_ids if d.startswith(("GX-450100", "GX-450102", "GX-450103"))), []
+    )
     assert sorted(rows(page)) == sorted(city_alarms)
     warnings = [a for a in rows(page) if "level-warning" in page.get_attribute(f'[data-alarm="{a}"]', "class")]
     assert not any("escalated" in page.get_attribute(f'[data-alarm="{a}"]', "class") for a in warnings)
     clock.now = NOW + timedelta(minutes=40)  # warnings fired 5 min before NOW: now unacknowledged for 45 min
     page.wait_for_selector(f'[data-alarm="{warnings[0]}"].escalated', timeout=3000)
     page.goto(url + "/?level=alarm")  # the level filter, as the overview's click-through sets it
-    wait_in_page(page, f"document.querySelectorAll('#control-room-grid [data-alarm]').length == "
-                           f"{len(city_alarms) - len(warnings)}", 3)
+    wait_in_page(
+        page,
+        f"document.querySelectorAll('#control-room-grid [data-alarm]').length == {len(city_alarms) - len(warnings)}",
+        3,
+    )
 
 
 def test_video_wall_sixteen_tiles(site, browser):
@@ -188,8 +223,11 @@ def test_video_wall_sixteen_tiles(site, browser):
     engine = exchange_engine(region.settings.exchange_url_resolved)
     with engine.begin() as conn:  # 12 cameras in the region; add 8 more on the same windows
         for n, window in enumerate(["GX-450102:MZ:W1", "GX-450102:SC:W1", "GX-450100:MZ:W1", "GX-450200:SC:W1"] * 2):
-            conn.execute(insert(x.cameras).values(camera_id=f"EXTRA{n}", window_id=window,
-                                                  url="rtsp://u:p@127.0.0.1:9/", enabled=True))
+            conn.execute(
+                insert(x.cameras).values(
+                    camera_id=f"EXTRA{n}", window_id=window, url="rtsp://u:p@127.0.0.1:9/", enabled=True
+                )
+            )
     page = log_in(browser, url, region.users["region"], path="/wall")
     live_requests = []
     page.on("request", lambda r: live_requests.append(r.url) if "/video/" in r.url and "/live." in r.url else None)
@@ -235,8 +273,10 @@ PAGES = [
     ("/wall", ".wall-tile"),
     ("/?kiosk", "#kiosk"),
 ]
-WATCH_CSP = ("window.cspViolations = []; document.addEventListener('securitypolicyviolation', "
-             "e => window.cspViolations.push([e.violatedDirective, e.blockedURI, e.sourceFile, e.lineNumber].join(' ')))")
+WATCH_CSP = (
+    "window.cspViolations = []; document.addEventListener('securitypolicyviolation', "
+    "e => window.cspViolations.push([e.violatedDirective, e.blockedURI, e.sourceFile, e.lineNumber].join(' ')))"
+)
 
 
 def test_every_page_works_under_the_content_security_policy(site, browser):

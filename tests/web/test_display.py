@@ -1,19 +1,36 @@
 """app/display.py and app/links.py: how upstream text is capped and neutralised, and how a case number
 travels in a URL. The pages, PDFs and commands that use them are tested in test_hostile_text.py."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from app.display import (CELL, ELLIPSIS, LABEL, TOOLTIP, Cap, in_file_name, in_plotly, in_reportlab, json_safe,
-                         neutral, option, shown, tooltip)
+from app.display import (
+    CELL,
+    ELLIPSIS,
+    LABEL,
+    TOOLTIP,
+    Cap,
+    in_file_name,
+    in_plotly,
+    in_reportlab,
+    json_safe,
+    neutral,
+    option,
+    shown,
+    tooltip,
+)
 
 RLO = "\u202e"
 
 NEUTRAL = [
     # every bidirectional control the issue names, each made visible
-    *[(f"A{chr(c)}B", f"A[U+{c:04X}]B") for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)],
+    *[
+        (f"A{chr(c)}B", f"A[U+{c:04X}]B")
+        for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+    ],
     ("4501-\u202eMZ-0909", "4501-[U+202E]MZ-0909"),  # the case number read backwards on the board
     ("a\u200bb\ufeffc\u00add", "a[U+200B]b[U+FEFF]c[U+00AD]d"),  # zero-width space, BOM, soft hyphen: invisible
     ("x\x00y\x1bz\x7f", "x[U+0000]y[U+001B]z[U+007F]"),  # controls, an ANSI escape among them
@@ -55,7 +72,7 @@ def test_shown_caps_by_display_width_and_characters(text, cap, expected):
 
 
 def test_caps_hold_for_100_kb_of_anything():
-    text = ("超长部门Approval-Office\u202e\u0301" * 10_000)
+    text = "超长部门Approval-Office\u202e\u0301" * 10_000
     for cap in (LABEL, CELL, TOOLTIP, Cap(5, 5)):
         capped = shown(text, cap)
         assert capped.endswith(ELLIPSIS) and len(capped) <= cap.chars and RLO not in capped
@@ -75,7 +92,7 @@ def test_file_names_lose_separators_and_controls():
 
 
 def test_json_safe_reads_back_whole():
-    value = {"name": '<script>x</script>&\u202e\U000e0041\x01中文', "n": 1}
+    value = {"name": "<script>x</script>&\u202e\U000e0041\x01中文", "n": 1}
     text = json_safe(value)
     assert json.loads(text) == value
     assert not any(c in text for c in "<>&\u202e\U000e0041\x01") and "中文" in text
@@ -91,8 +108,21 @@ def test_options_cap_labels_and_leave_out_ids_too_long_to_index():
 
 # --- links --------------------------------------------------------------------------------------
 
-CASE_NOS = ["4501 MZ 0901", "4501'MZ\"0902", "4501/MZ/0903", "/4501//MZ/0904/", "4501%MZ%250905", "4501#MZ0906",
-            "4501?MZ=0907&x=1", "南宁-民政-0908", "4501-\u202eMZ-0909", "4501-אבג-0910", "..", ".", "x.pdf"]
+CASE_NOS = [
+    "4501 MZ 0901",
+    "4501'MZ\"0902",
+    "4501/MZ/0903",
+    "/4501//MZ/0904/",
+    "4501%MZ%250905",
+    "4501#MZ0906",
+    "4501?MZ=0907&x=1",
+    "南宁-民政-0908",
+    "4501-\u202eMZ-0909",
+    "4501-אבג-0910",
+    "..",
+    ".",
+    "x.pdf",
+]
 
 
 @pytest.fixture(scope="module")

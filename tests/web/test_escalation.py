@@ -1,15 +1,19 @@
 """Escalation is recorded: one 'escalated' entry by 'system' per alarm, at the instant
 it passed the limit (event time), announced on the alarm stream, exactly once
 however many processes sweep, and shown on the case page and in the dossier PDF."""
+
 from __future__ import annotations
 
 import subprocess
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import fakeredis
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from app.escalation import escalate
@@ -21,15 +25,21 @@ LIMIT = timedelta(minutes=30)
 
 def escalations(engine) -> dict[int, tuple]:
     with engine.connect() as conn:
-        rows = conn.execute(select(alarm_actions.c.alarm_id, alarm_actions.c.actor, alarm_actions.c.at,
-                                   alarm_actions.c.note).where(alarm_actions.c.action == "escalated")).all()
+        rows = conn.execute(
+            select(alarm_actions.c.alarm_id, alarm_actions.c.actor, alarm_actions.c.at, alarm_actions.c.note).where(
+                alarm_actions.c.action == "escalated"
+            )
+        ).all()
     return {alarm_id: (actor, at, note) for alarm_id, actor, at, note in rows}
 
 
 def acknowledge(engine, alarm_id: int, at) -> None:
     with engine.begin() as conn:
-        conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(state="acknowledged", acknowledged_at=at,
-                                                                          updated_at=at))
+        conn.execute(
+            update(alarms)
+            .where(alarms.c.id == alarm_id)
+            .values(state="acknowledged", acknowledged_at=at, updated_at=at)
+        )
 
 
 def test_recorded_at_the_instant_the_limit_passed_and_only_once(region):
@@ -82,7 +92,9 @@ def test_published_on_the_alarm_stream_like_other_changes(region):
     returned = escalate(region.engine, NOW, LIMIT)
     relay.drain()
     _, messages = read_after(redis, "0-0")
-    assert [m.model_dump(exclude={"change_id"}) for m in messages] == [c.model_dump(exclude={"change_id"}) for c in returned] and messages
+    assert [m.model_dump(exclude={"change_id"}) for m in messages] == [
+        c.model_dump(exclude={"change_id"}) for c in returned
+    ] and messages
     first = messages[0]
     assert (first.action, first.actor, first.state, first.kind) == ("escalated", "system", "open", "promise_overdue")
     assert first.at == first.fired_at + LIMIT and first.center_id and first.dept_id
@@ -112,7 +124,7 @@ def test_exactly_once_when_several_processes_sweep_at_the_same_instant(any_regio
             start.wait()
             returned.extend(escalate(region.engine, NOW + timedelta(hours=1), LIMIT))
             Relay(region.engine, redis).drain()
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=sweep) for _ in range(6)]
@@ -126,8 +138,9 @@ def test_exactly_once_when_several_processes_sweep_at_the_same_instant(any_regio
     assert sorted(c.alarm_id for c in returned) == sorted(every_alarm)  # each announced by exactly one sweeper
     assert len(redis.xrange("supervise:alarms")) == len(every_alarm)
     with region.engine.connect() as conn:
-        assert conn.execute(select(func.count()).where(alarm_actions.c.action == "escalated")).scalar() == \
-            len(every_alarm)
+        assert conn.execute(select(func.count()).where(alarm_actions.c.action == "escalated")).scalar() == len(
+            every_alarm
+        )
 
 
 def test_the_database_refuses_a_second_escalation_of_one_alarm(region):
@@ -136,8 +149,9 @@ def test_the_database_refuses_a_second_escalation_of_one_alarm(region):
     alarm_id = region.alarm_ids["GX-450102:MZ"][0]
     escalate(region.engine, NOW, LIMIT)
     with pytest.raises(IntegrityError), region.engine.begin() as conn:
-        conn.execute(alarm_actions.insert().values(alarm_id=alarm_id, action="escalated", actor="system", note="",
-                                                   at=NOW))
+        conn.execute(
+            alarm_actions.insert().values(alarm_id=alarm_id, action="escalated", actor="system", note="", at=NOW)
+        )
 
 
 def test_case_page_and_dossier_show_the_escalation(region, web_app, tmp_path):
@@ -157,8 +171,9 @@ def test_case_page_and_dossier_show_the_escalation(region, web_app, tmp_path):
         page = to_json(layout(services, scope, "zh", case_no))
     assert "升级" in page and "已超 30 分钟未确认" in page and "系统" in page and '"system"' not in page
     reference = read_reference(exchange_engine(region.settings.exchange_url_resolved))
-    sources = Sources(region.engine, reference, NOW, region.settings.zone, services.calendar, region.settings.var_dir,
-                      "tester")
+    sources = Sources(
+        region.engine, reference, NOW, region.settings.zone, services.calendar, region.settings.var_dir, "tester"
+    )
     out = tmp_path / "case.pdf"
     out.write_bytes(case_dossier(sources, scope, case_no))
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
@@ -172,8 +187,10 @@ def test_escalate_command(region, monkeypatch):
     result = CliRunner().invoke(cli, ["escalate", "--now", "2026-11-27T10:00:00+08:00"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "escalated 12 alarm(s)"
-    assert CliRunner().invoke(cli, ["escalate", "--now", "2026-11-27T10:00:00+08:00"]).output.strip() == \
-        "escalated 0 alarm(s)"
+    assert (
+        CliRunner().invoke(cli, ["escalate", "--now", "2026-11-27T10:00:00+08:00"]).output.strip()
+        == "escalated 0 alarm(s)"
+    )
     bad = CliRunner().invoke(cli, ["escalate", "--now", "yesterday"])
     assert bad.exit_code == 2 and "not an ISO 8601 instant" in bad.output
 
@@ -190,12 +207,16 @@ def test_a_sweep_of_more_alarms_than_one_statement_takes_records_them_all(web_se
 
     region = make_region(web_settings.model_copy(update={"db_url": pg_url}))
     with region.engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO alarms (kind, level, case_no, subject, center_id, dept_id, window_id, staff_id, camera_id, "
-            "fired_at, due, state, closed_reason, closed_at, updated_at) "
-            "SELECT kind, level, case_no || '-' || n, subject, center_id, dept_id, window_id, staff_id, camera_id, "
-            "fired_at, due, 'open', NULL, NULL, updated_at FROM alarms, generate_series(1, :n) AS n "
-            "WHERE id = (SELECT min(id) FROM alarms)"), {"n": CHUNK * 12 + 1})  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO alarms (kind, level, case_no, subject, center_id, dept_id, window_id, staff_id, camera_id, "
+                "fired_at, due, state, closed_reason, closed_at, updated_at) "
+                "SELECT kind, level, case_no || '-' || n, subject, center_id, dept_id, window_id, staff_id, camera_id, "
+                "fired_at, due, 'open', NULL, NULL, updated_at FROM alarms, generate_series(1, :n) AS n "
+                "WHERE id = (SELECT min(id) FROM alarms)"
+            ),
+            {"n": CHUNK * 12 + 1},
+        )
         open_alarms = conn.execute(select(func.count()).where(alarms.c.state == "open")).scalar()
     recorded = escalate(region.engine, NOW + timedelta(days=30), LIMIT)
     assert len(recorded) == open_alarms > CHUNK
@@ -204,8 +225,6 @@ def test_a_sweep_of_more_alarms_than_one_statement_takes_records_them_all(web_se
 
 # --- repeatable: the records depend on the alarms alone, not on when or how often the sweep ran ------
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 T0 = NOW - timedelta(hours=12)
 MINUTES = st.integers(0, 24 * 60)
@@ -237,27 +256,47 @@ class History:
 
     _copies = __import__("itertools").count()
 
-    def insert(self, n: int, fired: datetime, at: datetime, ack: datetime | None = None,
-               close: datetime | None = None) -> None:
+    def insert(
+        self, n: int, fired: datetime, at: datetime, ack: datetime | None = None, close: datetime | None = None
+    ) -> None:
         """Alarm number `n`, stored at `at` as it stands then (acknowledged or closed before `at` included)."""
         ack = ack if ack is not None and ack <= at else None
         close = close if close is not None and close <= at else None
         state = "closed" if close else "acknowledged" if ack else "open"
         with self.engine.begin() as conn:
-            conn.execute(alarms.insert().values(
-                id=n, kind="promise_overdue", level="alarm", case_no=f"C{n}", subject="", center_id="GX-450102",
-                dept_id="GX-450102:MZ", fired_at=fired, state=state, acknowledged_at=ack, closed_at=close,
-                closed_reason="resolved" if close else None, updated_at=at))
+            conn.execute(
+                alarms.insert().values(
+                    id=n,
+                    kind="promise_overdue",
+                    level="alarm",
+                    case_no=f"C{n}",
+                    subject="",
+                    center_id="GX-450102",
+                    dept_id="GX-450102:MZ",
+                    fired_at=fired,
+                    state=state,
+                    acknowledged_at=ack,
+                    closed_at=close,
+                    closed_reason="resolved" if close else None,
+                    updated_at=at,
+                )
+            )
 
     def acknowledge(self, n: int, at: datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(alarms).where(alarms.c.id == n, alarms.c.state == "open")
-                         .values(state="acknowledged", acknowledged_at=at, updated_at=at))
+            conn.execute(
+                update(alarms)
+                .where(alarms.c.id == n, alarms.c.state == "open")
+                .values(state="acknowledged", acknowledged_at=at, updated_at=at)
+            )
 
     def close(self, n: int, at: datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(alarms).where(alarms.c.id == n, alarms.c.state != "closed")
-                         .values(state="closed", closed_reason="resolved", closed_at=at, updated_at=at))
+            conn.execute(
+                update(alarms)
+                .where(alarms.c.id == n, alarms.c.state != "closed")
+                .values(state="closed", closed_reason="resolved", closed_at=at, updated_at=at)
+            )
 
     def records(self) -> dict[int, datetime]:
         return {alarm_id: at for alarm_id, (_, at, _) in escalations(self.engine).items()}
@@ -269,21 +308,32 @@ def expected(alarm_list, swept_until: datetime, stored_by=None) -> dict[int, dat
     out = {}
     for n, (fired, stored, ack, close) in enumerate(alarm_list, 1):
         limit = fired + LIMIT
-        if limit <= swept_until and (stored_by is None or stored <= swept_until) \
-                and all(t is None or t > limit for t in (ack, close)):
+        if (
+            limit <= swept_until
+            and (stored_by is None or stored <= swept_until)
+            and all(t is None or t > limit for t in (ack, close))
+        ):
             out[n] = limit
     return out
 
 
 def _alarm(fired, stored_delay, ack, close):
     fired_at = T0 + timedelta(minutes=fired)
-    return (fired_at, fired_at + timedelta(minutes=stored_delay),
-            None if ack is None else fired_at + timedelta(minutes=ack),
-            None if close is None else fired_at + timedelta(minutes=close))
+    return (
+        fired_at,
+        fired_at + timedelta(minutes=stored_delay),
+        None if ack is None else fired_at + timedelta(minutes=ack),
+        None if close is None else fired_at + timedelta(minutes=close),
+    )
 
 
-ALARMS = st.lists(st.tuples(MINUTES, st.integers(0, 300), st.none() | st.integers(0, 90),
-                            st.none() | st.integers(0, 240)).map(lambda a: _alarm(*a)), min_size=1, max_size=12)
+ALARMS = st.lists(
+    st.tuples(MINUTES, st.integers(0, 300), st.none() | st.integers(0, 90), st.none() | st.integers(0, 240)).map(
+        lambda a: _alarm(*a)
+    ),
+    min_size=1,
+    max_size=12,
+)
 SWEEPS = st.lists(MINUTES.map(lambda m: T0 + timedelta(minutes=m)), min_size=1, max_size=8)
 PROPS = hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -302,7 +352,8 @@ def test_a_second_sweep_at_the_same_instant_records_nothing_the_first_did_not(em
 @PROPS
 @given(alarm_list=ALARMS, sweeps=SWEEPS)
 def test_the_same_records_however_often_and_in_whatever_order_of_instants_the_sweep_runs(
-        empty_database, tmp_path_factory, alarm_list, sweeps):
+    empty_database, tmp_path_factory, alarm_list, sweeps
+):
     """Every alarm stored first; sweeps at any instants, repeated, out of order: the records are
     those of one sweep at the latest instant."""
     history = History(empty_database, tmp_path_factory.getbasetemp())
@@ -317,7 +368,8 @@ def test_the_same_records_however_often_and_in_whatever_order_of_instants_the_sw
 @PROPS
 @given(alarm_list=ALARMS, sweeps=SWEEPS)
 def test_the_same_records_when_alarms_arrive_as_time_passes_between_sweeps(
-        empty_database, tmp_path_factory, alarm_list, sweeps):
+    empty_database, tmp_path_factory, alarm_list, sweeps
+):
     """Alarms stored as time passes (late ones long after they fired), acknowledged and closed
     at their instants, the sweep running at every instant of `sweeps`: the records are those
     of one sweep at the last instant over everything stored by then."""

@@ -2,6 +2,7 @@
 `supervise front nginx` writes, in front of `supervise serve` (gunicorn). Fifty clients
 trickling their headers do not stop /healthz answering within a second, nor a login;
 48 parallel wrong-password logins stay within a memory bound."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,17 @@ import pytest
 from app.front import nginx_site
 from app.settings import Settings
 from tests.web.conftest import PASSWORD, make_region
-from tests.web.served import (SlowClients, free_port, log_in, nginx_front, nginx_path, parallel_logins,
-                              peak_rss_during, supervise_serve, timed_get)
+from tests.web.served import (
+    SlowClients,
+    free_port,
+    log_in,
+    nginx_front,
+    nginx_path,
+    parallel_logins,
+    peak_rss_during,
+    supervise_serve,
+    timed_get,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +31,13 @@ MIB = 1024 * 1024
 # Two argon2 checks at once (SUPERVISE_LOGIN_HASH_CONCURRENCY) at 64 MiB each, and room for 48 requests' own
 # buffers and the allocator's slack. Without the bound the worker grew by 700 MiB.
 LOGIN_BURST_BOUND = 250 * MIB
-BANNER_CALLBACK = {"output": "shell-banner.children", "outputs": {"id": "shell-banner", "property": "children"},
-                   "inputs": [{"id": "shell-banner-poll", "property": "n_intervals", "value": 1}], "state": [],
-                   "changedPropIds": ["shell-banner-poll.n_intervals"]}
+BANNER_CALLBACK = {
+    "output": "shell-banner.children",
+    "outputs": {"id": "shell-banner", "property": "children"},
+    "inputs": [{"id": "shell-banner-poll", "property": "n_intervals", "value": 1}],
+    "state": [],
+    "changedPropIds": ["shell-banner-poll.n_intervals"],
+}
 
 
 @pytest.fixture
@@ -32,7 +46,7 @@ def nginx() -> str:
     if path is None:
         if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
             pytest.fail("nginx is not installed; CI=true, so this is a failure, not a skip", pytrace=False)
-        warnings.warn("SKIPPED: nginx is not installed (apt-get install nginx-light)", UserWarning)
+        warnings.warn("SKIPPED: nginx is not installed (apt-get install nginx-light)", UserWarning, stacklevel=2)
         pytest.skip("nginx is not installed — front test NOT run")
     return path
 
@@ -62,8 +76,12 @@ def test_slow_clients_do_not_starve_the_server_behind_nginx(nginx, served_env, t
                 # A browser's POST names its origin, port included: nginx passes the port on in Host.
                 page = http.get(front + "/", timeout=5)
                 assert page.status_code == 200 and "_csrf_token" in http.cookies
-                callback = http.post(front + "/_dash-update-component", timeout=5, json=BANNER_CALLBACK,
-                                     headers={"X-CSRFToken": http.cookies["_csrf_token"], "Origin": front})
+                callback = http.post(
+                    front + "/_dash-update-component",
+                    timeout=5,
+                    json=BANNER_CALLBACK,
+                    headers={"X-CSRFToken": http.cookies["_csrf_token"], "Origin": front},
+                )
                 assert callback.status_code == 200
 
 

@@ -4,6 +4,7 @@ the JSON API and the command line. The data is served whole; what is drawn is ca
 
 The browser tests run Debian's chromium against the real server (see test_browser.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,28 @@ from app.display import CELL, ELLIPSIS, LABEL, TITLE, TOOLTIP, shown
 from app.i18n import t
 from app.settings import Settings
 from tests.web.conftest import NOW, PASSWORD, dash_call, login, make_region, wait_in_page
-from tests.web.hostile import (BIDI_DEPT, CASE_DEPT_ID, HOSTILE_CASE_NOS, LINK_CENTER, LONG_CENTER, LONG_DEPT,
-                               LONG_DEPT_ID, LONG_ITEM, LONG_REASON, LONG_STAFF, LONG_WINDOW, RLO, make_hostile_region)
+from tests.web.hostile import (
+    CASE_DEPT_ID,
+    HOSTILE_CASE_NOS,
+    LONG_CENTER,
+    LONG_DEPT,
+    LONG_DEPT_ID,
+    LONG_ITEM,
+    LONG_REASON,
+    LONG_STAFF,
+    LONG_WINDOW,
+    RLO,
+    make_hostile_region,
+)
 
-LONG_TEXTS = {"department": LONG_DEPT, "center": LONG_CENTER, "window": LONG_WINDOW, "item": LONG_ITEM,
-              "staff": LONG_STAFF, "reason": LONG_REASON}
+LONG_TEXTS = {
+    "department": LONG_DEPT,
+    "center": LONG_CENTER,
+    "window": LONG_WINDOW,
+    "item": LONG_ITEM,
+    "staff": LONG_STAFF,
+    "reason": LONG_REASON,
+}
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +117,11 @@ def test_cli_exports_cap_long_text(hostile, monkeypatch, tmp_path):
     from app.export import export_command
 
     monkeypatch.setenv("SUPERVISE_VAR_DIR", str(hostile.settings.var_dir))
-    for args in (["case", hostile.hostile_case], ["control-room"],
-                 ["kpi", "--scope", LONG_DEPT_ID, "--from", "2026-11-01", "--to", "2026-11-27"]):
+    for args in (
+        ["case", hostile.hostile_case],
+        ["control-room"],
+        ["kpi", "--scope", LONG_DEPT_ID, "--from", "2026-11-01", "--to", "2026-11-27"],
+    ):
         out = tmp_path / f"{args[0]}.pdf"
         result = CliRunner().invoke(export_command, [*args, "-o", str(out)])
         assert result.exit_code == 0, result.output
@@ -109,12 +130,13 @@ def test_cli_exports_cap_long_text(hostile, monkeypatch, tmp_path):
 
 # --- pages, drawn on the server ---------------------------------------------------------------------
 
+
 def test_board_rows_cap_neutralise_and_link(hostile):
     from app.queries.alarms import BoardFilters, board
     from app.queries.reference import read_reference
+    from app.scope import Scope
     from ingest.exchange import exchange_engine
     from layouts.control_room import center_options, dept_options, row_view
-    from app.scope import Scope
 
     reference = read_reference(exchange_engine(hostile.settings.exchange_url_resolved))
     scope = Scope("region", "GX-450000", None)
@@ -156,8 +178,11 @@ def test_any_case_number_opens_and_exports(name, hostile, client, monkeypatch, t
 
     case_no = HOSTILE_CASE_NOS[name]
     page = urlsplit(links.case_page(case_no))  # as the browser sends it: the path still encoded
-    response = dash_call(client, [("shell-page", "children"), ("shell-root", "className")],
-                         [("shell-url", "pathname", page.path), ("shell-url", "search", f"?{page.query}")])
+    response = dash_call(
+        client,
+        [("shell-page", "children"), ("shell-root", "className")],
+        [("shell-url", "pathname", page.path), ("shell-url", "search", f"?{page.query}")],
+    )
     assert response.status_code == 200
     drawn = set(strings(response.json))
     assert "case-facts" in drawn and t("case.title", "zh", case_no=shown(case_no, TITLE)) in drawn
@@ -193,6 +218,7 @@ def test_cli_prints_upstream_text_inert_and_whole(hostile, monkeypatch):
 
 
 # --- in the browser ---------------------------------------------------------------------------------
+
 
 def _site(tmp_path, make):
     from tests.web.test_browser import MovableClock, serve
@@ -276,18 +302,26 @@ def test_pages_render_with_100_kb_names(hostile_site, plain_site, officer, brows
     region, url = hostile_site
     plain_region, plain_url = plain_site
     baseline = logged_in(browser, plain_region, plain_url)
-    pages = {"/": "#control-room-grid [data-alarm]", "/kpi": "#kpi-rank-staff td", "/wall": ".wall-tile",
-             "case": "#case-timeline .main-svg", "/overview": "#overview-tree .main-svg"}  # case: its long case
+    pages = {
+        "/": "#control-room-grid [data-alarm]",
+        "/kpi": "#kpi-rank-staff td",
+        "/wall": ".wall-tile",
+        "case": "#case-timeline .main-svg",
+        "/overview": "#overview-tree .main-svg",
+    }  # case: its long case
     page, plain_page = officer.new_page(), baseline.new_page()
     for path, ready in pages.items():
         times, plain_times = [], []
         for _ in range(3):
             plain_times.append(render_seconds(plain_page, plain_url + address(path, plain_region), ready))
             times.append(render_seconds(page, url + address(path, region), ready))
-        print(f"{path}: rendered in {', '.join(f'{t:.2f}' for t in times)} s "  # shown with pytest -s
-              f"(plain names: {', '.join(f'{t:.2f}' for t in plain_times)} s)")
-        assert min(times) <= max(RENDER_SECONDS, BUSY_MACHINE_RATIO * min(plain_times)), \
+        print(
+            f"{path}: rendered in {', '.join(f'{t:.2f}' for t in times)} s "  # shown with pytest -s
+            f"(plain names: {', '.join(f'{t:.2f}' for t in plain_times)} s)"
+        )
+        assert min(times) <= max(RENDER_SECONDS, BUSY_MACHINE_RATIO * min(plain_times)), (
             f"{path} took {times} s, with plain names {plain_times} s"
+        )
         assert page.evaluate("1 + 1") == 2, f"the tab died on {path}"
     assert not officer.crashes and not baseline.crashes
     baseline.close()
@@ -310,8 +344,11 @@ def test_treemap_shows_markup_as_text(hostile_site, officer):
     page = officer.new_page()
     page.goto(url + "/overview")
     page.wait_for_selector("#overview-tree .main-svg text.slicetext")
-    wait_in_page(page, "Array.from(document.querySelectorAll('#overview-tree text'))"
-                       ".some(t => t.textContent.includes('<a href='))", 5)
+    wait_in_page(
+        page,
+        "Array.from(document.querySelectorAll('#overview-tree text')).some(t => t.textContent.includes('<a href='))",
+        5,
+    )
     assert page.locator("#overview-tree a").count() == 0, "the center name became a link"
     assert page.locator("#overview-tree [href*='evil'], #overview-tree [*|href*='evil']").count() == 0
 
@@ -327,11 +364,14 @@ def test_board_shows_case_numbers_in_order_and_opens_every_one(hostile_site, off
     by_case = dict(region_alarms_by_case(region))
     # Each character of the RTL case number stands to the right of the one before it.
     link = f'[data-alarm="{by_case[HOSTILE_CASE_NOS["rtl"]]}"] a.case-no'
-    positions = page.eval_on_selector(link, """a => {
+    positions = page.eval_on_selector(
+        link,
+        """a => {
         const text = a.firstChild, range = document.createRange(), xs = [];
         for (let i = 0; i < text.length; i++) { range.setStart(text, i); range.setEnd(text, i + 1);
                                                  xs.push(range.getBoundingClientRect().left); }
-        return [text.data, xs]; }""")
+        return [text.data, xs]; }""",
+    )
     assert positions[0] == "4501-[U+202E]MZ-0909"
     assert positions[1] == sorted(positions[1]), "the case number does not read left to right"
     for name, case_no in HOSTILE_CASE_NOS.items():

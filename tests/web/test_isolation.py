@@ -2,6 +2,7 @@
 alarm, camera, evidence, KPI or PDF — by every route and every callback — is
 refused, and the refusal is audited. Each refusal has a positive twin (the
 viewer's own department) so no test passes by refusing everything."""
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,11 @@ def text(response) -> str:
 
 
 def page(viewer, path: str) -> str:
-    response = dash_call(viewer, [("shell-page", "children"), ("shell-root", "className")],
-                         [("shell-url", "pathname", path), ("shell-url", "search", "")])
+    response = dash_call(
+        viewer,
+        [("shell-page", "children"), ("shell-root", "className")],
+        [("shell-url", "pathname", path), ("shell-url", "search", "")],
+    )
     assert response.status_code == 200
     return text(response)
 
@@ -55,18 +59,24 @@ def test_case_page_callback(viewer, region):
 def test_case_search_callback(viewer, region, query_text):
     other = region.case_nos[OTHER][0]
     query = query_text.format(other=other, other_prefix=other[:-1])
-    response = dash_call(viewer, [("case-search-results", "children")],
-                         [("case-search-button", "n_clicks", 1), ("case-search-input", "n_submit", 0)],
-                         state=[("case-search-input", "value", query)])
+    response = dash_call(
+        viewer,
+        [("case-search-results", "children")],
+        [("case-search-button", "n_clicks", 1), ("case-search-input", "n_submit", 0)],
+        state=[("case-search-input", "value", query)],
+    )
     body = text(response)
     assert response.status_code == 200
     assert not any(no in body for no in region.case_nos[OTHER])
 
 
 def test_case_search_finds_own(viewer, region):
-    response = dash_call(viewer, [("case-search-results", "children")],
-                         [("case-search-button", "n_clicks", 1), ("case-search-input", "n_submit", 0)],
-                         state=[("case-search-input", "value", "0001")])  # phone suffix
+    response = dash_call(
+        viewer,
+        [("case-search-results", "children")],
+        [("case-search-button", "n_clicks", 1), ("case-search-input", "n_submit", 0)],
+        state=[("case-search-input", "value", "0001")],
+    )  # phone suffix
     assert region.case_nos[OWN][0] in text(response)
 
 
@@ -144,25 +154,40 @@ def test_evidence(viewer, region):
 
 def test_alarm_detail_callback(viewer, region):
     def detail(alarm_id):
-        return dash_call(viewer, [("control-room-detail", "children")],
-                         [("control-room-selected", "data", alarm_id), ("control-room-acted", "data", 0)])
+        return dash_call(
+            viewer,
+            [("control-room-detail", "children")],
+            [("control-room-selected", "data", alarm_id), ("control-room-acted", "data", 0)],
+        )
 
     own, other = region.alarm_ids[OWN][0], region.alarm_ids[OTHER][0]
     assert region.case_nos[OWN][0] in text(detail(own))
     body = text(detail(other))
-    assert region.case_nos[OTHER][0] not in body and "无权查看" in json.loads(body)["response"]["control-room-detail"][
-        "children"]
+    assert (
+        region.case_nos[OTHER][0] not in body
+        and "无权查看" in json.loads(body)["response"]["control-room-detail"]["children"]
+    )
 
 
 @pytest.mark.parametrize("button", ["control-room-ack", "control-room-urge", "control-room-close"])
 def test_action_callback_refused_outside_scope(viewer, region, button):
     other = region.alarm_ids[OTHER][0]
-    inputs = [("control-room-ack", "n_clicks", 1), ("control-room-urge", "n_clicks", 1),
-              ("control-room-close", "n_clicks", 1)]
-    response = dash_call(viewer, [("control-room-result", "children"), ("control-room-note", "value"),
-                                  ("control-room-acted", "data")], inputs,
-                         state=[("control-room-selected", "data", other), ("control-room-note", "value", "试图越权"),
-                                ("control-room-acted", "data", 0)], triggered=f"{button}.n_clicks")
+    inputs = [
+        ("control-room-ack", "n_clicks", 1),
+        ("control-room-urge", "n_clicks", 1),
+        ("control-room-close", "n_clicks", 1),
+    ]
+    response = dash_call(
+        viewer,
+        [("control-room-result", "children"), ("control-room-note", "value"), ("control-room-acted", "data")],
+        inputs,
+        state=[
+            ("control-room-selected", "data", other),
+            ("control-room-note", "value", "试图越权"),
+            ("control-room-acted", "data", 0),
+        ],
+        triggered=f"{button}.n_clicks",
+    )
     assert response.status_code == 200
     with region.engine.connect() as conn:
         row = conn.execute(select(alarms).where(alarms.c.id == other)).mappings().one()
@@ -171,11 +196,20 @@ def test_action_callback_refused_outside_scope(viewer, region, button):
 
 
 def test_board_callback_ignores_filters_outside_scope(viewer, region):
-    inputs = [("control-room-poll", "n_intervals", 0), ("control-room-filter-center", "value", None),
-              ("control-room-filter-dept", "value", OTHER), ("control-room-filter-kind", "value", None),
-              ("control-room-filter-level", "value", None)]
-    outputs = [("control-room-ops", "data"), ("control-room-shown", "data"), ("control-room-position", "data"),
-               ("control-room-counts", "children"), ("control-room-new-red", "data")]
+    inputs = [
+        ("control-room-poll", "n_intervals", 0),
+        ("control-room-filter-center", "value", None),
+        ("control-room-filter-dept", "value", OTHER),
+        ("control-room-filter-kind", "value", None),
+        ("control-room-filter-level", "value", None),
+    ]
+    outputs = [
+        ("control-room-ops", "data"),
+        ("control-room-shown", "data"),
+        ("control-room-position", "data"),
+        ("control-room-counts", "children"),
+        ("control-room-new-red", "data"),
+    ]
     state = [("control-room-shown", "data", None), ("control-room-position", "data", None)]
     shown = dash_call(viewer, outputs, inputs, state).json["response"]["control-room-shown"]["data"]
     assert shown == []
@@ -188,13 +222,22 @@ def test_kpi_callback(viewer):
     outputs = [("kpi-content", "children"), ("kpi-pdf", "href")]
 
     def ask(scope):
-        return dash_call(viewer, outputs, [("kpi-range", "start_date", "2026-11-01"),
-                                           ("kpi-range", "end_date", "2026-11-30"), ("kpi-scope", "value", scope)])
+        return dash_call(
+            viewer,
+            outputs,
+            [
+                ("kpi-range", "start_date", "2026-11-01"),
+                ("kpi-range", "end_date", "2026-11-30"),
+                ("kpi-scope", "value", scope),
+            ],
+        )
 
     assert "kpi-card-on-time" in text(ask(OWN))
     body = text(ask(OTHER))
-    assert "kpi-card-on-time" not in body and "无权查看" in json.loads(body)["response"]["kpi-content"]["children"][
-        "props"]["children"]
+    assert (
+        "kpi-card-on-time" not in body
+        and "无权查看" in json.loads(body)["response"]["kpi-content"]["children"]["props"]["children"]
+    )
 
 
 def test_wall_callback(viewer):
@@ -207,26 +250,44 @@ def test_wall_callback(viewer):
 
 def test_overview_callbacks(viewer):
     def click(center):
-        return text(dash_call(viewer, [("overview-departments", "children")],
-                         [("overview-tree", "clickData", {"points": [{"id": center}]})]))
+        return text(
+            dash_call(
+                viewer,
+                [("overview-departments", "children")],
+                [("overview-tree", "clickData", {"points": [{"id": center}]})],
+            )
+        )
 
     own_center = click("GX-450102")
     assert "民政局" in own_center and "市场监管局" not in own_center
     assert "民政局" not in click("GX-450100")
-    tree = dash_call(viewer, [("overview-tree", "figure")], [("overview-poll", "n_intervals", 0)],
-                     state=[("overview-dark", "data", False)]).json["response"]["overview-tree"]["figure"]
+    tree = dash_call(
+        viewer,
+        [("overview-tree", "figure")],
+        [("overview-poll", "n_intervals", 0)],
+        state=[("overview-dark", "data", False)],
+    ).json["response"]["overview-tree"]["figure"]
     assert tree["data"][0]["ids"] == ["GX-450102"]
 
 
 def test_nothing_without_login(web_app, region):
     client = web_app.test_client()
-    for path in ("/api/alarms", f"/api/cases/{region.case_nos[OWN][0]}", "/api/kpi", f"/video/{OWN}:CAM/snapshot.jpg",
-                 f"/pdf/case/{region.case_nos[OWN][0]}.pdf", f"/evidence/{evidence_id(region, OWN)}.jpg",
-                 "/_dash-layout"):
+    for path in (
+        "/api/alarms",
+        f"/api/cases/{region.case_nos[OWN][0]}",
+        "/api/kpi",
+        f"/video/{OWN}:CAM/snapshot.jpg",
+        f"/pdf/case/{region.case_nos[OWN][0]}.pdf",
+        f"/evidence/{evidence_id(region, OWN)}.jpg",
+        "/_dash-layout",
+    ):
         assert client.get(path).status_code == 401, path
     assert client.get("/").status_code == 302
-    response = dash_call(client, [("shell-page", "children"), ("shell-root", "className")],
-                         [("shell-url", "pathname", "/"), ("shell-url", "search", "")])
+    response = dash_call(
+        client,
+        [("shell-page", "children"), ("shell-root", "className")],
+        [("shell-url", "pathname", "/"), ("shell-url", "search", "")],
+    )
     assert response.status_code == 401
 
 
@@ -237,8 +298,11 @@ def test_case_search_link_is_scoped(viewer, region):
 
 
 def page_with_query(viewer, path: str, search: str) -> str:
-    response = dash_call(viewer, [("shell-page", "children"), ("shell-root", "className")],
-                         [("shell-url", "pathname", path), ("shell-url", "search", search)])
+    response = dash_call(
+        viewer,
+        [("shell-page", "children"), ("shell-root", "className")],
+        [("shell-url", "pathname", path), ("shell-url", "search", search)],
+    )
     assert response.status_code == 200
     return text(response)
 
@@ -254,22 +318,31 @@ def test_take_evidence_callback(web_app, region, monkeypatch):
     officer = login(web_app.test_client(), region.users["center"])  # GX-450102
     folder = region.settings.var_dir / "evidence" / f"{OWN}:CAM" / "20261127T020000Z"
     folder.mkdir(parents=True)
-    (folder / "still.jpg").write_bytes((region.settings.var_dir / "evidence" /
-                                        f"{region.case_nos[OWN][0]}.jpg").read_bytes())
-    (folder / "metadata.json").write_text(json_module.dumps({"frame_at": "2026-11-27T01:59:58+00:00",
-                                                             "still": {"file": "still.jpg"}, "keyframes": []}))
+    (folder / "still.jpg").write_bytes(
+        (region.settings.var_dir / "evidence" / f"{region.case_nos[OWN][0]}.jpg").read_bytes()
+    )
+    (folder / "metadata.json").write_text(
+        json_module.dumps({"frame_at": "2026-11-27T01:59:58+00:00", "still": {"file": "still.jpg"}, "keyframes": []})
+    )
     asked = []
 
     def fake_request(redis, camera_id, requested_by, timeout):
         asked.append(camera_id)
-        return video_evidence.EvidenceReply(request_id="r", camera_id=camera_id, ok=True,
-                                            metadata_path=str(folder / "metadata.json"))
+        return video_evidence.EvidenceReply(
+            request_id="r", camera_id=camera_id, ok=True, metadata_path=str(folder / "metadata.json")
+        )
 
     monkeypatch.setattr(video_evidence, "request", fake_request)
 
     def take(case_no):
-        return text(dash_call(officer, [("case-evidence-result", "children"), ("case-evidence-block", "children")],
-                              [("case-take-evidence", "n_clicks", 1)], state=[("case-no", "data", case_no)]))
+        return text(
+            dash_call(
+                officer,
+                [("case-evidence-result", "children"), ("case-evidence-block", "children")],
+                [("case-take-evidence", "n_clicks", 1)],
+                state=[("case-no", "data", case_no)],
+            )
+        )
 
     assert "无权查看" in take(region.case_nos["GX-450103:MZ"][0]) and asked == []  # another center
     body = take(region.case_nos[OWN][1])

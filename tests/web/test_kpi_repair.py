@@ -5,6 +5,7 @@ production), then `app.kpi.refresh` runs as the web server's refresher would.
 After each late row, the incremental aggregates must equal a rebuild from
 scratch, day by day and month by month, with no manual `kpi rebuild`.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from app.cli import cli
 from app.database import make_engine
 from app.settings import Settings
 from app.tables import kpi_daily, kpi_monthly, kpi_state
-from tests.ingest.exchange_builder import Exchange, local
+from tests.ingest.exchange_builder import Exchange
 
 DAY_A, DAY_B = date(2025, 10, 13), date(2025, 10, 9)
 

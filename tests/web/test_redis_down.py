@@ -1,6 +1,7 @@
 """While Redis is down the dashboard works from the database: a cache error is a miss, the
 board and every page answer, the banner says the live channel is down, /healthz shows the
 outbox backlog, and an officer's action waits in the outbox until a relay can publish it."""
+
 from __future__ import annotations
 
 import time
@@ -14,11 +15,20 @@ from app.messaging import connect_url
 from tests.faultproxy import FaultProxy
 from tests.web.conftest import dash_call, login
 
-BOARD_OUTPUTS = [("control-room-ops", "data"), ("control-room-shown", "data"), ("control-room-position", "data"),
-                 ("control-room-counts", "children"), ("control-room-new-red", "data")]
-BOARD_INPUTS = [("control-room-poll", "n_intervals", 1), ("control-room-filter-center", "value", None),
-                ("control-room-filter-dept", "value", None), ("control-room-filter-kind", "value", None),
-                ("control-room-filter-level", "value", None)]
+BOARD_OUTPUTS = [
+    ("control-room-ops", "data"),
+    ("control-room-shown", "data"),
+    ("control-room-position", "data"),
+    ("control-room-counts", "children"),
+    ("control-room-new-red", "data"),
+]
+BOARD_INPUTS = [
+    ("control-room-poll", "n_intervals", 1),
+    ("control-room-filter-center", "value", None),
+    ("control-room-filter-dept", "value", None),
+    ("control-room-filter-kind", "value", None),
+    ("control-room-filter-level", "value", None),
+]
 
 
 @pytest.fixture(params=["cut", "hang"])
@@ -37,8 +47,12 @@ def redis_down(request, region, redis_url):
 
 
 def board(client) -> list:
-    response = dash_call(client, BOARD_OUTPUTS, BOARD_INPUTS,
-                         [("control-room-shown", "data", None), ("control-room-position", "data", None)])
+    response = dash_call(
+        client,
+        BOARD_OUTPUTS,
+        BOARD_INPUTS,
+        [("control-room-shown", "data", None), ("control-room-position", "data", None)],
+    )
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     import json
 
@@ -59,8 +73,11 @@ def test_the_board_and_every_page_answer_from_the_database(redis_down, region):
     time.sleep(MARKER_SECONDS)
     assert new_alarm in {row[1]["id"] for row in board(client)} and len(board(client)) == 25
     for path in ("/", "/overview", "/kpi", "/wall", f"/case/{region.case_nos['GX-450102:MZ'][0]}"):
-        page = dash_call(client, [("shell-page", "children"), ("shell-root", "className")],
-                         [("shell-url", "pathname", path), ("shell-url", "search", "")])
+        page = dash_call(
+            client,
+            [("shell-page", "children"), ("shell-root", "className")],
+            [("shell-url", "pathname", path), ("shell-url", "search", "")],
+        )
         assert page.status_code == 200, (path, page.get_data(as_text=True)[:300])
     banner = dash_call(client, [("shell-banner", "children")], [("shell-banner-poll", "n_intervals", 1)])
     assert "实时通道（Redis）暂时中断" in banner.get_data(as_text=True)
@@ -75,12 +92,21 @@ def test_the_board_and_every_page_answer_from_the_database(redis_down, region):
 def test_an_officers_action_waits_in_the_outbox_and_reaches_the_stream_when_redis_is_back(redis_down, region):
     app, client, proxy, url = redis_down
     alarm_id = region.alarm_ids["GX-450102:MZ"][0]
-    done = dash_call(client, [("control-room-result", "children"), ("control-room-note", "value"),
-                              ("control-room-acted", "data")],
-                     [("control-room-ack", "n_clicks", 1), ("control-room-urge", "n_clicks", None),
-                      ("control-room-close", "n_clicks", None)],
-                     [("control-room-selected", "data", alarm_id), ("control-room-note", "value", "已核实"),
-                      ("control-room-acted", "data", 0)], triggered="control-room-ack.n_clicks")
+    done = dash_call(
+        client,
+        [("control-room-result", "children"), ("control-room-note", "value"), ("control-room-acted", "data")],
+        [
+            ("control-room-ack", "n_clicks", 1),
+            ("control-room-urge", "n_clicks", None),
+            ("control-room-close", "n_clicks", None),
+        ],
+        [
+            ("control-room-selected", "data", alarm_id),
+            ("control-room-note", "value", "已核实"),
+            ("control-room-acted", "data", 0),
+        ],
+        triggered="control-room-ack.n_clicks",
+    )
     assert done.status_code == 200 and f"已确认报警 {alarm_id}" in done.get_data(as_text=True)
     assert client.get("/healthz").json["outbox"]["backlog"] == 1
     proxy.heal()
@@ -93,4 +119,5 @@ def test_an_officers_action_waits_in_the_outbox_and_reaches_the_stream_when_redi
             time.sleep(0.2)
     _, changes = read_after(connect_url(url), "0-0")
     assert [(c.alarm_id, c.action, c.actor, c.state) for c in changes] == [
-        (alarm_id, "ack", region.users["region"], "acknowledged")]
+        (alarm_id, "ack", region.users["region"], "acknowledged")
+    ]

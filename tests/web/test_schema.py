@@ -1,5 +1,6 @@
 """The tables in app/tables.py and the migrated database agree (SQLite and PostgreSQL),
 and the dashboard's own pieces (KPI refresh, session secret) work on PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -45,7 +46,14 @@ def test_kpi_and_secret_on_postgres(pg_url, tmp_path):
     assert shared_secret(region.engine, NOW) == shared_secret(region.engine, NOW)
     assert kpi.refresh(region.engine, region.settings.zone, NOW) > 0
     reference = read_reference(exchange_engine(region.settings.exchange_url_resolved))
-    report = kpi.compute_report(region.engine, reference, scope_for("city", "GX-450100", reference),
-                                date(2026, 11, 1), date(2026, 11, 30), NOW, region.settings.zone)
+    report = kpi.compute_report(
+        region.engine,
+        reference,
+        scope_for("city", "GX-450100", reference),
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+        NOW,
+        region.settings.zone,
+    )
     assert (report.totals.received, report.totals.completed, report.totals.on_time) == (18, 6, 3)
     region.engine.dispose()

@@ -1,11 +1,11 @@
 """Sessions end on the server, logins are throttled and cost the same for unknown
 names, and every POST carries a CSRF token. Two apps on one database play two web
 processes: what one ends, the other refuses at its next request."""
+
 from __future__ import annotations
 
 import base64
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -35,6 +35,7 @@ def make_app(region, clock):
     def make(**changes):
         settings = region.settings.model_copy(update=changes)
         return create_app(settings, clock, engine=region.engine, background=False)
+
     return make
 
 
@@ -44,8 +45,11 @@ def app(make_app):
 
 
 def try_login(client, name: str, password: str, addr: str = "127.0.0.1"):
-    return client.post("/login", data={"name": name, "password": password, "next": "/",
-                                       "csrf_token": form_token(client)}, environ_base={"REMOTE_ADDR": addr})
+    return client.post(
+        "/login",
+        data={"name": name, "password": password, "next": "/", "csrf_token": form_token(client)},
+        environ_base={"REMOTE_ADDR": addr},
+    )
 
 
 def replay(app, client):
@@ -57,9 +61,14 @@ def replay(app, client):
 
 def audited(region, action: str) -> list[dict]:
     with region.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(audit_log.c.actor, audit_log.c.detail)
-                                              .where(audit_log.c.action == action).order_by(audit_log.c.id))
-                .mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                select(audit_log.c.actor, audit_log.c.detail)
+                .where(audit_log.c.action == action)
+                .order_by(audit_log.c.id)
+            ).mappings()
+        ]
 
 
 def basic(name: str, password: str) -> dict:
@@ -67,6 +76,7 @@ def basic(name: str, password: str) -> dict:
 
 
 # --- sessions ----------------------------------------------------------------------------------
+
 
 def test_logout_ends_the_session_on_the_server(app, region):
     client = login(app.test_client(), region.users["region"])
@@ -123,8 +133,14 @@ def test_a_changed_user_is_logged_out_in_every_process(make_app, region, change)
     if change == "removed":
         remove_user(region.engine, name)
     else:
-        add_user(region.engine, name, "a new password 2" if change == "password" else PASSWORD,
-                 "city" if change == "role" else "center", "GX-450103" if change == "scope" else "GX-450102", NOW)
+        add_user(
+            region.engine,
+            name,
+            "a new password 2" if change == "password" else PASSWORD,
+            "city" if change == "role" else "center",
+            "GX-450103" if change == "scope" else "GX-450102",
+            NOW,
+        )
     assert client.get("/api/alarms").status_code == 401
     assert elsewhere.get("/api/alarms").status_code == 401
 
@@ -150,6 +166,7 @@ def test_login_starts_a_new_session(app, region):
 
 
 # --- throttling --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["region-user", "nobody-at-all"])  # a lock tells nothing about who exists
 def test_a_name_is_locked_after_five_failures(app, region, clock, name):
@@ -204,6 +221,7 @@ def test_basic_auth_sees_a_password_change_at_once_and_is_throttled(app, region)
 
 
 # --- what a check costs ------------------------------------------------------------------------
+
 
 class CountingHasher:
     """The real argon2 hasher, counting the checks and how many ran at once."""
@@ -265,6 +283,7 @@ def test_a_check_that_waits_too_long_is_told_to_come_back(monkeypatch):
 
 # --- CSRF --------------------------------------------------------------------------------------
 
+
 def test_the_login_form_needs_its_token(app, region):
     client = app.test_client()
     response = client.post("/login", data={"name": "region-user", "password": PASSWORD, "next": "/"})
@@ -275,10 +294,16 @@ def test_the_login_form_needs_its_token(app, region):
 
 def test_dash_callbacks_need_the_token(app, region):
     client = login(app.test_client(), region.users["region"])
-    body = {"output": "control-room-detail.children", "outputs": {"id": "control-room-detail", "property": "children"},
-            "inputs": [{"id": "control-room-selected", "property": "data", "value": region.alarm_ids["GX-450102:MZ"][0]},
-                       {"id": "control-room-acted", "property": "data", "value": 0}],
-            "state": [], "changedPropIds": ["control-room-selected.data"]}
+    body = {
+        "output": "control-room-detail.children",
+        "outputs": {"id": "control-room-detail", "property": "children"},
+        "inputs": [
+            {"id": "control-room-selected", "property": "data", "value": region.alarm_ids["GX-450102:MZ"][0]},
+            {"id": "control-room-acted", "property": "data", "value": 0},
+        ],
+        "state": [],
+        "changedPropIds": ["control-room-selected.data"],
+    }
     assert client.post("/_dash-update-component", json=body).status_code == 400
     assert client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": "forged"}).status_code == 400
     assert client.post("/_dash-update-component", json=body, headers=csrf_headers(client)).status_code == 200
@@ -288,8 +313,11 @@ def test_dash_callbacks_need_the_token(app, region):
 
 def test_a_post_from_another_site_is_refused(app, region):
     client = login(app.test_client(), region.users["region"])
-    response = dash_call(client, [("control-room-detail", "children")],
-                         [("control-room-selected", "data", 1), ("control-room-acted", "data", 0)])
+    response = dash_call(
+        client,
+        [("control-room-detail", "children")],
+        [("control-room-selected", "data", 1), ("control-room-acted", "data", 0)],
+    )
     assert response.status_code == 200
     headers = {**csrf_headers(client), "Origin": "https://evil.example"}
     assert client.post("/_dash-update-component", json={}, headers=headers).status_code == 403

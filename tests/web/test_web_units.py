@@ -1,5 +1,6 @@
 """The dashboard's plain functions and routes, without a browser: scopes, the board's
 row diff, escalation at its boundary, the catalogue, login and sessions, SSO, KPIs, PDFs, health."""
+
 from __future__ import annotations
 
 import ast
@@ -9,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from app.callbacks.control_room import diff_rows
 from app.queries.alarms import is_escalated
@@ -23,20 +24,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # --- scopes -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("role, scope_id, center, dept, allowed", [
-    ("region", "GX-450000", "GX-450202", "GX-450202:SC", True),   # region sees everything
-    ("region", "GX-450000", None, None, True),                    # ... even places without a center
-    ("city", "GX-450100", "GX-450100", "GX-450100:MZ", True),     # its own city center
-    ("city", "GX-450100", "GX-450103", "GX-450103:SC", True),     # a county below it
-    ("city", "GX-450100", "GX-450202", "GX-450202:SC", False),    # a county of another city
-    ("city", "GX-450100", "GX-450000", "GX-450000:MZ", False),    # the region center above it
-    ("center", "GX-450102", "GX-450102", "GX-450102:SC", True),
-    ("center", "GX-450102", "GX-450103", "GX-450103:SC", False),  # a sibling county
-    ("department", "GX-450102:MZ", "GX-450102", "GX-450102:MZ", True),
-    ("department", "GX-450102:MZ", "GX-450102", "GX-450102:SC", False),  # same center, other department
-    ("department", "nope", "GX-450102", "GX-450102:MZ", False),   # an unknown scope id sees nothing
-    ("auditor", "GX-450000", "GX-450102", "GX-450102:MZ", False),  # an unknown role sees nothing
-])
+
+@pytest.mark.parametrize(
+    "role, scope_id, center, dept, allowed",
+    [
+        ("region", "GX-450000", "GX-450202", "GX-450202:SC", True),  # region sees everything
+        ("region", "GX-450000", None, None, True),  # ... even places without a center
+        ("city", "GX-450100", "GX-450100", "GX-450100:MZ", True),  # its own city center
+        ("city", "GX-450100", "GX-450103", "GX-450103:SC", True),  # a county below it
+        ("city", "GX-450100", "GX-450202", "GX-450202:SC", False),  # a county of another city
+        ("city", "GX-450100", "GX-450000", "GX-450000:MZ", False),  # the region center above it
+        ("center", "GX-450102", "GX-450102", "GX-450102:SC", True),
+        ("center", "GX-450102", "GX-450103", "GX-450103:SC", False),  # a sibling county
+        ("department", "GX-450102:MZ", "GX-450102", "GX-450102:MZ", True),
+        ("department", "GX-450102:MZ", "GX-450102", "GX-450102:SC", False),  # same center, other department
+        ("department", "nope", "GX-450102", "GX-450102:MZ", False),  # an unknown scope id sees nothing
+        ("auditor", "GX-450000", "GX-450102", "GX-450102:MZ", False),  # an unknown role sees nothing
+    ],
+)
 def test_scope_allows(region, role, scope_id, center, dept, allowed):
     reference = read_reference(_exchange(region))
     assert scope_for(role, scope_id, reference).allows(center, dept) is allowed
@@ -50,14 +55,18 @@ def _exchange(region):
 
 # --- the board ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("shown, desired, deletes, inserts", [
-    ([], [(3, "a"), (2, "a")], [], [(0, 3), (1, 2)]),                        # first rows
-    ([[2, "a"], [1, "a"]], [(3, "a"), (2, "a"), (1, "a")], [], [(0, 3)]),    # a new alarm on top: one insert
-    ([[3, "a"], [2, "a"], [1, "a"]], [(3, "a"), (1, "a")], [1], []),         # closed: one delete
-    ([[3, "a"], [2, "a"], [1, "a"]], [(3, "a"), (2, "b"), (1, "a")], [1], [(1, 2)]),  # changed: replaced in place
-    ([[3, "a"], [2, "a"]], [(3, "a"), (2, "a")], [], []),                    # nothing changed: nothing sent
-    ([[3, "a"], [2, "a"], [1, "a"]], [], [2, 1, 0], []),                     # all gone, highest index first
-])
+
+@pytest.mark.parametrize(
+    "shown, desired, deletes, inserts",
+    [
+        ([], [(3, "a"), (2, "a")], [], [(0, 3), (1, 2)]),  # first rows
+        ([[2, "a"], [1, "a"]], [(3, "a"), (2, "a"), (1, "a")], [], [(0, 3)]),  # a new alarm on top: one insert
+        ([[3, "a"], [2, "a"], [1, "a"]], [(3, "a"), (1, "a")], [1], []),  # closed: one delete
+        ([[3, "a"], [2, "a"], [1, "a"]], [(3, "a"), (2, "b"), (1, "a")], [1], [(1, 2)]),  # changed: replaced in place
+        ([[3, "a"], [2, "a"]], [(3, "a"), (2, "a")], [], []),  # nothing changed: nothing sent
+        ([[3, "a"], [2, "a"], [1, "a"]], [], [2, 1, 0], []),  # all gone, highest index first
+    ],
+)
 def test_diff_rows(shown, desired, deletes, inserts):
     diff = diff_rows(shown, desired)
     assert (diff.deletes, diff.inserts) == (deletes, inserts)
@@ -70,11 +79,14 @@ def test_diff_rows(shown, desired, deletes, inserts):
     assert ids == [i for i, _ in desired]
 
 
-@pytest.mark.parametrize("state, age_minutes, expected", [
-    ("open", 29, False),
-    ("open", 30, True),            # the boundary instant escalates
-    ("acknowledged", 300, False),  # an acknowledged alarm never escalates
-])
+@pytest.mark.parametrize(
+    "state, age_minutes, expected",
+    [
+        ("open", 29, False),
+        ("open", 30, True),  # the boundary instant escalates
+        ("acknowledged", 300, False),  # an acknowledged alarm never escalates
+    ],
+)
 def test_escalation_boundary(state, age_minutes, expected):
     row = {"state": state, "fired_at": NOW - timedelta(minutes=age_minutes)}
     assert is_escalated(row, NOW, timedelta(minutes=30)) is expected
@@ -82,14 +94,19 @@ def test_escalation_boundary(state, age_minutes, expected):
 
 # --- the catalogue --------------------------------------------------------------------------------
 
+
 def test_every_catalogue_key_used_in_code_exists():
     from app.catalogue import STRINGS
 
     used = set()
     for path in list((ROOT / "app").rglob("*.py")) + list((ROOT / "layouts").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "t" and node.args and isinstance(
-                    node.args[0], ast.Constant):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "t"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 used.add(node.args[0].value)
     assert used, "no t() calls found"
     assert sorted(used - set(STRINGS)) == []
@@ -97,6 +114,7 @@ def test_every_catalogue_key_used_in_code_exists():
 
 
 # --- logging in ----------------------------------------------------------------------------------
+
 
 def test_passwords_are_argon2_hashes(region):
     with region.engine.connect() as conn:
@@ -128,8 +146,10 @@ def test_password_change_ends_old_sessions(web_app, region):
 
 def test_wrong_password_and_audit(web_app, region):
     client = web_app.test_client()
-    response = client.post("/login", data={"name": region.users["region"], "password": "nope", "next": "/",
-                                           "csrf_token": form_token(client)})
+    response = client.post(
+        "/login",
+        data={"name": region.users["region"], "password": "nope", "next": "/", "csrf_token": form_token(client)},
+    )
     assert response.status_code == 401
     login(client, region.users["region"])
     with region.engine.connect() as conn:
@@ -139,8 +159,15 @@ def test_wrong_password_and_audit(web_app, region):
 
 def test_open_redirect_refused(web_app, region):
     client = web_app.test_client()
-    response = client.post("/login", data={"name": region.users["region"], "password": PASSWORD,
-                                           "next": "https://evil.example/", "csrf_token": form_token(client)})
+    response = client.post(
+        "/login",
+        data={
+            "name": region.users["region"],
+            "password": PASSWORD,
+            "next": "https://evil.example/",
+            "csrf_token": form_token(client),
+        },
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -164,12 +191,14 @@ def test_user_add_command(region, monkeypatch):
     from app.users import user_command
 
     monkeypatch.setenv("SUPERVISE_VAR_DIR", str(region.settings.var_dir))
-    result = CliRunner().invoke(user_command, ["add", "wang", "--role", "city", "--scope", "GX-450200"],
-                                input="secret password\n")
+    result = CliRunner().invoke(
+        user_command, ["add", "wang", "--role", "city", "--scope", "GX-450200"], input="secret password\n"
+    )
     assert result.exit_code == 0, result.output
     user = find_user(region.engine, "wang")
-    assert (user.role, user.scope_id) == ("city", "GX-450200") and verify_password(user.password_hash,
-                                                                                   "secret password")
+    assert (user.role, user.scope_id) == ("city", "GX-450200") and verify_password(
+        user.password_hash, "secret password"
+    )
     bad = CliRunner().invoke(user_command, ["add", "li", "--role", "city", "--scope", "X"], input="short\n")
     assert bad.exit_code != 0 and "8 characters" in bad.output
 
@@ -184,6 +213,7 @@ def test_ensure_demo_user(region):
 
 
 # --- KPIs ------------------------------------------------------------------------------------------
+
 
 def test_kpi_preaggregation_matches_the_cases(region):
     from app import kpi
@@ -205,17 +235,23 @@ def test_kpi_preaggregation_matches_the_cases(region):
     # Incremental: a case completed later shows up after the next refresh, and a refresh with nothing new is cheap.
     later = NOW + timedelta(hours=1)
     with region.engine.begin() as conn:
-        conn.execute(update(cases).where(cases.c.case_no == region.case_nos["GX-450102:MZ"][0]).values(
-            status="completed", completed_at=later, on_time=True, early=False, used_days=5, judged_at=later))
+        conn.execute(
+            update(cases)
+            .where(cases.c.case_no == region.case_nos["GX-450102:MZ"][0])
+            .values(status="completed", completed_at=later, on_time=True, early=False, used_days=5, judged_at=later)
+        )
     assert kpi.refresh(region.engine, zone, later) >= 1
     report = kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later, zone)
     assert (report.totals.completed, report.totals.on_time) == (13, 7)
     kpi.refresh(region.engine, zone, later)
-    assert kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later,
-                              zone).totals == report.totals  # idempotent
+    assert (
+        kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later, zone).totals
+        == report.totals
+    )  # idempotent
 
 
 # --- PDFs --------------------------------------------------------------------------------------------
+
 
 def _pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
@@ -232,7 +268,6 @@ def _fonts_embedded(path: Path) -> bool:
 def test_export_commands(region, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    from app import kpi
     from app.export import export_command
 
     monkeypatch.setenv("SUPERVISE_VAR_DIR", str(region.settings.var_dir))
@@ -244,16 +279,27 @@ def test_export_commands(region, monkeypatch, tmp_path):
     assert f"办件档案 {case_no}" in text and "兴宁区政务服务中心" in text and "承诺时限" in text
     assert _fonts_embedded(out)
     kpi_out = tmp_path / "kpi.pdf"
-    result = CliRunner().invoke(export_command, ["kpi", "--scope", "GX-450100", "--from", "2026-11-01", "--to",
-                                                 "2026-11-30", "-o", str(kpi_out)])
+    result = CliRunner().invoke(
+        export_command,
+        ["kpi", "--scope", "GX-450100", "--from", "2026-11-01", "--to", "2026-11-30", "-o", str(kpi_out)],
+    )
     assert result.exit_code == 0, result.output
     text = _pdf_text(kpi_out)
     assert "效能指标报告" in text and "南宁市政务服务中心" in text and "按时办结率" in text and "50.0%" in text
     assert _fonts_embedded(kpi_out)
     images = subprocess.run(["pdfimages", "-list", str(kpi_out)], capture_output=True, text=True).stdout
     assert len(images.strip().splitlines()) == 2, "KPI charts must be vector drawings, not pictures"
-    denied = CliRunner().invoke(export_command, ["case", region.case_nos["GX-450102:SC"][0], "-o",
-                                                 str(tmp_path / "x.pdf"), "--user", region.users["department"]])
+    denied = CliRunner().invoke(
+        export_command,
+        [
+            "case",
+            region.case_nos["GX-450102:SC"][0],
+            "-o",
+            str(tmp_path / "x.pdf"),
+            "--user",
+            region.users["department"],
+        ],
+    )
     assert denied.exit_code != 0 and not (tmp_path / "x.pdf").exists()
     room = tmp_path / "room.pdf"
     assert CliRunner().invoke(export_command, ["control-room", "-o", str(room)]).exit_code == 0
@@ -261,6 +307,7 @@ def test_export_commands(region, monkeypatch, tmp_path):
 
 
 # --- health, metrics, banner ------------------------------------------------------------------------
+
 
 def test_healthz_metrics_and_stale_banner(web_app, region):
     from app.callbacks.shell import banner_messages
@@ -281,18 +328,24 @@ def test_healthz_metrics_and_stale_banner(web_app, region):
     assert "supervise_web_requests_total" in metrics and "supervise_ingest_rows_total" in metrics
 
 
-@pytest.mark.parametrize("start, end, spans, months", [
-    # inside one month: days only
-    (date(2026, 11, 3), date(2026, 11, 20), [(date(2026, 11, 3), date(2026, 11, 20))], []),
-    # exactly one month: the monthly row alone
-    (date(2026, 10, 1), date(2026, 10, 31), [], [date(2026, 10, 1)]),
-    # a year that starts and ends mid-month: whole months plus the two ends in days
-    (date(2025, 11, 28), date(2026, 11, 27),
-     [(date(2025, 11, 28), date(2025, 11, 30)), (date(2026, 11, 1), date(2026, 11, 27))],
-     [date(2025, 12, 1)] + [date(2026, m, 1) for m in range(1, 11)]),
-    # February of a leap year ends on the 29th
-    (date(2028, 2, 1), date(2028, 2, 29), [], [date(2028, 2, 1)]),
-])
+@pytest.mark.parametrize(
+    "start, end, spans, months",
+    [
+        # inside one month: days only
+        (date(2026, 11, 3), date(2026, 11, 20), [(date(2026, 11, 3), date(2026, 11, 20))], []),
+        # exactly one month: the monthly row alone
+        (date(2026, 10, 1), date(2026, 10, 31), [], [date(2026, 10, 1)]),
+        # a year that starts and ends mid-month: whole months plus the two ends in days
+        (
+            date(2025, 11, 28),
+            date(2026, 11, 27),
+            [(date(2025, 11, 28), date(2025, 11, 30)), (date(2026, 11, 1), date(2026, 11, 27))],
+            [date(2025, 12, 1)] + [date(2026, m, 1) for m in range(1, 11)],
+        ),
+        # February of a leap year ends on the 29th
+        (date(2028, 2, 1), date(2028, 2, 29), [], [date(2028, 2, 1)]),
+    ],
+)
 def test_split_range(start, end, spans, months):
     from app.kpi import split_range
 
@@ -394,10 +447,26 @@ def test_the_case_page_shows_the_applicants_phone_masked():
     from app.queries.reference import Reference
     from layouts.case import facts_block
 
-    row = {"item_code": "I", "status": "accepted", "center_id": None, "dept_id": None, "window_id": None,
-           "staff_id": None, "applicant_phone": "13812341234", "received_at": None, "start_date": None,
-           "deemed_accepted": False, "promise_due": None, "statutory_due": None, "completed_at": None,
-           "used_days": None, "promised_days": 5, "paused_days": 0, "extension_days": 0, "on_time": None}
+    row = {
+        "item_code": "I",
+        "status": "accepted",
+        "center_id": None,
+        "dept_id": None,
+        "window_id": None,
+        "staff_id": None,
+        "applicant_phone": "13812341234",
+        "received_at": None,
+        "start_date": None,
+        "deemed_accepted": False,
+        "promise_due": None,
+        "statutory_due": None,
+        "completed_at": None,
+        "used_days": None,
+        "promised_days": 5,
+        "paused_days": 0,
+        "extension_days": 0,
+        "on_time": None,
+    }
     shown = str(facts_block(row, Reference(), "zh", None))
     assert "138****1234" in shown and "13812341234" not in shown
 
@@ -419,8 +488,10 @@ def test_board_reply_is_shared_within_a_scope_and_never_across_scopes(web_app, r
     with web_app.test_request_context():
         marker = services.board_marker()
 
-        def ask(scope, filters=BoardFilters(), shown=None):
-            return control_room.board_reply(services, scope, filters, "zh", marker, 1, None, shown, True)
+        def ask(scope, filters=None, shown=None):
+            return control_room.board_reply(
+                services, scope, filters or BoardFilters(), "zh", marker, 1, None, shown, True
+            )
 
         first = ask(region_scope)
         assert ask(region_scope) == first and reads == ["region:GX-450000"]  # the second session reuses the answer
@@ -429,8 +500,11 @@ def test_board_reply_is_shared_within_a_scope_and_never_across_scopes(web_app, r
         rows = [row for _, row in json.loads(mine.ops)["inserts"]]
         assert {r["id"] for r in rows} == set(region.alarm_ids["GX-450102:MZ"])
         # Filters joined with ':' could once spell another scope's key; the digest keeps them apart.
-        assert control_room.board_place(scope_for("department", "A:B", reference), BoardFilters()) != \
-            control_room.board_place(scope_for("department", "A", reference), BoardFilters("B", None, None, "None:None"))
+        assert control_room.board_place(
+            scope_for("department", "A:B", reference), BoardFilters()
+        ) != control_room.board_place(
+            scope_for("department", "A", reference), BoardFilters("B", None, None, "None:None")
+        )
         # A screen that already shows the board gets only the new marker.
         again = ask(viewer, shown=first.shown and mine.shown)
         assert again.ops is None

@@ -12,29 +12,31 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27
 """
-from alembic import op
-import sqlalchemy as sa
 
-revision = '0005'
-down_revision = '0004'
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_constraint('events_dup_key', type_='unique')
-        batch_op.drop_index('events_case')
-        batch_op.create_unique_constraint('events_case_dup', ['case_no', 'dup_key'])
-        batch_op.drop_index('events_held')
-        batch_op.create_index('events_held', ['recorded_at'], unique=False,
-                              postgresql_where=sa.text('held'), sqlite_where=sa.text('held'))
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_constraint("events_dup_key", type_="unique")
+        batch_op.drop_index("events_case")
+        batch_op.create_unique_constraint("events_case_dup", ["case_no", "dup_key"])
+        batch_op.drop_index("events_held")
+        batch_op.create_index(
+            "events_held", ["recorded_at"], unique=False, postgresql_where=sa.text("held"), sqlite_where=sa.text("held")
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index('events_held')
-        batch_op.create_index('events_held', ['held', 'recorded_at'], unique=False)
-        batch_op.drop_constraint('events_case_dup', type_='unique')
-        batch_op.create_index('events_case', ['case_no'], unique=False)
-        batch_op.create_unique_constraint('events_dup_key', ['dup_key'])
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("events_held")
+        batch_op.create_index("events_held", ["held", "recorded_at"], unique=False)
+        batch_op.drop_constraint("events_case_dup", type_="unique")
+        batch_op.create_index("events_case", ["case_no"], unique=False)
+        batch_op.create_unique_constraint("events_dup_key", ["dup_key"])

@@ -189,10 +189,30 @@ class _Judge:
         promise = statutory = None
         if self.start is not None:
             moves = self._main_moves()
-            promise = self._clock("promise", self.start, self.opened, self.item.promised_days, self.item.day_unit,
-                                  moves, self._at(end), self.place, "promise_overdue", "")  # fmt: skip
-            statutory = self._clock("statutory", self.start, self.opened, self.item.statutory_days,
-                                    self.item.day_unit, moves, self._at(end), self.place, "statutory_overdue", "")  # fmt: skip
+            promise = self._clock(
+                "promise",
+                self.start,
+                self.opened,
+                self.item.promised_days,
+                self.item.day_unit,
+                moves,
+                self._at(end),
+                self.place,
+                "promise_overdue",
+                "",
+            )
+            statutory = self._clock(
+                "statutory",
+                self.start,
+                self.opened,
+                self.item.statutory_days,
+                self.item.day_unit,
+                moves,
+                self._at(end),
+                self.place,
+                "statutory_overdue",
+                "",
+            )
             self._promise_warning(promise)
         self._steps()
         self._specials()
@@ -240,8 +260,20 @@ class _Judge:
         answers = [e for e in (h.first_answer, h.end) if e is not None]
         stop = min((e.occurred_at for e in answers), default=None)
         self.deemed = (stop is None and self.now >= fire) or (stop is not None and stop >= fire)
-        self.clocks.append(self._clock_view("receipt", received_on, due, stop, self.place[1], "working",
-                                            RECEIPT_DAYS, 0, 0, fire if self.deemed else None))  # fmt: skip
+        self.clocks.append(
+            self._clock_view(
+                "receipt",
+                received_on,
+                due,
+                stop,
+                self.place[1],
+                "working",
+                RECEIPT_DAYS,
+                0,
+                0,
+                fire if self.deemed else None,
+            )
+        )
         if self.deemed:
             self._fact("receipt_unprocessed", "", fire, stop, due, self.place)
         elif stop is None:
@@ -302,8 +334,18 @@ class _Judge:
         for span in self.h.steps:
             place = _event_place(span.started, self.place, own_desk=True)
             stop = _earliest(self._at(span.ended), end_at)
-            self._clock(f"step:{span.id}", self._date(span.started), span.started.occurred_at, span.limit_days,
-                        "working", self._special_moves(), stop, place, "step_overdue", span.id)  # fmt: skip
+            self._clock(
+                f"step:{span.id}",
+                self._date(span.started),
+                span.started.occurred_at,
+                span.limit_days,
+                "working",
+                self._special_moves(),
+                stop,
+                place,
+                "step_overdue",
+                span.id,
+            )
 
     def _specials(self) -> None:
         """Special-procedure clocks (特别程序, 第45条): add_working(date(special_started), limit_days)."""
@@ -311,8 +353,18 @@ class _Judge:
         for span in self.h.specials:
             place = _event_place(span.started, self.place, own_desk=True)
             stop = _earliest(self._at(span.ended), end_at)
-            self._clock(f"special:{span.id}", self._date(span.started), span.started.occurred_at, span.limit_days,
-                        "working", [], stop, place, "special_overdue", span.id)  # fmt: skip
+            self._clock(
+                f"special:{span.id}",
+                self._date(span.started),
+                span.started.occurred_at,
+                span.limit_days,
+                "working",
+                [],
+                stop,
+                place,
+                "special_overdue",
+                span.id,
+            )
 
     def _delivery(self) -> None:
         """Delivery clock (送达, 第44条): an approved completion is delivered by add_working(date, 10)."""
@@ -320,8 +372,18 @@ class _Judge:
         if end is None or end.kind != "completed" or end.payload["result"] != "approved":
             return
         place = _event_place(end, self.place)
-        self._clock("delivery", self._date(end), end.occurred_at, DELIVERY_DAYS, "working", [],
-                    self._at(self.h.delivered), place, "delivery_overdue", "")  # fmt: skip
+        self._clock(
+            "delivery",
+            self._date(end),
+            end.occurred_at,
+            DELIVERY_DAYS,
+            "working",
+            [],
+            self._at(self.h.delivered),
+            place,
+            "delivery_overdue",
+            "",
+        )
 
     # -- event-driven alarms -------------------------------------------------------------------
 
@@ -330,15 +392,17 @@ class _Judge:
         notices = self.h.correction_notices
         receipt = self.clocks[0]
         if notices and self._date(notices[0]) > receipt.due:
-            self._fact("correction_late", "", notices[0].occurred_at, None, receipt.due,
-                       _event_place(notices[0], self.place))  # fmt: skip
+            self._fact(
+                "correction_late", "", notices[0].occurred_at, None, receipt.due, _event_place(notices[0], self.place)
+            )
         seen = set()
         for notice in notices[1:]:  # 一次性告知: a second notice breaks it
             subject = self._date(notice).isoformat()
             if subject not in seen:
                 seen.add(subject)
-                self._fact("correction_repeated", subject, notice.occurred_at, None, None,
-                           _event_place(notice, self.place))  # fmt: skip
+                self._fact(
+                    "correction_repeated", subject, notice.occurred_at, None, None, _event_place(notice, self.place)
+                )
 
     def _fee(self) -> None:
         """fee_violation: completed.fee_charged above the item's standard fee."""
@@ -351,8 +415,14 @@ class _Judge:
 
     def _anomalies(self) -> None:
         for anomaly in self.h.anomalies:
-            self._fact("procedure_anomaly", anomaly.reason, anomaly.event.occurred_at, None, None,
-                       _event_place(anomaly.event, self.place))  # fmt: skip
+            self._fact(
+                "procedure_anomaly",
+                anomaly.reason,
+                anomaly.event.occurred_at,
+                None,
+                None,
+                _event_place(anomaly.event, self.place),
+            )
 
     # -- clocks -------------------------------------------------------------------------------
 
@@ -365,12 +435,16 @@ class _Judge:
             self._fact(kind, subject, fired_at, stop, due, place)
         elif overdue is not None:
             self.upcoming.append(overdue[0])
-        self.clocks.append(self._clock_view(name, start, run.due_now(), stop, place[1], unit, limit,
-                                            run.extension_days, run.paused_days, fired_at))  # fmt: skip
+        self.clocks.append(
+            self._clock_view(
+                name, start, run.due_now(), stop, place[1], unit, limit, run.extension_days, run.paused_days, fired_at
+            )
+        )
         return run
 
-    def _run(self, start: date, opened: datetime, limit: int, unit: str, moves: list[_Move],
-             stop: datetime | None) -> _Run:  # fmt: skip
+    def _run(
+        self, start: date, opened: datetime, limit: int, unit: str, moves: list[_Move], stop: datetime | None
+    ) -> _Run:
         """Play the moves on a clock opened at `opened`; moves after it stopped or ran out are ignored."""
         run = _Run(start, limit, unit, [], stop)
         counted: set[int] = set()  # the specials (by start event id) that pause this clock
@@ -419,8 +493,17 @@ class _Judge:
     # -- time ------------------------------------------------------------------------------------
 
     def _fact(self, kind, subject, fired_at, ended_at, due, place) -> None:
-        self.facts.append(make_fact(kind, case_no=self.h.received.case_no, subject=subject, fired_at=fired_at,
-                                    ended_at=ended_at, due=due, place=place))  # fmt: skip
+        self.facts.append(
+            make_fact(
+                kind,
+                case_no=self.h.received.case_no,
+                subject=subject,
+                fired_at=fired_at,
+                ended_at=ended_at,
+                due=due,
+                place=place,
+            )
+        )
 
     def _date(self, event: Event) -> date:
         return _local_date(event.occurred_at, self.tz)
@@ -502,10 +585,30 @@ def _event_place(event: Event, case_place: Place, *, own_desk: bool = False) -> 
     return tuple(place)
 
 
-def make_fact(kind: str, *, case_no: str | None, subject: str, fired_at: datetime, ended_at: datetime | None,
-              due: date | None, place: tuple[str | None, str | None, str | None, str | None],
-              camera_id: str | None = None) -> AlarmFact:  # fmt: skip
+def make_fact(
+    kind: str,
+    *,
+    case_no: str | None,
+    subject: str,
+    fired_at: datetime,
+    ended_at: datetime | None,
+    due: date | None,
+    place: tuple[str | None, str | None, str | None, str | None],
+    camera_id: str | None = None,
+) -> AlarmFact:
     """An AlarmFact of `kind`, its level from KINDS; place = (center, dept, window, staff)."""
     center_id, dept_id, window_id, staff_id = place
-    return AlarmFact(kind, KINDS[kind].level, case_no, subject, fired_at, ended_at, due,
-                     center_id, dept_id, window_id, staff_id, camera_id)  # fmt: skip
+    return AlarmFact(
+        kind,
+        KINDS[kind].level,
+        case_no,
+        subject,
+        fired_at,
+        ended_at,
+        due,
+        center_id,
+        dept_id,
+        window_id,
+        staff_id,
+        camera_id,
+    )

@@ -104,9 +104,21 @@ def check_row(
     """
     try:
         return _check(
-            event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id,
-            dept_id, window_id, staff_id, item_code, payload, known_items, tz,
-        )  # fmt: skip
+            event_id,
+            case_no,
+            kind,
+            occurred_at,
+            recorded_at,
+            source_system,
+            center_id,
+            dept_id,
+            window_id,
+            staff_id,
+            item_code,
+            payload,
+            known_items,
+            tz,
+        )
     except _Bad as bad:
         return Rejection(event_id, str(bad))
 
@@ -116,9 +128,21 @@ class _Bad(Exception):
 
 
 def _check(
-    event_id, case_no, kind, occurred_at, recorded_at, source_system, center_id,
-    dept_id, window_id, staff_id, item_code, payload, known_items, tz,
-) -> Event:  # fmt: skip
+    event_id,
+    case_no,
+    kind,
+    occurred_at,
+    recorded_at,
+    source_system,
+    center_id,
+    dept_id,
+    window_id,
+    staff_id,
+    item_code,
+    payload,
+    known_items,
+    tz,
+) -> Event:
     if case_no is None or (isinstance(case_no, str) and not case_no.strip()):
         raise _Bad("case_no is NULL")
     if not isinstance(case_no, str):
@@ -145,7 +169,11 @@ def _check(
             raise _Bad(f"received with unknown item_code {item_code!r}")
     # Positional, and text that is text already passed as is: this runs once per row.
     return Event(
-        event_id, case_no, kind, occurred, recorded,
+        event_id,
+        case_no,
+        kind,
+        occurred,
+        recorded,
         source_system if source_system is None or isinstance(source_system, str) else str(source_system),
         center_id if center_id is None or isinstance(center_id, str) else str(center_id),
         dept_id if dept_id is None or isinstance(dept_id, str) else str(dept_id),
@@ -153,7 +181,7 @@ def _check(
         staff_id if staff_id is None or isinstance(staff_id, str) else str(staff_id),
         item_code if item_code is None or isinstance(item_code, str) else str(item_code),
         body,
-    )  # fmt: skip
+    )
 
 
 def parse_timestamp(value: object, tz: tzinfo) -> datetime | None:
