@@ -227,10 +227,10 @@ def _staged(conn: Connection, table: Table, columns: list[str], rows: Iterable) 
     """`rows` copied into the stage table of `table`, for one statement; emptied after it."""
     stage = _stage(conn, table)
     _copy_tuples(conn, stage, table, columns, rows)
-    try:
-        yield stage
-    finally:
-        conn.exec_driver_sql(f"DELETE FROM {stage}")  # and at commit: this transaction may stage again
+    yield stage
+    # Not after an error: the transaction is rolled back whole (a DELETE in it now would fail
+    # too, and hide the error: a cut link would read as a bug, not an outage).
+    conn.exec_driver_sql(f"DELETE FROM {stage}")  # and at commit: this transaction may stage again
 
 
 def _copy_tuples(conn: Connection, target: str, table: Table, columns: list[str], rows: Iterable) -> None:
