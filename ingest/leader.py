@@ -74,13 +74,18 @@ class Leadership:
             return True
         if self._connection is None:
             return False
+        # Pinged past SQLAlchemy, as its pool pings a connection it hands out: a link that died
+        # in an outage now over is a lock lost, not a new outage (a new link's failure is one).
+        link = self._connection.connection.dbapi_connection
         try:
-            self._connection.execute(text("SELECT 1"))
-            self._connection.commit()
+            link.execute("SELECT 1")
+            link.commit()
             return True
         except Exception:
             log.warning("lost the ingest lock connection; standing down")
-            self._connection = None
+            connection, self._connection = self._connection, None
+            connection.invalidate()  # closed, never pooled again: no rollback on a dead link
+            connection.close()
             return False
 
     def release(self) -> None:

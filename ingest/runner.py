@@ -176,22 +176,25 @@ def _follow(ingest: Ingest, leadership: Leadership, clock, stop: threading.Event
     its end): it never ends the process. What a failed cycle left in memory is
     dropped and the next cycle starts again from what is committed, so a cycle whose
     COMMIT went through unseen is not done twice."""
-    standing_by = False
+    standing_by = active = False
     waits, failed_at = outage.backoff(limits.retry_cap), 0.0
     engines = [ingest.db, ingest.exchange]
     while not stop.is_set():
         try:
-            if not leadership.try_acquire():
+            active = active and leadership.held()  # after a failed cycle, still active if the lock is ours
+            if not active and not leadership.try_acquire():
                 if not standing_by:
                     log.warning("another ingest is active; standing by to take over")
                     standing_by = True
                 metrics.is_leader.set(0)
                 stop.wait(1.0)
                 continue
-            log.warning("this ingest is now the active one")
-            standing_by = False
+            if not active:
+                log.warning("this ingest is now the active one")
+            standing_by, active = False, True
             metrics.is_leader.set(1)
             ingest.follow(clock, stop, still_leader=leadership.held)
+            active = False  # stopped, or the lock was lost
             metrics.is_leader.set(0)
         except Exception as error:
             if not outage.transient(error):
