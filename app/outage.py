@@ -35,6 +35,9 @@ log = logging.getLogger("supervise.outage")
 
 
 RETRY_FIRST = 0.5  # seconds: the first retry window; a blip of a second is over before anyone notices
+# An outage of writes is over once writes have gone through this long with none failing: a
+# nearly full disk lets a small write through now and then, and fails the next larger one.
+WRITES_SETTLE_SECONDS = 10.0
 PROGRESS_SECONDS = 10.0  # a call that ran this long before it failed got somewhere (see retrying)
 
 # What kind of fault an error is, when it passes without anyone changing our configuration:
@@ -139,6 +142,7 @@ class Outage:
         self.where = where  # its URL without the password
         self.since: float | None = None  # monotonic instant it went down
         self.kind: str | None = None  # LINK or WRITE while down
+        self.writes_from: float | None = None  # in an outage of writes: since when writes go through
         self._lock = threading.Lock()
 
     @property
@@ -155,8 +159,10 @@ class Outage:
             return
         with self._lock:
             if self.since is not None:
+                if found == WRITE:
+                    self.writes_from = None  # writes fail still
                 return
-            self.since, self.kind = time.monotonic(), found
+            self.since, self.kind, self.writes_from = time.monotonic(), found, None
         database_down.labels(self.database).set(1)
         database_outages_total.labels(self.database).inc()
         if not _quiet:
@@ -169,18 +175,25 @@ class Outage:
 
     def answered(self, wrote: bool = True) -> None:
         """A call went through: the outage, if any, is over. A read (`wrote` false) does
-        not end an outage of writes (a full disk still lets every SELECT through)."""
+        not end an outage of writes (a full disk still lets every SELECT through); writes
+        end it once they have gone through for WRITES_SETTLE_SECONDS with none failing."""
         if self.since is None:  # the usual case, on every statement: one comparison
             return
+        now = time.monotonic()
         with self._lock:
-            if self.since is None or (self.kind == WRITE and not wrote):
+            if self.since is None:
                 return
-            since, self.since, self.kind = self.since, None, None
+            ended = now
+            if self.kind == WRITE:
+                if wrote and self.writes_from is None:
+                    self.writes_from = now
+                if self.writes_from is None or now - self.writes_from < WRITES_SETTLE_SECONDS:
+                    return
+                ended = self.writes_from
+            since, self.since, self.kind, self.writes_from = self.since, None, None, None
         database_down.labels(self.database).set(0)
         if not _quiet:
-            log.warning(
-                "the %s database%s is back after %.0f s", self.database, self._where(), time.monotonic() - since
-            )
+            log.warning("the %s database%s is back after %.0f s", self.database, self._where(), ended - since)
 
     def _where(self) -> str:
         return f" ({self.where})" if self.where else ""
