@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Date, Engine, and_, delete, func, insert, literal, select
 from sqlalchemy import case as sql_case
 
+from app import outage
 from app.database import long_statements
 from app.locks import holding
 from app.queries.reference import Reference
@@ -316,8 +317,9 @@ def start_refresher(services) -> threading.Thread:
                 if days:
                     log.info("kpi: %d day(s) changed", days)
                     prewarm(services)
-            except Exception:
-                log.exception("kpi refresh failed; retrying in %.0f s", REFRESH_SECONDS)
+            except Exception as error:
+                if not outage.transient(error):  # an outage has its own two lines (app.outage)
+                    log.exception("kpi refresh failed; retrying in %.0f s", REFRESH_SECONDS)
             if stop.wait(REFRESH_SECONDS):
                 return
 
