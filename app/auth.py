@@ -42,9 +42,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from app import logins, outage, sessions
+from app import logins, sessions
+from app.base import outage
+from app.base.tables import audit_log, users, web_secrets
 from app.scope import Scope, scope_for
-from app.tables import audit_log, users, web_secrets
 
 log = logging.getLogger(__name__)
 _hasher = logins.hasher

@@ -16,7 +16,7 @@ import click
 
 # name -> (module:attribute of the click command, one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "db": ("app.database:db_command", "Manage the supervision database (migrations)."),
+    "db": ("app.base.database:db_command", "Manage the supervision database (migrations)."),
     "simulate": (
         "app.simulate.command:simulate_command",
         "Write a realistic simulated region into an exchange database.",
@@ -90,7 +90,7 @@ def cli(verbose: int) -> None:
 def main() -> None:
     try:
         cli.main(prog_name="supervise", standalone_mode=True)
-    except ValueError as exc:  # configuration errors from app.settings.load()
+    except ValueError as exc:  # configuration errors from app.base.settings.load()
         click.echo(f"supervise: {exc}", err=True)
         sys.exit(2)
 

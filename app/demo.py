@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from app.settings import Settings, load
+from app.base.settings import Settings, load
 
 log = logging.getLogger("demo")
 
@@ -45,8 +45,8 @@ def _camera_password(var_dir: Path) -> str:
 
 def _prepare_exchange(ctx: click.Context, settings: Settings, days: int, scale: float, camera_url: str) -> None:
     """Create and backfill the exchange database the first time."""
+    from app.base import exchange
     from app.simulate.command import simulate_command
-    from ingest import exchange
 
     engine = exchange.exchange_engine(settings.exchange_url_resolved)
     exchange.create_exchange_schema(engine)
@@ -76,7 +76,7 @@ def _prepare_exchange(ctx: click.Context, settings: Settings, days: int, scale: 
 
 def _wall_cameras(settings: Settings, count: int) -> list[str]:
     """The cameras of the first `count` windows: watched all the time, the others only when viewed."""
-    from ingest import exchange
+    from app.base import exchange
 
     engine = exchange.exchange_engine(settings.exchange_url_resolved)
     with engine.connect() as conn:
@@ -113,10 +113,10 @@ def _start_ingest(settings: Settings, stop: threading.Event) -> threading.Thread
 
 
 def _start_live_simulator(settings: Settings, scale: float, camera_url: str, stop: threading.Event) -> threading.Thread:
+    from app.base import exchange
     from app.simulate.command import _live_feed
     from app.simulate.live import accelerated, run_live
     from app.simulate.region import build_region
-    from ingest import exchange
     from rules.calendar import WorkCalendar
 
     engine = exchange.exchange_engine(settings.exchange_url_resolved)
@@ -161,11 +161,10 @@ def _start_video(settings: Settings, wall: list[str], password: str, port: int, 
     threading.Thread(target=lambda: (stop.wait(), server.stop()), name="demo.cameras-stop", daemon=True).start()
     atexit.register(server.stop)
     from video.cameras import engine_for, load_enabled
-    from video.config import VideoConfig
     from video.routes import OnDemandLive
 
     engine = engine_for(settings.exchange_url_resolved)
-    on_demand = OnDemandLive(lambda: load_enabled(engine), VideoConfig.from_settings(settings))
+    on_demand = OnDemandLive(lambda: load_enabled(engine), settings.video)
     return _DemoLive(start_workers(settings, stop, only=set(wall)), on_demand)
 
 
@@ -196,7 +195,7 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
     _prepare_exchange(ctx, settings, days, scale, camera_url)
     wall = _wall_cameras(settings, cameras)
 
-    from app.database import open_database
+    from app.base.database import open_database
 
     engine = open_database(settings)
     stop = threading.Event()

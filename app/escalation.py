@@ -33,9 +33,9 @@ import click
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app import outbox
-from app.alarm_stream import AlarmChange, change_from
-from app.tables import alarm_actions, alarms, escalation_sweep
+from app.base import outbox
+from app.base.alarm_stream import AlarmChange, change_from
+from app.base.tables import alarm_actions, alarms, escalation_sweep
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _advance(conn: Connection, mark, cut: datetime, newest_id: int, now: datetim
 
 def configured_limit() -> timedelta:
     """SUPERVISE_ESCALATE_MINUTES as a duration (the board uses the same setting)."""
-    from app.settings import load
+    from app.base.settings import load
 
     return timedelta(minutes=load().escalate_minutes)
 
@@ -175,9 +175,9 @@ def escalate_command(now_text: str | None) -> None:
     machines at once, records nothing twice.
     """
 
-    from app.database import open_database
-    from app.messaging import connect
-    from app.settings import load
+    from app.base.database import open_database
+    from app.base.messaging import connect
+    from app.base.settings import load
     from ingest.command import parse_now
 
     settings = load()

@@ -26,11 +26,11 @@ class _Context:
     """The pieces of app.web.Services a PDF needs, without a web server."""
 
     def __init__(self, user_name: str | None, lang: str):
-        from app.database import open_database
+        from app.base.database import open_database
+        from app.base.exchange import exchange_engine
+        from app.base.settings import load
         from app.queries.reference import read_reference
         from app.scope import Scope, scope_for
-        from app.settings import load
-        from ingest.exchange import exchange_engine
 
         self.settings = load()
         self.engine = open_database(self.settings)
@@ -85,7 +85,7 @@ def export_case(case_no: str, output: Path, lang: str, user_name: str | None) ->
 
     Any case number works; one that starts with "-" follows "--": export case -o F.pdf -- -123.
     """
-    from app.display import TITLE, shown
+    from app.base.display import TITLE, shown
     from app.pdf import case_dossier
 
     context = _Context(user_name, lang)

@@ -32,12 +32,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Date, Engine, and_, delete, func, insert, literal, select
 from sqlalchemy import case as sql_case
 
-from app import outage
-from app.database import long_statements
-from app.locks import holding
+from app.base import outage
+from app.base.database import long_statements
+from app.base.locks import holding
+from app.base.tables import OPEN_STATUSES, cases, events, kpi_daily, kpi_monthly, kpi_state, ratings
 from app.queries.reference import Reference
 from app.scope import Scope, scope_for
-from app.tables import OPEN_STATUSES, cases, events, kpi_daily, kpi_monthly, kpi_state, ratings
 
 log = logging.getLogger(__name__)
 
@@ -690,8 +690,8 @@ def kpi_command() -> None:
 def kpi_refresh() -> None:
     """Rebuild the days touched since the last refresh (all days the first time)."""
 
-    from app.database import open_database
-    from app.settings import load
+    from app.base.database import open_database
+    from app.base.settings import load
 
     settings = load()
     days = refresh(open_database(settings), settings.zone, datetime.now(UTC))
@@ -703,8 +703,8 @@ def kpi_refresh() -> None:
 def kpi_rebuild(days: int | None) -> None:
     """Recompute days whole (refresh already follows late data; this is for e.g. a restored backup)."""
 
-    from app.database import open_database
-    from app.settings import load
+    from app.base.database import open_database
+    from app.base.settings import load
 
     settings = load()
     engine = open_database(settings)

@@ -26,7 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select
 
-from app.tables import web_login_failures
+from app.base.tables import web_login_failures
 
 # A name is stored as typed, cut to this: no user has a longer one.
 NAME_CHARS = 200

@@ -10,7 +10,7 @@ for each session of that scope it serves. Entries that are overwritten in place
 
 A cache is never the truth: while Redis is unreachable every read is a miss
 and every write is dropped, so the pages work from the database alone. Its
-client is guarded by the process's link to Redis (app/messaging.py), which
+client is guarded by the process's link to Redis (app/base/messaging.py), which
 logs the outage once and makes calls fail at once until it is time to try
 again, so a hung Redis costs one timeout, not one per request.
 """
@@ -24,7 +24,7 @@ from collections import OrderedDict
 import redis
 from flask_caching.backends.rediscache import RedisCache
 
-from app.messaging import connect_url
+from app.base.messaging import connect_url
 
 # Only names whose value never changes once written (app/callbacks/control_room.py).
 IMMUTABLE_PREFIXES = ("board-reply:", "board:")

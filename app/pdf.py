@@ -23,7 +23,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from app.display import CELL, CHART, LABEL, PARAGRAPH, TITLE, WHOLE, in_reportlab, shown
+from app.base.display import CELL, CHART, LABEL, PARAGRAPH, TITLE, WHOLE, in_reportlab, shown
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 
 FONT = "SuperviseCJK"
@@ -71,7 +71,7 @@ def _styles():
 
 
 def _table(rows: list[list], widths: list[float], header: bool = True, style_rows: list | None = None) -> Table:
-    """Text cells are capped (:data:`app.display.CELL`); a row taller than a page still splits over two."""
+    """Text cells are capped (:data:`app.base.display.CELL`); a row taller than a page still splits over two."""
     styles = _styles()
     body = [
         [c if not isinstance(c, str) else Paragraph(in_reportlab(c, CELL), styles["cell"]) for c in row] for row in rows

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, false, true
 from sqlalchemy.sql import ColumnElement
 
+from app.base.tables import ACTING_ROLES, ROLES  # noqa: F401 - said once, beside the users table
 from app.queries.reference import Reference
-from app.tables import ACTING_ROLES, ROLES  # noqa: F401 - said once, beside the users table
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ def run_gunicorn(options: dict) -> None:
                 self.cfg.set(key, value)
 
         def load(self):
-            from app.database import open_database
-            from app.settings import load
+            from app.base.database import open_database
+            from app.base.settings import load
             from app.web import create_app
 
             # The master reached the database once already; a worker (re)started during an
@@ -83,8 +83,8 @@ def run_in_thread(settings, port: int, clock=None, host: str = "127.0.0.1", thre
 def serve_command(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     """Run the web dashboard with gunicorn (several workers), on 127.0.0.1 behind the nginx front
     (`supervise front nginx`): slow clients are the front's to hold."""
-    from app.database import open_database
-    from app.settings import load
+    from app.base.database import open_database
+    from app.base.settings import load
 
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
-from app.tables import users, web_sessions
+from app.base.tables import users, web_sessions
 
 # How stale the stored end may be before a request moves it on: one write a minute
 # per busy session instead of one per poll.

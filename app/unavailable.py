@@ -1,6 +1,6 @@
 """What the web answers while a database is down: 503 and a line saying so, never a traceback.
 
-A request that needs a database during an outage (app.outage) gets ``503
+A request that needs a database during an outage (app.base.outage) gets ``503
 Service Unavailable`` with ``Retry-After``: JSON for the API and Dash's
 callbacks (the page in the browser stays as it was and asks again at its next
 poll), a small page for a browser. The outage itself is logged once, by the
@@ -14,7 +14,7 @@ import sqlite3
 from flask import Flask, jsonify, request
 from sqlalchemy import exc as sa_exc
 
-from app import outage
+from app.base import outage
 
 RETRY_AFTER_SECONDS = 15
 _JSON_PREFIXES = ("/api/", "/_dash-", "/video/", "/pdf/", "/evidence/", "/healthz")

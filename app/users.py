@@ -11,8 +11,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from app import sessions
 from app.auth import hash_password
+from app.base.tables import users
 from app.scope import ROLES
-from app.tables import users
 
 DEMO_USER = "demo"
 
@@ -54,9 +54,9 @@ def remove_user(engine: Engine, name: str) -> bool:
 def ensure_demo_user(engine: Engine, scope_id: str | None = None) -> tuple[str, str]:
     """A region-wide demo login with a fresh random password, for `make demo` to print."""
     if scope_id is None:
-        from app.database import make_engine
+        from app.base.database import make_engine
+        from app.base.settings import load
         from app.queries.reference import read_reference
-        from app.settings import load
 
         scope_id = read_reference(make_engine(load().exchange_url_resolved)).region_id() or "region"
     password = secrets.token_urlsafe(9)
@@ -76,7 +76,7 @@ def user_command() -> None:
 def user_add(name: str, role: str, scope_id: str) -> None:
     """Create NAME (or reset its password, role and scope, which logs it out everywhere); the password is read
     from standard input."""
-    from app.database import open_database
+    from app.base.database import open_database
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:
@@ -90,7 +90,7 @@ def user_add(name: str, role: str, scope_id: str) -> None:
 @click.argument("name")
 def user_remove(name: str) -> None:
     """Remove NAME: it can no longer log in, and its open sessions end at once."""
-    from app.database import open_database
+    from app.base.database import open_database
 
     if not remove_user(open_database(), name):
         raise click.ClickException(f"no user {name!r}")

@@ -24,13 +24,13 @@ from flask_caching import Cache
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import Engine
 
-from app import outage
-from app.database import Limits, open_database
-from app.messaging import connect
-from app.outbox import Relay
+from app.base import outage
+from app.base.database import Limits, open_database
+from app.base.exchange import exchange_engine
+from app.base.messaging import connect
+from app.base.outbox import Relay
+from app.base.settings import Settings
 from app.queries.reference import ReferenceCache
-from app.settings import Settings
-from ingest.exchange import exchange_engine
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Services:
         The shared copy and the stream position come in one round trip, so the
         process that reads the database pays no more Redis trips than before.
         """
-        from app.alarm_stream import STREAM
+        from app.base.alarm_stream import STREAM
         from app.queries.alarms import change_marker
 
         key = _marker_key(self.engine)
@@ -149,7 +149,7 @@ class Services:
                 pass
         if last is None:
             position = "?"
-        else:  # as app.alarm_stream.snapshot_position reads it
+        else:  # as app.base.alarm_stream.snapshot_position reads it
             position = (last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) if last else "0-0"
         newest_id, newest_update = change_marker(self.engine)
         value = f"{position}|{newest_id}|{newest_update}"
@@ -333,7 +333,7 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
 
     @server.route("/healthz")
     def healthz():
-        from app.outbox import refresh_gauges
+        from app.base.outbox import refresh_gauges
 
         db_ok = database_ok(services.engine)
         exchange = exchange_problem(services.exchange_engine)
@@ -370,9 +370,9 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
 
     @server.route("/metrics")
     def metrics():
-        from app import metrics as shared_metrics
         from app.auth import may_read_metrics
-        from app.outbox import refresh_gauges
+        from app.base import metrics as shared_metrics
+        from app.base.outbox import refresh_gauges
 
         if not may_read_metrics(services.settings):
             response = jsonify(error="metrics need the bearer token (SUPERVISE_METRICS_TOKEN) or an allowed address")
@@ -598,7 +598,7 @@ def _install_downloads(server: Flask, services: Services) -> None:
 
     from app import pdf
     from app.auth import actor_name, audit, current_scope, remote_addr
-    from app.display import in_file_name
+    from app.base.display import in_file_name
     from app.queries import alarms as alarm_queries
     from app.queries.alarms import BoardFilters
 

@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.base.settings import Settings
 from app.front import nginx_site
-from app.settings import Settings
 from tests.web.conftest import PASSWORD, make_region
 from tests.web.served import (
     SlowClients,

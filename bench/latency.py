@@ -429,7 +429,7 @@ def _synthesize(exchange_url: str, db_url: str, open_cases: int, cohort: int) ->
 # --- the ingest, with a clock anchored to the wall --------------------------
 def role_ingest(anchor: float, now: datetime, speed: float) -> None:
     """`supervise ingest` following, whose clock reads `now` at wall instant `anchor` and runs `speed` times as fast."""
-    from app.settings import load
+    from app.base.settings import load
     from ingest.leader import Leadership
     from ingest.runner import build
 

@@ -36,8 +36,8 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from app.base.exchange import exchange_engine
 from ingest import row_checks
-from ingest.exchange import exchange_engine
 from ingest.source import read_between
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -48,11 +48,11 @@ def _peak_rss_mb() -> float:
 def _setup(url: str, days: int, scale: float, until: date):
     from zoneinfo import ZoneInfo
 
-    from app.database import Limits
+    from app.base import exchange
+    from app.base.database import Limits
     from app.simulate.feed import Feed
     from app.simulate.region import build_region
     from app.simulate.writer import write_reference
-    from ingest import exchange
     from rules.calendar import WorkCalendar
 
     zone = ZoneInfo(ZONE_NAME)

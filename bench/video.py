@@ -94,11 +94,11 @@ def wait_online(pool, camera_ids, timeout: float = 30.0) -> None:
 def monitor(url: str, cameras: int, seconds: float) -> tuple[float, dict]:
     import fakeredis
 
+    from app.base.settings import VideoSettings
     from video.cameras import Camera
-    from video.config import VideoConfig
     from video.pool import CameraPool
 
-    pool = CameraPool(fakeredis.FakeRedis(), VideoConfig(start_spread=0))
+    pool = CameraPool(fakeredis.FakeRedis(), VideoSettings(start_spread=0))
     ids = [f"B{n}" for n in range(cameras)]
     # One first: the test server sometimes aborts when several clients set up its shared stream at once.
     pool.sync([Camera(ids[0], None, url)])
@@ -139,11 +139,11 @@ def live_view(url: str, viewers: int, seconds: float, baseline: float) -> tuple[
     """(added CPU s/s for `viewers` viewers over the monitor alone, per-fragment latencies in ms)."""
     import fakeredis
 
+    from app.base.settings import VideoSettings
     from video.cameras import Camera
-    from video.config import VideoConfig
     from video.pool import CameraPool
 
-    pool = CameraPool(fakeredis.FakeRedis(), VideoConfig(start_spread=0))
+    pool = CameraPool(fakeredis.FakeRedis(), VideoSettings(start_spread=0))
     pool.sync([Camera("L1", None, url)])
     wait_online(pool, ["L1"])
     feed = pool.live_feed("L1")

@@ -116,8 +116,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def build_reference(exchange_url: str) -> dict:
-    from ingest import exchange as x
-    from ingest.exchange import create_exchange_schema, exchange_engine
+    from app.base import exchange as x
+    from app.base.exchange import create_exchange_schema, exchange_engine
 
     engine = exchange_engine(exchange_url)
     create_exchange_schema(engine)
@@ -226,8 +226,8 @@ def build_cases(db_url: str, places: list, n_cases: int, now: datetime, seed: in
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from app.database import long_statements, make_engine
-    from app.tables import alarms, cases, ratings
+    from app.base.database import long_statements, make_engine
+    from app.base.tables import alarms, cases, ratings
 
     url = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
     engine = make_engine(db_url)
@@ -387,7 +387,7 @@ def _copy_rows(conn, places: list, n_cases: int, now: datetime, seed: int) -> di
 
 
 def add_sample_events(engine, case_no: str, now: datetime) -> None:
-    from app.tables import cases, events
+    from app.base.tables import cases, events
 
     with engine.begin() as conn:
         row = conn.execute(select(cases).where(cases.c.case_no == case_no)).mappings().one()
@@ -538,7 +538,7 @@ class Session(threading.Thread):
 
 def writer(engine, places, stop: threading.Event, now_fn) -> None:
     """The ingest's side: a new alarm and an acknowledgement every two seconds."""
-    from app.tables import alarms
+    from app.base.tables import alarms
     from ingest.actions import ActionRefused, act
 
     rng = random.Random(3)
@@ -576,7 +576,7 @@ def raw_kpi_totals(engine, scope, start: date, end: date):
     from sqlalchemy import and_
     from sqlalchemy import case as sql_case
 
-    from app.tables import cases
+    from app.base.tables import cases
 
     lo = datetime.combine(start, dtime(0), ZONE)
     hi = datetime.combine(end + timedelta(days=1), dtime(0), ZONE)
@@ -757,13 +757,13 @@ def main() -> int:
     from sqlalchemy.engine import make_url
 
     from app import kpi
-    from app.database import open_database
+    from app.base.database import open_database
+    from app.base.exchange import exchange_engine
+    from app.base.settings import Settings
     from app.queries import alarms as alarm_queries
     from app.queries.reference import read_reference
     from app.scope import scope_for
-    from app.settings import Settings
     from app.users import add_user
-    from ingest.exchange import exchange_engine
 
     db_name = f"supervise_bench_{uuid.uuid4().hex[:8]}"
     admin = psycopg.connect(

@@ -3,7 +3,7 @@
 The one place that changes an alarm on a person's word, used by the command
 line and the web app alike. Every action is appended to ``alarm_actions``
 (which the database refuses to update or delete), and its message to the
-alarm stream's outbox (app/outbox.py), in the same transaction as the change
+alarm stream's outbox (app/base/outbox.py), in the same transaction as the change
 it records; the caller nudges a relay to publish it.
 """
 
@@ -14,9 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
-from app import outbox
-from app.alarm_stream import AlarmChange, change_from
-from app.tables import alarm_actions, alarms
+from app.base import outbox
+from app.base.alarm_stream import AlarmChange, change_from
+from app.base.tables import alarm_actions, alarms
 
 ACTIONS = ("ack", "urge", "close")
 

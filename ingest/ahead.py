@@ -24,7 +24,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from app.tables import cases
+from app.base.tables import cases
 from ingest import bulk
 from rules.alarms import AlarmFact
 

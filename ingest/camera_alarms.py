@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
-from app.alarm_stream import AlarmChange
-from app.tables import alarms
+from app.base.alarm_stream import AlarmChange
+from app.base.exchange import cameras, windows
+from app.base.tables import alarms
 from ingest import metrics, store
-from ingest.exchange import cameras, windows
 from ingest.pipeline import _stored, apply_changes
 from rules.alarms import reconcile
 from rules.cameras import camera_offline

@@ -17,8 +17,8 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, select
 
+from app.base.exchange import items as exchange_items
 from ingest import store
-from ingest.exchange import items as exchange_items
 from rules.clocks import Item
 from rules.events import MAX_DAYS, MAX_FEE, MAX_ID_CHARS
 

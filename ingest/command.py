@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from app.database import open_database
-from app.json_lines import emit, emit_listing, fetch_size, iso, limit_option
-from app.settings import ConfigurationError, Settings, load
-from app.tables import ACTING_ROLES, alarms, cases, quality_log, users
+from app.base.database import open_database
+from app.base.json_lines import emit, emit_listing, fetch_size, iso, limit_option
+from app.base.settings import ConfigurationError, Settings, load
+from app.base.tables import ACTING_ROLES, alarms, cases, quality_log, users
 from ingest.actions import ActionRefused, act
 
 
@@ -151,8 +151,8 @@ def alarm_command(action: str, alarm_id: int, by: str, note: str) -> None:
         result = act(engine, alarm_id, action, by, note, datetime.now(UTC))
     except ActionRefused as exc:
         raise click.ClickException(str(exc)) from exc
-    from app import outbox
-    from app.messaging import connect
+    from app.base import outbox
+    from app.base.messaging import connect
 
     emit(alarm_json(result.alarm, settings))
     if not outbox.publish_now(engine, connect(settings), "alarm.relay"):

@@ -28,11 +28,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from app import outage
+from app.base import outage
 from ingest import store
 
 if TYPE_CHECKING:
-    from app.alarm_stream import AlarmChange
+    from app.base.alarm_stream import AlarmChange
     from ingest.pipeline import Ingest
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,10 @@ from redis import RedisError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from app.alarm_stream import AlarmChange
-from app.messaging import link_of
-from app.outbox import Relay
-from app.outbox import backlog as outbox_backlog
+from app.base.alarm_stream import AlarmChange
+from app.base.messaging import link_of
+from app.base.outbox import Relay
+from app.base.outbox import backlog as outbox_backlog
 from ingest import bulk, catalogue, judging, metrics, row_checks, store
 from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
@@ -90,7 +90,7 @@ class Ingest:
     # Told how far a long backlog is: (phase, done, total), phase "take-in" (ids) or "judge" (cases).
     on_progress: Callable[[str, int, int], None] | None = None
     _standby: JudgePool | None = None  # workers forked for the next instant's cases judged ahead
-    _relay: Relay | None = None  # publishes the outbox of alarm changes (app/outbox.py) to Redis
+    _relay: Relay | None = None  # publishes the outbox of alarm changes (app/base/outbox.py) to Redis
     _known_items: frozenset[str] = frozenset()  # usable and refused: a `received` for either is taken in
     aside_counts: Counter = field(default_factory=Counter)  # set aside so far, by metrics label
 

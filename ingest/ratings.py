@@ -29,12 +29,12 @@ from datetime import datetime, time, timedelta, tzinfo
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app import outbox
-from app.alarm_stream import AlarmChange, change_from
-from app.tables import alarm_actions, alarms, audit_log, cases, ratings
+from app.base import outbox
+from app.base.alarm_stream import AlarmChange, change_from
+from app.base.exchange import windows as exchange_windows
+from app.base.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
 from ingest.calendars import CalendarBook
-from ingest.exchange import windows as exchange_windows
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
 from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp

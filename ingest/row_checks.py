@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from app.tables import exchange_row_checks, quality_log, ratings
+from app.base.tables import exchange_row_checks, quality_log, ratings
 from ingest import bulk, metrics, store
 from ingest.ratings import OnsiteRow
 from ingest.ratings import check_row as check_rating

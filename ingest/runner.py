@@ -19,13 +19,13 @@ from datetime import UTC, datetime, timedelta
 import click
 from tqdm import tqdm
 
-from app import outage
-from app.database import Limits, open_database
-from app.messaging import connect
-from app.settings import ConfigurationError, Settings
+from app.base import outage
+from app.base.database import Limits, open_database
+from app.base.exchange import open_exchange
+from app.base.messaging import connect
+from app.base.settings import ConfigurationError, Settings
 from ingest import metrics
 from ingest.calendars import CalendarBook
-from ingest.exchange import open_exchange
 from ingest.leader import Leadership
 from ingest.pipeline import Ingest, Totals
 
@@ -76,7 +76,7 @@ def run_ingest(
     if metrics_port:
         from prometheus_client import CollectorRegistry, start_http_server
 
-        from app import metrics as shared_metrics
+        from app.base import metrics as shared_metrics
 
         served = CollectorRegistry()  # the ingest's own, and the ground floor's (Redis link, alarm outbox)
         served.register(metrics.registry)
@@ -172,7 +172,7 @@ class _ProgressBars:
 def _follow(ingest: Ingest, leadership: Leadership, clock, stop: threading.Event, limits: Limits) -> None:
     """Follow until stopped: active while this process holds the lock, standing by otherwise.
 
-    A database outage, in either role, is waited out (app.outage logs its start and
+    A database outage, in either role, is waited out (app.base.outage logs its start and
     its end): it never ends the process. What a failed cycle left in memory is
     dropped and the next cycle starts again from what is committed, so a cycle whose
     COMMIT went through unseen is not done twice."""

@@ -17,7 +17,7 @@ from psycopg.types.datetime import TimestamptzBinaryLoader
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from ingest.exchange import text_or_bytes
+from app.base.exchange import text_or_bytes
 from ingest.tailer import Cursor, Snapshot
 
 EVENT_COLUMNS = (

@@ -19,9 +19,9 @@ from operator import attrgetter
 
 from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, update
 
-from app import outbox
-from app.alarm_stream import AlarmChange
-from app.tables import alarm_actions, alarm_outbox, alarms, cases, events, ingest_cursor, quality_log
+from app.base import outbox
+from app.base.alarm_stream import AlarmChange
+from app.base.tables import alarm_actions, alarm_outbox, alarms, cases, events, ingest_cursor, quality_log
 from ingest import bulk
 from ingest.tailer import Cursor
 from rules._make import maker
@@ -338,5 +338,5 @@ def record_actions(conn: Connection, rows: Sequence[dict]) -> None:
 
 
 def enqueue(conn: Connection, changes: Sequence[AlarmChange]) -> None:
-    """Put the alarm changes in the outbox (app/outbox.py), in order, in this transaction."""
+    """Put the alarm changes in the outbox (app/base/outbox.py), in order, in this transaction."""
     bulk.insert_rows(conn, alarm_outbox, outbox.OUTBOX_COLUMNS, outbox.rows(changes))

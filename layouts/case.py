@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from app import links
-from app.display import CELL, CHART, DETAIL, LABEL, PARAGRAPH, TITLE, in_plotly, shown, tooltip
+from app.base.display import CELL, CHART, DETAIL, LABEL, PARAGRAPH, TITLE, in_plotly, shown, tooltip
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 from app.queries import alarms as alarm_queries
 from app.queries import cases as case_queries

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from dash import dcc, html
 
 from app import links
+from app.base.display import CELL, DETAIL, LABEL, TITLE, TOOLTIP, option, shown, tooltip
 from app.catalogue import STRINGS
-from app.display import CELL, DETAIL, LABEL, TITLE, TOOLTIP, option, shown, tooltip
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 from app.queries.alarms import is_escalated
 from app.queries.reference import Reference

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from app.display import CELL, LABEL, option, shown, tooltip
+from app.base.display import CELL, LABEL, option, shown, tooltip
 from app.i18n import t
 from app.kpi import Report, Totals, default_range
 from app.queries.reference import Reference

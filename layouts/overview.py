@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from app.display import CELL, CHART, DETAIL, LABEL, in_plotly, shown, tooltip
+from app.base.display import CELL, CHART, DETAIL, LABEL, in_plotly, shown, tooltip
 from app.i18n import t
 from app.queries.reference import Reference
 from app.scope import Scope

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from dash import dcc, html
 
-from app.display import LABEL, option, shown, tooltip
+from app.base.display import LABEL, option, shown, tooltip
 from app.i18n import t
 from app.queries.reference import Reference
 from app.scope import Scope

@@ -224,7 +224,7 @@ def test_video_names_the_database_at_fault(tmp_path, exchange_url):
 
 
 def test_healthz_names_a_missing_or_broken_exchange_database(tmp_path):
-    from app.settings import Settings
+    from app.base.settings import Settings
     from app.web import create_app
 
     settings = Settings(var_dir=tmp_path, exchange_url=f"sqlite:///{tmp_path / 'nothing-here.db'}")

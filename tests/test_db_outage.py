@@ -49,9 +49,9 @@ import redis as redis_lib
 import requests
 from sqlalchemy import func, select
 
-from app.database import make_engine, open_database
-from app.settings import Settings
-from app.tables import alarm_actions, alarm_outbox, events
+from app.base.database import make_engine, open_database
+from app.base.settings import Settings
+from app.base.tables import alarm_actions, alarm_outbox, events
 from tests.conftest import REDIS_URL
 from tests.faultproxy import FaultProxy
 from tests.ingest.exchange_builder import CST, Exchange

@@ -1,4 +1,4 @@
-"""The project's exchange tables (ingest.exchange) against the contract's own DDL.
+"""The project's exchange tables (app.base.exchange) against the contract's own DDL.
 
 The database is created by running the contract files from shared/contract,
 as the region's office would, never from our definitions. Then: the columns
@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.exc import StatementError
 
-from ingest import exchange
-from ingest.exchange import Unparsed, cameras, case_events, items, metadata, onsite_ratings
+from app.base import exchange
+from app.base.exchange import Unparsed, cameras, case_events, items, metadata, onsite_ratings
 
 CST = timezone(timedelta(hours=8))
 FILES = ("exchange-db.sql", "exchange-db.sqlite.sql")
@@ -60,7 +60,7 @@ def contract_db(request, contract_dir, tmp_path):
 
 @pytest.mark.parametrize("name", FILES)
 def test_package_copy_is_byte_identical_to_shared_contract(contract_dir, name):
-    # ingest/contract/ is what create_exchange_schema runs; drift from shared/ is a bug.
+    # app/base/contract/ is what create_exchange_schema runs; drift from shared/ is a bug.
     assert (PACKAGE_COPY / name).read_bytes() == (contract_dir / name).read_bytes()
 
 
@@ -132,7 +132,7 @@ def test_tables_match_the_contract_column_by_column(contract_db):
     assert sorted(reflected) == sorted(declared)
     for name in declared:
         for got, want in zip(reflected[name]["columns"], declared[name]["columns"], strict=True):
-            assert got == want, f"{name}: contract has {got}, ingest.exchange declares {want}"
+            assert got == want, f"{name}: contract has {got}, app.base.exchange declares {want}"
         assert reflected[name] == declared[name], name
 
 

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert
 
+from app.base.database import open_database
+from app.base.settings import Settings
+from app.base.tables import alarms, quality_log, ratings, sms_inbox, sms_outbox
 from app.cli import cli
-from app.database import open_database
-from app.settings import Settings
-from app.tables import alarms, quality_log, ratings, sms_inbox, sms_outbox
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 ROWS = 5

@@ -1,6 +1,6 @@
 """A process rides out a Redis outage: one log line when it starts and one when it ends, a
 gauge, calls that fail at once while a retry is not due, and a hang detected by the
-socket timeout (app/messaging.py), against the real Redis behind tests/faultproxy.py."""
+socket timeout (app/base/messaging.py), against the real Redis behind tests/faultproxy.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import pytest
 import redis as redis_lib
 
-from app import messaging, metrics
+from app.base import messaging, metrics
 from tests.faultproxy import FaultProxy
 
 
@@ -22,7 +22,7 @@ def proxied(redis_url):
 
 
 def outage_lines(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "app.messaging"]
+    return [r.getMessage() for r in caplog.records if r.name == "app.base.messaging"]
 
 
 def hammer(client, seconds: float) -> list[float]:
@@ -42,7 +42,7 @@ def hammer(client, seconds: float) -> list[float]:
 @pytest.mark.parametrize("fault", ["cut", "hang"])
 def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(proxied, fault, caplog):
     proxy, url = proxied
-    caplog.set_level(logging.WARNING, logger="app.messaging")
+    caplog.set_level(logging.WARNING, logger="app.base.messaging")
     client = messaging.connect_url(url, socket_timeout=1.0)
     other = messaging.connect_url(url, socket_timeout=1.0)  # another client of the process: same link
     assert client.link is other.link
@@ -72,7 +72,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(proxied, 
 
 def test_a_pipeline_is_guarded_like_single_calls(proxied, caplog):
     proxy, url = proxied
-    caplog.set_level(logging.WARNING, logger="app.messaging")
+    caplog.set_level(logging.WARNING, logger="app.base.messaging")
     client = messaging.connect_url(url, socket_timeout=1.0)
     proxy.cut()
     for _ in range(20):

@@ -1,5 +1,5 @@
 """The alarm outbox and its relay: every change on the stream exactly once, in order,
-whatever crashes, outages and concurrent relays happen (app/outbox.py)."""
+whatever crashes, outages and concurrent relays happen (app/base/outbox.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
 
-from app import outbox
-from app.alarm_stream import STREAM, AlarmChange, read_after
-from app.database import make_engine, upgrade
-from app.messaging import connect_url
-from app.tables import alarm_outbox, alarm_outbox_relay
+from app.base import outbox
+from app.base.alarm_stream import STREAM, AlarmChange, read_after
+from app.base.database import make_engine, upgrade
+from app.base.messaging import connect_url
+from app.base.tables import alarm_outbox, alarm_outbox_relay
 from tests.faultproxy import FaultProxy
 
 AT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)

@@ -49,10 +49,10 @@ import redis as redis_lib
 import requests
 from sqlalchemy import select
 
-from app.alarm_stream import read_after
-from app.database import make_engine, open_database
-from app.settings import Settings
-from app.tables import alarm_actions, alarm_outbox, alarms, cases, events, quality_log
+from app.base.alarm_stream import read_after
+from app.base.database import make_engine, open_database
+from app.base.settings import Settings
+from app.base.tables import alarm_actions, alarm_outbox, alarms, cases, events, quality_log
 from tests.conftest import REDIS_URL
 from tests.faultproxy import FaultProxy
 from tests.ingest.exchange_builder import CST, Exchange

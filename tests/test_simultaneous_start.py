@@ -173,7 +173,7 @@ def _camera_seen(redis_url: str) -> bool:
 @pytest.mark.parametrize("round_", range(1, ROUNDS + 1), ids=lambda n: f"round{n}")
 def test_ingest_video_and_web_started_together_all_come_up(fresh_database, exchange_url, redis_url, tmp_path,
                                                            round_):  # fmt: skip
-    from app.database import head_revision
+    from app.base.database import head_revision
 
     db_url = fresh_database
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERVISE_")}

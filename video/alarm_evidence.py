@@ -22,10 +22,10 @@ import redis as redis_lib
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import outage
-from app.alarm_stream import AlarmChange, read_after, snapshot_position
-from app.messaging import RETRY_FIRST, RETRY_MAX
-from app.tables import evidence as evidence_table
+from app.base import outage
+from app.base.alarm_stream import AlarmChange, read_after, snapshot_position
+from app.base.messaging import RETRY_FIRST, RETRY_MAX
+from app.base.tables import evidence as evidence_table
 from video import redact
 from video.evidence import evidence_row
 
@@ -82,7 +82,7 @@ def follow(
             stop.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
         except SQLAlchemyError as exc:  # the change is looked at again once the database is back
-            if not outage.transient(exc):  # an outage has its own lines (app.outage)
+            if not outage.transient(exc):  # an outage has its own lines (app.base.outage)
                 log.warning(
                     "cannot record alarm evidence now (%s); retrying", redact.describe(getattr(exc, "orig", exc))
                 )

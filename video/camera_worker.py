@@ -33,10 +33,10 @@ from collections.abc import Callable
 
 import av
 
-from app.backoff import Backoff
+from app.base.backoff import Backoff
+from app.base.settings import VideoSettings
 from video import faults, keyframes, redact
 from video.cameras import Camera
-from video.config import VideoConfig
 from video.health import CameraState, HealthTracker
 from video.keyframes import Keyframe, KeyframeRing
 from video.live import LiveFeed
@@ -52,7 +52,7 @@ class CameraWorker(threading.Thread):
     def __init__(
         self,
         camera: Camera,
-        config: VideoConfig,
+        config: VideoSettings,
         *,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.time,

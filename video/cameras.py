@@ -35,7 +35,7 @@ class Camera:
 def load_enabled(engine: Engine) -> list[Camera]:
     """Every enabled camera, by camera_id. A row with an unreadable `enabled` flag is skipped, with a warning."""
     try:
-        from ingest import exchange
+        from app.base import exchange
     except ImportError:
         exchange = None
     if exchange is None or not hasattr(exchange, "cameras"):
@@ -70,7 +70,7 @@ def _load_with_tables(engine: Engine, exchange) -> list[Camera]:
 def open_cameras(settings) -> Engine:
     """The exchange database holding the cameras, once it answers and holds the contract's
     cameras and windows tables; a ConfigurationError naming it otherwise."""
-    from ingest import exchange
+    from app.base import exchange
 
     return exchange.open_exchange(settings, (exchange.cameras, exchange.windows))
 
@@ -78,7 +78,7 @@ def open_cameras(settings) -> Engine:
 def engine_for(url: str) -> Engine:
     """An engine on the exchange database (the ingest's lenient one when available)."""
     try:
-        from ingest.exchange import exchange_engine
+        from app.base.exchange import exchange_engine
     except ImportError:
         from sqlalchemy import create_engine as exchange_engine
     return exchange_engine(url)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from app.json_lines import limit_option
+from app.base.json_lines import limit_option
 from video import redact
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,7 @@ def video_command(
     redact.install()
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.settings import load
-    from video.config import VideoConfig
+    from app.base.settings import VideoSettings, load
     from video.pool import start_workers
     from video.sharding import Shard
 
@@ -102,7 +101,7 @@ def video_command(
             shard=mine,
             evidence_dir=evidence_dir,
             reload_seconds=reload_seconds,
-            config=VideoConfig.from_settings(settings, start_spread=start_spread),
+            config=VideoSettings.from_settings(settings, start_spread=start_spread),
         )
     except SQLAlchemyError as exc:  # both databases answered and hold their tables: a fault of another kind
         cause = getattr(exc, "orig", None) or exc
@@ -127,8 +126,8 @@ def video_command(
 def cameras_command(as_json: bool, stale_after: float, limit: int) -> None:
     """List camera health from Redis, one camera per line."""
     redact.install()
-    from app.messaging import connect
-    from app.settings import load
+    from app.base.messaging import connect
+    from app.base.settings import load
     from video import health
 
     redis = connect(load())

@@ -20,7 +20,7 @@ password restarts that camera) and stops when `stop` is set::
 
 By hand::
 
-    pool = CameraPool(redis, VideoConfig.from_settings(settings), on_outage=hook, evidence_dir=dir)
+    pool = CameraPool(redis, settings.video, on_outage=hook, evidence_dir=dir)
     pool.sync(cameras)              # start, stop and restart workers to match this list
     jpeg, before, meta = pool.capture_evidence("K123")
     feed = pool.live_feed("K123")   # for video.routes
@@ -40,10 +40,10 @@ from pathlib import Path
 
 import redis as redis_lib
 
+from app.base.settings import VideoSettings
 from video import evidence, health, keys, redact, thumbnails
 from video.camera_worker import CameraWorker
 from video.cameras import Camera
-from video.config import VideoConfig
 from video.evidence import Evidence, EvidenceReply, EvidenceRequest
 from video.live import LiveFeed
 from video.outage import OutageHook, instant
@@ -58,7 +58,7 @@ class CameraPool:
     def __init__(
         self,
         redis,
-        config: VideoConfig,
+        config: VideoSettings,
         *,
         on_outage: OutageHook | None = None,
         evidence_dir: Path | None = None,
@@ -212,7 +212,7 @@ class CameraPool:
 
     def _redis_failed(self, exc: Exception, now: float) -> None:
         """Health, thumbnails and outages wait for Redis (they are written again when it is back).
-        A client guarded by its link (app/messaging.py) logs the outage's start and end; one
+        A client guarded by its link (app/base/messaging.py) logs the outage's start and end; one
         without logs at most once a minute."""
         if getattr(self.redis, "link", None) is not None:
             log.debug("Redis unreachable, will retry: %s", redact.describe(exc))
@@ -261,30 +261,30 @@ def start_workers(
     stop: threading.Event,
     *,
     shard=None,
-    config: VideoConfig | None = None,
+    config: VideoSettings | None = None,
     evidence_dir: Path | None = None,
     reload_seconds: float = 60.0,
     only: Collection[str] | None = None,
 ) -> CameraPool:
-    """Camera workers for `settings` (an :class:`app.settings.Settings`), running until `stop` is set.
+    """Camera workers for `settings` (an :class:`app.base.settings.Settings`), running until `stop` is set.
 
     Pulls the enabled cameras of `shard` (default: all; `only` narrows them to
     those ids, as the demo does for its wall) with the Redis of
-    :func:`app.messaging.connect`; evidence goes to ``<var_dir>/evidence``.
+    :func:`app.base.messaging.connect`; evidence goes to ``<var_dir>/evidence``.
     Raises sqlalchemy's errors if the cameras cannot be read at start; later
     failures to re-read them keep the current list, with a warning.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app import outage
-    from app.database import open_database
-    from app.messaging import connect
+    from app.base import outage
+    from app.base.database import open_database
+    from app.base.messaging import connect
     from video.cameras import load_enabled, open_cameras
     from video.outage import stream_hook
     from video.sharding import Shard
 
     shard = shard or Shard(0, 1)
-    config = config or VideoConfig.from_settings(settings)
+    config = config or settings.video
     redis = connect(settings)
     # Both databases are reached (or refused, naming the one at fault) before anything starts.
     engine = open_cameras(settings)
@@ -311,7 +311,7 @@ def start_workers(
             try:
                 fresh = [c for c in load_enabled(engine) if mine(c)]
             except SQLAlchemyError as exc:
-                if not outage.transient(exc):  # an outage has its own lines (app.outage)
+                if not outage.transient(exc):  # an outage has its own lines (app.base.outage)
                     cause = getattr(exc, "orig", None) or exc
                     log.warning("cannot re-read cameras, keeping the current list: %s", redact.describe(cause))
                 continue

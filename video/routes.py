@@ -30,10 +30,10 @@ import numpy as np
 import redis as redis_lib
 from flask import Blueprint, Response, abort
 
+from app.base.settings import VideoSettings
 from video import thumbnails
 from video.camera_worker import CameraWorker
 from video.cameras import Camera, engine_for, load_enabled
-from video.config import VideoConfig
 from video.live import MJPEG_BOUNDARY, LiveFeed
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def create_blueprint(
                 engine.append(engine_for(settings.exchange_url_resolved))
             return load_enabled(engine[0])
 
-        live = OnDemandLive(cameras, VideoConfig.from_settings(settings))
+        live = OnDemandLive(cameras, settings.video)
     blueprint = Blueprint("video", __name__)
 
     def allowed(camera_id: str) -> None:
@@ -120,7 +120,7 @@ class OnDemandLive:
     """
 
     def __init__(
-        self, cameras: Callable[[], list[Camera]], config: VideoConfig, *, refresh: float = 60.0, linger: float = 30.0
+        self, cameras: Callable[[], list[Camera]], config: VideoSettings, *, refresh: float = 60.0, linger: float = 30.0
     ) -> None:
         self._list, self._refresh, self._linger = cameras, refresh, linger
         self.config = config.model_copy(update={"start_spread": 0.0})

@@ -100,7 +100,7 @@ def _touched(services, scope, filters: BoardFilters, version: dict, change_marke
     an officer's action with any clock is seen) and the database (new ids and
     newer updates, for writers that do not publish).
     """
-    from app.alarm_stream import read_after
+    from app.base.alarm_stream import read_after
 
     old_position, new_position = version["marker"].split("|", 1)[0], change_marker.split("|", 1)[0]
     if old_position != new_position:

@@ -42,7 +42,7 @@ def page_for(services, pathname: str, search: str):
 def banner_messages(services, lang: str) -> list[str]:
     """Why the data on screen may mislead: ingest lagging, Redis unreachable (pages read the
     database alone, live updates come slower), or a year without an official calendar."""
-    from app.messaging import link_of
+    from app.base.messaging import link_of
     from app.queries.health import freshness
 
     now = services.clock()

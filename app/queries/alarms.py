@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy import case as sql_case
 
+from app.base.tables import alarm_actions, alarms, is_row_id
 from app.scope import Scope
-from app.tables import alarm_actions, alarms, is_row_id
 
 BOARD_LIMIT = 200
 

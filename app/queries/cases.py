@@ -6,9 +6,9 @@ import re
 
 from sqlalchemy import Engine, insert, or_, select
 
+from app.base.tables import cases, events, evidence, is_row_id
 from app.queries.reference import Reference
 from app.scope import Scope
-from app.tables import cases, events, evidence, is_row_id
 
 SEARCH_LIMIT = 50
 _SUMMARY = (

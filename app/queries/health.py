@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select, text
 
-from app.tables import cases, ingest_cursor
+from app.base.tables import cases, ingest_cursor
 
 PROBE_SECONDS = 2.0  # /healthz answers within about this, whatever the databases do
 CONTRACT_CHECK_SECONDS = 60.0
@@ -49,7 +49,7 @@ def _aware(value):
 
 def database_ok(engine: Engine, within: float = PROBE_SECONDS) -> bool:
     """Does the database run a statement within `within` seconds? A hung database would
-    hold the probe until its link is cut (app.link_watch), so the answer does not wait
+    hold the probe until its link is cut (app.base.link_watch), so the answer does not wait
     for it: one probe per engine at a time, and no answer in time is a no."""
     with _probes_lock:
         probe = _probes.get(engine)
@@ -78,7 +78,7 @@ def exchange_problem(engine: Engine, within: float = PROBE_SECONDS) -> str | Non
         return "unreachable"
     checked_at, missing = _contract_checks.get(engine, (0.0, []))
     if time.monotonic() - checked_at > CONTRACT_CHECK_SECONDS:
-        from ingest.exchange import missing_from_contract
+        from app.base.exchange import missing_from_contract
 
         try:
             missing = missing_from_contract(engine)

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, inspect, select
 
-from app import outage
-from ingest import exchange
+from app.base import exchange, outage
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ class ReferenceCache:
                 except Exception as error:
                     if self._value is None:
                         raise
-                    if not outage.transient(error):  # an outage has its own lines (app.outage)
+                    if not outage.transient(error):  # an outage has its own lines (app.base.outage)
                         log.exception("re-reading reference data failed; keeping the previous copy")
                 self._read_at = self._monotonic()
         return self._value

@@ -16,14 +16,14 @@ import click
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
-from app.database import Limits
+from app.base import exchange
+from app.base.database import Limits
 from app.simulate.backfill import backfill
 from app.simulate.feed import Feed
 from app.simulate.live import accelerated, run_live
 from app.simulate.region import build_region
 from app.simulate.summary import Tally, database_report
 from app.simulate.writer import write_reference
-from ingest import exchange
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def simulate_command(
     if not live and (speed != 1.0 or writers != 4):
         raise click.UsageError("--speed and --writers only apply with --live")
 
-    from app.settings import load
+    from app.base.settings import load
     from rules.calendar import WorkCalendar
 
     settings = load()

@@ -30,9 +30,9 @@ import random
 from datetime import timedelta
 from typing import NamedTuple
 
+from app.base.exchange import json_text
 from app.simulate.cases import Event, LocalDays, Story
 from app.simulate.region import Region
-from ingest.exchange import json_text
 
 REALTIME, HOURLY, NIGHTLY = "realtime", "hourly", "nightly"
 PUSH_MODES = ((REALTIME, 0.85), (HOURLY, 0.10), (NIGHTLY, 0.05))

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, func, select
 
+from app.base import exchange
 from app.simulate.region import Region, reference_rows
-from ingest import exchange
 
 log = logging.getLogger(__name__)
 

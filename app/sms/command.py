@@ -15,15 +15,14 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from app.json_lines import emit, emit_listing, fetch_size, iso, limit_option
-from app.settings import Settings
+from app.base.json_lines import emit, emit_listing, fetch_size, iso, limit_option
+from app.base.settings import Settings
 
 log = logging.getLogger("sms")
 
 
 def _settings():
-    from app.settings import load
-    from app.sms.settings import load_sms
+    from app.base.settings import load, load_sms
 
     try:
         return load(), load_sms()
@@ -66,7 +65,7 @@ def sms_command() -> None:
 @limit_option("messages")
 def sms_outbox(as_json: bool, state: str | None, case_no: str | None, now_text: str | None, limit: int) -> None:
     """List the SMS outbox, newest first (phone numbers masked)."""
-    from app.database import open_database
+    from app.base.database import open_database
     from app.sms import outbox
     from app.sms.hours import SendingHours
     from app.sms.phones import mask_phone
@@ -109,7 +108,7 @@ def sms_outbox(as_json: bool, state: str | None, case_no: str | None, now_text: 
 @limit_option("replies")
 def sms_inbox(as_json: bool, case_no: str | None, limit: int) -> None:
     """List applicants' replies, newest first: the score read (null when unreadable) and what was done."""
-    from app.database import open_database
+    from app.base.database import open_database
     from app.sms import inbound
     from app.sms.phones import mask_phone, mask_phones_in
 
@@ -177,7 +176,7 @@ def sms_send(once: bool, now_text: str | None) -> None:
 @click.option("--now", "now_text", metavar="ISO8601", help="The instant that is 'now' (replay).")
 def sms_receive(message_id: str, phone: str, text: str, received_at: str | None, now_text: str | None) -> None:
     """Take in one reply by hand, exactly as POST /api/sms/inbound would (demos, a provider outage)."""
-    from app.database import open_database
+    from app.base.database import open_database
     from app.sms import inbound
 
     settings, sms = _settings()
@@ -214,9 +213,9 @@ def rating_command() -> None:
 @click.option("--now", "now_text", metavar="ISO8601", help="The instant of the follow-up (replay).")
 def rating_follow_up(rating_id: int, by: str, note: str, now_text: str | None) -> None:
     """Record that low rating RATING_ID was followed up (整改). Its alarms close at the next ingest cycle."""
-    from app import outbox
-    from app.database import open_database
-    from app.messaging import connect
+    from app.base import outbox
+    from app.base.database import open_database
+    from app.base.messaging import connect
     from ingest.ratings import FollowUpRefused, follow_up
 
     settings, _sms = _settings()
@@ -239,8 +238,8 @@ def rating_follow_up(rating_id: int, by: str, note: str, now_text: str | None) -
 @limit_option("ratings")
 def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None, limit: int) -> None:
     """List ratings (on-site and SMS), oldest first, with the follow-up deadline of low ones."""
-    from app.database import open_database
-    from app.tables import ratings
+    from app.base.database import open_database
+    from app.base.tables import ratings
     from ingest.calendars import CalendarBook
     from ingest.ratings import rating_of, rectify_by
     from rules.ratings import LOW_SCORE

@@ -37,11 +37,11 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.base.settings import SmsSettings
+from app.base.tables import cases, ratings, sms_inbox, sms_outbox
 from app.sms.outbox import COMPLETION, SENT, enqueue_ask_score
 from app.sms.parse import Reading, read_score
 from app.sms.phones import mask_phone, normalize_phone
-from app.sms.settings import SmsSettings
-from app.tables import cases, ratings, sms_inbox, sms_outbox
 from ingest.store import JUDGE_NOW
 from rules.ratings import LOW_SCORE
 

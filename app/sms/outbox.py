@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.base.tables import cases, sms_outbox
 from app.sms.phones import is_mobile, mask_phone, normalize_phone
 from app.sms.texts import ask_score_text, completion_text
-from app.tables import cases, sms_outbox
 
 log = logging.getLogger(__name__)
 

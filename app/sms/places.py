@@ -12,8 +12,7 @@ import time
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import outage
-from ingest import exchange
+from app.base import exchange, outage
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class ExchangeNames:
             with self.engine.connect() as conn:
                 name = conn.execute(select(table.c[column]).where(table.c[key] == value)).scalar()
         except SQLAlchemyError as exc:
-            if not outage.transient(exc):  # an outage has its own lines (app.outage)
+            if not outage.transient(exc):  # an outage has its own lines (app.base.outage)
                 log.warning("cannot read %s %s from the exchange database: %s", key, value, outage.describe(exc))
             return None
         cache[value] = (now, name)

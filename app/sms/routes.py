@@ -26,8 +26,8 @@ from datetime import UTC, datetime, tzinfo
 from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy import Engine
 
+from app.base.settings import SmsSettings, load_sms
 from app.sms import inbound
-from app.sms.settings import SmsSettings, load_sms
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def register(
     if isinstance(services_or_engine, Engine):
         engine = services_or_engine
         if zone is None:
-            from app.settings import load
+            from app.base.settings import load
 
             zone = load().zone
     else:

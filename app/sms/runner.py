@@ -13,13 +13,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from app.settings import Settings
-from app.sms.settings import SmsSettings, load_sms
+from app.base.settings import Settings, SmsSettings, load_sms
 
 
 def build(settings: Settings, sms: SmsSettings | None = None, engine=None):
     """A Sender on the configured database and gateway, naming places from the exchange database."""
-    from app.database import open_database
+    from app.base.database import open_database
     from app.sms.gateway import make_gateway
     from app.sms.sender import Sender
 
@@ -36,9 +35,9 @@ def build(settings: Settings, sms: SmsSettings | None = None, engine=None):
 def place_names(settings: Settings):
     """Center and window names from the exchange database, if there is one (an absent
     SQLite file is not created just to find no names)."""
-    from app.database import Limits
+    from app.base.database import Limits
+    from app.base.exchange import exchange_engine
     from app.sms.places import ExchangeNames
-    from ingest.exchange import exchange_engine
 
     url = make_url(settings.exchange_url_resolved)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):

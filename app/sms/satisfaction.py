@@ -25,9 +25,9 @@ from typing import Literal
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy import case as sql_case
 
+from app.base.tables import ratings
 from app.kpi import SATISFIED_SCORE
 from app.scope import Scope
-from app.tables import ratings
 from rules.ratings import LOW_SCORE, RECTIFY_DAYS
 
 Level = Literal["center", "dept", "window", "staff"]

@@ -21,12 +21,12 @@ from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import Engine
 
-from app import outage
+from app.base import outage
+from app.base.settings import SmsSettings
 from app.sms import outbox
 from app.sms.gateway import Gateway, GatewayError, Outgoing, PermanentFailure, outgoing_id
 from app.sms.hours import SendingHours
 from app.sms.phones import mask_phone
-from app.sms.settings import SmsSettings
 
 log = logging.getLogger("sms.sender")
 
@@ -74,7 +74,7 @@ class Sender:
     def run(self, clock: Callable[[], datetime], stop: threading.Event) -> None:
         """Send until `stop` is set; a failing round is logged and tried again next poll.
 
-        During a database outage (app.outage logs its start and end) rounds are tried
+        During a database outage (app.base.outage logs its start and end) rounds are tried
         again every poll without a line each. A message the gateway took but the
         outage kept from being marked sent goes out again under the same id when its
         lease ends, and the gateway drops the repeat."""

@@ -2,13 +2,13 @@
 asking for a number. Pure; names of places are looked up by the caller.
 
 Names and case numbers come from upstream: an applicant reads them capped and
-with no invisible or direction-changing character (app/display.py), so a
+with no invisible or direction-changing character (app/base/display.py), so a
 message stays one SMS-sized text and says what it seems to say.
 """
 
 from __future__ import annotations
 
-from app.display import CELL, LABEL, TITLE, shown
+from app.base.display import CELL, LABEL, TITLE, shown
 
 
 def window_place(center_name: str | None, window_label: str | None) -> str | None:

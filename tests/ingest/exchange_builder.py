@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from ingest import exchange as x
+from app.base import exchange as x
 
 CST = ZoneInfo("Asia/Shanghai")
 

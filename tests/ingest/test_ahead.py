@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.settings import Settings
+from app.base.settings import Settings
 from ingest import store
 from ingest.runner import build
 
@@ -103,7 +103,7 @@ def _typed_state(ingest) -> dict:
     """What _state holds, read through the table definitions: comparable across backends."""
     from sqlalchemy import select
 
-    from app.tables import alarm_actions, alarms, cases
+    from app.base.tables import alarm_actions, alarms, cases
 
     with ingest.db.connect() as conn:
         return {

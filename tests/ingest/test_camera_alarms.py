@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis as redis_lib
 
-from app.database import open_database
-from app.settings import Settings
+from app.base.database import open_database
+from app.base.settings import Settings
 from ingest.camera_alarms import camera_places, take_outages
 from video.outage import stream_hook
 

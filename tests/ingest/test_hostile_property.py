@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from ingest import exchange as x
+from app.base import exchange as x
 from ingest import store
 from rules.events import KINDS, check_row
 from tests.conftest import PG_ADMIN_URL, _libpq

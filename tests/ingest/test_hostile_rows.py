@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, insert, text
 
-from app.settings import Settings
-from ingest import exchange as x
+from app.base import exchange as x
+from app.base.settings import Settings
 from ingest import metrics
 from ingest.runner import build
 

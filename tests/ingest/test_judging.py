@@ -8,7 +8,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from app.settings import Settings
+from app.base.settings import Settings
 from ingest.judging import JudgePool
 from ingest.runner import build
 

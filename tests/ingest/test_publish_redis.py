@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis as redis_lib
 
-from app.alarm_stream import STREAM, read_after, snapshot_position
+from app.base.alarm_stream import STREAM, read_after, snapshot_position
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.settings import Settings
+from app.base.settings import Settings
 from ingest import row_checks
 from ingest.runner import build
 

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
+from app.base import exchange
 from app.simulate.feed import Feed
 from app.simulate.live import accelerated, run_live
 from app.simulate.region import build_region
 from app.simulate.writer import write_reference
-from ingest import exchange
 from rules.calendar import WorkCalendar
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from app.base import exchange
+from app.base.exchange import Unparsed
 from app.simulate.backfill import backfill
 from app.simulate.faults import REQUIRED
 from app.simulate.feed import Feed
 from app.simulate.region import build_region
 from app.simulate.summary import KINDS
 from app.simulate.writer import write_reference
-from ingest import exchange
-from ingest.exchange import Unparsed
 from rules.calendar import WorkCalendar
 
 ZONE = ZoneInfo("Asia/Shanghai")

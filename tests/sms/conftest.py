@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
-from app.database import make_engine, upgrade
-from app.sms.settings import SmsSettings
-from app.tables import cases
+from app.base.database import make_engine, upgrade
+from app.base.settings import SmsSettings
+from app.base.tables import cases
 
 CST = ZoneInfo("Asia/Shanghai")
 

@@ -16,14 +16,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app import kpi
+from app.base import exchange as x
+from app.base.database import make_engine
+from app.base.settings import SmsSettings
+from app.base.tables import kpi_daily
 from app.cli import cli
-from app.database import make_engine
 from app.scope import Scope
 from app.sms import satisfaction
 from app.sms.routes import PATH, register
-from app.sms.settings import SmsSettings
-from app.tables import kpi_daily
-from ingest import exchange as x
 from ingest.calendars import CalendarBook
 from ingest.ratings import take_ratings
 

@@ -11,11 +11,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.base.settings import SmsSettings
+from app.base.tables import ratings, sms_inbox, sms_outbox
 from app.sms.gateway import FileGateway
 from app.sms.routes import PATH, register
 from app.sms.sender import Sender
-from app.sms.settings import SmsSettings
-from app.tables import ratings, sms_inbox, sms_outbox
 from ingest.store import JUDGE_NOW
 
 from .conftest import CST, add_case, local

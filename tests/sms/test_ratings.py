@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from app.tables import alarm_actions, alarms, audit_log, quality_log, ratings
-from ingest import exchange as x
+from app.base import exchange as x
+from app.base.tables import alarm_actions, alarms, audit_log, quality_log, ratings
 from ingest.calendars import CalendarBook
 from ingest.ratings import FollowUpRefused, Refused, check_row, follow_up, judge_due, take_ratings
 from ingest.store import JUDGE_NOW

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import insert, update
 
+from app.base.tables import ratings
 from app.scope import Scope
 from app.sms import satisfaction as sat
-from app.tables import ratings
 from rules.calendar import WorkCalendar
 
 from .conftest import CST, local

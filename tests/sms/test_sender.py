@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.base.tables import sms_outbox
 from app.sms import outbox
 from app.sms.gateway import FileGateway, HttpGateway, Outgoing, PermanentFailure, TemporaryFailure, outgoing_id
 from app.sms.sender import Sender, backoff
-from app.tables import sms_outbox
 
 from .conftest import CST, add_case, local
 from .provider import Provider
@@ -210,7 +210,7 @@ def test_claims_on_postgresql_never_overlap(pg_db, sms_settings):
 
 
 def test_one_round_sends_everything_due_batch_after_batch(db, tmp_path):
-    from app.sms.settings import SmsSettings
+    from app.base.settings import SmsSettings
 
     for i in range(5):
         add_case(db, f"C{i}", local("2026-11-27 09:00"), phone=f"1380000{i:04d}")

@@ -8,10 +8,9 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
+from app.base.settings import SMS_ENV_NAMES, SmsSettings, unknown_variables
 from app.cli import cli
-from app.settings import unknown_variables
 from app.sms.phones import is_mobile, mask_phone, mask_phones_in, normalize_phone
-from app.sms.settings import ENV_NAMES, SmsSettings
 
 
 def test_defaults(sms_settings):
@@ -52,7 +51,7 @@ def test_bad_settings_are_refused(sms_settings, values, message):
 
 
 def test_the_typo_check_knows_the_sms_names():
-    assert "SUPERVISE_SMS_GATEWAY" in ENV_NAMES and "SUPERVISE_SMS_TOKEN" in ENV_NAMES
+    assert "SUPERVISE_SMS_GATEWAY" in SMS_ENV_NAMES and "SUPERVISE_SMS_TOKEN" in SMS_ENV_NAMES
     env = {"SUPERVISE_SMS_GATEWAY": "file", "SUPERVISE_SMS_SEND_FROM": "08:00", "SUPERVISE_SMS_GATEWAYY": "x"}
     assert unknown_variables(env) == ["SUPERVISE_SMS_GATEWAYY"]
 
@@ -115,8 +114,8 @@ def test_migration_matches_the_tables_and_goes_down_and_up(request, backend):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from app.database import _alembic_config, current_revision, upgrade
-    from app.tables import metadata
+    from app.base.database import _alembic_config, current_revision, upgrade
+    from app.base.tables import metadata
 
     engine = request.getfixturevalue(backend)
 

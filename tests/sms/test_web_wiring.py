@@ -8,12 +8,11 @@ from types import SimpleNamespace
 import pytest
 
 from app import auth
-from app.database import open_database
-from app.settings import Settings
+from app.base.database import open_database
+from app.base.settings import Settings, SmsSettings
 from app.sms.gateway import FileGateway
 from app.sms.routes import PATH, register
 from app.sms.sender import Sender
-from app.sms.settings import SmsSettings
 
 from ..ingest.exchange_builder import Exchange
 from .conftest import CST, add_case, local

@@ -24,8 +24,8 @@ from urllib.parse import quote
 import pytest
 import redis as redis_lib
 
+from app.base.settings import VideoSettings
 from tests.conftest import _service_missing
-from video.config import VideoConfig
 from video.pool import CameraPool
 
 SERVER = Path(os.environ.get("RTSP_TEST_SERVER", "/work/shared/tools/rtsp-test-server"))
@@ -188,7 +188,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.2):
         time.sleep(interval)
 
 
-FAST = VideoConfig(
+FAST = VideoSettings(
     open_timeout=5,
     read_timeout=2,
     offline_after=5,

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app import outbox
-from app.alarm_stream import AlarmChange
-from app.database import open_database
-from app.settings import Settings
-from app.tables import evidence
+from app.base import outbox
+from app.base.alarm_stream import AlarmChange
+from app.base.database import open_database
+from app.base.settings import Settings
+from app.base.tables import evidence
 from tests.video.conftest import wait_until
 from video import alarm_evidence, thumbnails
 from video.cameras import Camera
@@ -92,7 +92,7 @@ def test_the_follower_rides_out_redis_down_at_start_and_later(
 ):
     """Started while Redis is cut, cut again while it follows: it never dies, and a red alarm
     published once Redis is back still gets its still, once."""
-    from app.messaging import connect_url
+    from app.base.messaging import connect_url
     from tests.faultproxy import FaultProxy
 
     server = rtsp_server(size="320x240", fps=10, gop=10)

@@ -10,7 +10,7 @@ import sys
 import pytest
 from sqlalchemy import insert
 
-from ingest import exchange as x
+from app.base import exchange as x
 from tests.video.conftest import PASSWORD, USER
 from tests.video.test_rtsp_workers import assert_no_secret, redis_dump
 
@@ -107,9 +107,8 @@ def test_bad_shard_is_one_clear_line(tmp_path):
 def test_start_workers_runs_until_stop_is_set(rtsp_server, redis_url, tmp_path):
     import threading
 
-    from app.settings import Settings
+    from app.base.settings import Settings, VideoSettings
     from tests.video.conftest import wait_until
-    from video.config import VideoConfig
     from video.pool import start_workers
 
     server = rtsp_server()
@@ -117,7 +116,7 @@ def test_start_workers_runs_until_stop_is_set(rtsp_server, redis_url, tmp_path):
     build_exchange(exchange_url, [{"camera_id": "S1", "window_id": "W1", "url": server.url("cam1"), "enabled": True}])
     settings = Settings(exchange_url=exchange_url, redis_url=redis_url, var_dir=tmp_path)
     stop = threading.Event()
-    pool = start_workers(settings, stop, config=VideoConfig(start_spread=0))
+    pool = start_workers(settings, stop, config=VideoSettings(start_spread=0))
     assert wait_until(lambda: pool.health("S1").state.value == "online", 15), pool.health("S1")
     assert pool.live_feed("S1") is not None  # the demo hands this pool to the web app as its live source
     stop.set()

@@ -8,9 +8,9 @@ import time
 
 import fakeredis
 
+from app.base.settings import VideoSettings
 from tests.video.conftest import wait_until
 from video.cameras import Camera
-from video.config import VideoConfig
 from video.pool import CameraPool
 
 
@@ -31,7 +31,7 @@ def test_silent_camera_times_out_and_its_thread_stops():
 
     silent = threading.Thread(target=accept_and_say_nothing, daemon=True)
     silent.start()
-    config = VideoConfig(open_timeout=1.5, read_timeout=1, start_spread=0, retry_base=0.2, retry_cap=0.5)
+    config = VideoSettings(open_timeout=1.5, read_timeout=1, start_spread=0, retry_base=0.2, retry_cap=0.5)
     pool = CameraPool(fakeredis.FakeRedis(), config)
     try:
         pool.sync([Camera("KSILENT", "W1", f"rtsp://u:pw-silent@127.0.0.1:{listener.getsockname()[1]}/cam1")])
@@ -66,7 +66,7 @@ def test_camera_that_hangs_up_at_once_is_offline_not_misconfigured():
 
     thread = threading.Thread(target=hang_up, daemon=True)
     thread.start()
-    pool = CameraPool(fakeredis.FakeRedis(), VideoConfig(open_timeout=3, start_spread=0, retry_cap=0.5))
+    pool = CameraPool(fakeredis.FakeRedis(), VideoSettings(open_timeout=3, start_spread=0, retry_cap=0.5))
     try:
         pool.sync([Camera("KHANGUP", "W1", f"rtsp://127.0.0.1:{listener.getsockname()[1]}/cam1")])
         record = wait_until(lambda: (h := pool.health("KHANGUP")).reason_code == "bad_reply" and h, 10)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from app.database import open_database
-from app.settings import Settings
-from app.tables import alarm_actions, alarms, cases, events, evidence, ratings
+from app.base.database import open_database
+from app.base.settings import Settings
+from app.base.tables import alarm_actions, alarms, cases, events, evidence, ratings
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai, a Friday
 PASSWORD = "correct horse 1"
@@ -88,8 +88,8 @@ def dept_id(center_id: str, code: str) -> str:
 
 
 def build_exchange(url: str) -> None:
-    from ingest import exchange as x
-    from ingest.exchange import create_exchange_schema, exchange_engine
+    from app.base import exchange as x
+    from app.base.exchange import create_exchange_schema, exchange_engine
 
     engine = exchange_engine(url)
     create_exchange_schema(engine)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import insert, update
 
-from app.tables import alarm_actions, alarms
+from app.base.tables import alarm_actions, alarms
 from tests.web.conftest import NOW, Region, add_case, make_region
 
 
@@ -53,8 +53,8 @@ HOSTILE_CASE_NOS = {
 
 def add_hostile_text(region: Region) -> None:
     """Long, marked-up and bidirectional names in the exchange database; hostile case numbers with alarms."""
-    from ingest import exchange as x
-    from ingest.exchange import exchange_engine
+    from app.base import exchange as x
+    from app.base.exchange import exchange_engine
 
     engine = exchange_engine(region.settings.exchange_url_resolved)
     with engine.begin() as conn:

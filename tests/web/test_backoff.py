@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from app.backoff import Backoff
+from app.base.backoff import Backoff
 
 
 def test_delays_stay_within_growing_windows():

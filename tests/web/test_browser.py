@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from app.settings import Settings
-from app.tables import alarm_actions, alarms, audit_log
+from app.base.settings import Settings
+from app.base.tables import alarm_actions, alarms, audit_log
 from tests.web.conftest import NOW, PASSWORD, make_region, wait_in_page
 
 pytestmark = pytest.mark.slow
@@ -109,9 +109,9 @@ def test_wrong_password_is_refused(site, browser):
 
 def test_control_room_journey(pg_site, browser, tmp_path):
     """Log in, see a new alarm arrive without reload or flicker, acknowledge it, open its case, export the PDF."""
-    from app import outbox
-    from app.alarm_stream import AlarmChange
-    from app.messaging import connect
+    from app.base import outbox
+    from app.base.alarm_stream import AlarmChange
+    from app.base.messaging import connect
 
     region, url, clock = pg_site
     page = log_in(browser, url, region.users["region"])
@@ -216,8 +216,8 @@ def test_escalation_and_filters(site, browser):
 
 
 def test_video_wall_sixteen_tiles(site, browser):
-    from ingest import exchange as x
-    from ingest.exchange import exchange_engine
+    from app.base import exchange as x
+    from app.base.exchange import exchange_engine
 
     region, url, _ = site
     engine = exchange_engine(region.settings.exchange_url_resolved)

@@ -1,4 +1,4 @@
-"""app/display.py and app/links.py: how upstream text is capped and neutralised, and how a case number
+"""app/base/display.py and app/links.py: how upstream text is capped and neutralised, and how a case number
 travels in a URL. The pages, PDFs and commands that use them are tested in test_hostile_text.py."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.display import (
+from app.base.display import (
     CELL,
     ELLIPSIS,
     LABEL,

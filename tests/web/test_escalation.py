@@ -16,8 +16,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
+from app.base.tables import alarm_actions, alarms
 from app.escalation import escalate
-from app.tables import alarm_actions, alarms
 from tests.web.conftest import NOW, make_region
 
 LIMIT = timedelta(minutes=30)
@@ -84,8 +84,8 @@ def test_an_alarm_that_fired_long_ago_from_late_data_is_recorded_by_the_next_swe
 
 
 def test_published_on_the_alarm_stream_like_other_changes(region):
-    from app.alarm_stream import read_after
-    from app.outbox import Relay
+    from app.base.alarm_stream import read_after
+    from app.base.outbox import Relay
 
     redis = fakeredis.FakeRedis()
     relay = Relay(region.engine, redis)
@@ -111,7 +111,7 @@ def any_region(request, web_settings):
 
 
 def test_exactly_once_when_several_processes_sweep_at_the_same_instant(any_region):
-    from app.outbox import Relay
+    from app.base.outbox import Relay
 
     region = any_region
     redis = fakeredis.FakeRedis()
@@ -157,10 +157,10 @@ def test_the_database_refuses_a_second_escalation_of_one_alarm(region):
 def test_case_page_and_dossier_show_the_escalation(region, web_app, tmp_path):
     from dash._utils import to_json
 
+    from app.base.exchange import exchange_engine
     from app.pdf import Sources, case_dossier
     from app.queries.reference import read_reference
     from app.scope import scope_for
-    from ingest.exchange import exchange_engine
     from layouts.case import layout
 
     escalate(region.engine, NOW, LIMIT)
@@ -233,7 +233,7 @@ MINUTES = st.integers(0, 24 * 60)
 @pytest.fixture(scope="module")
 def empty_database(tmp_path_factory):
     """A migrated supervision database with no alarms, copied for each example."""
-    from app.database import make_engine, upgrade
+    from app.base.database import make_engine, upgrade
 
     path = tmp_path_factory.mktemp("escalation") / "empty.db"
     engine = make_engine(f"sqlite:///{path}")
@@ -248,7 +248,7 @@ class History:
     def __init__(self, template, directory):
         import shutil
 
-        from app.database import make_engine
+        from app.base.database import make_engine
 
         path = directory / f"h{next(self._copies)}.db"
         shutil.copy(template, path)
@@ -390,8 +390,8 @@ def test_the_same_records_when_alarms_arrive_as_time_passes_between_sweeps(
 def test_the_upgrade_forgets_the_mark_of_the_old_rule(tmp_path):
     """A database swept under the old rule (closed history skipped by the first sweep) is looked
     at whole once more, so that its records are those of a database swept from the start."""
-    from app.database import make_engine, upgrade
-    from app.tables import escalation_sweep
+    from app.base.database import make_engine, upgrade
+    from app.base.tables import escalation_sweep
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(engine, "0006")

@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 
+from app.base.settings import Settings
 from app.front import nginx_site
-from app.settings import Settings
 from tests.web.conftest import PASSWORD, make_region
 from tests.web.served import (
     SlowClients,

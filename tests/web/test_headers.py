@@ -7,8 +7,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 
-from app.settings import Settings
-from app.tables import evidence
+from app.base.settings import Settings
+from app.base.tables import evidence
 from tests.web.conftest import NOW, login
 
 PORTAL = "https://portal.example.gov.cn"

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from app import links
-from app.display import CELL, ELLIPSIS, LABEL, TITLE, TOOLTIP, shown
+from app.base.display import CELL, ELLIPSIS, LABEL, TITLE, TOOLTIP, shown
+from app.base.settings import Settings
 from app.i18n import t
-from app.settings import Settings
 from tests.web.conftest import NOW, PASSWORD, dash_call, login, make_region, wait_in_page
 from tests.web.hostile import (
     CASE_DEPT_ID,
@@ -132,10 +132,10 @@ def test_cli_exports_cap_long_text(hostile, monkeypatch, tmp_path):
 
 
 def test_board_rows_cap_neutralise_and_link(hostile):
+    from app.base.exchange import exchange_engine
     from app.queries.alarms import BoardFilters, board
     from app.queries.reference import read_reference
     from app.scope import Scope
-    from ingest.exchange import exchange_engine
     from layouts.control_room import center_options, dept_options, row_view
 
     reference = read_reference(exchange_engine(hostile.settings.exchange_url_resolved))
@@ -157,9 +157,9 @@ def test_board_rows_cap_neutralise_and_link(hostile):
 
 
 def test_treemap_labels_are_text(hostile):
+    from app.base.exchange import exchange_engine
     from app.queries.reference import read_reference
     from app.scope import Scope
-    from ingest.exchange import exchange_engine
     from layouts.overview import tree_figure
 
     reference = read_reference(exchange_engine(hostile.settings.exchange_url_resolved))
@@ -388,7 +388,7 @@ def test_board_shows_case_numbers_in_order_and_opens_every_one(hostile_site, off
 def region_alarms_by_case(region):
     from sqlalchemy import select
 
-    from app.tables import alarms
+    from app.base.tables import alarms
 
     with region.engine.connect() as conn:
         return conn.execute(select(alarms.c.case_no, alarms.c.id).where(alarms.c.dept_id == CASE_DEPT_ID)).all()

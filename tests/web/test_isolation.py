@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.tables import alarms, audit_log, evidence
+from app.base.tables import alarms, audit_log, evidence
 from tests.web.conftest import PASSWORD, dash_call, login
 
 OWN, OTHER = "GX-450102:MZ", "GX-450102:SC"  # same center, different departments: the tight case

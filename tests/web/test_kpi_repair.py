@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select
 
+from app.base.database import make_engine
+from app.base.settings import Settings
+from app.base.tables import kpi_daily, kpi_monthly, kpi_state
 from app.cli import cli
-from app.database import make_engine
-from app.settings import Settings
-from app.tables import kpi_daily, kpi_monthly, kpi_state
 from tests.ingest.exchange_builder import Exchange
 
 DAY_A, DAY_B = date(2025, 10, 13), date(2025, 10, 9)

@@ -9,9 +9,9 @@ import time
 import pytest
 import redis as redis_lib
 
-from app import outbox
-from app.alarm_stream import read_after
-from app.messaging import connect_url
+from app.base import outbox
+from app.base.alarm_stream import read_after
+from app.base.messaging import connect_url
 from tests.faultproxy import FaultProxy
 from tests.web.conftest import dash_call, login
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.tables import alarm_actions, alarms, audit_log, evidence
+from app.base.tables import alarm_actions, alarms, audit_log, evidence
 from tests.web.conftest import dash_call, login
 
 OWN = "GX-450102:MZ"  # inside every test user's scope

@@ -1,4 +1,4 @@
-"""The tables in app/tables.py and the migrated database agree (SQLite and PostgreSQL),
+"""The tables in app/base/tables.py and the migrated database agree (SQLite and PostgreSQL),
 and the dashboard's own pieces (KPI refresh, session secret) work on PostgreSQL."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.database import make_engine, upgrade
-from app.tables import metadata
+from app.base.database import make_engine, upgrade
+from app.base.tables import metadata
 
 
 def _differences(url: str) -> list:
@@ -35,10 +35,10 @@ def test_postgres_schema_matches_tables(pg_url):
 def test_kpi_and_secret_on_postgres(pg_url, tmp_path):
     from app import kpi
     from app.auth import shared_secret
+    from app.base.exchange import exchange_engine
+    from app.base.settings import Settings
     from app.queries.reference import read_reference
     from app.scope import scope_for
-    from app.settings import Settings
-    from ingest.exchange import exchange_engine
     from tests.web.conftest import NOW, make_region
 
     (tmp_path / "var").mkdir()

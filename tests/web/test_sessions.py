@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.tables import audit_log, web_login_failures, web_sessions
+from app.base.tables import audit_log, web_login_failures, web_sessions
 from tests.web.conftest import NOW, PASSWORD, csrf_headers, dash_call, form_token, login
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from app.base.tables import audit_log, cases, users
 from app.callbacks.control_room import diff_rows
 from app.queries.alarms import is_escalated
 from app.queries.reference import read_reference
 from app.scope import scope_for
-from app.tables import audit_log, cases, users
 from tests.web.conftest import NOW, PASSWORD, form_token, login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_scope_allows(region, role, scope_id, center, dept, allowed):
 
 
 def _exchange(region):
-    from ingest.exchange import exchange_engine
+    from app.base.exchange import exchange_engine
 
     return exchange_engine(region.settings.exchange_url_resolved)
 

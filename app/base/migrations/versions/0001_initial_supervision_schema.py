@@ -11,7 +11,7 @@ any UPDATE or DELETE, so nobody can edit history through the database either.
 import sqlalchemy as sa
 from alembic import op
 
-from app.migrations.append_only import append_only as _append_only
+from app.base.migrations.append_only import append_only as _append_only
 
 revision = "0001"
 down_revision = None

@@ -34,8 +34,8 @@ from redis.client import Pipeline
 from redis.retry import Retry
 from sqlalchemy.engine import make_url
 
-from app import metrics
-from app.settings import Settings
+from app.base import metrics
+from app.base.settings import Settings
 
 log = logging.getLogger(__name__)
 

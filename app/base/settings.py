@@ -1,5 +1,7 @@
 """Typed configuration of `supervise`, read once from the environment.
 
+One model with its sections: the main settings (SUPERVISE_*), the SMS section
+(SUPERVISE_SMS_*, :class:`SmsSettings`) and the video section (:class:`VideoSettings`).
 Every setting has a default that makes a single machine work with no server
 installed: SQLite files under ``./var/`` and an in-process Redis stand-in.
 A misspelt ``SUPERVISE_*`` variable is an error at start-up, not a silent default.
@@ -10,12 +12,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from datetime import time
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -185,6 +189,16 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
 
+    @cached_property
+    def sms(self) -> SmsSettings:
+        """The completion SMS and satisfaction survey (SUPERVISE_SMS_*), read when first asked for."""
+        return SmsSettings()
+
+    @cached_property
+    def video(self) -> VideoSettings:
+        """How camera workers behave: the three knobs shared with the main settings, the rest tuned there."""
+        return VideoSettings.from_settings(self)
+
     @property
     def exchange_url_resolved(self) -> str:
         return self.exchange_url or f"sqlite:///{(self.var_dir / 'exchange.db').resolve()}"
@@ -194,14 +208,116 @@ class Settings(BaseSettings):
         return self.db_url or f"sqlite:///{(self.var_dir / 'supervise.db').resolve()}"
 
 
+# The SMS section (SUPERVISE_SMS_*): its own prefix, so its names stay those the SMS code always read.
+SMS_PREFIX = "SUPERVISE_SMS_"
+
+
+class SmsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=SMS_PREFIX, extra="forbid", frozen=True)
+
+    token: SecretStr | None = Field(
+        None, description="Bearer token the SMS provider must send to POST /api/sms/inbound. Unset: inbound refused."
+    )
+    gateway: Literal["file", "http"] = Field(
+        "file", description="How messages leave: 'file' appends JSON lines (demo), 'http' posts to the provider."
+    )
+    file_path: Path | None = Field(
+        None, description="The file gateway's JSON-lines file. Default: <SUPERVISE_VAR_DIR>/sms-outbox.jsonl."
+    )
+    http_url: str = Field("", description="The provider's send endpoint (gateway=http).")
+    http_token: SecretStr | None = Field(None, description="Bearer token sent to the provider (gateway=http).")
+    http_timeout: float = Field(10.0, gt=0, le=120, description="Seconds before a provider call is abandoned.")
+    send_from: time = Field(time(8, 0), description="Local time (SUPERVISE_TZ) from which messages may be sent.")
+    send_until: time = Field(time(21, 0), description="Local time at which sending stops until send_from.")
+    max_attempts: int = Field(8, ge=1, le=100, description="Attempts before a message is marked failed.")
+    retry_seconds: float = Field(30.0, gt=0, description="Wait after the first failure; doubles each attempt.")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="Longest wait between two attempts.")
+    lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="A message claimed this long ago and never marked is taken up again "
+        "(the sender died mid-send); the gateway's de-duplication prevents a second copy.",
+    )
+    poll_seconds: float = Field(5.0, gt=0, description="How often the sender looks for messages to send.")
+    batch_size: int = Field(100, ge=1, le=10_000, description="Messages claimed per round.")
+    max_age_hours: float = Field(
+        72.0,
+        gt=0,
+        description="Cases completed longer ago than this get no SMS (no survey of old or backfilled cases).",
+    )
+    reply_days: int = Field(
+        7, ge=1, le=90, description="A reply later than this after the completion SMS is kept but not scored."
+    )
+    signature: str = Field("政务服务", min_length=1, max_length=12, description="SMS signature (签名) shown as 【…】.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SmsSettings:
+        if self.send_from == self.send_until:
+            raise ValueError("SUPERVISE_SMS_SEND_FROM and SUPERVISE_SMS_SEND_UNTIL must differ")
+        if self.gateway == "http" and not self.http_url:
+            raise ValueError("SUPERVISE_SMS_GATEWAY=http needs SUPERVISE_SMS_HTTP_URL")
+        if self.http_url and not self.http_url.startswith(("http://", "https://")):
+            raise ValueError(f"SUPERVISE_SMS_HTTP_URL {self.http_url!r} is not an http(s) URL")
+        return self
+
+    def outbox_file(self, var_dir: Path) -> Path:
+        return self.file_path or var_dir / "sms-outbox.jsonl"
+
+
+SMS_ENV_NAMES: frozenset[str] = frozenset(SMS_PREFIX + name.upper() for name in SmsSettings.model_fields)
+
+
+def load_sms() -> SmsSettings:
+    return SmsSettings()
+
+
+# The video section: read from no variable of its own, but for the three knobs it shares with Settings.
+class VideoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    open_timeout: float = Field(10.0, gt=0, description="Seconds to connect, authenticate and learn the stream.")
+    read_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a read may wait for data: a hung camera is detected "
+        "within about twice this (FFmpeg hands out what it buffered).",
+    )
+    offline_after: float = Field(
+        30.0, gt=0, description="No decodable frame for this long is an outage (camera_offline)."
+    )
+    thumbnail_interval: float = Field(5.0, gt=0, description="Seconds between thumbnails of a camera.")
+    thumbnail_ttl: int = Field(120, gt=0, description="Seconds a thumbnail lives in Redis.")
+    thumbnail_width: int = Field(640, ge=64, description="Thumbnails wider than this are scaled down.")
+    jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of thumbnails, stills and evidence.")
+    keyframe_ring: int = Field(6, ge=1, le=100, description="Recent keyframes kept in memory per camera, for evidence.")
+    health_interval: float = Field(5.0, gt=0, description="Seconds between health reports of an unchanged camera.")
+    stale_after: float = Field(30.0, gt=0, description="A health report older than this means its worker is gone.")
+    retry_base: float = Field(1.0, gt=0, description="First retry window (s) after a camera went offline.")
+    retry_cap: float = Field(15.0, gt=0, description="Longest retry window (s) for an offline camera.")
+    error_retry_base: float = Field(
+        30.0, gt=0, description="First retry window (s) after a configuration error (401, 404)."
+    )
+    error_retry_cap: float = Field(300.0, gt=0, description="Longest retry window (s) after configuration errors.")
+    start_spread: float = Field(5.0, ge=0, description="First connections are spread at random over this many seconds.")
+    live_queue: int = Field(250, ge=10, description="Fragments buffered per live viewer before a slow one is dropped.")
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> VideoSettings:
+        """The config for `settings` (an :class:`Settings`), with `overrides` on top."""
+        shared = {
+            "offline_after": settings.camera_offline_seconds,
+            "thumbnail_interval": settings.thumbnail_interval,
+            "thumbnail_ttl": settings.thumbnail_ttl,
+        }
+        return cls(**{**shared, **overrides})
+
+
 def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
     """SUPERVISE_* variables that match no setting (typos), so start-up can refuse them."""
     environ = os.environ if environ is None else environ
     known = {PREFIX + name.upper() for name in Settings.model_fields}
-    from app.sms.settings import ENV_NAMES as sms_names  # SMS settings live in app/sms until merged here
-
     # SUPERVISE_CONTRACT_DIR only points the contract tests at another copy of shared/contract.
-    allowed_elsewhere = {"SUPERVISE_CONTRACT_DIR"} | sms_names
+    allowed_elsewhere = {"SUPERVISE_CONTRACT_DIR"} | SMS_ENV_NAMES
     return sorted(k for k in environ if k.startswith(PREFIX) and k not in known | allowed_elsewhere)
 
 

@@ -1,7 +1,7 @@
 """How commands print records: one JSON object per line, Chinese kept as is,
 instants in local time with their offset, dates as YYYY-MM-DD. Upstream text
 reads back whole, while a terminal shows its controls, direction changes and
-markup as \\u escapes (app/display.py)."""
+markup as \\u escapes (app/base/display.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 
-from app.display import json_safe
+from app.base.display import json_safe
 
 
 def iso(value, zone: tzinfo):

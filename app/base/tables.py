@@ -1,7 +1,7 @@
 """Tables of the supervision database (SUPERVISE_DB_URL).
 
 One definition serves SQLite and PostgreSQL. The Alembic migrations in
-``app/migrations`` create exactly these tables; a test compares the two.
+``app/base/migrations`` create exactly these tables; a test compares the two.
 Instants are stored in UTC and always come back timezone-aware.
 """
 
@@ -463,7 +463,7 @@ escalation_sweep = Table(
 )
 
 
-# --- Alarm outbox (app/outbox.py): migration 0007 --------------------------------------------
+# --- Alarm outbox (app/base/outbox.py): migration 0007 --------------------------------------------
 # Every alarm change, written in the same transaction as the change itself, until the relay
 # has put it on the alarm stream (supervise:alarms); published rows are pruned after a while.
 alarm_outbox = Table(
@@ -471,7 +471,7 @@ alarm_outbox = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),  # the change id readers de-duplicate by
     Column("alarm_id", BigInteger, nullable=False),
-    Column("message", Text, nullable=False),  # the AlarmChange as JSON (app/alarm_stream.py)
+    Column("message", Text, nullable=False),  # the AlarmChange as JSON (app/base/alarm_stream.py)
     Column("written_at", UtcDateTime, nullable=False, server_default=func.now()),  # the database's clock
     # The stream entry id (<ms>-<seq>) the relay gave it; given once, kept through every re-send.
     Column("stream_ms", BigInteger),

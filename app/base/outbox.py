@@ -7,7 +7,7 @@ its message commit together or not at all. A Redis outage then delays the
 message, and never loses it.
 
 The relay (:class:`Relay`) publishes the outbox to the stream
-``supervise:alarms`` (:mod:`app.alarm_stream`). One pass:
+``supervise:alarms`` (:mod:`app.base.alarm_stream`). One pass:
 
 1. *claim*: in one transaction, take the relay row (``alarm_outbox_relay``;
    the UPDATE is also the lock that orders relays, and leaves a lease) and
@@ -64,10 +64,10 @@ import redis as redis_lib
 from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, text, tuple_, union_all, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import metrics, outage
-from app.alarm_stream import STREAM, STREAM_MAXLEN, AlarmChange
-from app.messaging import RETRY_FIRST, RETRY_MAX, link_of
-from app.tables import alarm_outbox, alarm_outbox_relay
+from app.base import metrics, outage
+from app.base.alarm_stream import STREAM, STREAM_MAXLEN, AlarmChange
+from app.base.messaging import RETRY_FIRST, RETRY_MAX, link_of
+from app.base.tables import alarm_outbox, alarm_outbox_relay
 
 log = logging.getLogger(__name__)
 
@@ -421,7 +421,7 @@ class Relay:
                 failing = failing or "redis"
                 log.debug("%s: cannot publish now: %s", self.name, exc)
             except SQLAlchemyError as exc:
-                if outage.transient(exc):  # the database's outage has its own lines (app.outage)
+                if outage.transient(exc):  # the database's outage has its own lines (app.base.outage)
                     failing = failing or "database outage"
                 else:
                     if failing != "database":

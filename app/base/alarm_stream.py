@@ -8,7 +8,7 @@ entry per change, in the order the changes were committed, with two fields:
   change is on the stream exactly once; a reader that keeps what it has done
   by this id never does it twice, whatever happens to it.
 
-Nothing writes to the stream but the outbox relay (:mod:`app.outbox`): a
+Nothing writes to the stream but the outbox relay (:mod:`app.base.outbox`): a
 change is written to the outbox in the same transaction as the change
 itself, and the relay publishes it when Redis is reachable. The supervision
 database stays the truth; the stream tells readers *when* to look, so a reader

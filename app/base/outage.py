@@ -4,11 +4,11 @@ A database that stops answering is a normal day: a restart, a fail-over, a
 full disk, a link that drops or hangs. Every long-running process waits it
 out. It retries with back-off, says so in one line when the outage starts and
 one when it ends (naming the database, never its password), and counts it in
-:mod:`app.metrics`. Only a fault that waiting cannot cure ends a process: a
+:mod:`app.base.metrics`. Only a fault that waiting cannot cure ends a process: a
 database or role that does not exist, a wrong password, a missing table.
 
-Engines made by :func:`app.database.make_engine` and
-:func:`ingest.exchange.exchange_engine` report to their database's
+Engines made by :func:`app.base.database.make_engine` and
+:func:`app.base.exchange.exchange_engine` report to their database's
 :class:`Outage` by themselves (:func:`watch`): a transient error raised through
 SQLAlchemy starts it, and the next statement that answers ends it. Code that
 reads through the driver directly (COPY, the exchange tail) is covered by
@@ -27,9 +27,9 @@ from collections.abc import Callable
 from sqlalchemy import URL, Engine, event, text
 from sqlalchemy import exc as sa_exc
 
-from app import link_watch
-from app.backoff import Backoff
-from app.metrics import database_down, database_outages_total, database_transient_errors_total
+from app.base import link_watch
+from app.base.backoff import Backoff
+from app.base.metrics import database_down, database_outages_total, database_transient_errors_total
 
 log = logging.getLogger("supervise.outage")
 

@@ -1,6 +1,6 @@
 """The exchange database (前置库) as SQLAlchemy tables, for both backends.
 
-The contract (``ingest/contract/*.sql``, a byte-identical copy of
+The contract (``app/base/contract/*.sql``, a byte-identical copy of
 ``shared/contract``) creates the same tables twice: on PostgreSQL with
 TIMESTAMPTZ, JSONB and BOOLEAN columns, on SQLite with ISO 8601 text, JSON
 text and 0/1. One :class:`~sqlalchemy.Table` per contract table serves both,
@@ -66,9 +66,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from app import outage
-from app.database import Limits, postgres_engine, reach
-from app.settings import ConfigurationError
+from app.base import outage
+from app.base.database import Limits, postgres_engine, reach
+from app.base.settings import ConfigurationError
 
 
 class Unparsed(str):
@@ -384,7 +384,7 @@ def contract_ddl(dialect_name: str) -> str:
         raise ValueError(
             f"the exchange contract has no DDL for {dialect_name!r} (only PostgreSQL and SQLite)"
         ) from None
-    return resources.files("ingest.contract").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("app.base.contract").joinpath(name).read_text(encoding="utf-8")
 
 
 # A -- comment runs to the end of its line unless the dashes sit inside a 'literal';
@@ -452,7 +452,7 @@ def exchange_engine(url: str, limits: Limits | None = None, **kwargs) -> Engine:
     On PostgreSQL, 'infinity' and years beyond 9999 are legal TIMESTAMPTZ values
     that psycopg refuses to load; here they come back as :class:`Unparsed`. Its
     outages are reported as the exchange database's, and its links have the same
-    `limits` as the supervision database's (app.database).
+    `limits` as the supervision database's (app.base.database).
     """
     if make_url(url).get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -490,7 +490,7 @@ def text_or_bytes(data: bytes) -> str | bytes:
 def open_exchange(settings, tables: Iterable[Table] | None = None) -> Engine:
     """The configured exchange database, once it answers and holds the contract's
     `tables` (default: all of them) with every column; a ConfigurationError (one
-    line, exit 2) otherwise. An unreachable one is waited for as app.database.reach
+    line, exit 2) otherwise. An unreachable one is waited for as app.base.database.reach
     says."""
     url = settings.exchange_url_resolved
     parsed = make_url(url)

@@ -1,16 +1,16 @@
-"""Alembic environment: runs migrations on the engine handed over by app.database.
+"""Alembic environment: runs migrations on the engine handed over by app.base.database.
 
 Several processes may start at once against one fresh database (a boot script
 starts the ingest, the video workers and the web together). Each holds one lock
-(app.locks) from before Alembic reads the schema's revision until after the
+(app.base.locks) from before Alembic reads the schema's revision until after the
 migration has committed, so the first migrates and the others then find the
 schema at the newest revision and do nothing.
 """
 
 from alembic import context
 
-from app.locks import holding
-from app.tables import metadata
+from app.base.locks import holding
+from app.base.tables import metadata
 
 LOCK = "supervise-migrations"
 

@@ -1,7 +1,7 @@
 """transactional outbox of alarm changes
 
 Every alarm change is written to alarm_outbox in the same transaction as the
-change itself; the relay (app/outbox.py) puts it on the Redis stream
+change itself; the relay (app/base/outbox.py) puts it on the Redis stream
 supervise:alarms when Redis is reachable, exactly once, and alarm_outbox_relay
 holds the relay's last stream entry id and its lease. The escalation sweep's mark
 is forgotten, so that its records become those of the new rule.

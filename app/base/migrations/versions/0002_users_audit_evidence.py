@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-from app.migrations.append_only import append_only as _append_only
+from app.base.migrations.append_only import append_only as _append_only
 
 revision = "0002"
 down_revision = "0001"

@@ -1,5 +1,5 @@
 """Prometheus metrics of the ground floor, the same in every process: its link to Redis,
-its databases (app.outage) and the alarm outbox. Served by the web's ``/metrics`` and the ingest's
+its databases (app.base.outage) and the alarm outbox. Served by the web's ``/metrics`` and the ingest's
 ``--metrics-port`` beside their own, from a registry of their own so that tests
 and the all-in-one demo never collide."""
 

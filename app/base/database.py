@@ -24,8 +24,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
-from app import link_watch, outage
-from app.settings import ConfigurationError, Settings, load
+from app.base import link_watch, outage
+from app.base.settings import ConfigurationError, Settings, load
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -94,11 +94,11 @@ def long_statements():
 
 
 def make_engine(url: str, *, database: str = "supervision", limits: Limits | None = None, **kwargs) -> Engine:
-    """An engine for either backend, reporting its outages (app.outage) as `database`.
+    """An engine for either backend, reporting its outages (app.base.outage) as `database`.
 
     SQLite gets WAL and a busy timeout so readers never block the writer.
     PostgreSQL gets the `limits`: a bounded connect, keepalives, statement and lock
-    timeouts, and its links watched for a hang (app.link_watch)."""
+    timeouts, and its links watched for a hang (app.base.link_watch)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
