@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from app import outage
+from app.base import outage
 
 FULL = sqlite3.OperationalError("database or disk is full")
 GONE = sqlite3.OperationalError("unable to open database file")  # also a fault of writes on SQLite
