@@ -162,13 +162,16 @@ class Deployment:
         try:
             if web:
                 _wait(lambda: requests.get(self.base + "/healthz", timeout=5).status_code == 200, 90, "the web server")
+                self.session = _log_in(self.base)  # before any fault: a login needs the database
             ingests = {}
             for name in ("active", "standby"):
+                # One clock for both, as on one wall: the standby's starts where the active's is now.
+                now = START + timedelta(seconds=time.monotonic() - self.t0) if name == "standby" else START
                 ingests[name] = _supervise(
                     self.env,
                     "ingest",
                     "--now",
-                    START.isoformat(),
+                    now.isoformat(),
                     stdout=subprocess.DEVNULL,
                     stderr=open(self.logs[name], "w"),
                 )
@@ -224,7 +227,7 @@ class Deployment:
 
     def _poll(self, stop: threading.Event) -> None:
         """A control room asking for the board each second over HTTP."""
-        session = _log_in(self.base)
+        session = self.session
         while not stop.wait(1.0):
             try:
                 response = session.post(self.base + "/_dash-update-component", json=_board_call(), timeout=60)
