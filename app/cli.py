@@ -37,6 +37,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kpi": ("app.kpi:kpi_command", "Maintain the KPI pre-aggregation (refresh, rebuild)."),
     "sms": ("app.sms.command:sms_command", "Completion SMS and satisfaction replies: outbox, inbox, send."),
     "rating": ("app.sms.command:rating_command", "Satisfaction ratings: list, follow-up (整改) of low ones."),
+    "contact": ("app.notify.command:contact_command", "Who is responsible where: add, list, remove contacts."),
+    "routes": ("app.notify.command:routes_command", "The notification routing file: check it, test an alarm."),
+    "notify": ("app.notify.command:notify_command", "Send alarms to the people responsible (routes, groups)."),
 }
 
 

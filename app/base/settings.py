@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis URL; unset means an in-process stand-in (fakeredis).")
     tz: str = Field("Asia/Shanghai", description="Local time zone for working days and due dates.")
     calendar_dir: Path | None = Field(None, description="Folder of center calendar override files (<center_id>.toml).")
+    routes: Path | None = Field(None, description="The notification routing file (TOML); unset: the default routes.")
     camera_offline_seconds: float = Field(
         30.0, gt=0, description="No decodable frame for this long raises camera_offline."
     )

@@ -517,3 +517,106 @@ exchange_row_checks = Table(
     Column("last_pass_ended", UtcDateTime),
     Column("last_pass_rows", BigInteger),
 )
+
+
+# --- Notifications (app/notify/): migration 0010 ----------------------------------------------
+# Who is responsible where: people of a center (dept_id '') or of one department in it.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),  # 窗口负责人, 中心督查员, 分管领导 …
+    Column("center_id", Text, nullable=False),
+    Column("dept_id", Text, nullable=False, default=""),  # '' : the center itself
+    Column("mobile", Text),  # full number: only a receiver sees it; listings mask it
+    Column("email", Text),
+    Column("wecom_user", Text),
+    Column("dingtalk_user", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("center_id", "dept_id", "name", "role", name="contacts_once"),
+)
+Index("contacts_place", contacts.c.center_id, contacts.c.dept_id)
+
+# Where the notifier stands on the alarm stream (one row per follower name): moved in the same
+# transaction as what it did with the changes read, so a change is taken into groups once.
+notify_position = Table(
+    "notify_position",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("stream_position", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# An aggregation group: alarms of one route and receiver with the same group_by labels.
+notify_groups = Table(
+    "notify_groups",
+    metadata,
+    Column("group_key", Text, primary_key=True),
+    Column("route", Text, nullable=False),  # the route's path in the tree, e.g. '0.1'
+    Column("receiver", Text, nullable=False),
+    Column("labels", JSON, nullable=False),  # the group_by labels' values
+    Column("center_id", Text),  # whose working-day calendar the active time follows
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("flushed_at", UtcDateTime),  # the last message's instant
+    Column("changed", Boolean, nullable=False, default=True),  # alarms came or went since the last message
+    Column("seq", Integer, nullable=False, default=0),  # messages produced so far
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+notify_group_alarms = Table(
+    "notify_group_alarms",
+    metadata,
+    Column("group_key", Text, primary_key=True),
+    Column("alarm_id", BigInteger, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("case_no", Text),
+    Column("center_id", Text),
+    Column("dept_id", Text),
+    Column("fired_at", UtcDateTime, nullable=False),
+    Column("firing", Boolean, nullable=False, default=True),  # False once resolved, closed or retracted
+    Column("acknowledged", Boolean, nullable=False, default=False),
+    Column("escalated_to", Integer, nullable=False, default=0),  # levels up the ladder already told
+)
+
+# One message to one receiver: queued → sending (claimed with a fencing token) → sent | failed.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("group_key", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("channel", Text, nullable=False),  # sms, wecom, dingtalk, email, webhook
+    Column("target", Text, nullable=False),  # phone, address, or '' for a robot's webhook
+    Column("recipient", Text, nullable=False, default=""),  # who, as officers may read it (masked)
+    Column("text", Text, nullable=False),  # what was said, kept as evidence
+    Column("alarm_ids", JSON, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("claim_token", Text),
+    Column("claimed_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("answer", Text),  # the provider's answer
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("group_key", "seq", "receiver", "target", name="notifications_once"),
+)
+Index("notifications_due", notifications.c.state, notifications.c.not_before)
+
+# Silences: matching alarms are muted from starts_at until ends_at (state derived from the two).
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("matchers", JSON, nullable=False),  # {"kind": "...", "center": "..."}: every one must match
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
