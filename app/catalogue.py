@@ -98,6 +98,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kind.low_satisfaction": ("群众不满意", "Low satisfaction"),
     "kind.rectification_overdue": ("整改超期", "Rectification overdue"),
     "kind.camera_offline": ("视频离线", "Camera offline"),
+    "kind.order_overdue": ("督办逾期未反馈", "Order feedback overdue"),
+    "kind.not_supervised": ("报警未督办", "Alarm left without an order"),
     # --- control room --------------------------------------------------------------------
     "cr.title": ("监控大厅", "Control room"),
     "cr.filter.center": ("中心", "Center"),

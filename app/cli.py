@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "contact": ("app.notify.command:contact_command", "Who is responsible where: add, list, remove contacts."),
     "routes": ("app.notify.command:routes_command", "The notification routing file: check it, test an alarm."),
     "notify": ("app.notify.command:notify_command", "Send alarms to the people responsible (routes, groups)."),
+    "order": ("app.orders.command:order_command", "Supervision orders (督办单): issue, answer, accept, return."),
+    "appeal": ("app.orders.command:appeal_command", "Appeals (申诉) of alarms: file, decide (撤销/驳回/上报)."),
 }
 
 

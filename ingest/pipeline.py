@@ -31,11 +31,13 @@ from ingest import bulk, catalogue, judging, metrics, row_checks, store
 from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
 from ingest.judging import JudgePool
+from ingest.orders import judge_orders
 from ingest.source import EVENT_COLUMNS, Batch, read_batch
 from ingest.tailer import Cursor
 from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
 from rules.clocks import CaseJudgement, Item, judge_case
 from rules.events import ORPHAN_HOLD, Event, Rejection, check_row, orphan_rejection
+from rules.orders import NOT_SUPERVISED_DAYS
 
 log = logging.getLogger(__name__)
 _dumps = orjson.dumps
@@ -85,6 +87,7 @@ class Ingest:
     refused_items: dict[str, str] = field(default_factory=dict)  # item_code -> why it cannot be used
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
     escalate_after: timedelta | None = None  # an alarm unacknowledged this long is escalated (None: never)
+    not_supervised_days: int = NOT_SUPERVISED_DAYS  # a red alarm without an order this long: not_supervised
     ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
     # Told how far a long backlog is: (phase, done, total), phase "take-in" (ids) or "judge" (cases).
@@ -190,6 +193,7 @@ class Ingest:
         from ingest.ratings import take_ratings
 
         changes = take_ratings(self.exchange, self.db, self.calendars, self.tz, now, self.batch_size)
+        changes += judge_orders(self.db, self.calendars, self.tz, now, self.not_supervised_days)
         if self.escalate_after is not None:
             changes += escalate(self.db, now, self.escalate_after)
         # While Redis is known down the outages wait in their stream, and the relay thread, not this

@@ -52,6 +52,7 @@ def build(settings: Settings, batch_size: int = 5000) -> Ingest:
         connect(settings),
         batch_size,
         escalate_after=timedelta(minutes=settings.escalate_minutes),
+        not_supervised_days=settings.not_supervised_days,
     )
 
 

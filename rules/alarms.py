@@ -42,6 +42,9 @@ KINDS: dict[str, AlarmKind] = {
     "low_satisfaction": AlarmKind(Level.WARNING, "群众不满意", "Low satisfaction rating"),
     "rectification_overdue": AlarmKind(Level.ALARM, "整改超期", "Rectification overdue"),
     "camera_offline": AlarmKind(Level.ALARM, "视频离线", "Camera offline"),
+    # Supervision orders (rules/orders.py): the loop's own clocks.
+    "order_overdue": AlarmKind(Level.ALARM, "督办逾期未反馈", "Order feedback overdue"),
+    "not_supervised": AlarmKind(Level.ALARM, "报警未督办", "Alarm left without an order"),
 }
 
 # The subjects of procedure_anomaly (semantics.md, "Alarms").
@@ -55,7 +58,13 @@ ANOMALY_REASONS: dict[str, str] = {
 }
 
 # The kinds judge_case concludes from a case's events; the others come from ratings and cameras.
-CASE_KINDS: frozenset[str] = frozenset(KINDS) - {"low_satisfaction", "rectification_overdue", "camera_offline"}
+CASE_KINDS: frozenset[str] = frozenset(KINDS) - {
+    "low_satisfaction",
+    "rectification_overdue",
+    "camera_offline",
+    "order_overdue",
+    "not_supervised",
+}
 
 
 class AlarmState(StrEnum):
@@ -68,6 +77,7 @@ class ClosedReason(StrEnum):
     RESOLVED = "resolved"  # its condition ended
     RETRACTED = "retracted"  # later data shows it should never have fired
     MANUAL = "manual"  # closed by an officer, with a note
+    REVOKED = "revoked"  # an appeal upheld (申诉撤销): it should not stand, and counts nowhere
 
 
 @dataclass(frozen=True, slots=True)

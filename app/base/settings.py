@@ -128,6 +128,24 @@ class Settings(BaseSettings):
         "64 MiB each: this bounds memory under a burst of logins).",
     )
 
+    # Supervision orders, appeals and the monthly assessment (app/orders/, rules/orders.py, rules/assessment.py).
+    order_prefix: str = Field(
+        "桂政监督",
+        min_length=1,
+        max_length=20,
+        description="The number prefix of supervision orders (督办单), as in 桂政监督〔2026〕第 0123 号.",
+    )
+    order_feedback_days: int = Field(
+        3, ge=1, le=60, description="Working days a department has to answer an order, unless the officer sets others."
+    )
+    not_supervised_days: int = Field(
+        5, ge=1, le=60, description="Working days a red alarm may stay without an order before not_supervised fires."
+    )
+    appeal_days: int = Field(5, ge=1, le=60, description="Working days to decide a department's appeal (申诉).")
+    assessment_rules: Path | None = Field(
+        None, description="TOML file of the monthly assessment's deductions (绩效测评); unset: the built-in defaults."
+    )
+
     # What a browser may do with our pages (app/headers.py), and who reads /metrics.
     kiosk_frame_ancestors: str = Field(
         "",
@@ -164,6 +182,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("order_prefix")
+    @classmethod
+    def _plain_prefix(cls, value: str) -> str:
+        if value != value.strip() or any(not c.isprintable() for c in value):
+            raise ValueError("an order prefix is printable text without surrounding spaces")
         return value
 
     @field_validator("kiosk_frame_ancestors")

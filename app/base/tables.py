@@ -519,7 +519,7 @@ exchange_row_checks = Table(
 )
 
 
-# --- Notifications (app/notify/): migration 0010 ----------------------------------------------
+# --- Notifications (app/notify/): migration 0011 ----------------------------------------------
 # Who is responsible where: people of a center (dept_id '') or of one department in it.
 contacts = Table(
     "contacts",
@@ -619,4 +619,116 @@ silences = Table(
     Column("created_by", Text, nullable=False),
     Column("note", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+
+
+# --- Supervision orders and appeals (app/orders/, ingest/orders.py, rules/orders.py): migration 0011 ------
+# Owned by the supervision loop (issue 13).
+
+# One row per supervision order (督办单): issued on alarms of one case to one department.
+# state: awaiting (feedback due by feedback_due) → answered → accepted (办结); a return (退回)
+# starts the next round, awaiting again with a new due date. next_change is the due index of
+# its order_overdue clock, like cases.next_change.
+supervision_orders = Table(
+    "supervision_orders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_no", Text, nullable=False, unique=True),  # 桂政监督〔2026〕第 0123 号
+    Column("year", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("case_no", Text),
+    Column("center_id", Text),
+    Column("dept_id", Text),
+    Column("escalated_to", Text),  # the next level's center: whose officers an overdue order reaches
+    Column("instructions", Text, nullable=False),
+    Column("state", Text, nullable=False),  # awaiting, answered, accepted
+    Column("round", Integer, nullable=False, default=1),
+    Column("feedback_due", Date, nullable=False),
+    Column("answered_at", UtcDateTime),  # this round's feedback
+    Column("issued_by", Text, nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("accepted_by", Text),
+    Column("accepted_at", UtcDateTime),
+    Column("next_change", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("year", "sequence", name="supervision_orders_number"),
+)
+Index("supervision_orders_next_change", supervision_orders.c.next_change)
+Index("supervision_orders_dept", supervision_orders.c.dept_id, supervision_orders.c.state)
+Index("supervision_orders_center", supervision_orders.c.center_id, supervision_orders.c.state)
+Index("supervision_orders_case", supervision_orders.c.case_no)
+
+# The alarms an order was issued on.
+order_alarms = Table(
+    "order_alarms",
+    metadata,
+    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("alarm_id", BigInteger, primary_key=True, autoincrement=False),
+)
+Index("order_alarms_alarm", order_alarms.c.alarm_id)
+
+# The last sequence number given in each year: one atomic upsert hands out the next.
+order_numbers = Table(
+    "order_numbers",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last", Integer, nullable=False),
+)
+
+# A department's appeal (申诉) of an alarm; decided by an officer of the level above:
+# revoked (撤销), rejected (驳回) or referred (上报: decided next at `at_center`, the level above).
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alarm_id", BigInteger, nullable=False),
+    Column("case_no", Text),
+    Column("center_id", Text),
+    Column("dept_id", Text),
+    Column("at_center", Text),  # whose officers decide it now
+    Column("state", Text, nullable=False),  # pending, referred, revoked, rejected
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False, default=""),
+    Column("filed_by", Text, nullable=False),
+    Column("filed_at", UtcDateTime, nullable=False),
+    Column("decide_by", Date, nullable=False),
+    Column("decided_by", Text),
+    Column("decided_at", UtcDateTime),
+    Column("decision_note", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("appeals_alarm", appeals.c.alarm_id)
+Index("appeals_dept", appeals.c.dept_id, appeals.c.state)
+
+# Every step of an order or an appeal, with who, when and what was said. Append-only like
+# alarm_actions: the database refuses UPDATE and DELETE (see the migration).
+supervision_history = Table(
+    "supervision_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subject", Text, nullable=False),  # order or appeal
+    Column("subject_id", BigInteger, nullable=False),
+    Column("action", Text, nullable=False),  # issued, answered, accepted, returned; filed, revoke, reject, refer
+    Column("actor", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+Index("supervision_history_subject", supervision_history.c.subject, supervision_history.c.subject_id)
+
+# Red alarms watched for an order (not_supervised): the due index of that clock, one row per
+# red alarm, fed each ingest cycle from the alarms changed since the mark.
+supervision_watch = Table(
+    "supervision_watch",
+    metadata,
+    Column("alarm_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("next_change", UtcDateTime),
+)
+Index("supervision_watch_next_change", supervision_watch.c.next_change)
+
+# Where the feed of supervision_watch stands (one row, name 'alarms'): alarms updated at or
+# after `updated_mark` are looked at again.
+supervision_watch_mark = Table(
+    "supervision_watch_mark",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("updated_mark", UtcDateTime, nullable=False),
 )

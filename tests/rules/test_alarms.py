@@ -24,7 +24,7 @@ PLACE = ("CTR", "D1", "W1", "S1")
 NOW = at("2026-10-14 10:00")
 
 
-def test_the_fourteen_kinds_of_the_contract():
+def test_the_fourteen_kinds_of_the_contract_and_the_two_of_supervision_orders():
     assert set(KINDS) == {
         "promise_warning",
         "promise_overdue",
@@ -40,6 +40,8 @@ def test_the_fourteen_kinds_of_the_contract():
         "low_satisfaction",
         "rectification_overdue",
         "camera_offline",
+        "order_overdue",  # rules/orders.py: feedback on a supervision order not given in time
+        "not_supervised",  # rules/orders.py: a red alarm left without an order
     }
     warnings = {k for k, v in KINDS.items() if v.level is Level.WARNING}
     assert warnings == {"promise_warning", "low_satisfaction"}
@@ -53,6 +55,7 @@ def test_the_fourteen_kinds_of_the_contract():
         "duplicate_completion",
     }
     assert "camera_offline" not in CASE_KINDS and "promise_overdue" in CASE_KINDS
+    assert "order_overdue" not in CASE_KINDS and "not_supervised" not in CASE_KINDS
 
 
 def F(kind="promise_overdue", fired="2026-10-13 00:00", ended=None, due="2026-10-12", subject=""):
