@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "routes": ("app.notify.command:routes_command", "The notification routing file: check it, test an alarm."),
     "notify": ("app.notify.command:notify_command", "Send alarms to the people responsible (routes, groups)."),
     "order": ("app.orders.command:order_command", "Supervision orders (督办单): issue, answer, accept, return."),
+    "assess": (
+        "app.assessment.command:assess_command",
+        "Monthly efficiency assessment (月度效能测评): score, lock, report.",
+    ),
     "appeal": ("app.orders.command:appeal_command", "Appeals (申诉) of alarms: file, decide (撤销/驳回/上报)."),
 }
 

@@ -54,8 +54,11 @@ def judge_orders(
     not_supervised_days: int = NOT_SUPERVISED_DAYS,
     limit: int = 5000,
 ) -> list[AlarmChange]:
-    """Judge every due order and watched alarm at `now`; store and return the alarm changes."""
+    """Judge every due order and watched alarm at `now`; store and return the alarm changes.
+    With `not_supervised_days` 0 the not_supervised clock is off: red alarms are not watched."""
     messages = _judge_due_orders(db, tz, now, limit)
+    if not_supervised_days <= 0:
+        return messages
     _feed_watch(db)
     return messages + _judge_due_watch(db, calendars, tz, now, not_supervised_days, limit)
 

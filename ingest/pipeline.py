@@ -37,7 +37,6 @@ from ingest.tailer import Cursor
 from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
 from rules.clocks import CaseJudgement, Item, judge_case
 from rules.events import ORPHAN_HOLD, Event, Rejection, check_row, orphan_rejection
-from rules.orders import NOT_SUPERVISED_DAYS
 
 log = logging.getLogger(__name__)
 _dumps = orjson.dumps
@@ -87,7 +86,7 @@ class Ingest:
     refused_items: dict[str, str] = field(default_factory=dict)  # item_code -> why it cannot be used
     judge_workers: int = 2  # processes judging a backlog of due cases (at most one per core)
     escalate_after: timedelta | None = None  # an alarm unacknowledged this long is escalated (None: never)
-    not_supervised_days: int = NOT_SUPERVISED_DAYS  # a red alarm without an order this long: not_supervised
+    not_supervised_days: int = 0  # a red alarm without an order this long: not_supervised (0: off)
     ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
     # Told how far a long backlog is: (phase, done, total), phase "take-in" (ids) or "judge" (cases).

@@ -139,7 +139,11 @@ class Settings(BaseSettings):
         3, ge=1, le=60, description="Working days a department has to answer an order, unless the officer sets others."
     )
     not_supervised_days: int = Field(
-        5, ge=1, le=60, description="Working days a red alarm may stay without an order before not_supervised fires."
+        0,
+        ge=0,
+        le=60,
+        description="Working days a red alarm may stay without an order before not_supervised fires "
+        "(5 in the reference systems); 0: the clock is off.",
     )
     appeal_days: int = Field(5, ge=1, le=60, description="Working days to decide a department's appeal (申诉).")
     assessment_rules: Path | None = Field(

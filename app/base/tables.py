@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -732,3 +733,54 @@ supervision_watch_mark = Table(
     Column("name", Text, primary_key=True),
     Column("updated_mark", UtcDateTime, nullable=False),
 )
+
+
+# --- The monthly assessment (app/assessment/, rules/assessment.py): migration 0011 ------------------
+# Owned by the supervision loop (issue 13).
+
+# One row per assessed month (its first day): draft (recomputed as data arrives) → locked → published.
+# The rules it was scored with are kept whole, so a locked month can always be explained.
+assessment_months = Table(
+    "assessment_months",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("state", Text, nullable=False),  # draft, locked, published
+    Column("rules_version", Text, nullable=False),
+    Column("rules_text", Text, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Column("locked_by", Text),
+    Column("locked_at", UtcDateTime),
+    Column("published_by", Text),
+    Column("published_at", UtcDateTime),
+)
+
+# One row per month and unit ('dept:<id>' or 'center:<id>'); never changed once its month is locked.
+assessment_scores = Table(
+    "assessment_scores",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("unit", Text, primary_key=True),
+    Column("center_id", Text, nullable=False),
+    Column("dept_id", Text),
+    Column("score", Float, nullable=False),
+    Column("deductions", Float, nullable=False),  # automatic, from the month's own data
+    Column("late", Float, nullable=False),  # carried from late data of locked months
+    Column("adjustments", Float, nullable=False),  # manual
+    Column("counts", JSON, nullable=False),
+    Column("late_from", JSON, nullable=False),  # {locked month: points carried into this one}
+)
+Index("assessment_scores_center", assessment_scores.c.month, assessment_scores.c.center_id)
+
+# Manual adjustments with a reason; append-only (the database refuses UPDATE and DELETE).
+assessment_adjustments = Table(
+    "assessment_adjustments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("month", Date, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("points", Float, nullable=False),  # signed: a bonus is positive
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+Index("assessment_adjustments_month", assessment_adjustments.c.month)
