@@ -620,6 +620,7 @@ silences = Table(
     Column("created_by", Text, nullable=False),
     Column("note", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
 
 
 # --- Supervision orders and appeals (app/orders/, ingest/orders.py, rules/orders.py): migration 0011 ------
@@ -735,7 +736,7 @@ supervision_watch_mark = Table(
 )
 
 
-# --- The monthly assessment (app/assessment/, rules/assessment.py): migration 0011 ------------------
+# --- The monthly assessment (app/assessment/, rules/assessment.py): migration 0012 ------------------
 # Owned by the supervision loop (issue 13).
 
 # One row per assessed month (its first day): draft (recomputed as data arrives) → locked → published.

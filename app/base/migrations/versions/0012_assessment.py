@@ -3,8 +3,8 @@
 A month is a draft until locked, then never changes (late data is carried into the next
 open month); manual adjustments are append-only like every audit trail.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from app.base.migrations.append_only import append_only
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
