@@ -7,6 +7,7 @@ Bad input ends in one line and exit 2, never a traceback.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -90,3 +91,86 @@ def contact_remove(contact_id: int, actor: str) -> None:
 
     if not contacts.remove(open_database(_settings()), contact_id, by=actor, now=datetime.now(UTC)):
         raise click.UsageError(f"no contact {contact_id}")
+
+
+# --- supervise routes -------------------------------------------------------------------------
+
+
+@click.group("routes")
+def routes_command() -> None:
+    """The notification routing file (SUPERVISE_ROUTES; unset: the default routes)."""
+
+
+@routes_command.command("check")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def routes_check(path: Path | None) -> None:
+    """Check a routing file (default: SUPERVISE_ROUTES); one line naming the line of the first fault."""
+    from app.notify.config import read_routes
+    from rules.routing import RoutesError
+
+    if path is None:
+        path = _settings().routes
+    try:
+        routes = read_routes(path)
+    except RoutesError as exc:
+        raise click.UsageError(str(exc)) from None
+    count = _count(routes.root)
+    click.echo(f"{path or 'default routes'}: {count} routes, {len(routes.receivers)} receivers, OK")
+
+
+def _count(route) -> int:
+    return 1 + sum(_count(child) for child in route.routes)
+
+
+@routes_command.command("show-default")
+def routes_show_default() -> None:
+    """Print the default routing file (a start for your own)."""
+    from rules.routing import DEFAULT_ROUTES
+
+    click.echo(DEFAULT_ROUTES, nl=False)
+
+
+@routes_command.command("test")
+@click.option("--kind", required=True, help="The alarm's kind, e.g. receipt_unprocessed.")
+@click.option("--level", required=True, help="alarm (red) or warning (yellow).")
+@click.option("--center", "center_id", required=True, help="The alarm's center id.")
+@click.option("--dept", "dept_id", help="The alarm's department id.")
+@click.option("--at", "at_text", metavar="ISO8601", help="When it fires (default now): when would it be sent?")
+@click.option(
+    "--file", "path", type=click.Path(dir_okay=False, path_type=Path), help="Routing file (default: SUPERVISE_ROUTES)."
+)
+def routes_test(kind, level, center_id, dept_id, at_text, path) -> None:
+    """Which routes, receivers and group an alarm would go to, and when its first message would go out
+    (group_wait, then held to the route's active time in the center's calendar), as amtool does."""
+    from app.notify.config import read_routes
+    from app.notify.places import tree_of
+    from ingest.calendars import CalendarBook
+    from ingest.command import parse_now
+    from rules.routing import LEVEL_NAMES, AlarmLabels, RoutesError, group_key, send_at
+
+    settings = _settings()
+    if level not in LEVEL_NAMES:
+        raise click.UsageError(f"level {level!r} is neither alarm (red) nor warning (yellow)")
+    try:
+        routes = read_routes(path or settings.routes)
+        calendar = CalendarBook.from_dir(settings.calendar_dir).for_center(center_id)
+    except (RoutesError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    fired = parse_now(at_text, settings) or datetime.now(UTC)
+    tree = tree_of(settings)
+    labels = AlarmLabels(LEVEL_NAMES[level], kind, center_id, dept_id, tree.above(center_id))
+    for route in routes.match(labels):
+        for receiver in route.receivers or ("(none)",):
+            emit(
+                {
+                    "route": route.path,
+                    "receiver": receiver,
+                    "type": routes.receivers[receiver].type if receiver in routes.receivers else None,
+                    "group": group_key(route, receiver, labels),
+                    "first_message_at": send_at(fired + route.group_wait, route, calendar, settings.zone)
+                    .astimezone(settings.zone)
+                    .isoformat(),
+                    "escalate_after": str(route.escalate_after) if route.escalate_after else None,
+                    "escalates_to": list(tree.above(center_id)) if route.escalate_after else [],
+                }
+            )
