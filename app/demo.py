@@ -151,7 +151,12 @@ def _start_video(settings: Settings, wall: list[str], password: str, port: int, 
     try:
         # Every /camN is served; a few distinct scenes keep the encoders' CPU low.
         server = start_demo_cameras(
-            min(len(wall), DEMO_SCENES), port=port, user="demo", password=password, var_dir=settings.var_dir
+            min(len(wall), DEMO_SCENES),
+            port=port,
+            user="demo",
+            password=password,
+            var_dir=settings.var_dir,
+            truth_dir=settings.var_dir / "demo-presence",  # when staff leave and return: ground truth for 空岗
         )
     except RuntimeError as exc:
         _say(

@@ -3,8 +3,9 @@
 
 Each scene is a window of a service center seen from above the applicants'
 heads: the counter, a monitor, the window's label (``A12``) and a clock; a
-staff member who now and then leaves the seat; applicants who come, wait at
-the counter and go. Scenes are drawn with cairo and encoded once each with
+staff member who now and then leaves the seat, for a few seconds or, about
+once an hour, for several minutes to half an hour; applicants who come, wait
+at the counter and go. Scenes are drawn with cairo and encoded once each with
 x264 by GStreamer's RTSP server, at 640x360 and 10 fps.
 
 Any path ``/camN`` is served (N = 1, 2, …): camera N shows scene
@@ -17,7 +18,7 @@ Two halves in one file:
 * the server, run with the *system* Python (it needs python3-gi, which a venv
   does not see)::
 
-      /usr/bin/python3 video/demo_cameras.py --port 8554 --scenes 8 [--user U --password P]
+      /usr/bin/python3 video/demo_cameras.py --port 8554 --scenes 8 [--user U --password P] [--truth-dir D]
 
   Debian packages: gir1.2-gst-rtsp-server-1.0 python3-gi python3-gi-cairo
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly.
@@ -30,6 +31,12 @@ Two halves in one file:
       demo.urls          # ['rtsp://127.0.0.1:8554/cam1', …]
       demo.stop()
 
+Ground truth: with ``--truth-dir`` (``truth_dir=``) each scene appends to
+``<dir>/scene<N>.jsonl`` one line ``{"scene", "label", "at", "present"}`` when
+its picture first shows and whenever the staff member leaves or sits down again;
+:func:`read_truth` reads it back. The absences are a pure function of the
+time, so :meth:`Scene.absences` also gives them for any span without a server.
+
 This file imports only the standard library at module level, so both halves
 can load it.
 """
@@ -37,6 +44,7 @@ can load it.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -96,6 +104,7 @@ def start_demo_cameras(
     user: str | None = None,
     password: str | None = None,
     var_dir: Path | None = None,
+    truth_dir: Path | None = None,
     timeout: float = 20.0,
 ) -> DemoCameras:
     """Start the demo RTSP server with `scenes` scenes; raises RuntimeError if it does not come up.
@@ -106,6 +115,9 @@ def start_demo_cameras(
     args = [SYSTEM_PYTHON, str(Path(__file__).resolve()), "--port", str(port), "--scenes", str(scenes)]
     if user:
         args += ["--user", user, "--password", password or ""]
+    if truth_dir is not None:
+        Path(truth_dir).mkdir(parents=True, exist_ok=True)
+        args += ["--truth-dir", str(truth_dir)]
     if var_dir is not None:
         Path(var_dir).mkdir(parents=True, exist_ok=True)
         log = open(Path(var_dir) / "demo-cameras.log", "a+")
@@ -130,6 +142,26 @@ def start_demo_cameras(
     raise RuntimeError(f"demo cameras did not start on port {port}: {' '.join(error) or 'no READY line'}")
 
 
+def scene_of(camera: int, scenes: int) -> int:
+    """The scene camera `camera` (1, 2, …) shows when the server has `scenes` scenes."""
+    return (camera - 1) % scenes + 1
+
+
+def read_truth(truth_dir: Path, scene: int) -> list[tuple[datetime, bool]]:
+    """(instant, staff present) of each change of scene `scene` the server wrote, oldest first."""
+    path = Path(truth_dir) / f"scene{scene}.jsonl"
+    if not path.exists():
+        return []
+    changes = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+            changes.append((datetime.fromisoformat(record["at"]), bool(record["present"])))
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a stop
+    return changes
+
+
 # --- the scenes (pure drawing: cairo context and wall-clock time in, nothing out) ---
 
 
@@ -144,9 +176,38 @@ class Scene:
         self.away_every, self.away_for = rng.uniform(70, 140), rng.uniform(12, 30)
         self.visit_every = rng.uniform(35, 60)
         self.shirt = rng.choice([(0.16, 0.25, 0.45), (0.2, 0.3, 0.3), (0.35, 0.18, 0.2)])
+        # About once an hour a long absence: some shorter than the 15-minute limit of 空岗, some longer.
+        self.long_phase = rng.uniform(0, 3600)
+        self.long_every, self.long_seed = rng.uniform(2400, 4200), rng.random()
+
+    def long_for(self, k: int) -> float:
+        """Length of the k-th long absence: 8 to 25 minutes, different each time."""
+        return 480 + 1020 * ((self.long_seed + k * 0.6180339887) % 1.0)
 
     def staff_present(self, t: float) -> bool:
-        return (t + self.phase) % self.away_every > self.away_for
+        short = (t + self.phase) % self.away_every > self.away_for
+        k, offset = divmod(t + self.long_phase, self.long_every)
+        return short and offset >= self.long_for(int(k))
+
+    def absences(self, start: float, end: float) -> list[tuple[float, float]]:
+        """(left, back) of every absence overlapping [start, end), epoch seconds, merged and clipped."""
+        spans = []
+        for phase, every, length in (
+            (self.phase, self.away_every, lambda _k: self.away_for),
+            (self.long_phase, self.long_every, self.long_for),
+        ):
+            k = math.floor((start + phase) / every) - 1
+            while k * every - phase < end:
+                left = k * every - phase
+                spans.append((max(left, start), min(left + length(k), end)))
+                k += 1
+        merged: list[tuple[float, float]] = []
+        for left, back in sorted(s for s in spans if s[0] < s[1]):
+            if merged and left <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], back))
+            else:
+                merged.append((left, back))
+        return merged
 
     def applicant(self, t: float) -> tuple[float, float] | None:
         """(x centre, colour seed) of the applicant at the counter, walking in or out; None if nobody."""
@@ -256,7 +317,26 @@ def _rounded(cr, x: float, y: float, w: float, h: float, r: float) -> None:
 # --- the server's side (system Python with GStreamer) ---
 
 
-def serve(port: int, scenes: int, user: str | None, password: str | None) -> None:
+class TruthLog:
+    """Appends a scene's changes of presence to ``<dir>/scene<N>.jsonl`` (see the module's docstring)."""
+
+    def __init__(self, directory: str | None, scene: Scene) -> None:
+        self.path = Path(directory) / f"scene{scene.number}.jsonl" if directory else None
+        self.scene = scene
+        self.last: bool | None = None
+
+    def saw(self, t: float) -> None:
+        present = self.scene.staff_present(t)
+        if self.path is None or present == self.last:
+            return
+        self.last = present
+        at = datetime.fromtimestamp(t, ZONE).isoformat()
+        record = {"scene": self.scene.number, "label": self.scene.label, "at": at, "present": present}
+        with open(self.path, "a") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+def serve(port: int, scenes: int, user: str | None, password: str | None, truth_dir: str | None = None) -> None:
     import gi
 
     gi.require_version("Gst", "1.0")
@@ -269,6 +349,7 @@ def serve(port: int, scenes: int, user: str | None, password: str | None) -> Non
         def __init__(self, scene: Scene) -> None:
             super().__init__()
             self.scene = scene
+            self.truth = TruthLog(truth_dir, scene)
             self.set_shared(True)
             self.set_launch(
                 f"( videotestsrc is-live=true pattern=black ! video/x-raw,format=BGRx,width={WIDTH},height={HEIGHT},"
@@ -282,7 +363,11 @@ def serve(port: int, scenes: int, user: str | None, password: str | None) -> Non
 
         def do_media_configure(self, media):
             overlay = media.get_element().get_by_name("draw")
-            overlay.connect("draw", lambda _el, cr, _ts, _dur: self.scene.draw(cr, time.time()))
+            overlay.connect("draw", lambda _el, cr, _ts, _dur: self._draw(cr, time.time()))
+
+        def _draw(self, cr, t: float) -> None:
+            self.scene.draw(cr, t)
+            self.truth.saw(t)
 
     class AnyCamera(GstRtspServer.RTSPMountPoints):
         def do_make_path(self, url):
@@ -327,8 +412,9 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=8, help="distinct pictures; /camN for N beyond share them")
     parser.add_argument("--user")
     parser.add_argument("--password")
+    parser.add_argument("--truth-dir", help="write each scene's comings and goings here (scene<N>.jsonl)")
     args = parser.parse_args()
-    serve(args.port, max(1, args.scenes), args.user, args.password)
+    serve(args.port, max(1, args.scenes), args.user, args.password, args.truth_dir)
 
 
 if __name__ == "__main__":

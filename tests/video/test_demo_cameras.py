@@ -11,7 +11,7 @@ from tests.video.conftest import FAST, SYSTEM_PYTHON, free_port, wait_until
 from tests.video.test_rtsp_workers import state_of
 from video import keyframes
 from video.cameras import Camera
-from video.demo_cameras import start_demo_cameras
+from video.demo_cameras import Scene, read_truth, start_demo_cameras
 from video.pool import CameraPool
 
 pytestmark = pytest.mark.slow
@@ -58,3 +58,15 @@ def test_demo_cameras_serve_every_path_from_few_scenes(_cairo, redis_url):
     # not a test pattern: mostly wall and counter colours, and two windows look different (their labels)
     assert pictures["D1"].std() > 10
     assert np.abs(pictures["D1"].astype(int) - pictures["D2"].astype(int)).sum() > 0
+
+
+def test_the_demo_server_writes_its_scenes_truth_while_watched(_cairo, tmp_path):
+    import av
+
+    with start_demo_cameras(2, port=free_port(), truth_dir=tmp_path) as demo:
+        with av.open(demo.url(2), options={"rtsp_transport": "tcp"}, timeout=(10, 5)) as container:
+            next(container.demux(container.streams.video[0]))
+            assert wait_until(lambda: read_truth(tmp_path, 2), 10)
+    first_at, present = read_truth(tmp_path, 2)[0]
+    assert present == Scene(2).staff_present(first_at.timestamp())
+    assert not (tmp_path / "scene1.jsonl").exists()  # scene 1 was never watched
