@@ -100,6 +100,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "kind.camera_offline": ("视频离线", "Camera offline"),
     "kind.order_overdue": ("督办逾期未反馈", "Order feedback overdue"),
     "kind.not_supervised": ("报警未督办", "Alarm left without an order"),
+    "kind.window_unattended": ("窗口空岗", "Window unattended"),
+    "kind.window_unattended_long": ("窗口空岗超时", "Window unattended too long"),
     # --- monthly assessment (app/assessment/report.py) -------------------------------------
     "assess.title": ("{month} 月度效能测评通报", "Efficiency assessment, {month}"),
     "assess.state": ("状态：{state}；测评规则版本 {version}", "State: {state}; rules version {version}"),

@@ -45,6 +45,8 @@ KINDS: dict[str, AlarmKind] = {
     # Supervision orders (rules/orders.py): the loop's own clocks.
     "order_overdue": AlarmKind(Level.ALARM, "督办逾期未反馈", "Order feedback overdue"),
     "not_supervised": AlarmKind(Level.ALARM, "报警未督办", "Alarm left without an order"),
+    "window_unattended": AlarmKind(Level.WARNING, "窗口空岗", "Window unattended"),
+    "window_unattended_long": AlarmKind(Level.ALARM, "窗口空岗超时", "Window unattended too long"),
 }
 
 # The subjects of procedure_anomaly (semantics.md, "Alarms").
@@ -64,6 +66,8 @@ CASE_KINDS: frozenset[str] = frozenset(KINDS) - {
     "camera_offline",
     "order_overdue",
     "not_supervised",
+    "window_unattended",
+    "window_unattended_long",
 }
 
 
