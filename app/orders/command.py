@@ -294,3 +294,24 @@ def appeal_show(appeal_id: int, as_json: bool) -> None:
     if appeal is None:
         raise click.ClickException(f"no appeal with id {appeal_id}")
     emit(c.json(appeal))
+
+
+@order_command.command("print")
+@click.argument("order_id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="The PDF file to write.")
+@click.option("--as", "as_user", help="Only if this user may see it.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def order_print(order_id: int, output: str, as_user: str | None, lang: str) -> None:
+    """The order and its whole history as a printable PDF."""
+    from pathlib import Path
+
+    from app.orders.printout import order_pdf
+    from app.scope import Scope
+
+    c = _context()
+    scope = _step(lambda: c.actor(as_user).scope) if as_user else Scope("region", "", None)
+    pdf = order_pdf(c.engine, scope, c.reference, order_id, c.settings.zone, lang)
+    if pdf is None:
+        raise click.ClickException(f"no order with id {order_id}" + (f" that {as_user} may see" if as_user else ""))
+    Path(output).write_bytes(pdf)
+    click.echo(f"wrote {output} ({len(pdf)} bytes)", err=True)

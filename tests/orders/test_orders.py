@@ -206,3 +206,13 @@ def test_cli_refuses_in_one_line(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["order", "issue", "1", "--by", "x", "--instructions", "y"])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_printable_order_with_its_history(db):
+    from app.orders.printout import order_pdf
+
+    order = issue(db, [add_alarm(db)])
+    orders.answer(db, actor("d1"), order["id"], "人手不足", "已调配人员", local("2026-10-08 09:00"))
+    pdf = order_pdf(db, actor("d1").scope, REFERENCE, order["id"], CST)
+    assert pdf.startswith(b"%PDF") and b"FontFile2" in pdf  # the CJK font is embedded
+    assert order_pdf(db, actor("d2").scope, REFERENCE, order["id"], CST) is None
