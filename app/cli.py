@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("ingest.command:ingest_command", "Take in exchange rows and fire due alarms."),
     "alarms": ("ingest.command:alarms_command", "List alarms as JSON lines."),
     "alarm": ("ingest.command:alarm_command", "Officer actions on one alarm: ack, urge, close."),
-    "escalate": ("app.escalation:escalate_command", "Record alarms left unacknowledged too long (escalated)."),
+    "escalate": ("ingest.command:escalate_command", "Record alarms left unacknowledged too long (escalated)."),
     "case": ("ingest.command:case_command", "Show one case's judgement as JSON."),
     "quality": ("ingest.command:quality_command", "List the data-quality log as JSON lines."),
     "video": ("video.command:video_command", "Run camera workers (health, thumbnails, evidence)."),

@@ -21,7 +21,6 @@ from app.base.alarm_stream import AlarmChange
 from app.base.exchange import cameras, windows
 from app.base.tables import alarms
 from ingest import metrics, store
-from ingest.pipeline import _stored, apply_changes
 from rules.alarms import reconcile
 from rules.cameras import camera_offline
 from video import keys
@@ -83,13 +82,13 @@ def take_outages(redis, db: Engine, places: dict, now: datetime, count: int = 10
                 )
                 if fact is None:
                     continue  # a gap shorter than the threshold, or not yet due at `now`
-                found = reconcile([_stored(row) for row in stored], [fact], now, scope={KIND})
+                found = reconcile([store.stored_alarm(row) for row in stored], [fact], now, scope={KIND})
             except Exception as exc:
                 _set_aside(conn, outage, exc, now)
                 continue
             rows.update({(KIND, None, row["subject"]): dict(row) for row in stored})
             changes += found
-        published = apply_changes(conn, changes, rows, now)
+        published = store.apply_changes(conn, changes, rows, now)
     redis.set(POSITION_KEY, entries[-1][0])
     return published
 

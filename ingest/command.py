@@ -1,9 +1,9 @@
-"""`supervise ingest`, `alarms`, `alarm`, `case`, `quality`: the command-line
+"""`supervise ingest`, `alarms`, `alarm`, `case`, `quality`, `escalate`: the command-line
 contract of semantics.md, word for word."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from sqlalchemy import select
@@ -221,3 +221,30 @@ def quality_command(as_json: bool, limit: int) -> None:
             limit,
             "entries",
         )
+
+
+@click.command("escalate")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="The instant that is 'now' (replay); local time if it has no offset. Default: the clock.",
+)
+def escalate_command(now_text: str | None) -> None:
+    """Record alarms left unacknowledged past SUPERVISE_ESCALATE_MINUTES (action 'escalated').
+
+    The ingest does this every cycle; running it again, or from several
+    machines at once, records nothing twice.
+    """
+
+    from app.base import outbox
+    from app.base.messaging import connect
+    from ingest.escalation import escalate
+
+    settings = _settings()
+    now = parse_now(now_text, settings) or datetime.now(UTC)
+    engine = open_database(settings)
+    changes = escalate(engine, now, timedelta(minutes=settings.escalate_minutes))
+    click.echo(f"escalated {len(changes)} alarm(s)")
+    if changes and not outbox.publish_now(engine, connect(settings), "escalate.relay"):
+        click.echo(outbox.WAITS, err=True)

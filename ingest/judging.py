@@ -22,30 +22,36 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from datetime import datetime
-from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
 
 from app.base import outage
-from ingest import store
-
-if TYPE_CHECKING:
-    from app.base.alarm_stream import AlarmChange
-    from ingest.pipeline import Ingest
+from app.base.alarm_stream import AlarmChange
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
-_ingest: Ingest | None = None  # the forked copy, in a worker
+
+# Judges one share of cases in one transaction: its alarm changes, and what it set aside (by metrics label).
+Share = Callable[[list[str], datetime], tuple[list[AlarmChange], dict[str, int]]]
 
 
-def workers_for(ingest: Ingest) -> int:
+class _Forked:
+    """What a worker inherits from the fork (nothing is pickled)."""
+
+    share: Share | None = None
+    engines: Sequence[Engine] = ()
+    warm: Callable[[], None] | None = None
+
+
+def workers_for(db: Engine, wanted: int) -> int:
     """How many processes may judge at once: every core, where the database takes concurrent writers."""
-    if ingest.db.dialect.name != "postgresql":
+    if db.dialect.name != "postgresql":
         return 1  # SQLite: one writer at a time; a second would only wait for the lock
-    return max(1, min(ingest.judge_workers, os.cpu_count() or 1))
+    return max(1, min(wanted, os.cpu_count() or 1))
 
 
 class JudgePool:
@@ -55,27 +61,36 @@ class JudgePool:
     raises BrokenProcessPool in the parent instead of being waited for forever,
     and the ingest stops with it; nothing it did not commit is lost."""
 
-    def __init__(self, ingest: Ingest, workers: int, *, warm: bool = False):
-        """`warm`: each worker opens its connection now rather than at its first share."""
-        global _ingest
+    def __init__(
+        self,
+        share: Share,
+        workers: int,
+        *,
+        engines: Sequence[Engine] = (),
+        warm: Callable[[], None] | None = None,
+        on_set_aside: Callable[[Mapping[str, int]], None] = lambda counts: None,
+    ):
+        """`share` judges one share in a worker; `engines` are the parent's, whose pooled connections a
+        worker must not use; `warm`, if given, readies each worker now rather than at its first share;
+        `on_set_aside` counts, in the parent, what each share set aside (a worker's own metrics die with it)."""
         self.workers = workers
-        self._ingest = ingest
+        self._on_set_aside = on_set_aside
         self.instant: datetime | None = None  # what a standby pool was forked for (Ingest._stand_by)
         context = multiprocessing.get_context("fork")
-        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(warm,))
-        _ingest = ingest  # inherited by the fork; nothing is pickled
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+        _Forked.share, _Forked.engines, _Forked.warm = share, engines, warm  # inherited by the fork
         try:
             # With fork, the first task forks every worker at once, here and now.
             wait([self._executor.submit(_started) for _ in range(workers)])
         finally:
-            _ingest = None
+            _Forked.share, _Forked.engines, _Forked.warm = None, (), None
 
     def judge(self, chunks: list[list[str]], now: datetime) -> Iterator[list[AlarmChange]]:
         """Judge each chunk in a worker; the alarm changes of each, as soon as it is stored."""
         shares = [self._executor.submit(_judge_share, (chunk, now)) for chunk in chunks if chunk]
         for share in as_completed(shares):
             changes, aside = share.result()
-            self._ingest.count_set_aside(aside)
+            self._on_set_aside(aside)
             yield changes
 
     def close(self) -> None:
@@ -92,7 +107,7 @@ def _started() -> None:
     """A task that only makes its worker start (and warm up, if asked)."""
 
 
-def _start_worker(warm: bool) -> None:
+def _start_worker() -> None:
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:  # not Linux: a worker outlives a killed parent only until its share is done
@@ -101,17 +116,12 @@ def _start_worker(warm: bool) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     outage.quiet()  # an outage fails our share, and the parent, which waits it out, reports it
     # The parent's pooled connections belong to the parent: open our own.
-    _ingest.db.dispose(close=False)
-    _ingest.exchange.dispose(close=False)
-    if warm:
-        with _ingest.db.begin() as conn:
-            store.warm(conn)
+    for engine in _Forked.engines:
+        engine.dispose(close=False)
+    if _Forked.warm is not None:
+        _Forked.warm()
 
 
 def _judge_share(task: tuple[list[str], datetime]) -> tuple[list[AlarmChange], dict[str, int]]:
-    """The share's alarm changes, and what it set aside (by metrics label)."""
     case_nos, now = task
-    before = Counter(_ingest.aside_counts)
-    with _ingest.db.begin() as conn:
-        changes = _ingest.judge(conn, case_nos, now)
-    return changes, dict(_ingest.aside_counts - before)
+    return _Forked.share(case_nos, now)

@@ -25,9 +25,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.base.alarm_stream import AlarmChange
 from app.base.tables import alarms, order_alarms, supervision_orders, supervision_watch, supervision_watch_mark
+from ingest import store
 from ingest.calendars import CalendarBook
 from ingest.store import JUDGE_NOW
-from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
+from rules.alarms import reconcile
 from rules.orders import (
     NOT_SUPERVISED_DAYS,
     ORDER_KINDS,
@@ -128,7 +129,7 @@ def _feed_watch(db: Engine) -> None:
         if not found:
             return
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        for part in _chunks([r.id for r in found]):
+        for part in store.chunks([r.id for r in found], CHUNK):
             stmt = dialect.insert(supervision_watch)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["alarm_id"], set_={"next_change": stmt.excluded.next_change}
@@ -203,36 +204,15 @@ def _watched(conn: Connection, ids: Sequence[int]) -> list[WatchedAlarm]:
 
 
 def _apply(conn: Connection, stored: dict, facts: list, now: datetime, scope) -> list[AlarmChange]:
-    from ingest.pipeline import apply_changes  # the pipeline runs this module each cycle
-
     rows = {key: row for key, row in stored.items()}
-    changes = reconcile([_stored(r) for r in rows.values()], facts, now, scope=scope)
-    return apply_changes(conn, changes, rows, now)
+    changes = reconcile([store.stored_alarm(r) for r in rows.values()], facts, now, scope=scope)
+    return store.apply_changes(conn, changes, rows, now)
 
 
 def _stored_by_subject(conn: Connection, kinds: Iterable[str], subjects: Iterable[str]) -> dict[tuple, dict]:
     found: dict[tuple, dict] = {}
-    for part in _chunks(sorted(set(subjects))):
+    for part in store.chunks(sorted(set(subjects)), CHUNK):
         query = select(alarms).where(alarms.c.kind.in_(sorted(kinds)), alarms.c.subject.in_(part))
         for row in conn.execute(query).mappings():
             found[(row["kind"], row["case_no"], row["subject"])] = dict(row)
     return found
-
-
-def _stored(row: dict) -> StoredAlarm:
-    reason = ClosedReason(row["closed_reason"]) if row["closed_reason"] else None
-    return StoredAlarm(
-        row["kind"],
-        row["case_no"],
-        row["subject"],
-        AlarmState(row["state"]),
-        reason,
-        row["fired_at"],
-        row["due"],
-        row["closed_at"],
-    )
-
-
-def _chunks(values: Sequence, size: int = CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

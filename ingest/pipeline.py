@@ -30,11 +30,10 @@ from app.base.outbox import backlog as outbox_backlog
 from ingest import bulk, catalogue, judging, metrics, row_checks, store
 from ingest.ahead import Ahead, Prepared
 from ingest.calendars import CalendarBook
-from ingest.judging import JudgePool
 from ingest.orders import judge_orders
 from ingest.source import EVENT_COLUMNS, Batch, read_batch
 from ingest.tailer import Cursor
-from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm, reconcile
+from rules.alarms import reconcile
 from rules.clocks import CaseJudgement, Item, judge_case
 from rules.events import ORPHAN_HOLD, Event, Rejection, check_row, orphan_rejection
 
@@ -91,7 +90,7 @@ class Ingest:
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
     # Told how far a long backlog is: (phase, done, total), phase "take-in" (ids) or "judge" (cases).
     on_progress: Callable[[str, int, int], None] | None = None
-    _standby: JudgePool | None = None  # workers forked for the next instant's cases judged ahead
+    _standby: judging.JudgePool | None = None  # workers forked for the next instant's cases judged ahead
     _relay: Relay | None = None  # publishes the outbox of alarm changes (app/base/outbox.py) to Redis
     _known_items: frozenset[str] = frozenset()  # usable and refused: a `received` for either is taken in
     aside_counts: Counter = field(default_factory=Counter)  # set aside so far, by metrics label
@@ -187,8 +186,8 @@ class Ingest:
     def take_side_sources(self, now: datetime) -> Totals:
         """Ratings (on-site and SMS, with their rectification clocks), camera outages, and
         the escalation of alarms left unacknowledged past `escalate_after`."""
-        from app.escalation import escalate
         from ingest.camera_alarms import camera_places, take_outages
+        from ingest.escalation import escalate
         from ingest.ratings import take_ratings
 
         changes = take_ratings(self.exchange, self.db, self.calendars, self.tz, now, self.batch_size)
@@ -331,11 +330,11 @@ class Ingest:
         if self._standby is not None and self.ahead.instant is not None and self.ahead.instant <= now:
             pool, self._standby = self._standby, None  # forked and warmed before the instant it came for
         try:
-            workers = judging.workers_for(self)
+            workers = judging.workers_for(self.db, self.judge_workers)
             while due := self._due(now, self.batch_size * workers * SHARES_PER_WORKER):
-                chunks = _chunks(due, AHEAD_STORE if self.ahead.holds(due, now) else self.batch_size)
+                chunks = store.chunks(due, AHEAD_STORE if self.ahead.holds(due, now) else self.batch_size)
                 if pool is None and len(chunks) > 1 and workers > 1:
-                    pool = JudgePool(self, workers)
+                    pool = self._judge_pool(workers)
                 for changes in pool.judge(chunks, now) if pool else map(self._judge_chunk, chunks, [now] * len(chunks)):
                     self._publish(changes)
                     totals.changes += len(changes)
@@ -348,6 +347,28 @@ class Ingest:
         self.ahead.passed(now)
         totals.set_aside = sum(self.aside_counts.values()) - aside_before
         return totals
+
+    def _judge_pool(self, workers: int, warm: bool = False) -> judging.JudgePool:
+        """Worker processes, forked now, each judging shares of cases with this ingest's catalogue and calendars."""
+        return judging.JudgePool(
+            self.judge_share,
+            workers,
+            engines=(self.db, self.exchange),
+            warm=self._warm if warm else None,
+            on_set_aside=self.count_set_aside,
+        )
+
+    def judge_share(self, case_nos: list[str], now: datetime) -> tuple[list[AlarmChange], dict[str, int]]:
+        """Judge and store one share of cases in its own transaction (in a judging worker):
+        its alarm changes, and what it set aside, by metrics label."""
+        before = Counter(self.aside_counts)
+        with self.db.begin() as conn:
+            changes = self.judge(conn, case_nos, now)
+        return changes, dict(self.aside_counts - before)
+
+    def _warm(self) -> None:
+        with self.db.begin() as conn:
+            store.warm(conn)
 
     def _judge_chunk(self, case_nos: list[str], now: datetime) -> list[AlarmChange]:
         with self.db.begin() as conn:
@@ -409,7 +430,7 @@ class Ingest:
         for case_no in sorted(facts):
             stored = stored_by_case.get(case_no, [])
             try:
-                changes += reconcile([_stored(a) for a in stored], facts[case_no], instants[case_no])
+                changes += reconcile([store.stored_alarm(a) for a in stored], facts[case_no], instants[case_no])
             except Exception as exc:
                 aside.append(_failed(case_no, events_by_case.get(case_no, []), exc))
                 failed.add(case_no)
@@ -426,7 +447,7 @@ class Ingest:
         if aside:
             self._set_aside(conn, aside, now)
         self.ahead.forget(prepared)
-        return apply_changes(conn, changes, alarm_rows, now)
+        return store.apply_changes(conn, changes, alarm_rows, now)
 
     def _judgements(
         self, case_nos: set[str], events_by_case: dict[str, list[Event]], now: datetime
@@ -520,8 +541,9 @@ class Ingest:
         if self._standby is not None and self._standby.instant != self.ahead.instant:
             self._close_standby()  # forked for an instant that is no longer the next one
         many = len(self.ahead.cases) > AHEAD_STORE
-        if self._standby is None and many and self.ahead.complete and judging.workers_for(self) > 1:
-            self._standby = JudgePool(self, judging.workers_for(self), warm=True)
+        workers = judging.workers_for(self.db, self.judge_workers)
+        if self._standby is None and many and self.ahead.complete and workers > 1:
+            self._standby = self._judge_pool(workers, warm=True)
             self._standby.instant = self.ahead.instant
 
     def _close_standby(self) -> None:
@@ -530,7 +552,7 @@ class Ingest:
             self._standby = None
 
     # --- publishing -----------------------------------------------------
-    # Every alarm change is in the outbox, committed with the change itself (apply_changes);
+    # Every alarm change is in the outbox, committed with the change itself (store.apply_changes);
     # the relay, on a thread of its own, publishes it to Redis as soon as it is nudged.
     def _publish(self, changes: list[AlarmChange]) -> None:
         """Changes were committed: the relay publishes them now, while the next transaction runs."""
@@ -644,10 +666,6 @@ def _next_limit(limit: int, rows: int, batch_size: int) -> int:
     return min(limit * 2, batch_size * BACKLOG_GROWTH) if rows >= limit else batch_size
 
 
-def _chunks(case_nos: list[str], size: int) -> list[list[str]]:
-    return [case_nos[i : i + size] for i in range(0, len(case_nos), size)]
-
-
 def _first_received(case_events: list[Event]) -> Event | None:
     received = [e for e in case_events if e.kind == "received"]
     return min(received, key=lambda e: (e.occurred_at, e.event_id)) if received else None
@@ -748,108 +766,6 @@ def _clocks_json(clocks) -> bulk.JsonText:
                 for c in clocks
             ]
         ).decode()
-    )
-
-
-def _stored(row: dict) -> StoredAlarm:
-    reason = ClosedReason(row["closed_reason"]) if row["closed_reason"] else None
-    return StoredAlarm(
-        row["kind"],
-        row["case_no"],
-        row["subject"],
-        AlarmState(row["state"]),
-        reason,
-        row["fired_at"],
-        row["due"],
-        row["closed_at"],
-    )
-
-
-def apply_changes(conn: Connection, changes: list[Change], rows: dict[tuple, dict], now: datetime) -> list[AlarmChange]:
-    """Persist reconcile changes in four statements (new alarms, updates, audit entries, the
-    outbox of the alarm stream) and return the messages, each with the alarm as it stood after it.
-
-    The changes are folded into the rows in memory first, so an alarm that fires
-    and closes in one judgement is inserted as it ends up, not inserted then updated."""
-    new: dict[tuple, dict] = {}
-    touched: dict[tuple, dict] = {}
-    done: list[tuple[dict, str, datetime, dict]] = []
-    for change in changes:
-        key = (change.kind, change.case_no, change.subject)
-        if change.action == "fired":
-            row = rows[key] = new[key] = _new_alarm(change.fact, now)
-            action = "fired"
-        else:
-            row = rows[key]
-            action = _fold(row, change, now)
-            if key not in new:
-                touched[key] = row
-        done.append((row, action, change.at, {c: row[c] for c in _MESSAGE_STATE}))
-    for row, alarm_id in zip(new.values(), store.insert_alarms(conn, list(new.values()))):
-        row["id"] = alarm_id
-    store.update_alarms(conn, list(touched.values()))
-    store.record_actions(conn, [{"alarm_id": row["id"], "action": action, "at": at} for row, action, at, _ in done])
-    messages = [_message(row | state, action, at) for row, action, at, state in done]
-    store.enqueue(conn, messages)  # the alarm stream's outbox: published by the relay once this commits
-    return messages
-
-
-# What a message shows of an alarm as it stood right after the change.
-_MESSAGE_STATE = ("state", "closed_reason", "fired_at")
-
-
-def _new_alarm(fact, now: datetime) -> dict:
-    return {
-        "kind": fact.kind,
-        "level": str(fact.level),
-        "case_no": fact.case_no,
-        "subject": fact.subject,
-        "center_id": fact.center_id,
-        "dept_id": fact.dept_id,
-        "window_id": fact.window_id,
-        "staff_id": fact.staff_id,
-        "camera_id": fact.camera_id,
-        "fired_at": fact.fired_at,
-        "due": fact.due,
-        "state": "open",
-        "closed_reason": None,
-        "closed_at": None,
-        "updated_at": now,
-    }
-
-
-def _fold(row: dict, change: Change, now: datetime) -> str:
-    """Apply one change to the alarm's row in memory; returns the audit action's name."""
-    fact = change.fact
-    if change.action == "fired":
-        return "fired"
-    row["updated_at"] = now
-    if change.action == "closed":
-        row.update(state="closed", closed_reason=str(change.closed_reason), closed_at=change.at)
-        return str(change.closed_reason)
-    row.update(fired_at=fact.fired_at, due=fact.due)
-    if change.action == "reopened":
-        row.update(state="open", closed_reason=None, closed_at=None)
-    return change.action  # reopened, or updated: late data moved its instant or due date
-
-
-def _message(row: dict, action: str, at: datetime) -> AlarmChange:
-    return AlarmChange(
-        alarm_id=row["id"],
-        action=action,
-        actor="system",
-        kind=row["kind"],
-        level=row["level"],
-        state=row["state"],
-        closed_reason=row["closed_reason"],
-        case_no=row["case_no"],
-        subject=row["subject"],
-        center_id=row["center_id"],
-        dept_id=row["dept_id"],
-        window_id=row["window_id"],
-        camera_id=row["camera_id"],
-        fired_at=row["fired_at"],
-        at=at,
     )
 
 

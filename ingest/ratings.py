@@ -36,7 +36,7 @@ from app.base.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
 from ingest.calendars import CalendarBook
 from ingest.source import RATING_COLUMNS, read_batch
-from rules.alarms import AlarmState, ClosedReason, StoredAlarm, reconcile
+from rules.alarms import reconcile
 from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp
 from rules.ratings import LOW_SCORE, RECTIFY_DAYS, Rating, low_satisfaction, rectification_overdue
 
@@ -196,7 +196,7 @@ def _insert_onsite(conn: Connection, rows: Sequence[OnsiteRow], windows: dict, c
 def _window_places(exchange: Engine, window_ids: set[str]) -> dict[str, tuple[str | None, str | None]]:
     found = {}
     with exchange.connect() as conn:
-        for part in _chunks(sorted(window_ids)):
+        for part in store.chunks(sorted(window_ids), CHUNK):
             query = select(exchange_windows.c.window_id, exchange_windows.c.center_id, exchange_windows.c.dept_id)
             for window_id, center_id, dept_id in conn.execute(query.where(exchange_windows.c.window_id.in_(part))):
                 found[window_id] = (center_id, dept_id)
@@ -205,16 +205,11 @@ def _window_places(exchange: Engine, window_ids: set[str]) -> dict[str, tuple[st
 
 def _case_places(conn: Connection, case_nos: set[str]) -> dict[str, tuple]:
     found = {}
-    for part in _chunks(sorted(case_nos)):
+    for part in store.chunks(sorted(case_nos), CHUNK):
         query = select(cases.c.case_no, cases.c.center_id, cases.c.dept_id, cases.c.window_id, cases.c.staff_id)
         for row in conn.execute(query.where(cases.c.case_no.in_(part))):
             found[row[0]] = tuple(row[1:])
     return found
-
-
-def _chunks(values: Sequence, size: int = CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 # --- judging ----------------------------------------------------------------------------------
@@ -289,7 +284,7 @@ def _judge(conn: Connection, due: Sequence, calendars: CalendarBook, tz: tzinfo,
                 if f is not None
             ]
             stored = by_subject.get(rating.subject, [])
-            found = reconcile([_stored(a) for a in stored], facts, now, scope=RATING_KINDS)
+            found = reconcile([store.stored_alarm(a) for a in stored], facts, now, scope=RATING_KINDS)
             new_next = next_change(rating, followed, calendar, now, tz)
         except Exception as exc:
             aside.append((row, exc))
@@ -301,9 +296,7 @@ def _judge(conn: Connection, due: Sequence, calendars: CalendarBook, tz: tzinfo,
         next_changes.append({"rating_id": row["id"], "new_next": new_next})
     if aside:
         _set_aside(conn, aside, now)
-    from ingest.pipeline import apply_changes
-
-    messages = apply_changes(conn, changes, alarm_rows, now)
+    messages = store.apply_changes(conn, changes, alarm_rows, now)
     conn.execute(
         update(ratings).where(ratings.c.id == bindparam("rating_id")).values(next_change=bindparam("new_next")),
         next_changes,
@@ -336,25 +329,11 @@ def _set_aside(conn: Connection, aside: list, now: datetime) -> None:
 
 def _stored_by_subject(conn: Connection, subjects: Iterable[str]) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
-    for part in _chunks(sorted(set(subjects))):
+    for part in store.chunks(sorted(set(subjects)), CHUNK):
         query = select(alarms).where(alarms.c.kind.in_(sorted(RATING_KINDS)), alarms.c.subject.in_(part))
         for row in conn.execute(query).mappings():
             found.setdefault(row["subject"], []).append(dict(row))
     return found
-
-
-def _stored(row: dict) -> StoredAlarm:
-    reason = ClosedReason(row["closed_reason"]) if row["closed_reason"] else None
-    return StoredAlarm(
-        row["kind"],
-        row["case_no"],
-        row["subject"],
-        AlarmState(row["state"]),
-        reason,
-        row["fired_at"],
-        row["due"],
-        row["closed_at"],
-    )
 
 
 def next_rating_due(conn: Connection) -> datetime | None:

@@ -20,11 +20,12 @@ from operator import attrgetter
 from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, update
 
 from app.base import outbox
-from app.base.alarm_stream import AlarmChange
+from app.base.alarm_stream import AlarmChange, change_from
 from app.base.tables import alarm_actions, alarm_outbox, alarms, cases, events, ingest_cursor, quality_log
 from ingest import bulk
 from ingest.tailer import Cursor
 from rules._make import maker
+from rules.alarms import AlarmState, Change, ClosedReason, StoredAlarm
 from rules.events import Event, duplicate_key
 
 # The ingest's own view of the events table: an Event's fields, in their order. The
@@ -340,3 +341,93 @@ def record_actions(conn: Connection, rows: Sequence[dict]) -> None:
 def enqueue(conn: Connection, changes: Sequence[AlarmChange]) -> None:
     """Put the alarm changes in the outbox (app/base/outbox.py), in order, in this transaction."""
     bulk.insert_rows(conn, alarm_outbox, outbox.OUTBOX_COLUMNS, outbox.rows(changes))
+
+
+# --- alarm changes ------------------------------------------------------
+# Shared by everything that reconciles alarms: case judging, ratings, camera outages.
+def stored_alarm(row: dict) -> StoredAlarm:
+    """A stored alarm row as rules.alarms.reconcile reads it."""
+    reason = ClosedReason(row["closed_reason"]) if row["closed_reason"] else None
+    return StoredAlarm(
+        row["kind"],
+        row["case_no"],
+        row["subject"],
+        AlarmState(row["state"]),
+        reason,
+        row["fired_at"],
+        row["due"],
+        row["closed_at"],
+    )
+
+
+def apply_changes(conn: Connection, changes: list[Change], rows: dict[tuple, dict], now: datetime) -> list[AlarmChange]:
+    """Persist reconcile changes in four statements (new alarms, updates, audit entries, the
+    outbox of the alarm stream) and return the messages, each with the alarm as it stood after it.
+
+    The changes are folded into the rows in memory first, so an alarm that fires
+    and closes in one judgement is inserted as it ends up, not inserted then updated."""
+    new: dict[tuple, dict] = {}
+    touched: dict[tuple, dict] = {}
+    done: list[tuple[dict, str, datetime, dict]] = []
+    for change in changes:
+        key = (change.kind, change.case_no, change.subject)
+        if change.action == "fired":
+            row = rows[key] = new[key] = _new_alarm(change.fact, now)
+            action = "fired"
+        else:
+            row = rows[key]
+            action = _fold(row, change, now)
+            if key not in new:
+                touched[key] = row
+        done.append((row, action, change.at, {c: row[c] for c in _MESSAGE_STATE}))
+    for row, alarm_id in zip(new.values(), insert_alarms(conn, list(new.values()))):
+        row["id"] = alarm_id
+    update_alarms(conn, list(touched.values()))
+    record_actions(conn, [{"alarm_id": row["id"], "action": action, "at": at} for row, action, at, _ in done])
+    messages = [change_from(row | state, action, "system", at) for row, action, at, state in done]
+    enqueue(conn, messages)  # the alarm stream's outbox: published by the relay once this commits
+    return messages
+
+
+# What a message shows of an alarm as it stood right after the change.
+_MESSAGE_STATE = ("state", "closed_reason", "fired_at")
+
+
+def _new_alarm(fact, now: datetime) -> dict:
+    return {
+        "kind": fact.kind,
+        "level": str(fact.level),
+        "case_no": fact.case_no,
+        "subject": fact.subject,
+        "center_id": fact.center_id,
+        "dept_id": fact.dept_id,
+        "window_id": fact.window_id,
+        "staff_id": fact.staff_id,
+        "camera_id": fact.camera_id,
+        "fired_at": fact.fired_at,
+        "due": fact.due,
+        "state": "open",
+        "closed_reason": None,
+        "closed_at": None,
+        "updated_at": now,
+    }
+
+
+def _fold(row: dict, change: Change, now: datetime) -> str:
+    """Apply one change to the alarm's row in memory; returns the audit action's name."""
+    fact = change.fact
+    if change.action == "fired":
+        return "fired"
+    row["updated_at"] = now
+    if change.action == "closed":
+        row.update(state="closed", closed_reason=str(change.closed_reason), closed_at=change.at)
+        return str(change.closed_reason)
+    row.update(fired_at=fact.fired_at, due=fact.due)
+    if change.action == "reopened":
+        row.update(state="open", closed_reason=None, closed_at=None)
+    return change.action  # reopened, or updated: late data moved its instant or due date
+
+
+def chunks(values: Sequence, size: int) -> list:
+    """`values` in consecutive slices of at most `size` (statements bound their parameters)."""
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -87,13 +88,22 @@ def read_after(redis, position: str, block_ms: int | None = None, count: int = 1
     return position, changes
 
 
-def change_from(alarm: dict, action: str, actor: str, at: datetime) -> AlarmChange:
-    """The message for `action` just applied to the stored `alarm` row."""
-    fields = {k: alarm.get(k) for k in AlarmChange.model_fields if k in alarm}
+def change_from(alarm: Mapping, action: str, actor: str, at: datetime) -> AlarmChange:
+    """The message for `action` just applied to the stored `alarm` row: the one builder of an AlarmChange."""
     return AlarmChange(
         alarm_id=alarm["id"],
         action=action,
         actor=actor,
+        kind=alarm["kind"],
+        level=alarm["level"],
+        state=alarm["state"],
+        closed_reason=alarm.get("closed_reason"),
+        case_no=alarm.get("case_no"),
+        subject=alarm.get("subject", ""),
+        center_id=alarm.get("center_id"),
+        dept_id=alarm.get("dept_id"),
+        window_id=alarm.get("window_id"),
+        camera_id=alarm.get("camera_id"),
+        fired_at=alarm["fired_at"],
         at=at,
-        **{k: v for k, v in fields.items() if k not in ("v", "alarm_id", "action", "actor", "at", "change_id")},
     )

@@ -439,7 +439,7 @@ Index("sms_inbox_case", sms_inbox.c.case_no)
 Index("sms_inbox_received", sms_inbox.c.received_at)
 
 
-# --- Escalation (app/escalation.py): migration 0006 ------------------------------------------
+# --- Escalation (ingest/escalation.py): migration 0006 ------------------------------------------
 # Owned by the dashboard.
 
 # An alarm escalates once: whichever process records it first, a second

@@ -10,6 +10,7 @@ from sqlalchemy import case as sql_case
 
 from app.base.tables import alarm_actions, alarms, is_row_id
 from app.scope import Scope
+from rules import escalation
 
 BOARD_LIMIT = 200
 
@@ -68,8 +69,8 @@ class Board:
 
 
 def is_escalated(row: dict, now: datetime, escalate_after: timedelta) -> bool:
-    """Unacknowledged for longer than the control room allows (derived from time, never stored)."""
-    return row["state"] == "open" and now - row["fired_at"] >= escalate_after
+    """Unacknowledged for longer than the control room allows (derived from time: rules.escalation)."""
+    return escalation.is_escalated(row["state"], row["fired_at"], now, escalate_after)
 
 
 def board(
@@ -82,7 +83,8 @@ def board(
 ) -> Board:
     """Open (not closed) alarms in `scope` matching `filters`, newest first, with counts."""
     visible = and_(alarms.c.state != "closed", scope.where(alarms.c.center_id, alarms.c.dept_id), filters.where())
-    escalated = and_(alarms.c.state == "open", alarms.c.fired_at <= now - escalate_after)
+    # rules.escalation.is_escalated, as SQL
+    escalated = and_(alarms.c.state == "open", alarms.c.fired_at <= escalation.fired_by(now, escalate_after))
     with engine.connect() as conn:
         rows = (
             conn.execute(

@@ -21,7 +21,7 @@ def test_a_worker_killed_while_judging_breaks_the_pool_instead_of_hanging(exchan
     ingest.load_items()
     # The worker is killed the way the OOM killer would: mid-share, with nothing committed.
     monkeypatch.setattr(type(ingest), "judge", lambda self, conn, case_nos, now: os.kill(os.getpid(), signal.SIGKILL))
-    pool = JudgePool(ingest, 2)
+    pool = JudgePool(ingest.judge_share, 2, engines=(ingest.db, ingest.exchange))
     try:
         with pytest.raises(BrokenProcessPool):
             list(pool.judge([["K1"], ["K2"]], local("2026-10-13 00:00")))

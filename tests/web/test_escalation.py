@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from app.base.tables import alarm_actions, alarms
-from app.escalation import escalate
+from ingest.escalation import escalate
 from tests.web.conftest import NOW, make_region
 
 LIMIT = timedelta(minutes=30)
@@ -203,7 +203,7 @@ def test_a_sweep_of_more_alarms_than_one_statement_takes_records_them_all(web_se
     predicate written out, not to a parameter (twelve statements get there)."""
     from sqlalchemy import text
 
-    from app.escalation import CHUNK
+    from ingest.escalation import CHUNK
 
     region = make_region(web_settings.model_copy(update={"db_url": pg_url}))
     with region.engine.begin() as conn:

@@ -1,15 +1,16 @@
 """Escalation (超时升级): an alarm left unacknowledged past the control room's limit.
 
-The board shows it from time alone (:func:`app.queries.alarms.is_escalated`);
-this sweep also records it, so the audit trail says when an alarm was left
+The board shows it from time alone, this sweep records it, both by the rule
+in :mod:`rules.escalation`, so the audit trail says when an alarm was left
 too long: one ``escalated`` entry by ``system`` in ``alarm_actions`` per alarm,
 ``at`` the instant it passed the limit (``fired_at`` + limit, in event time,
 whenever the sweep notices), and one message on the alarm stream (through the
 outbox, in the same transaction).
 
-The records are a function of the alarms alone: an alarm is escalated when
-its limit has passed by the sweep's `now` and it was neither acknowledged nor
-closed at that instant. So they are the same however many times, however
+The records are a function of the alarms alone
+(:func:`rules.escalation.escalated_at`): an alarm is escalated when its limit
+has passed by the sweep's `now` and it was neither acknowledged nor closed at
+that instant. So they are the same however many times, however
 often and in whatever order of instants the sweep runs; in particular the
 first sweep of a database looks at every alarm, closed history included
 (history is told the same whether or not a sweep ran while it happened).
@@ -27,15 +28,15 @@ alarms changed since (reopened, moved, or acknowledged after their limit).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import click
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.base import outbox
 from app.base.alarm_stream import AlarmChange, change_from
 from app.base.tables import alarm_actions, alarms, escalation_sweep
+from rules.escalation import escalated_at, fired_by
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,16 @@ def escalate(engine: Engine, now: datetime, escalate_after: timedelta) -> list[A
     message in the alarm stream's outbox; returns the messages (the relay publishes them)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware instant")
-    cut = now - escalate_after
+    cut = fired_by(now, escalate_after)
     with engine.begin() as conn:
         mark = conn.execute(select(escalation_sweep).where(escalation_sweep.c.name == SWEEP)).mappings().first()
         newest_id = conn.execute(select(func.max(alarms.c.id))).scalar() or 0
         rows = conn.execute(select(*_COLUMNS).where(_candidates(mark, cut), ~_escalated())).mappings().all()
-        passed = {
-            r["id"]: (dict(r), r["fired_at"] + escalate_after)
-            for r in rows
-            if unacknowledged_at(r, r["fired_at"] + escalate_after)
-        }
+        passed = {}
+        for r in rows:
+            at = escalated_at(r["fired_at"], r["acknowledged_at"], r["closed_at"], now, escalate_after)
+            if at is not None:
+                passed[r["id"]] = (dict(r), at)
         recorded = _record(conn, [(alarm_id, at) for alarm_id, (_, at) in passed.items()])
         changes = [
             change_from(passed[alarm_id][0], "escalated", "system", passed[alarm_id][1])
@@ -86,11 +87,6 @@ def escalate(engine: Engine, now: datetime, escalate_after: timedelta) -> list[A
         outbox.write(conn, changes)
         _advance(conn, mark, cut, newest_id, now)
     return changes
-
-
-def unacknowledged_at(row, at: datetime) -> bool:
-    """Was the alarm still open (neither acknowledged nor closed) at the instant `at`?"""
-    return all(when is None or when > at for when in (row["acknowledged_at"], row["closed_at"]))
 
 
 def _escalated():
@@ -149,41 +145,3 @@ def _advance(conn: Connection, mark, cut: datetime, newest_id: int, now: datetim
             .where(escalation_sweep.c.name == SWEEP, escalation_sweep.c.fired_until <= cut)
             .values(**values)
         )
-
-
-def configured_limit() -> timedelta:
-    """SUPERVISE_ESCALATE_MINUTES as a duration (the board uses the same setting)."""
-    from app.base.settings import load
-
-    return timedelta(minutes=load().escalate_minutes)
-
-
-# --- command line ----------------------------------------------------------------------------------
-
-
-@click.command("escalate")
-@click.option(
-    "--now",
-    "now_text",
-    metavar="ISO8601",
-    help="The instant that is 'now' (replay); local time if it has no offset. Default: the clock.",
-)
-def escalate_command(now_text: str | None) -> None:
-    """Record alarms left unacknowledged past SUPERVISE_ESCALATE_MINUTES (action 'escalated').
-
-    The ingest does this every cycle; running it again, or from several
-    machines at once, records nothing twice.
-    """
-
-    from app.base.database import open_database
-    from app.base.messaging import connect
-    from app.base.settings import load
-    from ingest.command import parse_now
-
-    settings = load()
-    now = parse_now(now_text, settings) or datetime.now(UTC)
-    engine = open_database(settings)
-    changes = escalate(engine, now, timedelta(minutes=settings.escalate_minutes))
-    click.echo(f"escalated {len(changes)} alarm(s)")
-    if changes and not outbox.publish_now(engine, connect(settings), "escalate.relay"):
-        click.echo(outbox.WAITS, err=True)
