@@ -1,7 +1,7 @@
 """camera_offline alarms (视频离线), from the camera workers' outage stream.
 
 The video workers append each outage's start and end to the Redis stream
-``supervise:camera-outages`` (see :mod:`video.outage`); here each message is
+``supervise:camera-outages`` (written by :mod:`video.outage`, described by :class:`app.base.camera_messages.OutageEvent`); here each message is
 judged by :func:`rules.cameras.camera_offline` and reconciled like any other
 alarm: one alarm per outage (subject = the instant of the last good frame),
 closed `resolved` when frames come back. Reading is at least once (the read
@@ -17,14 +17,14 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
+from app.base import camera_keys as keys
 from app.base.alarm_stream import AlarmChange
+from app.base.camera_messages import OutageEvent
 from app.base.exchange import cameras, windows
 from app.base.tables import alarms
 from ingest import metrics, store
 from rules.alarms import reconcile
 from rules.cameras import camera_offline
-from video import keys
-from video.outage import OutageEvent
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from video import keyframes, keys
+from app.base import camera_keys as keys
+from video import keyframes
 from video.keyframes import Keyframe
 
 VERSION = 1

@@ -3,7 +3,7 @@
 A worker keeps a :class:`HealthTracker` per camera, fed from the capture thread
 (packets, keyframe decodes, faults) and read by the publisher, which writes the
 record to Redis on every change and at least every ``health_interval`` seconds
-(keys in :mod:`video.keys`).
+(keys in :mod:`app.base.camera_keys`, the record in :mod:`app.base.camera_messages`).
 
 States: ``online`` (keyframes decode, frames arrive), ``offline`` (refused,
 timeout, stream ended: a network or power problem, retried soon) and ``error``
@@ -17,64 +17,13 @@ from __future__ import annotations
 import threading
 from collections import deque
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from video import keys
+from app.base import camera_keys as keys
+from app.base.camera_messages import CameraHealth, CameraState
 
 HOUR = 3600.0
 RATE_WINDOW = 5.0  # seconds of packets behind fps and bitrate
 KEEP_RECORD = 24 * 3600  # a removed camera's record disappears after a day
-
-
-class CameraState(StrEnum):
-    ONLINE = "online"
-    OFFLINE = "offline"
-    ERROR = "error"
-
-
-class CameraHealth(BaseModel):
-    """What `supervise cameras` prints and the dashboards show, for one camera."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: Literal[1] = 1
-    camera_id: str
-    window_id: str | None = None
-    state: CameraState
-    reason: str = ""  # for a person: "401 unauthorized: wrong user name or password"
-    reason_code: str | None = None  # for a program: "unauthorized", "timeout", "ended", …
-    fps: float | None = None  # measured from packet timestamps
-    width: int | None = None
-    height: int | None = None
-    bitrate: int | None = None  # bits per second, measured from packet sizes
-    last_frame_at: datetime | None = None  # last decodable frame
-    reconnects: int = 0  # connection attempts in the last hour after a failure or a lost stream
-    since: datetime  # when the current state began
-    reported_at: datetime
-
-    def seen_at(self, now: datetime, stale_after: float) -> CameraHealth:
-        """This record as it should be read at `now`: stale reports mean the worker is gone."""
-        if (now - self.reported_at).total_seconds() <= stale_after:
-            return self
-        return self.model_copy(
-            update={
-                "state": CameraState.OFFLINE,
-                "reason_code": "no_report",
-                "fps": None,
-                "bitrate": None,
-                "reason": f"no report from its worker since {self.reported_at.isoformat(timespec='seconds')}",
-            }
-        )
-
-    def to_json(self) -> str:
-        return self.model_dump_json()
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> CameraHealth:
-        return cls.model_validate_json(raw)
 
 
 class HealthTracker:

@@ -16,24 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from app.base import camera_keys as keys
+from app.base.camera_messages import OutageEvent
 
 OutageHook = Callable[[str, datetime, "datetime | None"], None]
-
-
-class OutageEvent(BaseModel):
-    """One message of the outage stream (``supervise:camera-outages``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: Literal[1] = 1
-    camera_id: str
-    window_id: str | None = None
-    since: datetime
-    ended_at: datetime | None = None
-    offline_after: float
 
 
 class OutageWatch:
@@ -91,7 +78,6 @@ def stream_hook(
     A stream, not pub/sub: the rules engine may be down or restarting when an
     outage begins, and it must still see it later.
     """
-    from video import keys
 
     def on_outage(camera_id: str, since: datetime, ended_at: datetime | None) -> None:
         event = OutageEvent(

@@ -40,8 +40,9 @@ from pathlib import Path
 
 import redis as redis_lib
 
+from app.base import camera_keys as keys
 from app.base.settings import VideoSettings
-from video import evidence, health, keys, redact, thumbnails
+from video import evidence, health, redact, thumbnails
 from video.camera_worker import CameraWorker
 from video.cameras import Camera
 from video.evidence import Evidence, EvidenceReply, EvidenceRequest

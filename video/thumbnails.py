@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from video import keys
+from app.base import camera_keys as keys
 
 VERSION = 1
 

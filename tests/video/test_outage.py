@@ -52,7 +52,7 @@ def test_stream_hook_appends_versioned_events():
 
     import fakeredis
 
-    from video import keys
+    from app.base import camera_keys as keys
     from video.outage import OutageEvent, stream_hook
 
     redis = fakeredis.FakeRedis()

@@ -17,8 +17,9 @@ from urllib.parse import quote
 import av
 import pytest
 
+from app.base import camera_keys as keys
 from tests.video.conftest import FAST, PASSWORD, USER, wait_until
-from video import health, keys, redact, thumbnails
+from video import health, redact, thumbnails
 from video.cameras import Camera
 from video.pool import CameraPool
 

@@ -1,10 +1,10 @@
-"""Redis names written by the camera workers (``supervise video``).
+"""Redis names written by the camera workers (``supervise video``), read by the ingest and the dashboards.
 
 Every value is JSON with a ``version`` field, described by one typed model,
 except the JPEG bytes of a thumbnail. Camera ids appear in keys; camera URLs
 and passwords never appear in any key or value.
 
-``supervise:camera:<camera_id>:health``   string, JSON :class:`video.health.CameraHealth`.
+``supervise:camera:<camera_id>:health``   string, JSON :class:`app.base.camera_messages.CameraHealth`.
     The camera's latest health, rewritten on every change and at least every
     ``health_interval`` seconds. Kept for a day; a record older than
     ``stale_after`` means its worker is gone (readers derive that, see
@@ -14,7 +14,7 @@ and passwords never appear in any key or value.
 ``supervise:camera:<camera_id>:thumb``    hash, expires after ``thumbnail_ttl`` seconds:
     ``jpeg`` (bytes), ``taken_at`` (ISO 8601), ``version``. The latest keyframe
     as a still (:func:`video.thumbnails.latest`).
-``supervise:camera-outages``              stream (XADD, capped), JSON :class:`video.outage.OutageEvent`
+``supervise:camera-outages``              stream (XADD, capped), JSON :class:`app.base.camera_messages.OutageEvent`
     in field ``event``: camera_offline begins (``ended_at`` null) and ends.
 ``supervise:camera-evidence:requests``    pub/sub channel, JSON :class:`video.evidence.EvidenceRequest`:
     "keep a still of this camera now", answered by the worker that pulls it
