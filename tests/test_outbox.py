@@ -3,6 +3,7 @@ whatever crashes, outages and concurrent relays happen (app/base/outbox.py)."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import random
@@ -279,3 +280,16 @@ def test_a_pass_that_finds_nothing_left_gives_the_lease_back(engine):
     assert outbox.Relay(engine, client).drain(look_first=False) == 0  # nudged, but another relay was quicker
     with engine.connect() as conn:
         assert conn.execute(select(alarm_outbox_relay.c.holder)).scalar() is None
+
+
+def test_a_message_of_the_release_before_with_its_v_field_still_reads(redis_url):
+    """The version field is `version` on every Redis message now; the alarm stream said `v`
+    until this release, and an entry written then is read as before (for one release)."""
+    client = redis_lib.Redis.from_url(redis_url)
+    new = change(2)
+    old_body = new.model_dump(mode="json", exclude={"change_id", "version"}) | {"alarm_id": 1, "v": 1}
+    client.xadd(STREAM, {"json": json.dumps(old_body), "change_id": "1"})
+    client.xadd(STREAM, {"json": new.body(), "change_id": "2"})
+    read = stream(client)
+    assert [(c.alarm_id, c.version, c.change_id) for c in read] == [(1, 1, 1), (2, 1, 2)]
+    assert '"version":1' in new.body() and '"v":' not in new.body()

@@ -3,7 +3,7 @@
 Stream ``supervise:alarms`` (Redis stream, capped near 100,000 entries): one
 entry per change, in the order the changes were committed, with two fields:
 
-* ``json``: an :class:`AlarmChange` (versioned JSON);
+* ``json``: an :class:`AlarmChange` (JSON with a ``version`` field);
 * ``change_id``: the change's id in the supervision database's outbox. Each
   change is on the stream exactly once; a reader that keeps what it has done
   by this id never does it twice, whatever happens to it.
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ STREAM_MAXLEN = 100_000
 class AlarmChange(BaseModel):
     """One change of one alarm: fired, acknowledged, urged, closed…"""
 
-    v: Literal[1] = 1
+    # Every Redis message's version field is `version`; a message written by the release
+    # before this one says `v`, and still reads (for one release).
+    version: Literal[1] = Field(1, validation_alias=AliasChoices("version", "v"))
     alarm_id: int
     action: str  # fired, ack, urge, close, resolved, retracted, escalated, reopened, updated
     actor: str

@@ -28,7 +28,7 @@ def test_alarm_changes_are_published_to_the_stream(exchange, supervise, redis_ur
         ("promise_warning", "escalated", "closed"),
         ("promise_overdue", "escalated", "open"),
     ]
-    assert all(c.v == 1 and c.case_no == "R1" for c in changes)
+    assert all(c.version == 1 and c.case_no == "R1" for c in changes)
     assert [c.change_id for c in changes] == sorted({c.change_id for c in changes})  # each once, in order
 
     overdue = next(c for c in changes if c.kind == "promise_overdue")
