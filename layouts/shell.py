@@ -21,6 +21,7 @@ def shell_layout(services):
         dcc.Link(t("nav.cases", lang), href="/case", id="shell-nav-cases"),
         dcc.Link(t("nav.kpi", lang), href="/kpi", id="shell-nav-kpi"),
         dcc.Link(t("nav.wall", lang), href="/wall", id="shell-nav-wall"),
+        dcc.Link(t("nav.orders", lang), href="/orders", id="shell-nav-orders"),
         html.A(t("nav.kiosk", lang), href="/?kiosk", id="shell-nav-kiosk"),
     ]
     user = html.Span(current_user.name if current_user.is_authenticated else "", id="shell-user")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def register_all(dash_app, services) -> None:
-    from app.callbacks import case, control_room, kpi, overview, shell, wall
+    from app.callbacks import case, control_room, kpi, orders, overview, shell, wall
 
-    for module in (shell, control_room, case, kpi, overview, wall):
+    for module in (shell, control_room, case, kpi, overview, wall, orders):
         module.register(dash_app, services)

@@ -36,6 +36,10 @@ def page_for(services, pathname: str, search: str):
         return kpi.layout(services, scope, lang, query)
     if path == "/wall":
         return wall.layout(services, scope, lang, query)
+    if path == "/orders":
+        from layouts import orders
+
+        return orders.layout(scope, lang)
     return shell.not_found(lang)
 
 
