@@ -7,7 +7,6 @@ from dash import dcc, html
 
 from app.base.display import LABEL, PARAGRAPH, shown
 from app.i18n import kind_label, t
-from app.queries.reference import Reference
 from app.scope import Scope
 
 HIDDEN = {"display": "none"}
@@ -59,7 +58,7 @@ def layout(scope: Scope, lang: str):
     )
 
 
-def order_table(rows: list[dict], reference: Reference, lang: str, zone):
+def order_table(rows: list[dict], reference, lang: str, zone):
     if not rows:
         return html.P(t("orders.none", lang), id="orders-empty")
     header = html.Tr([html.Th(t(f"orders.col.{c}", lang)) for c in ("no", "case", "dept", "state", "due", "round")])
@@ -84,7 +83,7 @@ def order_options(rows: list[dict]) -> list[dict]:
     return [{"label": shown(r["order_no"], LABEL), "value": r["id"]} for r in rows]
 
 
-def order_detail(order: dict | None, covered: list[dict], reference: Reference, lang: str, zone):
+def order_detail(order: dict | None, covered: list[dict], reference, lang: str, zone):
     if order is None:
         return html.P(t("page.forbidden", lang))
 
