@@ -186,6 +186,31 @@ def _start_video(settings: Settings, wall: list[str], password: str, port: int, 
 @click.option("--cameras", default=16, show_default=True, help="Windows whose cameras the demo streams over RTSP.")
 @click.option("--rtsp-port", default=8554, show_default=True, help="Port of the demo RTSP server.")
 @click.pass_context
+def _start_loop(settings: Settings, engine, stop: threading.Event) -> threading.Thread:
+    """Officers and departments play the supervision loop (app/simulate/loop.py) every half minute."""
+    from app.base import exchange
+    from app.orders.orders import OrderRules
+    from app.queries.reference import read_reference
+    from app.simulate.loop import play
+    from ingest.calendars import CalendarBook
+
+    reference = read_reference(exchange.exchange_engine(settings.exchange_url_resolved))
+    rules = OrderRules(settings.zone, CalendarBook.from_dir(settings.calendar_dir), settings.order_prefix)
+
+    def run() -> None:
+        while True:
+            try:
+                play(engine, reference, rules, datetime.now(UTC), seed=DEMO_SEED)
+            except Exception:  # a database outage: app.base.outage says so; try again next round
+                log.exception("the simulated supervision loop failed this round")
+            if stop.wait(30.0):
+                return
+
+    thread = threading.Thread(target=run, name="demo.loop", daemon=True)
+    thread.start()
+    return thread
+
+
 def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras: int, rtsp_port: int) -> None:
     """Run everything on embedded defaults and print the URL.
 
@@ -215,6 +240,7 @@ def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras
 
     _start_ingest(settings, stop)
     _start_live_simulator(settings, scale, camera_url, stop)
+    _start_loop(settings, engine, stop)
     pool = _start_video(settings, wall, password, rtsp_port, stop)
     from app.sms.runner import start as start_sms_sender
 
