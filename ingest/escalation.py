@@ -31,10 +31,10 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.base import outbox
 from app.base.alarm_stream import AlarmChange, change_from
+from app.base.database import insert_for
 from app.base.tables import alarm_actions, alarms, escalation_sweep
 from rules.escalation import escalated_at, fired_by
 
@@ -108,10 +108,6 @@ def _candidates(mark, cut: datetime):
     )
 
 
-def _insert(conn: Connection):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
-
-
 def _record(conn: Connection, due: list[tuple[int, datetime]]) -> set[int]:
     """Append the escalations; the ids whose row went in (another process may have been first)."""
     recorded: set[int] = set()
@@ -121,7 +117,7 @@ def _record(conn: Connection, due: list[tuple[int, datetime]]) -> set[int]:
             for alarm_id, at in due[index : index + CHUNK]
         ]
         statement = (
-            _insert(conn)(alarm_actions)
+            insert_for(conn, alarm_actions)
             .values(rows)
             .on_conflict_do_nothing(
                 # The index's own predicate, written out: once the statement is prepared and planned
@@ -138,7 +134,7 @@ def _advance(conn: Connection, mark, cut: datetime, newest_id: int, now: datetim
     """Move the mark forward (never back: a replay of an earlier instant re-reads, it does not forget)."""
     values = dict(fired_until=cut, after_id=newest_id, swept_at=now)
     if mark is None:
-        conn.execute(_insert(conn)(escalation_sweep).values(name=SWEEP, **values).on_conflict_do_nothing())
+        conn.execute(insert_for(conn, escalation_sweep).values(name=SWEEP, **values).on_conflict_do_nothing())
     else:
         conn.execute(
             update(escalation_sweep)

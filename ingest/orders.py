@@ -21,9 +21,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.base.alarm_stream import AlarmChange
+from app.base.database import insert_for
 from app.base.tables import alarms, order_alarms, supervision_orders, supervision_watch, supervision_watch_mark
 from ingest import store
 from ingest.calendars import CalendarBook
@@ -128,15 +128,14 @@ def _feed_watch(db: Engine) -> None:
         found = conn.execute(query).all()
         if not found:
             return
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         for part in store.chunks([r.id for r in found], CHUNK):
-            stmt = dialect.insert(supervision_watch)
+            stmt = insert_for(conn, supervision_watch)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["alarm_id"], set_={"next_change": stmt.excluded.next_change}
             )
             conn.execute(stmt, [{"alarm_id": a, "next_change": JUDGE_NOW} for a in part])
         newest = max(r.updated_at for r in found)
-        stmt = dialect.insert(supervision_watch_mark).values(name=MARK, updated_mark=newest)
+        stmt = insert_for(conn, supervision_watch_mark).values(name=MARK, updated_mark=newest)
         conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"updated_mark": newest}))
 
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.base import outbox
 from app.base.alarm_stream import AlarmChange, change_from
+from app.base.database import insert_for
 from app.base.exchange import windows as exchange_windows
 from app.base.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
@@ -189,7 +189,7 @@ def _insert_onsite(conn: Connection, rows: Sequence[OnsiteRow], windows: dict, c
             }
         )
     if values:
-        stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(ratings)
+        stmt = insert_for(conn, ratings)
         conn.execute(stmt.on_conflict_do_nothing(), values)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Text, and_, cast, exists, func, or_, select, 
 
 from app.base import outbox
 from app.base.alarm_stream import AlarmChange, change_from
+from app.base.database import insert_for
 from app.base.tables import alarm_actions, alarm_outbox, alarms, cases, events, ingest_cursor, quality_log
 from ingest import bulk
 from ingest.tailer import Cursor
@@ -66,14 +67,8 @@ def load_cursor(conn: Connection, source: str) -> Cursor:
 
 def save_cursor(conn: Connection, source: str, cursor: Cursor, now: datetime) -> None:
     values = cursor.to_row() | {"updated_at": now}
-    stmt = _insert(conn, ingest_cursor).values(source=source, **values)
+    stmt = insert_for(conn, ingest_cursor).values(source=source, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=values))
-
-
-def _insert(conn: Connection, table):
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return (postgresql if bulk.is_postgres(conn) else sqlite).insert(table)
 
 
 # --- events -------------------------------------------------------------
@@ -221,7 +216,7 @@ def log_quality(conn: Connection, source: str, entries: Iterable[tuple[int, str,
     ]
     if not rows:
         return 0
-    stmt = _insert(conn, quality_log).on_conflict_do_nothing().returning(quality_log.c.id)
+    stmt = insert_for(conn, quality_log).on_conflict_do_nothing().returning(quality_log.c.id)
     return len(conn.execute(stmt, rows).scalars().all())
 
 

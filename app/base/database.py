@@ -20,8 +20,9 @@ from alembic import command as alembic_command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from app.base import link_watch, outage
@@ -71,6 +72,12 @@ class Limits:
             # Options given in the URL come after ours, so they win.
             "options": f"{options} {url_options}" if url_options else options,
         }
+
+
+def insert_for(bind: Engine | Connection, table: Table):
+    """An INSERT into `table` in the dialect of `bind`, PostgreSQL's or SQLite's, both of which
+    know ON CONFLICT (the plain one does not): the one place that chooses between them."""
+    return (postgresql if bind.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def _ms(seconds: float) -> int:

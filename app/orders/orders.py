@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.base import outbox
 from app.base.alarm_stream import change_from
+from app.base.database import insert_for
 from app.base.tables import (
     alarm_actions,
     alarms,
@@ -293,16 +293,14 @@ def record_step(conn: Connection, subject: str, subject_id: int, action: str, ac
 
 def _next_sequence(conn: Connection, year: int) -> int:
     """The next number of `year`: one upsert, so two officers issuing at once never share one."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(order_numbers).values(year=year, last=1)
+    stmt = insert_for(conn, order_numbers).values(year=year, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=["year"], set_={"last": order_numbers.c.last + 1})
     return conn.execute(stmt.returning(order_numbers.c.last)).scalar_one()
 
 
 def watch_again(conn: Connection, alarm_ids: Sequence[int]) -> None:
     """The alarms' not_supervised clocks are judged at the next ingest cycle (an order ends them)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(supervision_watch)
+    stmt = insert_for(conn, supervision_watch)
     stmt = stmt.on_conflict_do_update(index_elements=["alarm_id"], set_={"next_change": stmt.excluded.next_change})
     conn.execute(stmt, [{"alarm_id": a, "next_change": JUDGE_NOW} for a in alarm_ids])
 

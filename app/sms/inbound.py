@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from app.base.database import insert_for
 from app.base.settings import SmsSettings
 from app.base.tables import cases, ratings, sms_inbox, sms_outbox
 from app.sms.outbox import COMPLETION, SENT, enqueue_ask_score
@@ -161,7 +161,7 @@ def receive(engine: Engine, message: InboundSms, settings: SmsSettings, now: dat
 
 
 def _claim_message_id(conn: Connection, message: InboundSms, now: datetime) -> int | None:
-    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(sms_inbox)
+    insert = insert_for(conn, sms_inbox)
     row = {
         "message_id": message.message_id,
         "phone": message.phone,
@@ -218,7 +218,7 @@ def _rate(conn: Connection, case_no: str, score: int, rated_at: datetime) -> int
         )
     ).first()
     center_id, dept_id, window_id, staff_id = place or (None, None, None, None)
-    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(ratings)
+    insert = insert_for(conn, ratings)
     row = {
         "source": "sms",
         "source_id": case_no,

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from app.base.database import insert_for
 from app.base.tables import cases, sms_outbox
 from app.sms.phones import is_mobile, mask_phone, normalize_phone
 from app.sms.texts import ask_score_text, completion_text
@@ -44,7 +44,7 @@ def _no_names(center_id, window_id):
 
 
 def _insert(conn: Connection):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(sms_outbox)
+    return insert_for(conn, sms_outbox)
 
 
 def _new_row(purpose: str, case_no: str, phone: str, text: str, now: datetime, reply_to: str | None = None) -> dict:
