@@ -34,7 +34,7 @@ from ingest.orders import judge_orders
 from ingest.source import EVENT_COLUMNS, Batch, read_batch
 from ingest.tailer import Cursor
 from rules.alarms import reconcile
-from rules.clocks import CaseJudgement, Item, judge_case
+from rules.clocks import CaseJudgement, Item, case_figures, judge_case
 from rules.events import ORPHAN_HOLD, Event, Rejection, check_row, orphan_rejection
 
 log = logging.getLogger(__name__)
@@ -677,6 +677,7 @@ def _case_row(
     """The stored judgement. A case whose `received` lies after `now` (a replay of an
     earlier instant) is stored as received, due to be judged at that instant."""
     future = [e.occurred_at for e in case_events if e.occurred_at > now]
+    figures = case_figures(j, case_events, item, calendar, now, tz)
     if j is None:
         return {
             "case_no": received.case_no,
@@ -697,18 +698,16 @@ def _case_row(
             "completed_at": None,
             "result": None,
             "on_time": None,
-            "early": None,
-            "used_days": None,
-            "promised_days": item.promised_days,
-            "corrections": 0,
+            "early": figures.early,
+            "used_days": figures.used_days,
+            "promised_days": figures.promised_days,
+            "corrections": figures.corrections,
             "next_change": min(future),
             "clocks": [],
             "judged_at": now,
         }
     center_id, dept_id, window_id, staff_id = j.place
     next_change = min([t for t in [j.next_change, *future] if t is not None], default=None)
-    completed_day = j.completed_at.astimezone(tz).date() if j.completed_at else None
-    used = calendar.working_days_between(j.start_date, completed_day) if completed_day and j.start_date else None
     return {
         "case_no": j.case_no,
         "item_code": j.item_code,
@@ -728,10 +727,10 @@ def _case_row(
         "completed_at": j.completed_at,
         "result": j.result,
         "on_time": j.on_time,
-        "early": (completed_day < j.promise_due) if completed_day and j.promise_due else None,
-        "used_days": used,
-        "promised_days": item.promised_days + j.extension_days,
-        "corrections": sum(1 for e in case_events if e.kind == "correction_notice" and e.occurred_at <= now),
+        "early": figures.early,
+        "used_days": figures.used_days,
+        "promised_days": figures.promised_days,
+        "corrections": figures.corrections,
         "next_change": next_change,
         "clocks": _clocks_json(j.clocks),
         "judged_at": now,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
@@ -38,7 +38,7 @@ from ingest.calendars import CalendarBook
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import reconcile
 from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp
-from rules.ratings import LOW_SCORE, RECTIFY_DAYS, Rating, low_satisfaction, rectification_overdue
+from rules.ratings import LOW_SCORE, Rating, low_satisfaction, next_change, rectification_overdue
 
 log = logging.getLogger(__name__)
 
@@ -227,24 +227,6 @@ def rating_of(row) -> Rating:
         staff_id=row["staff_id"],
         source=row["source"],
     )
-
-
-def rectify_by(rating: Rating, calendar, tz: tzinfo) -> tuple:
-    """(due date, the instant rectification_overdue fires): add_working(date(rated), 15), then 00:00 after."""
-    due = calendar.add_working(rating.rated_at.astimezone(tz).date(), RECTIFY_DAYS)
-    return due, datetime.combine(due + timedelta(days=1), time.min, tzinfo=tz)
-
-
-def next_change(
-    rating: Rating, followed_up_at: datetime | None, calendar, now: datetime, tz: tzinfo
-) -> datetime | None:
-    """The next instant after `now` at which the rating's alarms change with no new data."""
-    if not rating.low:
-        return None
-    instants = [rating.rated_at, followed_up_at]
-    if followed_up_at is None or followed_up_at >= rectify_by(rating, calendar, tz)[1]:
-        instants.append(rectify_by(rating, calendar, tz)[1])
-    return min((t for t in instants if t is not None and t > now), default=None)
 
 
 def judge_due(db: Engine, calendars: CalendarBook, tz: tzinfo, now: datetime, limit: int = 5000) -> list[AlarmChange]:

@@ -125,6 +125,40 @@ class CaseJudgement:
         return next((c for c in self.clocks if c.name == name), None)
 
 
+@dataclass(frozen=True, slots=True)
+class CaseFigures:
+    """What the reports count of a case beside its clocks."""
+
+    early: bool | None  # completed before its promised due date (提前办结); None until completed
+    used_days: int | None  # working days from its start date to completion (实际用时); None until completed
+    promised_days: int  # the promised limit (承诺时限), extensions included
+    corrections: int  # correction notices (一次性补正告知) given by `now`
+
+
+def case_figures(
+    judgement: CaseJudgement | None,
+    events: Sequence[Event],
+    item: Item,
+    calendar: WorkCalendar,
+    now: datetime,
+    tz: tzinfo,
+) -> CaseFigures:
+    """The figures of a case judged at `now` (`judgement` None: received after `now`, not judged yet).
+
+    A case is early when the local day it was completed comes before its promise due date; its
+    used days are working days after the start date up to and including that day."""
+    if judgement is None:
+        return CaseFigures(None, None, item.promised_days, 0)
+    completed_at, start, promise_due = judgement.completed_at, judgement.start_date, judgement.promise_due
+    completed_day = completed_at.astimezone(tz).date() if completed_at else None
+    return CaseFigures(
+        early=(completed_day < promise_due) if completed_day and promise_due else None,
+        used_days=calendar.working_days_between(start, completed_day) if completed_day and start else None,
+        promised_days=item.promised_days + judgement.extension_days,
+        corrections=sum(1 for e in events if e.kind == "correction_notice" and e.occurred_at <= now),
+    )
+
+
 def judge_case(
     events: Sequence[Event], item: Item, calendar: WorkCalendar, now: datetime, tz: tzinfo
 ) -> CaseJudgement | None:

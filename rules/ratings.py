@@ -9,7 +9,7 @@ follow it up (整改) by add_working(date(rated), 15); if not, the red
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from rules.alarms import AlarmFact, make_fact
 from rules.calendar import WorkCalendar
@@ -59,6 +59,26 @@ def low_satisfaction(rating: Rating, rectified_at: datetime | None = None) -> Al
     )
 
 
+def rectify_by(rating: Rating, calendar: WorkCalendar, tz: tzinfo) -> tuple[date, datetime]:
+    """(due date, the instant rectification_overdue fires): add_working(date(rated), 15), then 00:00 local
+    after that day."""
+    due = calendar.add_working(rating.rated_at.astimezone(tz).date(), RECTIFY_DAYS)
+    return due, datetime.combine(due + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def next_change(
+    rating: Rating, followed_up_at: datetime | None, calendar: WorkCalendar, now: datetime, tz: tzinfo
+) -> datetime | None:
+    """The next instant after `now` at which the rating's alarms change with no new data (None: never)."""
+    if not rating.low:
+        return None
+    instants = [rating.rated_at, followed_up_at]
+    fires_at = rectify_by(rating, calendar, tz)[1]
+    if followed_up_at is None or followed_up_at >= fires_at:
+        instants.append(fires_at)
+    return min((t for t in instants if t is not None and t > now), default=None)
+
+
 def rectification_overdue(
     rating: Rating, rectified_at: datetime | None, calendar: WorkCalendar, now: datetime, tz: tzinfo
 ) -> AlarmFact | None:
@@ -69,8 +89,7 @@ def rectification_overdue(
     """
     if not rating.low:
         return None
-    due = calendar.add_working(rating.rated_at.astimezone(tz).date(), RECTIFY_DAYS)
-    fired_at = datetime.combine(due + timedelta(days=1), time.min, tzinfo=tz)
+    due, fired_at = rectify_by(rating, calendar, tz)
     if fired_at > now or (rectified_at is not None and rectified_at < fired_at):
         return None
     ended_at = rectified_at if rectified_at is not None and rectified_at <= now else None

@@ -241,8 +241,8 @@ def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None, 
     from app.base.database import open_database
     from app.base.tables import ratings
     from ingest.calendars import CalendarBook
-    from ingest.ratings import rating_of, rectify_by
-    from rules.ratings import LOW_SCORE
+    from ingest.ratings import rating_of
+    from rules.ratings import LOW_SCORE, rectify_by
 
     settings, _sms = _settings()
     query = select(ratings).order_by(ratings.c.rated_at, ratings.c.id).limit(fetch_size(limit))

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from rules.clocks import judge_case
+from rules.clocks import CaseFigures, case_figures, judge_case
 from tests.rules.builders import CAL, N10, TZ, W5, E, at, fact, judge
 
 D = date.fromisoformat
@@ -806,6 +806,43 @@ def test_on_time_is_judged_against_the_promise(completed_at, on_time):
 def test_on_time_is_none_while_open_and_for_cases_not_completed():
     assert judge(BASIC, "2026-10-20 00:00").on_time is None
     assert judge(BASIC + [E("withdrawn", "2026-10-09 10:00")], "2026-10-20 00:00").on_time is None
+
+
+@pytest.mark.parametrize(
+    "why, events, now, figures",
+    [
+        (
+            "completed before the promise due date (10-12): early, 3 working days used",
+            BASIC + [E("completed", "2026-10-09 10:00", result="approved")],
+            "2026-10-20 00:00",
+            CaseFigures(early=True, used_days=3, promised_days=5, corrections=0),
+        ),
+        (
+            "completed on the due date itself: in time, not early",
+            BASIC + [E("completed", "2026-10-12 23:59", result="approved")],
+            "2026-10-20 00:00",
+            CaseFigures(early=False, used_days=5, promised_days=5, corrections=0),
+        ),
+        (
+            "open: neither early nor days used; the correction notice counts",
+            CORRECTED,
+            "2026-10-20 12:00",
+            CaseFigures(early=None, used_days=None, promised_days=5, corrections=1),
+        ),
+        (
+            "a correction notice after `now` is not known yet",
+            CORRECTED,
+            "2026-09-30 14:00",
+            CaseFigures(early=None, used_days=None, promised_days=5, corrections=0),
+        ),
+    ],
+)
+def test_case_figures(why, events, now, figures):
+    assert case_figures(judge(events, now), events, W5, CAL, at(now), TZ) == figures
+
+
+def test_a_case_not_judged_yet_has_the_items_promised_days_and_nothing_else():
+    assert case_figures(None, [], W5, CAL, at("2026-10-20 12:00"), TZ) == CaseFigures(None, None, 5, 0)
 
 
 def test_completed_during_a_special_procedure_is_on_time():

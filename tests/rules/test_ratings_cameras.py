@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from rules.cameras import OFFLINE_AFTER, camera_offline
-from rules.ratings import Rating, low_satisfaction, rectification_overdue
+from rules.ratings import Rating, low_satisfaction, next_change, rectification_overdue, rectify_by
 from tests.rules.builders import CAL, TZ, at
 
 # rated Tuesday 2026-09-29: 15 working days → 10-26 (National Day skipped, 10-10 make-up Saturday counts)
@@ -35,6 +35,26 @@ def test_low_satisfaction_ends_when_rectified():
 
 def test_sms_reply_has_its_own_subject():
     assert low_satisfaction(Rating(1, 20, at("2026-09-29 10:00"), source="sms")).subject == "sms:1"
+
+
+def test_the_rectification_due_date_and_the_instant_its_alarm_fires():
+    assert rectify_by(LOW, CAL, TZ) == (date(2026, 10, 26), at("2026-10-27 00:00"))
+
+
+@pytest.mark.parametrize(
+    "score, followed_up_at, now, expected",
+    [
+        (40, None, at("2026-09-29 09:00"), at("2026-09-29 10:00")),  # a rating given later: its warning first
+        (40, None, at("2026-09-29 10:00"), at("2026-10-27 00:00")),  # then the rectification deadline
+        (40, at("2026-10-09 10:00"), at("2026-09-30 10:00"), at("2026-10-09 10:00")),  # a follow-up on record
+        (40, at("2026-10-09 10:00"), at("2026-10-09 10:00"), None),  # followed up in time: nothing more changes
+        (40, at("2026-10-28 10:00"), at("2026-10-27 00:00"), at("2026-10-28 10:00")),  # late: it ends the alarm
+        (80, None, at("2026-09-29 09:00"), None),  # not low: no alarms at all
+    ],
+)
+def test_the_next_instant_a_ratings_alarms_change(score, followed_up_at, now, expected):
+    rating = Rating(1, score, at("2026-09-29 10:00"), case_no="C1")
+    assert next_change(rating, followed_up_at, CAL, now, TZ) == expected
 
 
 @pytest.mark.parametrize(
