@@ -45,12 +45,9 @@ def system_clock() -> datetime:
 @lru_cache(maxsize=512)
 def center_calendar(calendar_dir: Path | None, center_id: str | None = None):
     """Official working days plus the center's own file (<calendar_dir>/<center_id>.toml), if it has one."""
-    from rules.calendar import WorkCalendar, parse_center_override
+    from app.base import calendars
 
-    if calendar_dir and center_id and (calendar_dir / f"{center_id}.toml").exists():
-        override = parse_center_override((calendar_dir / f"{center_id}.toml").read_text(encoding="utf-8"))
-        return WorkCalendar.for_center(override)
-    return WorkCalendar()
+    return calendars.center_calendar(calendar_dir, center_id)
 
 
 # How old a board marker may be: a new alarm reaches the screens within this plus one poll.

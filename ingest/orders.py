@@ -23,10 +23,10 @@ from datetime import datetime, tzinfo
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from app.base.alarm_stream import AlarmChange
+from app.base.calendars import CalendarBook
 from app.base.database import insert_for
 from app.base.tables import alarms, order_alarms, supervision_orders, supervision_watch, supervision_watch_mark
 from ingest import store
-from ingest.calendars import CalendarBook
 from ingest.store import JUDGE_NOW
 from rules.alarms import reconcile
 from rules.orders import (

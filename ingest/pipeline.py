@@ -24,12 +24,12 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.base.alarm_stream import AlarmChange
+from app.base.calendars import CalendarBook
 from app.base.messaging import link_of
 from app.base.outbox import Relay
 from app.base.outbox import backlog as outbox_backlog
 from ingest import bulk, catalogue, judging, metrics, row_checks, store
 from ingest.ahead import Ahead, Prepared
-from ingest.calendars import CalendarBook
 from ingest.orders import judge_orders
 from ingest.source import EVENT_COLUMNS, Batch, read_batch
 from ingest.tailer import Cursor

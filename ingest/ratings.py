@@ -30,11 +30,11 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 
 from app.base import outbox
 from app.base.alarm_stream import AlarmChange, change_from
+from app.base.calendars import CalendarBook
 from app.base.database import insert_for
 from app.base.exchange import windows as exchange_windows
 from app.base.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
-from ingest.calendars import CalendarBook
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import reconcile
 from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp

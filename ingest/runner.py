@@ -20,12 +20,12 @@ import click
 from tqdm import tqdm
 
 from app.base import outage
+from app.base.calendars import CalendarBook
 from app.base.database import Limits, open_database
 from app.base.exchange import open_exchange
 from app.base.messaging import connect
 from app.base.settings import ConfigurationError, Settings
 from ingest import metrics
-from ingest.calendars import CalendarBook
 from ingest.leader import Leadership
 from ingest.pipeline import Ingest, Totals
 

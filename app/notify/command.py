@@ -142,9 +142,9 @@ def routes_show_default() -> None:
 def routes_test(kind, level, center_id, dept_id, at_text, path) -> None:
     """Which routes, receivers and group an alarm would go to, and when its first message would go out
     (group_wait, then held to the route's active time in the center's calendar), as amtool does."""
+    from app.base.calendars import CalendarBook
     from app.notify.config import read_routes
     from app.notify.places import tree_of
-    from ingest.calendars import CalendarBook
     from ingest.command import parse_now
     from rules.routing import LEVEL_NAMES, AlarmLabels, RoutesError, group_key, send_at
 

@@ -28,8 +28,8 @@ class _Context:
     reference: Reference
 
     def rules(self):
+        from app.base.calendars import CalendarBook
         from app.orders.orders import OrderRules
-        from ingest.calendars import CalendarBook
 
         try:
             calendars = CalendarBook.from_dir(self.settings.calendar_dir)

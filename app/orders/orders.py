@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from app.base import outbox
 from app.base.alarm_stream import change_from
+from app.base.calendars import CalendarBook
 from app.base.database import insert_for
 from app.base.tables import (
     alarm_actions,
@@ -36,7 +37,6 @@ from app.base.tables import (
 from app.orders.actors import Actor, Refused
 from app.queries.reference import Reference
 from app.scope import Scope
-from ingest.calendars import CalendarBook
 from ingest.store import JUDGE_NOW
 from rules.orders import FEEDBACK_DAYS, OrderState, due_in, order_number
 

@@ -238,9 +238,9 @@ def rating_follow_up(rating_id: int, by: str, note: str, now_text: str | None) -
 @limit_option("ratings")
 def rating_list(as_json: bool, low: bool, open_only: bool, case_no: str | None, limit: int) -> None:
     """List ratings (on-site and SMS), oldest first, with the follow-up deadline of low ones."""
+    from app.base.calendars import CalendarBook
     from app.base.database import open_database
     from app.base.tables import ratings
-    from ingest.calendars import CalendarBook
     from ingest.ratings import rating_of
     from rules.ratings import LOW_SCORE, rectify_by
 

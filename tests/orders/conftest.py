@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
+from app.base.calendars import CalendarBook
 from app.base.database import make_engine, upgrade
 from app.base.tables import alarms, users
 from app.orders.actors import Actor
 from app.orders.orders import OrderRules
 from app.queries.reference import Center, Department, Reference
 from app.scope import scope_for
-from ingest.calendars import CalendarBook
 
 CST = ZoneInfo("Asia/Shanghai")
 REGION, CITY, COUNTY = "GX-450000", "GX-450100", "GX-450102"

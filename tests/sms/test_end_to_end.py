@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from app import kpi
 from app.base import exchange as x
+from app.base.calendars import CalendarBook
 from app.base.database import make_engine
 from app.base.settings import SmsSettings
 from app.base.tables import kpi_daily
@@ -24,7 +25,6 @@ from app.cli import cli
 from app.scope import Scope
 from app.sms import satisfaction
 from app.sms.routes import PATH, register
-from ingest.calendars import CalendarBook
 from ingest.ratings import take_ratings
 
 from ..ingest.exchange_builder import Exchange

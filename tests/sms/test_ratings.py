@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from app.base import exchange as x
+from app.base.calendars import CalendarBook
 from app.base.tables import alarm_actions, alarms, audit_log, quality_log, ratings
-from ingest.calendars import CalendarBook
 from ingest.ratings import FollowUpRefused, Refused, check_row, follow_up, judge_due, take_ratings
 from ingest.store import JUDGE_NOW
 
