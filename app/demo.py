@@ -189,10 +189,10 @@ def _start_video(settings: Settings, wall: list[str], password: str, port: int, 
 def _start_loop(settings: Settings, engine, stop: threading.Event) -> threading.Thread:
     """Officers and departments play the supervision loop (app/simulate/loop.py) every half minute."""
     from app.base import exchange
+    from app.base.calendars import CalendarBook
     from app.orders.orders import OrderRules
     from app.queries.reference import read_reference
     from app.simulate.loop import play
-    from ingest.calendars import CalendarBook
 
     reference = read_reference(exchange.exchange_engine(settings.exchange_url_resolved))
     rules = OrderRules(settings.zone, CalendarBook.from_dir(settings.calendar_dir), settings.order_prefix)

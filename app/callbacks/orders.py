@@ -51,7 +51,7 @@ def order_step(services, scope, step: str, order_id, fields: dict) -> tuple[bool
 
 
 def _rules(services):
-    from ingest.calendars import CalendarBook
+    from app.base.calendars import CalendarBook
 
     s = services.settings
     return orders.OrderRules(s.zone, CalendarBook.from_dir(s.calendar_dir), s.order_prefix, s.order_feedback_days)

@@ -8,13 +8,13 @@ import json
 
 from sqlalchemy import select
 
+from app.base.calendars import CalendarBook
 from app.base.exchange import exchange_engine
 from app.base.tables import audit_log
 from app.orders import orders
 from app.orders.actors import Actor
 from app.queries.reference import read_reference
 from app.scope import scope_for
-from ingest.calendars import CalendarBook
 from tests.web.conftest import dash_call, login
 
 OWN, OTHER = "GX-450102:MZ", "GX-450102:SC"  # the department user's department, and its neighbour
