@@ -1,6 +1,7 @@
 """One camera, pulled by one thread (``video.capture:<camera_id>``).
 
-The thread connects with PyAV over RTSP/TCP, demuxes every packet and decodes
+The thread pulls the camera's monitor stream (its substream when it has one,
+:attr:`~video.cameras.Camera.monitor_url`). It connects with PyAV over RTSP/TCP, demuxes every packet and decodes
 only a keyframe now and then (:mod:`video.keyframes`). It never touches Redis
 or the network beyond the camera: the pool's publisher reads what it learned
 (:class:`~video.health.HealthTracker`, :class:`~video.outage.OutageWatch`, the
@@ -48,6 +49,19 @@ log = logging.getLogger(__name__)
 MJPEG_WIDTH = 1280
 
 
+def stream_options(url: str, config: VideoSettings, *, audio: bool = False) -> dict[str, str]:
+    """FFmpeg's options for pulling `url`: over TCP, video only (an audio track never costs a
+    worker anything, nor breaks its video), with a socket timeout behind PyAV's own."""
+    # FFmpeg's socket timeout is only the second net: PyAV's timeouts must fire first,
+    # or a silent camera would be reported as "invalid data".
+    micros = str(int((max(config.open_timeout, config.read_timeout) + 1) * 1_000_000))
+    if url.lower().startswith(("rtsp://", "rtsps://")):
+        # One second of probing is plenty for a camera's stream and keeps reconnects quick.
+        options = {"rtsp_transport": "tcp", "timeout": micros, "analyzeduration": "1000000"}
+        return options if audio else {**options, "allowed_media_types": "video"}
+    return {"timeout": micros, "analyzeduration": "1000000"}
+
+
 class CameraWorker(threading.Thread):
     def __init__(
         self,
@@ -60,6 +74,7 @@ class CameraWorker(threading.Thread):
     ) -> None:
         super().__init__(name=f"video.capture:{camera.camera_id}", daemon=True)
         self.camera, self.config = camera, config
+        self.url = camera.monitor_url  # SECRET
         self.stop_event = stop or threading.Event()
         self._clock = clock
         self._rng = rng or random.Random()
@@ -99,7 +114,9 @@ class CameraWorker(threading.Thread):
         attempt_began = time.monotonic()
         opening = True
         try:
-            with av.open(self.camera.url, options=self._options(), timeout=self._timeouts()) as container:
+            with av.open(
+                self.url, options=stream_options(self.url, self.config), timeout=self._timeouts()
+            ) as container:
                 opening = False
                 if not container.streams.video:
                     return faults.NO_VIDEO
@@ -133,20 +150,6 @@ class CameraWorker(threading.Thread):
             return fault
         finally:
             self.live.end()
-
-    def _options(self) -> dict[str, str]:
-        # FFmpeg's socket timeout is only the second net: PyAV's timeouts must fire first,
-        # or a silent camera would be reported as "invalid data".
-        micros = str(int((max(self.config.open_timeout, self.config.read_timeout) + 1) * 1_000_000))
-        if self.camera.url.lower().startswith(("rtsp://", "rtsps://")):
-            # One second of probing is plenty for a camera's stream and keeps reconnects quick.
-            return {
-                "rtsp_transport": "tcp",
-                "timeout": micros,
-                "allowed_media_types": "video",
-                "analyzeduration": "1000000",
-            }
-        return {"timeout": micros, "analyzeduration": "1000000"}
 
     def _timeouts(self) -> tuple[float, float]:
         return self.config.open_timeout, self.config.read_timeout

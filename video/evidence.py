@@ -41,11 +41,21 @@ class NoPicture(LookupError):
 
 
 def capture(
-    camera, ring: list[Keyframe], captured_at: datetime, *, quality: int = 90, health: dict | None = None
+    camera,
+    ring: list[Keyframe],
+    captured_at: datetime,
+    *,
+    quality: int = 90,
+    health: dict | None = None,
+    still: Keyframe | None = None,
+    source: str = "main",
 ) -> Evidence:
-    """Evidence from `ring` (oldest first), taken at `captured_at`."""
+    """Evidence from `ring` (oldest first), taken at `captured_at`.
+
+    `still`, when given, is the picture (a keyframe of the main stream, for a camera watched on its
+    substream) and the whole ring its context; `source` says which stream the still came from."""
     pictures: list[tuple[Keyframe, bytes, int, int]] = []
-    for keyframe in ring:
+    for keyframe in [*ring, *([still] if still is not None else [])]:
         frame = keyframes.decode(keyframe)
         if frame is not None:
             pictures.append((keyframe, keyframes.to_jpeg(frame, quality=quality), frame.width, frame.height))
@@ -62,6 +72,7 @@ def capture(
         "width": width,
         "height": height,
         "codec": newest.codec,
+        "source": source,
         "health": health,
         "keyframes": [
             {"received_at": _instant(k.received_at), "pts_seconds": k.pts_seconds} for k, *_ in pictures[:-1]
@@ -70,11 +81,12 @@ def capture(
     return Evidence(jpeg, [p[1] for p in pictures[:-1]], metadata)
 
 
-def write(evidence: Evidence, directory: Path, *, original: list[Keyframe] = ()) -> Path:
+def write(evidence: Evidence, directory: Path, *, original: list[Keyframe] = (), still: Keyframe | None = None) -> Path:
     """Store `evidence` under `directory`; returns the metadata file's path.
 
     `original`, the ring the evidence came from, is stored too, as the camera
-    sent it: the JPEGs are re-encodings, these are the camera's own bits. The
+    sent it: the JPEGs are re-encodings, these are the camera's own bits (and so
+    is `still`, the main stream's keyframe, when it came from there). The
     sidecar names every file relative to its own folder, with its SHA-256.
     """
     metadata = json.loads(json.dumps(evidence.metadata))
@@ -87,6 +99,8 @@ def write(evidence: Evidence, directory: Path, *, original: list[Keyframe] = ())
     if original:
         stream = (original[-1].extradata or b"") + b"".join(k.data for k in original)
         metadata["stream"] = _put(folder / f"keyframes.{original[-1].codec}", stream)
+    if still is not None:
+        metadata["still_stream"] = _put(folder / f"still.{still.codec}", (still.extradata or b"") + still.data)
     sidecar = folder / "metadata.json"
     sidecar.write_text(json.dumps(metadata, ensure_ascii=False, indent=2))
     return sidecar

@@ -14,6 +14,7 @@ when someone asks.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
@@ -93,3 +94,21 @@ def to_jpeg(frame: av.VideoFrame, *, max_width: int | None = None, quality: int 
     if not ok:
         raise ValueError("JPEG encoding failed")
     return encoded.tobytes()
+
+
+def first_keyframe(url: str, options: dict[str, str], timeouts: tuple[float, float], clock) -> Keyframe:
+    """The first keyframe of the stream at `url` (opened for this alone, then closed).
+
+    Evidence takes its still from the main stream of a camera watched on its
+    substream. Raises PyAV's errors, or TimeoutError when no keyframe came
+    within the open timeout plus two read timeouts (a GOP is seconds long)."""
+    open_timeout, read_timeout = timeouts
+    deadline = time.monotonic() + open_timeout + 2 * read_timeout
+    with av.open(url, options=options, timeout=timeouts) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if packet.size and packet.is_keyframe:
+                return keyframe_of(packet, stream, clock())
+            if time.monotonic() > deadline:
+                break
+    raise TimeoutError("no keyframe from the main stream")

@@ -42,8 +42,8 @@ import redis as redis_lib
 
 from app.base import camera_keys as keys
 from app.base.settings import VideoSettings
-from video import evidence, health, redact, thumbnails
-from video.camera_worker import CameraWorker
+from video import evidence, faults, health, keyframes, redact, thumbnails
+from video.camera_worker import CameraWorker, stream_options
 from video.cameras import Camera
 from video.evidence import Evidence, EvidenceReply, EvidenceRequest
 from video.live import LiveFeed
@@ -138,28 +138,52 @@ class CameraPool:
     def capture_evidence(self, camera_id: str) -> Evidence:
         """(still JPEG, JPEGs of the keyframes before it, metadata) of a camera this pool pulls.
 
-        Raises KeyError for a camera not pulled here, evidence.NoPicture when it has no picture.
+        A camera watched on its substream gets its still from the main stream, at full
+        resolution (opened for it), after the substream's keyframes of the seconds before;
+        should the main stream fail, the substream's newest keyframe is the still and the
+        metadata says why. Raises KeyError for a camera not pulled here, evidence.NoPicture
+        when it has no picture.
         """
-        worker = self._workers[camera_id]
-        record = worker.health.health(self._clock())
-        return evidence.capture(
-            worker.camera,
-            worker.ring.recent(),
-            instant(self._clock()),
-            quality=max(self.config.jpeg_quality, 90),
-            health=record.model_dump(mode="json"),
-        )
+        return self._evidence(camera_id)[0]
 
     def keep_evidence(self, camera_id: str, requested_by: str, directory: Path | None = None) -> Path:
         """Capture evidence and write it under `directory` (default: evidence_dir); the sidecar's path."""
         directory = directory or self.evidence_dir
         if directory is None:
             raise ValueError("no evidence directory configured")
+        found, ring, still = self._evidence(camera_id)
+        found.metadata["requested_by"] = requested_by
+        return evidence.write(found, directory, original=ring, still=still)
+
+    def _evidence(self, camera_id: str) -> tuple[Evidence, list, object]:
         worker = self._workers[camera_id]
         ring = worker.ring.recent()
-        found = self.capture_evidence(camera_id)
-        found.metadata["requested_by"] = requested_by
-        return evidence.write(found, directory, original=ring)
+        captured_at = instant(self._clock())
+        record = worker.health.health(self._clock()).model_dump(mode="json")
+        quality = max(self.config.jpeg_quality, 90)
+        if not worker.camera.substream_url:
+            return evidence.capture(worker.camera, ring, captured_at, quality=quality, health=record), ring, None
+        try:
+            still = keyframes.first_keyframe(
+                worker.camera.url,
+                stream_options(worker.camera.url, self.config),
+                (self.config.open_timeout, self.config.read_timeout),
+                self._clock,
+            )
+        except Exception as exc:
+            fault = faults.classify(
+                exc, opening=False, open_timeout=self.config.open_timeout, read_timeout=self.config.read_timeout
+            )
+            log.warning(
+                "camera %s: no still from the main stream (%s); the substream's instead", camera_id, fault.reason
+            )
+            found = evidence.capture(
+                worker.camera, ring, captured_at, quality=quality, health=record, source="substream"
+            )
+            found.metadata["main_stream_fault"] = fault.reason
+            return found, ring, None
+        found = evidence.capture(worker.camera, ring, captured_at, quality=quality, health=record, still=still)
+        return found, ring, still
 
     # --- the publisher ---
 
@@ -295,7 +319,10 @@ def start_workers(
         return shard.owns(camera.camera_id) and (only is None or camera.camera_id in only)
 
     cameras = outage.retrying(
-        lambda: [c for c in load_enabled(engine) if mine(c)], [engine], stop, settings.db_retry_max_seconds
+        lambda: [c for c in load_enabled(engine, config.substream_vendor_of) if mine(c)],
+        [engine],
+        stop,
+        settings.db_retry_max_seconds,
     )
     windows = {c.camera_id: c.window_id for c in cameras}
     pool = CameraPool(
@@ -305,12 +332,15 @@ def start_workers(
         evidence_dir=evidence_dir or settings.var_dir / "evidence",
     )
     log.warning("video shard %s: pulling %d cameras", shard, len(cameras))
+    derived = [c.camera_id for c in cameras if c.substream_url and c.substream_url == _vendor_substream(c, config)]
+    if derived:  # opted in by SUPERVISE_CAMERA_SUBSTREAM_VENDOR: said once, never a silent guess
+        log.warning("watched on their vendor's substream pattern: %s", ", ".join(derived))
     pool.sync(cameras)
 
     def reload_until_stopped() -> None:
         while not stop.wait(reload_seconds):
             try:
-                fresh = [c for c in load_enabled(engine) if mine(c)]
+                fresh = [c for c in load_enabled(engine, config.substream_vendor_of) if mine(c)]
             except SQLAlchemyError as exc:
                 if not outage.transient(exc):  # an outage has its own lines (app.base.outage)
                     cause = getattr(exc, "orig", None) or exc
@@ -325,6 +355,15 @@ def start_workers(
     threading.Thread(target=reload_until_stopped, name="video.reload", daemon=True).start()
     _keep_alarm_evidence(settings, redis, pool, db, windows, stop)
     return pool
+
+
+def _vendor_substream(camera: Camera, config: VideoSettings) -> str | None:
+    vendor = config.substream_vendor_of(camera.camera_id)
+    return (
+        None
+        if vendor is None
+        else Camera(camera.camera_id, None, camera.url).with_vendor_substream(vendor).substream_url
+    )
 
 
 def _keep_alarm_evidence(settings, redis, pool: CameraPool, db, windows: dict[str, str], stop: threading.Event) -> None:

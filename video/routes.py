@@ -49,7 +49,7 @@ def create_blueprint(
         def cameras() -> list[Camera]:
             if not engine:
                 engine.append(engine_for(settings.exchange_url_resolved))
-            return load_enabled(engine[0])
+            return load_enabled(engine[0], settings.video.substream_vendor_of)
 
         live = OnDemandLive(cameras, settings.video)
     blueprint = Blueprint("video", __name__)

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     )
     thumbnail_interval: float = Field(5.0, gt=0, description="Seconds between thumbnails per camera.")
     thumbnail_ttl: int = Field(120, gt=0, description="Seconds a thumbnail lives in Redis.")
+    camera_substream_vendor: str = Field(
+        "",
+        description="Opt cameras without a substream_url into their vendor's substream: 'hikvision' or 'dahua' "
+        "for every camera, 'K1=hikvision,K2=dahua' for some, or both ('dahua,K1=hikvision'). Empty: none.",
+    )
+
+    @field_validator("camera_substream_vendor")
+    @classmethod
+    def _vendors_are_known(cls, value: str) -> str:
+        substream_vendors(value)
+        return value
 
     # Both databases: how long to wait for what, and how a process waits out an outage.
     db_connect_timeout: float = Field(
@@ -330,6 +341,20 @@ class VideoSettings(BaseModel):
     error_retry_cap: float = Field(300.0, gt=0, description="Longest retry window (s) after configuration errors.")
     start_spread: float = Field(5.0, ge=0, description="First connections are spread at random over this many seconds.")
     live_queue: int = Field(250, ge=10, description="Fragments buffered per live viewer before a slow one is dropped.")
+    substream_vendor: str = Field(
+        "", description="Cameras opted into their vendor's substream (SUPERVISE_CAMERA_SUBSTREAM_VENDOR)."
+    )
+
+    @field_validator("substream_vendor")
+    @classmethod
+    def _vendors_are_known(cls, value: str) -> str:
+        substream_vendors(value)
+        return value
+
+    def substream_vendor_of(self, camera_id: str) -> str | None:
+        """The vendor whose substream pattern `camera_id` is opted into, if any."""
+        default, by_camera = substream_vendors(self.substream_vendor)
+        return by_camera.get(camera_id, default)
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> VideoSettings:
@@ -338,8 +363,27 @@ class VideoSettings(BaseModel):
             "offline_after": settings.camera_offline_seconds,
             "thumbnail_interval": settings.thumbnail_interval,
             "thumbnail_ttl": settings.thumbnail_ttl,
+            "substream_vendor": settings.camera_substream_vendor,
         }
         return cls(**{**shared, **overrides})
+
+
+SUBSTREAM_VENDORS = ("hikvision", "dahua")
+
+
+def substream_vendors(text: str) -> tuple[str | None, dict[str, str]]:
+    """(vendor of every camera, {camera_id: vendor}) of a ``dahua,K1=hikvision`` setting."""
+    default, by_camera = None, {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        camera_id, sep, vendor = item.rpartition("=")
+        vendor = vendor.strip().lower()
+        if vendor not in SUBSTREAM_VENDORS:
+            raise ValueError(f"unknown camera vendor {vendor!r}: one of {', '.join(SUBSTREAM_VENDORS)}")
+        if sep:
+            by_camera[camera_id.strip()] = vendor
+        else:
+            default = vendor
+    return default, by_camera
 
 
 def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:

@@ -79,6 +79,9 @@ class RtspServer:
         user: str | None = None,
         password: str | None = None,
         port: int | None = None,
+        codec: str = "h264",
+        auth: str = "basic",
+        audio: str = "none",
     ) -> None:
         self.port = port or free_port()
         self.args = [
@@ -96,7 +99,8 @@ class RtspServer:
             "512",
         ]
         if user:
-            self.args += ["--user", user, "--password", password or ""]
+            self.args += ["--user", user, "--password", password or "", "--auth", auth]
+        self.args += ["--codec", codec, "--audio", audio]
         self.user, self.password = user, password
         self.process: subprocess.Popen | None = None
         self.start()
@@ -118,9 +122,10 @@ class RtspServer:
         self.close()
         raise RuntimeError(f"rtsp-test-server did not start on port {self.port}: {error}")
 
-    def url(self, path: str = "cam1", *, password: str | None = None) -> str:
+    def url(self, path: str = "cam1", *, password: str | None = None, raw: bool = False) -> str:
+        """The camera's URL, its password percent-encoded (`raw`: as an installer types it)."""
         password = self.password if password is None else password
-        auth = f"{self.user}:{quote(password, safe='')}@" if self.user else ""
+        auth = f"{self.user}:{password if raw else quote(password, safe='')}@" if self.user else ""
         return f"rtsp://{auth}127.0.0.1:{self.port}/{path}"
 
     def hang(self) -> None:
@@ -163,7 +168,8 @@ def _gstreamer():
 
 @pytest.fixture
 def rtsp_server(_gstreamer):
-    """Factory: rtsp_server(cameras=1, size='320x240', fps=10, gop=10, user=None, password=None) -> RtspServer."""
+    """Factory: rtsp_server(cameras=1, size='320x240', fps=10, gop=10, user=None, password=None,
+    codec='h264'|'h265', auth='basic'|'digest', audio='none'|'pcma'|'aac') -> RtspServer."""
     servers: list[RtspServer] = []
 
     def start(**kwargs) -> RtspServer:
