@@ -109,6 +109,26 @@ def _load_with_tables(engine: Engine, exchange) -> list[Camera]:
     return sorted(found, key=lambda c: c.camera_id)
 
 
+def load_one(engine: Engine, camera_id: str, vendors=None) -> Camera | None:
+    """Camera `camera_id`, enabled or not (for probing it), or None if the table has no such row."""
+    from sqlalchemy import select
+
+    from app.base import exchange
+
+    cameras, windows = exchange.cameras, exchange.windows
+    query = (
+        select(cameras.c.camera_id, cameras.c.window_id, cameras.c.url, cameras.c.substream_url, windows.c.label)
+        .select_from(cameras.outerjoin(windows, cameras.c.window_id == windows.c.window_id))
+        .where(cameras.c.camera_id == camera_id)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None or not row.url:
+        return None
+    camera = Camera(row.camera_id, row.window_id, row.url, row.label, row.substream_url)
+    return camera if vendors is None else camera.with_vendor_substream(vendors(camera.camera_id))
+
+
 def open_cameras(settings) -> Engine:
     """The exchange database holding the cameras, once it answers and holds the contract's
     cameras and windows tables; a ConfigurationError naming it otherwise."""

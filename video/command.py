@@ -10,6 +10,10 @@ seconds.
 
 ``supervise cameras --json`` prints one JSON object per camera with a health
 record in Redis; a record whose worker stopped reporting shows as offline.
+
+``supervise cameras probe ID [--json]`` tells what one camera sends on its main
+stream and substream (:mod:`video.probe`), without its password: what an
+installer runs first.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def video_command(
         log.warning("threads still running at exit: %s", ", ".join(left))
 
 
-@click.command("cameras")
+@click.group("cameras", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option(
     "--stale-after",
@@ -123,8 +127,11 @@ def video_command(
     help="A record older than this many seconds shows as offline (its worker is gone).",
 )
 @limit_option("cameras")
-def cameras_command(as_json: bool, stale_after: float, limit: int) -> None:
-    """List camera health from Redis, one camera per line."""
+@click.pass_context
+def cameras_command(ctx: click.Context, as_json: bool, stale_after: float, limit: int) -> None:
+    """List camera health from Redis, one camera per line; `probe ID` tells what one camera sends."""
+    if ctx.invoked_subcommand is not None:
+        return
     redact.install()
     from app.base.messaging import connect
     from app.base.settings import load
@@ -146,6 +153,50 @@ def cameras_command(as_json: bool, stale_after: float, limit: int) -> None:
             f"supervise: stopped after {limit} cameras; {len(records)} have a health record (--limit 0 for all)",
             err=True,
         )
+
+
+@cameras_command.command("probe")
+@click.argument("camera_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.5, max=60),
+    default=3.0,
+    show_default=True,
+    help="Seconds of stream to measure fps and bit rate over.",
+)
+def probe_command(camera_id: str, as_json: bool, seconds: float) -> None:
+    """Codec, profile, resolution, fps, bit rate, authentication, audio and substream of one camera."""
+    redact.install()
+    from app.base.settings import ConfigurationError, load
+    from video.cameras import load_one, open_cameras
+    from video.probe import probe
+
+    settings = load()
+    camera = load_one(open_cameras(settings), camera_id, settings.video.substream_vendor_of)
+    if camera is None:
+        raise ConfigurationError(f"no camera {camera_id!r} with a URL in the exchange database's cameras table")
+    found = probe(camera, settings.video, seconds=seconds)
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False))
+    else:
+        for name in ("main", "substream"):
+            click.echo(f"{name:<10} {_stream_line(found[name])}")
+    if found["main"].get("error"):
+        raise SystemExit(1)
+
+
+def _stream_line(found: dict | None) -> str:
+    if found is None:
+        return "none (no substream_url; SUPERVISE_CAMERA_SUBSTREAM_VENDOR may opt it into its vendor's)"
+    head = f"{found['url']}  auth {found['auth'] or '?'}"
+    if found.get("error"):
+        return f"{head}  FAILED: {found['error']}"
+    audio = found["audio"]
+    sound = f"audio {audio['codec']} {audio['sample_rate']} Hz" if audio else "no audio"
+    fps = f"{found['fps']:g} fps" if found.get("fps") else "? fps"
+    rate = f"{found['bitrate'] / 1000:.0f} kbit/s" if found.get("bitrate") else "? kbit/s"
+    return f"{head}  {found['codec']} {found['profile'] or ''} {found['width']}x{found['height']} {fps} {rate}  {sound}"
 
 
 def _stop_on_signals() -> threading.Event:
