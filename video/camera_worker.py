@@ -121,6 +121,7 @@ class CameraWorker(threading.Thread):
                 if not container.streams.video:
                     return faults.NO_VIDEO
                 stream = container.streams.video[0]
+                self.live.connected(stream.codec_context.name)
                 self.health.connected(stream.codec_context.width, stream.codec_context.height, self._clock())
                 for packet in container.demux(stream):
                     if self.stop_event.is_set():

@@ -12,6 +12,11 @@ so it costs one keyframe decode per GOP while someone watches it.
 
 Remuxing happens only while someone watches; the capture thread calls
 :meth:`LiveFeed.feed` with each packet, which returns at once otherwise.
+A *tap* (:meth:`LiveFeed.tap`) sees every packet too: the H.264 transcode of
+an H.265 camera (:mod:`video.transcode`) reads the camera that way.
+
+The feed knows its camera's codec once connected (:attr:`LiveFeed.codec`), so
+the browser can be told at once whether it may play it (``X-Live-Codec``).
 """
 
 from __future__ import annotations
@@ -42,12 +47,37 @@ class LiveFeed:
         self._viewers: set[_Viewer] = set()
         self._remuxer: _Remuxer | None = None
         self._stills = _Stills()
+        self._taps: list = []
+        self._connected = threading.Event()
+        self.codec: str | None = None  # FFmpeg's name of the camera's video codec: "h264", "hevc"
+
+    # --- what the camera sends ---
+
+    def connected(self, codec: str) -> None:
+        """The capture thread opened the camera; its video is `codec`."""
+        self.codec = codec
+        self._connected.set()
+
+    def wait_codec(self, timeout: float) -> str | None:
+        """The camera's codec, waiting up to `timeout` for a first connection."""
+        self._connected.wait(timeout)
+        return self.codec
+
+    def tap(self, callback) -> None:
+        """Call `callback(packet, stream)` with every packet from now on (from the capture thread: it
+        must return at once and copy what it keeps), until :meth:`untap`."""
+        with self._lock:
+            self._taps = [*self._taps, callback]
+
+    def untap(self, callback) -> None:
+        with self._lock:
+            self._taps = [t for t in self._taps if t is not callback]
 
     # --- the capture thread's side ---
 
     @property
     def wants_packets(self) -> bool:
-        return bool(self._viewers)
+        return bool(self._viewers or self._taps)
 
     @property
     def wants_stills(self) -> bool:
@@ -55,6 +85,8 @@ class LiveFeed:
 
     def feed(self, packet: av.Packet, stream: av.video.stream.VideoStream) -> None:
         """Remux `packet` for the viewers. The packet's timestamps and stream are changed."""
+        for callback in self._taps:
+            callback(packet, stream)
         if not self._viewers:
             if self._remuxer is not None:
                 self._close_remuxer()
@@ -69,6 +101,12 @@ class LiveFeed:
             log.warning("live %s: remuxing failed (%s); viewers must reconnect", self.camera_id, type(exc).__name__)
             self.end()
             return
+        for init, fragment, is_key in pieces:
+            self._deliver(init, fragment, is_key)
+
+    def publish(self, pieces: list[tuple[bytes, bytes, bool]]) -> None:
+        """Fragments muxed elsewhere ((init segment, fragment, starts with a keyframe), as from a
+        transcode) for this feed's viewers."""
         for init, fragment, is_key in pieces:
             self._deliver(init, fragment, is_key)
 
@@ -115,7 +153,8 @@ class LiveFeed:
 
     @property
     def viewers(self) -> int:
-        return len(self._viewers) + self._stills.watchers
+        """Who watches: fMP4 and MJPEG viewers, and taps (a transcode serving its own)."""
+        return len(self._viewers) + self._stills.watchers + len(self._taps)
 
     def _deliver(self, init: bytes, fragment: bytes, is_key: bool) -> None:
         with self._lock:

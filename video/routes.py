@@ -3,7 +3,13 @@
 ``GET /video/<camera_id>/snapshot.jpg``  the latest thumbnail from Redis, with the
     keyframe's time in ``Last-Modified`` and ``X-Frame-Time`` (ISO 8601).
     404 with a grey "no picture" JPEG when there is none, so a wall tile stays a tile.
-``GET /video/<camera_id>/live.mp4``      fragmented MP4, the camera's own H.264 remuxed.
+``GET /video/<camera_id>/live.mp4``      fragmented MP4: the camera's own H.264 remuxed; its
+    H.265 too when the browser says it plays HEVC (``?hevc=1``), else an H.264 transcode
+    (:mod:`video.transcode`), or ``?transcode=1`` to ask for one. ``X-Live-Codec`` names the
+    camera's codec and ``X-Live-Mode`` says ``passthrough`` or ``transcode``; past the
+    transcode cap the answer is 503 with ``X-Live-Fallback: transcode-cap`` (the page shows
+    MJPEG with a note). The answer comes within a second: a camera not yet connected then is
+    passed through as it comes.
 ``GET /video/<camera_id>/live.mjpeg``    keyframe stills as ``multipart/x-mixed-replace``.
 
 Every route first calls ``authorize(camera_id)``: it may abort (401/403)
@@ -28,21 +34,34 @@ from email.utils import format_datetime
 import cv2
 import numpy as np
 import redis as redis_lib
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 
 from app.base.settings import VideoSettings
 from video import thumbnails
 from video.camera_worker import CameraWorker
 from video.cameras import Camera, engine_for, load_enabled
 from video.live import MJPEG_BOUNDARY, LiveFeed
+from video.transcode import Transcodes
+
+CODEC_WAIT = 0.8  # seconds a live answer waits for a camera's first connection to learn its codec
 
 log = logging.getLogger(__name__)
 
 
 def create_blueprint(
-    *, redis, authorize: Callable[[str], bool] | None = None, settings=None, live=None, idle_timeout: float = 15.0
+    *,
+    redis,
+    authorize: Callable[[str], bool] | None = None,
+    settings=None,
+    live=None,
+    idle_timeout: float = 15.0,
+    transcodes: Transcodes | None = None,
 ) -> Blueprint:
-    """The video routes. `redis` must return bytes; `live` defaults to an :class:`OnDemandLive` on `settings`."""
+    """The video routes. `redis` must return bytes; `live` defaults to an :class:`OnDemandLive` on `settings`;
+    `transcodes` (this process's H.264 transcodes) to the cap of `settings` (or VideoSettings')."""
+    if transcodes is None:
+        config = settings.video if settings is not None else VideoSettings()
+        transcodes = Transcodes(config.transcode_cap, max_width=config.transcode_width, live_queue=config.live_queue)
     if live is None and settings is not None:
         engine = []  # made on first use: the exchange database may be down when the web app starts
 
@@ -88,11 +107,26 @@ def create_blueprint(
         feed = live.live_feed(camera_id) if live is not None else None
         if feed is None:
             abort(404)
+        codec = feed.wait_codec(CODEC_WAIT)
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Live-Codec": codec or ""}
+        wants_h264 = request.args.get("transcode") == "1" or (codec == "hevc" and request.args.get("hevc") != "1")
+        if wants_h264 and codec not in (None, "h264"):
+            feed = transcodes.feed(feed)
+            if feed is None:
+                return Response(
+                    "every transcode slot of this server is taken: stills only",
+                    status=503,
+                    mimetype="text/plain",
+                    headers={**headers, "X-Live-Fallback": "transcode-cap", "Retry-After": "30"},
+                )
+            headers["X-Live-Mode"] = "transcode"
+        else:
+            headers["X-Live-Mode"] = "passthrough"
         return Response(
-            feed.fmp4(idle_timeout=idle_timeout),
+            _answer_at_once(feed.fmp4(idle_timeout=idle_timeout)),
             mimetype="video/mp4",
             direct_passthrough=True,
-            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+            headers=headers,
         )
 
     @blueprint.route("/video/<camera_id>/live.mjpeg")
@@ -109,6 +143,16 @@ def create_blueprint(
         )
 
     return blueprint
+
+
+# An empty top-level box: a WSGI server sends the headers (and with them the codec) only with the first bytes
+# of the body, and the init segment waits for the camera's next keyframe, seconds away.
+FREE_BOX = b"\x00\x00\x00\x08free"
+
+
+def _answer_at_once(chunks):
+    yield FREE_BOX
+    yield from chunks
 
 
 class OnDemandLive:

@@ -344,6 +344,13 @@ class VideoSettings(BaseModel):
     substream_vendor: str = Field(
         "", description="Cameras opted into their vendor's substream (SUPERVISE_CAMERA_SUBSTREAM_VENDOR)."
     )
+    transcode_cap: int = Field(
+        2,
+        ge=0,
+        description="H.265 cameras transcoded to H.264 at once per web process, for browsers without HEVC; "
+        "past it a viewer gets MJPEG stills with a note.",
+    )
+    transcode_width: int = Field(1280, ge=160, description="Transcoded live video wider than this is scaled down.")
 
     @field_validator("substream_vendor")
     @classmethod
