@@ -45,16 +45,22 @@ LISTED_FIELDS = (
     "last_frame_at",
     "reconnects",
     "since",
+    "member",
 )
 
 
 @click.command("video")
 @click.option(
     "--shard",
-    default="0/1",
-    show_default=True,
+    default=None,
     metavar="I/N",
-    help="Pull only the cameras of shard I of N (numbered from 0).",
+    help="Pull only the cameras of shard I of N (numbered from 0): a static split, no failover. "
+    "Default: share the cameras with the other live `supervise video` processes (Redis heartbeats).",
+)
+@click.option(
+    "--member",
+    metavar="NAME",
+    help="This process's name among the video processes (default: host:pid).",
 )
 @click.option(
     "--once-seconds",
@@ -82,7 +88,12 @@ LISTED_FIELDS = (
     help="Spread the first connections over this many seconds.",
 )
 def video_command(
-    shard: str, once_seconds: float | None, reload_seconds: float, evidence_dir: Path | None, start_spread: float
+    shard: str | None,
+    member: str | None,
+    once_seconds: float | None,
+    reload_seconds: float,
+    evidence_dir: Path | None,
+    start_spread: float,
 ) -> None:
     """Run camera workers: health, thumbnails, outages, evidence, live feeds."""
     redact.install()
@@ -92,8 +103,10 @@ def video_command(
     from video.pool import start_workers
     from video.sharding import Shard
 
+    if shard is not None and member is not None:
+        raise click.BadParameter("a static shard has no member name: give one of --shard and --member")
     try:
-        mine = Shard.parse(shard)
+        mine = Shard.parse(shard) if shard is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
     settings = load()
@@ -103,6 +116,7 @@ def video_command(
             settings,
             stop,
             shard=mine,
+            member=member,
             evidence_dir=evidence_dir,
             reload_seconds=reload_seconds,
             config=VideoSettings.from_settings(settings, start_spread=start_spread),

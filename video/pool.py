@@ -65,8 +65,10 @@ class CameraPool:
         evidence_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        member: str | None = None,
     ) -> None:
         self.redis, self.config = redis, config
+        self.member = member  # this process among the video processes, named in each health record
         self.on_outage = on_outage
         self.evidence_dir = Path(evidence_dir) if evidence_dir else None
         self._clock = clock
@@ -207,7 +209,8 @@ class CameraPool:
             changes = worker.health.changes
             last_changes, last_at = self._published.get(camera_id, (-1, 0.0))
             if changes != last_changes or now - last_at >= self.config.health_interval:
-                health.write(pipe, worker.health.health(now))
+                record = worker.health.health(now)
+                health.write(pipe, record.model_copy(update={"member": self.member}) if self.member else record)
                 written[camera_id] = (changes, now)
             thumbnail = worker.take_thumbnail()
             if thumbnail is not None:
@@ -286,6 +289,7 @@ def start_workers(
     stop: threading.Event,
     *,
     shard=None,
+    member: str | None = None,
     config: VideoSettings | None = None,
     evidence_dir: Path | None = None,
     reload_seconds: float = 60.0,
@@ -293,11 +297,13 @@ def start_workers(
 ) -> CameraPool:
     """Camera workers for `settings` (an :class:`app.base.settings.Settings`), running until `stop` is set.
 
-    Pulls the enabled cameras of `shard` (default: all; `only` narrows them to
-    those ids, as the demo does for its wall) with the Redis of
-    :func:`app.base.messaging.connect`; evidence goes to ``<var_dir>/evidence``.
-    Raises sqlalchemy's errors if the cameras cannot be read at start; later
-    failures to re-read them keep the current list, with a warning.
+    Pulls the enabled cameras of `shard` (a static split), or else those this
+    process owns among the live video processes (:mod:`video.membership`,
+    as `member`); `only` narrows them to those ids and pulls them all, as the
+    demo does for its wall. Uses the Redis of :func:`app.base.messaging.connect`;
+    evidence goes to ``<var_dir>/evidence``. Raises sqlalchemy's errors if the
+    cameras cannot be read at start; later failures to re-read them keep the
+    current list, with a warning.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -305,54 +311,75 @@ def start_workers(
     from app.base.database import open_database
     from app.base.messaging import connect
     from video.cameras import load_enabled, open_cameras
+    from video.membership import BEAT, Membership
     from video.outage import stream_hook
     from video.sharding import Shard
 
-    shard = shard or Shard(0, 1)
     config = config or settings.video
     redis = connect(settings)
     # Both databases are reached (or refused, naming the one at fault) before anything starts.
     engine = open_cameras(settings)
     db = open_database(settings)
+    if shard is None and only is None:
+        assignment = Membership(redis, member)
+        assignment.beat()
+    else:
+        assignment = shard or Shard(0, 1)
 
-    def mine(camera) -> bool:
-        return shard.owns(camera.camera_id) and (only is None or camera.camera_id in only)
+    def load() -> list[Camera]:
+        return [c for c in load_enabled(engine, config.substream_vendor_of) if only is None or c.camera_id in only]
 
-    cameras = outage.retrying(
-        lambda: [c for c in load_enabled(engine, config.substream_vendor_of) if mine(c)],
-        [engine],
-        stop,
-        settings.db_retry_max_seconds,
-    )
-    windows = {c.camera_id: c.window_id for c in cameras}
+    known = outage.retrying(load, [engine], stop, settings.db_retry_max_seconds)
+    windows = {c.camera_id: c.window_id for c in known}
     pool = CameraPool(
         redis,
         config,
         on_outage=stream_hook(redis, windows.get, config.offline_after),
         evidence_dir=evidence_dir or settings.var_dir / "evidence",
+        member=getattr(assignment, "name", None),
     )
-    log.warning("video shard %s: pulling %d cameras", shard, len(cameras))
-    derived = [c.camera_id for c in cameras if c.substream_url and c.substream_url == _vendor_substream(c, config)]
+    syncing = threading.Lock()
+
+    def sync(cameras: list[Camera], why: str) -> None:
+        with syncing:
+            known[:] = cameras
+            mine = [c for c in cameras if assignment.owns(c.camera_id)]
+            before = set(pool.camera_ids)
+            pool.sync(mine)
+            if why or before != {c.camera_id for c in mine}:
+                label = assignment if isinstance(assignment, Membership) else f"shard {assignment}"
+                log.warning("video %s: pulling %d cameras of %d%s", label, len(mine), len(cameras), why)
+
+    sync(list(known), " (start)")
+    derived = [c.camera_id for c in known if c.substream_url and c.substream_url == _vendor_substream(c, config)]
     if derived:  # opted in by SUPERVISE_CAMERA_SUBSTREAM_VENDOR: said once, never a silent guess
         log.warning("watched on their vendor's substream pattern: %s", ", ".join(derived))
-    pool.sync(cameras)
 
     def reload_until_stopped() -> None:
         while not stop.wait(reload_seconds):
             try:
-                fresh = [c for c in load_enabled(engine, config.substream_vendor_of) if mine(c)]
+                fresh = load()
             except SQLAlchemyError as exc:
                 if not outage.transient(exc):  # an outage has its own lines (app.base.outage)
                     cause = getattr(exc, "orig", None) or exc
                     log.warning("cannot re-read cameras, keeping the current list: %s", redact.describe(cause))
                 continue
             windows.update({c.camera_id: c.window_id for c in fresh})
-            pool.sync(fresh)
+            sync(fresh, "")
+        if isinstance(assignment, Membership):
+            assignment.leave()
         left = pool.stop()
         if left:
             log.warning("threads still running at exit: %s", ", ".join(left))
 
+    def beat_until_stopped() -> None:
+        while not stop.wait(BEAT):
+            if assignment.beat():
+                sync(list(known), f" (live members: {', '.join(assignment.members)})")
+
     threading.Thread(target=reload_until_stopped, name="video.reload", daemon=True).start()
+    if isinstance(assignment, Membership):
+        threading.Thread(target=beat_until_stopped, name="video.membership", daemon=True).start()
     _keep_alarm_evidence(settings, redis, pool, db, windows, stop)
     return pool
 

@@ -20,6 +20,8 @@ and passwords never appear in any key or value.
     "keep a still of this camera now", answered by the worker that pulls it
 ``supervise:camera-evidence:reply:<request_id>``  list, one JSON :class:`video.evidence.EvidenceReply`,
     expires after a minute.
+``supervise:video:members``               sorted set: each ``supervise video`` process (member name) scored
+    by its last heartbeat on the Redis clock (:mod:`video.membership`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ PREFIX = "supervise:camera:"
 HEALTH_CHANNEL = "supervise:camera-health"
 OUTAGE_STREAM = "supervise:camera-outages"
 EVIDENCE_REQUESTS = "supervise:camera-evidence:requests"
+VIDEO_MEMBERS = "supervise:video:members"
 
 
 def health(camera_id: str) -> str:

@@ -39,6 +39,7 @@ class CameraHealth(BaseModel):
     reconnects: int = 0  # connection attempts in the last hour after a failure or a lost stream
     since: datetime  # when the current state began
     reported_at: datetime
+    member: str | None = None  # the `supervise video` process pulling it (video.membership)
 
     def seen_at(self, now: datetime, stale_after: float) -> CameraHealth:
         """This record as it should be read at `now`: stale reports mean the worker is gone."""
