@@ -1,7 +1,9 @@
 """``supervise video`` (run camera workers) and ``supervise cameras`` (list their health).
 
-``supervise video [--shard I/N]`` pulls every enabled camera of the exchange
-database whose shard is I (0 ≤ I < N, see :mod:`video.sharding`), re-reads the
+``supervise video`` pulls the enabled cameras of the exchange database that
+are its own among the live video processes (:mod:`video.membership`: Redis
+heartbeats, rendezvous hashing, failover); with ``--shard I/N`` those whose
+static shard is I (0 ≤ I < N, see :mod:`video.sharding`). It re-reads the
 cameras table every ``--reload-seconds`` (a changed URL, e.g. a new password,
 restarts that camera), publishes health and thumbnails to Redis, appends
 outages to the ``supervise:camera-outages`` stream and answers evidence

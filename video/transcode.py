@@ -85,7 +85,7 @@ class Transcoder(threading.Thread):
         self.source, self._on_end, self.max_width = source, on_end, max_width
         self.output = LiveFeed(source.camera_id, max_queue=live_queue)
         self._packets: queue.Queue = queue.Queue(maxsize=BACKLOG)
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._wanted_at = time.monotonic()
         self._skip_to_key = True
         self._decoder = None
@@ -97,12 +97,12 @@ class Transcoder(threading.Thread):
         self._wanted_at = time.monotonic()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
         self.source.tap(self._tap)
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 if self.output.viewers:
                     self._wanted_at = time.monotonic()
                 elif time.monotonic() - self._wanted_at > LINGER:
