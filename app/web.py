@@ -411,27 +411,6 @@ def _iso(value, zone) -> str | None:
     return value.astimezone(zone).isoformat() if isinstance(value, datetime) else value.isoformat()
 
 
-def alarm_json(row: dict, zone) -> dict:
-    """An alarm as `supervise alarms --json` prints it."""
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "level": row["level"],
-        "case_no": row["case_no"],
-        "subject": row["subject"],
-        "center_id": row["center_id"],
-        "dept_id": row["dept_id"],
-        "window_id": row["window_id"],
-        "camera_id": row["camera_id"],
-        "fired_at": _iso(row["fired_at"], zone),
-        "due": _iso(row["due"], zone),
-        "state": row["state"],
-        "closed_reason": row["closed_reason"],
-        "acknowledged_at": _iso(row["acknowledged_at"], zone),
-        "urged_at": _iso(row["urged_at"], zone),
-    }
-
-
 def _totals_json(totals) -> dict:
     from dataclasses import asdict
 
@@ -455,6 +434,7 @@ def _install_api(server: Flask, services: Services) -> None:
     """JSON for scripts, under the same login (session cookie or HTTP basic) and scopes as the pages."""
     from app import kpi
     from app.auth import actor_name, audit, current_scope, remote_addr
+    from app.base.alarm_json import alarm_json
     from app.i18n import current_lang, t
     from app.queries import alarms as alarm_queries
     from app.queries import cases as case_queries

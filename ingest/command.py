@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import click
 from sqlalchemy import select
 
+from app.base.alarm_json import alarm_json
 from app.base.database import open_database
 from app.base.json_lines import emit, emit_listing, fetch_size, iso, limit_option
 from app.base.settings import ConfigurationError, Settings, load
@@ -82,27 +83,6 @@ def ingest_command(
     )
 
 
-ALARM_FIELDS = (
-    "id",
-    "kind",
-    "level",
-    "case_no",
-    "subject",
-    "center_id",
-    "dept_id",
-    "window_id",
-    "camera_id",
-    "fired_at",
-    "due",
-    "state",
-    "closed_reason",
-)
-
-
-def alarm_json(row, settings: Settings) -> dict:
-    return {f: _iso(row[f], settings) for f in ALARM_FIELDS}
-
-
 @click.command("alarms")
 @click.option("--json", "as_json", is_flag=True, required=True, help="One JSON object per line (the only format).")
 @click.option(
@@ -125,7 +105,7 @@ def alarms_command(as_json: bool, state: str, case_no: str | None, limit: int) -
         query = query.where(alarms.c.case_no == case_no)
     with engine.connect() as conn:
         rows = conn.execution_options(yield_per=1000).execute(query).mappings()
-        emit_listing((alarm_json(row, settings) for row in rows), limit, "alarms")
+        emit_listing((alarm_json(row, settings.zone) for row in rows), limit, "alarms")
 
 
 @click.command("alarm")
@@ -154,7 +134,7 @@ def alarm_command(action: str, alarm_id: int, by: str, note: str) -> None:
     from app.base import outbox
     from app.base.messaging import connect
 
-    emit(alarm_json(result.alarm, settings))
+    emit(alarm_json(result.alarm, settings.zone))
     if not outbox.publish_now(engine, connect(settings), "alarm.relay"):
         click.echo(outbox.WAITS, err=True)
 
