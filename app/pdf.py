@@ -23,7 +23,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from app.base.display import CELL, CHART, LABEL, PARAGRAPH, TITLE, WHOLE, in_reportlab, shown
+from app.base.display import CELL, CHART, LABEL, PARAGRAPH, TITLE, WHOLE, in_reportlab, local, shown
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
 
 FONT = "SuperviseCJK"
@@ -95,16 +95,12 @@ def _para(text: str, style, cap=TITLE) -> Paragraph:
     return Paragraph(in_reportlab(text, cap), style)
 
 
-def _local(instant: datetime | None, zone, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return instant.astimezone(zone).strftime(fmt) if instant else "—"
-
-
 def _document(buffer, title: str, src: Sources, pagesize=A4) -> SimpleDocTemplate:
     def footer(canvas, doc):
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
         canvas.drawString(
-            15 * mm, 10 * mm, t("pdf.generated", src.lang, at=_local(src.now, src.zone), by=shown(src.by, LABEL))
+            15 * mm, 10 * mm, t("pdf.generated", src.lang, at=local(src.now, src.zone), by=shown(src.by, LABEL))
         )
         canvas.drawRightString(pagesize[0] - 15 * mm, 10 * mm, t("pdf.page", src.lang, n=doc.page))
         canvas.restoreState()
@@ -142,7 +138,7 @@ def _build(doc: SimpleDocTemplate, story: list) -> None:
 
 
 def timeline_drawing(spans, markers, now: datetime, zone, lang: str, width: float = 180 * mm) -> Drawing:
-    """The case timeline of layouts.case.timeline drawn with reportlab shapes (vector)."""
+    """The case timeline of app.case_view.timeline drawn with reportlab shapes (vector)."""
     _register_font()
     rows = list(dict.fromkeys(s.row for s in spans)) + [t("case.events", lang)]
     row_h, label_w, top = 16, 52 * mm, 22
@@ -222,19 +218,15 @@ def timeline_drawing(spans, markers, now: datetime, zone, lang: str, width: floa
 
 def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
     """办件档案: facts, timeline, clocks, alarms with officers' actions, events, evidence stills. None if out of scope."""
-    from app.queries import alarms as alarm_queries
+    from app.case_view import timeline
     from app.queries import cases as case_queries
-    from layouts.case import read_clocks, timeline
 
-    case_row = case_queries.case(src.engine, scope, case_no)
-    if case_row is None:
+    page = case_queries.case_page(src.engine, scope, case_no)  # what the case page reads, the same way
+    if page is None:
         return None
+    case_row, events, clocks, alarm_rows, actions = page.case, page.events, page.clocks, page.alarms, page.actions
     lang, zone, ref = src.lang, src.zone, src.reference
-    events = case_queries.case_events(src.engine, scope, case_no)
-    clocks = read_clocks(case_row)
     spans, markers = timeline(case_row, events, clocks, lang, src.now, zone)
-    alarm_rows = alarm_queries.for_case(src.engine, scope, case_no)
-    actions = alarm_queries.actions(src.engine, scope, [a["id"] for a in alarm_rows])
     calendar = src.calendar(case_row["center_id"])
     today = src.now.astimezone(zone).date()
     styles = _styles()
@@ -249,11 +241,11 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
         (t("case.dept", lang), ref.dept_name(case_row["dept_id"])),
         (t("case.window", lang), ref.window_label(case_row["window_id"])),
         (t("case.staff", lang), ref.staff_name(case_row["staff_id"])),
-        (t("case.received", lang), _local(case_row["received_at"], zone)),
+        (t("case.received", lang), (local(case_row["received_at"], zone) or "—")),
         (t("case.start", lang), str(case_row["start_date"] or "—")),
         (t("case.promise_due", lang), str(case_row["promise_due"] or "—")),
         (t("case.statutory_due", lang), str(case_row["statutory_due"] or "—")),
-        (t("case.completed", lang), _local(case_row["completed_at"], zone)),
+        (t("case.completed", lang), (local(case_row["completed_at"], zone) or "—")),
         (
             t("case.used_days", lang),
             f"{case_row['used_days'] if case_row['used_days'] is not None else '—'} / "
@@ -312,7 +304,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
     for a in alarm_rows:
         done = "<br/>".join(
             in_reportlab(
-                f"{_local(x['at'], zone)} {t('action.' + x['action'], lang)} "
+                f"{local(x['at'], zone)} {t('action.' + x['action'], lang)} "
                 f"{shown(actor_label(x['actor'], lang), LABEL)} "
                 f"{shown(action_note(x, a, lang), PARAGRAPH)}",
                 WHOLE,
@@ -324,7 +316,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
                 level_label(a["level"], lang),
                 kind_label(a["kind"], lang)
                 + (f" · {subject_label(a['kind'], a['subject'], lang)}" if a["subject"] else ""),
-                _local(a["fired_at"], zone),
+                local(a["fired_at"], zone),
                 state_label(a["state"], lang),
                 Paragraph(done, styles["cell"]),
             ]
@@ -338,7 +330,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
         fields = ", ".join(f"{shown(k, LABEL)}={shown(v, CELL)}" for k, v in visible.items())
         event_rows.append(
             [
-                _local(e["occurred_at"], zone),
+                local(e["occurred_at"], zone),
                 t(f"event.{e['kind']}", lang),
                 ref.dept_name(e["dept_id"]),
                 _para(fields, styles["cell"], PARAGRAPH),
@@ -346,7 +338,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
         )
     story.append(_table(event_rows, [30 * mm, 36 * mm, 44 * mm, 70 * mm]))
     story.append(_para(t("case.evidence", lang), styles["h2"]))
-    stills = case_queries.case_evidence(src.engine, scope, case_no)
+    stills = page.evidence
     images = []
     root = src.var_dir.resolve()
     for still in stills[:8]:
@@ -356,7 +348,7 @@ def case_dossier(src: Sources, scope, case_no: str) -> bytes | None:
                 [
                     Image(str(path), width=80 * mm, height=45 * mm, kind="proportional"),
                     _para(
-                        f"{shown(still['camera_id'], LABEL)} {_local(still['captured_at'], zone)}",
+                        f"{shown(still['camera_id'], LABEL)} {local(still['captured_at'], zone)}",
                         styles["small"],
                         CELL,
                     ),
@@ -435,7 +427,7 @@ def line_chart(
 
 def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> bytes:
     """监控大厅快照: counts, alarm load by center (vector bars) and the open alarms on the board."""
-    from layouts.control_room import place
+    from app.wording import place
 
     styles = _styles()
     lang, zone, ref = src.lang, src.zone, src.reference
@@ -444,7 +436,7 @@ def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> 
     page = landscape(A4)
     doc = _document(buffer, title, src, pagesize=page)
     story = [
-        _para(f"{title} · {_local(src.now, zone)}", styles["title"]),
+        _para(f"{title} · {local(src.now, zone)}", styles["title"]),
         _para(
             "　".join(
                 [
@@ -493,7 +485,7 @@ def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> 
                 kind_label(r["kind"], lang),
                 r["case_no"] or r["camera_id"] or "",
                 _para(place(r, ref, LABEL), styles["cell"], WHOLE),
-                _local(r["fired_at"], zone),
+                local(r["fired_at"], zone),
                 str(r["due"] or ""),
                 state_label(r["state"], lang),
             ]
@@ -509,7 +501,7 @@ def control_room_snapshot(src: Sources, scope, board, load: dict[str, dict]) -> 
 
 def kpi_report(src: Sources, report) -> bytes:
     """效能指标报告: headline indicators, roll-up by level, rankings and the weekly trend, charts in vector."""
-    from layouts.kpi import RANK_ROWS, cards, metric_cells, metric_columns
+    from app.wording import RANK_ROWS, cards, metric_cells, metric_columns
 
     styles = _styles()
     lang = src.lang

@@ -232,8 +232,16 @@ def create_app(
     _install_metrics(server, services)
     _install_plain_routes(server, services)
 
+    from flask_login import current_user
+    from flask_wtf.csrf import generate_csrf
+
     from app.callbacks import register_all
+    from app.i18n import current_lang
     from layouts.shell import shell_layout
+
+    def shell():
+        user_name = current_user.name if current_user.is_authenticated else ""
+        return shell_layout(current_lang(), user_name, generate_csrf())
 
     dash_app = dash.Dash(
         __name__,
@@ -246,7 +254,7 @@ def create_app(
         update_title=None,
         serve_locally=True,
     )
-    dash_app.layout = lambda: shell_layout(services)
+    dash_app.layout = shell
     register_all(dash_app, services)
 
     _install_api(server, services)
@@ -435,10 +443,10 @@ def _install_api(server: Flask, services: Services) -> None:
     from app import kpi
     from app.auth import actor_name, audit, current_scope, remote_addr
     from app.base.alarm_json import alarm_json
+    from app.case_view import read_clocks
     from app.i18n import current_lang, t
     from app.queries import alarms as alarm_queries
     from app.queries import cases as case_queries
-    from layouts.case import read_clocks
 
     def refuse(status: int, key: str, target: str):
         audit(

@@ -2,196 +2,27 @@
 its due date and working days left, alarms and officers' actions, evidence
 stills, and the live video of the window handling the case, on one screen.
 
-:func:`timeline` and :func:`read_clocks` are the one reading of a case's events
-and clocks; the PDF dossier draws from them too.
+It draws an :class:`app.queries.cases.CasePage` that its callback read
+(app/callbacks/case.py); the clocks and the timeline are :mod:`app.case_view`'s,
+the same ones the PDF dossier draws.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from urllib.parse import quote
 
 import plotly.graph_objects as go
 from dash import dcc, html
 
 from app import links
-from app.base.display import CELL, CHART, DETAIL, LABEL, PARAGRAPH, TITLE, in_plotly, shown, tooltip
+from app.base.display import CELL, CHART, DETAIL, LABEL, PARAGRAPH, TITLE, in_plotly, local, shown, tooltip
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
-from app.queries import alarms as alarm_queries
-from app.queries import cases as case_queries
-from app.queries.reference import Reference
-from app.scope import Scope
-from app.sms.phones import mask_phone
-from layouts.control_room import local
 
-ENDING_KINDS = ("completed", "rejected", "withdrawn")
 SPAN_COLOURS = {"case": "#90a4ae", "receipt": "#64b5f6", "step": "#1565c0", "pause": "#bdbdbd", "delivery": "#26a69a"}
 
 
-# --- reading the case ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClockView:
-    name: str  # receipt, promise, statutory, step:<id>, special:<id>, delivery
-    start: date | None
-    due: date | None
-    stopped_at: datetime | None
-    limit_days: int | None
-    extension_days: int
-    paused_days: int
-    overdue_at: datetime | None
-
-    def label(self, lang: str) -> str:
-        kind, _, subject = self.name.partition(":")
-        key = f"clock.{kind}"
-        return t(key, lang, subject=subject) if subject else t(key, lang)
-
-    def days_left(self, calendar, today: date) -> int | None:
-        """W(due) − W(today), counted with the center's calendar; None when paused or stopped."""
-        if self.due is None or self.stopped_at is not None:
-            return None
-        return calendar.working_days_between(today, self.due)
-
-    def state(self, calendar, today: date, lang: str) -> str:
-        if self.stopped_at is not None:
-            return t("case.clock.stopped", lang)
-        if self.due is None:
-            return t("case.clock.paused", lang)
-        left = self.days_left(calendar, today)
-        return t("case.clock.overdue", lang, n=-left) if left < 0 else t("case.clock.running", lang)
-
-
-def _date(value) -> date | None:
-    if value in (None, ""):
-        return None
-    return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
-
-
-def _instant(value) -> datetime | None:
-    if value in (None, ""):
-        return None
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def read_clocks(case_row: dict) -> list[ClockView]:
-    """The clocks the ingest judged (cases.clocks: a list of rules.clocks.Clock as JSON, or a name -> clock map)."""
-    raw = case_row.get("clocks") or []
-    if isinstance(raw, dict):
-        raw = [{"name": name, **value} for name, value in raw.items() if isinstance(value, dict)]
-    clocks = []
-    for item in raw if isinstance(raw, list) else []:
-        if not isinstance(item, dict) or not item.get("name"):
-            continue
-        try:
-            clocks.append(
-                ClockView(
-                    name=str(item["name"]),
-                    start=_date(item.get("start")),
-                    due=_date(item.get("due")),
-                    stopped_at=_instant(item.get("stopped_at")),
-                    limit_days=item.get("limit_days"),
-                    extension_days=int(item.get("extension_days") or 0),
-                    paused_days=int(item.get("paused_days") or 0),
-                    overdue_at=_instant(item.get("overdue_at")),
-                )
-            )
-        except (TypeError, ValueError):
-            continue  # one unreadable clock must not hide the others
-    return clocks
-
-
-@dataclass(frozen=True)
-class Span:
-    row: str
-    label: str
-    start: datetime
-    end: datetime
-    kind: str  # case, receipt, step, pause, delivery
-    still_open: bool
-
-
-@dataclass(frozen=True)
-class Marker:
-    label: str
-    at: datetime
-    kind: str  # event, due
-
-
-def timeline(
-    case_row: dict, events: list[dict], clocks: list[ClockView], lang: str, now: datetime, zone
-) -> tuple[list[Span], list[Marker]]:
-    """Bars (the case, receipt, each step — parallel ones side by side —, pauses, delivery) and marks (events, due dates)."""
-    spans: list[Span] = []
-    received = case_row["received_at"]
-    end_event = next((e for e in events if e["kind"] in ENDING_KINDS), None)
-    end = end_event["occurred_at"] if end_event else now
-    spans.append(Span(t("tl.case", lang), t("tl.case", lang), received, end, "case", end_event is None))
-    answer = next((e for e in events if e["kind"] in ("accepted", "correction_notice", "rejected")), None)
-    spans.append(
-        Span(
-            t("tl.receipt", lang),
-            t("tl.receipt", lang),
-            received,
-            answer["occurred_at"] if answer else now,
-            "receipt",
-            answer is None,
-        )
-    )
-    opened: dict[tuple[str, str], dict] = {}
-    for e in events:
-        payload = e["payload"] if isinstance(e["payload"], dict) else {}
-        if e["kind"] in ("step_started", "special_started"):
-            key = (
-                ("step", str(payload.get("step_id")))
-                if e["kind"] == "step_started"
-                else ("pause", str(payload.get("special_id")))
-            )
-            opened[key] = {"start": e["occurred_at"], "payload": payload}
-        elif e["kind"] in ("step_completed", "special_ended"):
-            key = (
-                ("step", str(payload.get("step_id")))
-                if e["kind"] == "step_completed"
-                else ("pause", str(payload.get("special_id")))
-            )
-            begun = opened.pop(key, None)
-            if begun:
-                spans.append(_span(key, begun, e["occurred_at"], False, lang))
-    for key, begun in opened.items():
-        spans.append(_span(key, begun, end, True, lang))
-    completed = next((e for e in events if e["kind"] == "completed"), None)
-    if completed:
-        delivered = next((e for e in events if e["kind"] == "delivered"), None)
-        spans.append(
-            Span(
-                t("tl.delivery", lang),
-                t("tl.delivery", lang),
-                completed["occurred_at"],
-                delivered["occurred_at"] if delivered else now,
-                "delivery",
-                delivered is None,
-            )
-        )
-    markers = [Marker(t(f"event.{e['kind']}", lang), e["occurred_at"], "event") for e in events]
-    for clock in clocks:
-        if clock.due is not None:
-            # A due date is met until 23:59:59 of that day: the mark stands at the midnight after it.
-            at = datetime.combine(clock.due + timedelta(days=1), time(0), zone)
-            markers.append(Marker(t("tl.due", lang, clock=clock.label(lang)), at, "due"))
-    order = {"case": 0, "receipt": 1, "step": 2, "pause": 3, "delivery": 4}
-    spans.sort(key=lambda s: (order[s.kind], s.start))
-    return spans, markers
-
-
-def _span(key: tuple[str, str], begun: dict, end: datetime, still_open: bool, lang: str) -> Span:
-    kind, ident = key
-    payload = begun["payload"]
-    if kind == "step":
-        label = t("tl.step", lang, name=payload.get("name") or ident)
-    else:
-        label = t("tl.pause", lang, type=payload.get("type") or ident)
-    return Span(f"{label} [{ident}]", label, begun["start"], end, kind, still_open)
+# --- drawing the timeline ----------------------------------------------------------------
 
 
 def axis_names(rows: list[str]) -> dict[str, str]:
@@ -205,7 +36,8 @@ def axis_names(rows: list[str]) -> dict[str, str]:
     return names
 
 
-def timeline_figure(spans: list[Span], markers: list[Marker], now: datetime, zone, lang: str) -> go.Figure:
+def timeline_figure(spans: list, markers: list, now: datetime, zone, lang: str) -> go.Figure:
+    """The timeline of :func:`app.case_view.timeline` as a chart: bars, event marks, due lines, now."""
     figure = go.Figure()
     names = axis_names(list(dict.fromkeys(s.row for s in spans)) + [t("case.events", lang)])
     rows = list(names.values())
@@ -288,7 +120,7 @@ def search_block(lang: str, value: str = ""):
     )
 
 
-def search_results(rows: list[dict], reference: Reference, lang: str, zone):
+def search_results(rows: list[dict], reference, lang: str, zone):
     if not rows:
         return html.P(t("case.none", lang))
 
@@ -325,19 +157,16 @@ def search_results(rows: list[dict], reference: Reference, lang: str, zone):
     ]
 
 
-def search_layout(services, scope: Scope, lang: str, query: dict):
-    """/case, or /case?q=TEXT to open with the results of a search (links from other tools)."""
-    text = (query.get("q") or "").strip()
+def search_layout(lang: str, text: str = "", results=None):
+    """/case, or /case?q=TEXT opened with the results of a search (links from other tools)."""
     block = search_block(lang, text)
-    if text:
-        reference = services.reference.get()
-        block.children[-1].children = search_results(
-            case_queries.search(services.engine, scope, text, reference), reference, lang, services.zone
-        )
+    if results is not None:
+        block.children[-1].children = results
     return html.Div(className="case-page", children=[block])
 
 
-def facts_block(case_row: dict, reference: Reference, lang: str, zone):
+def facts_block(case_row: dict, reference, lang: str, zone):
+    """The case's facts; its applicant's phone comes masked (:func:`app.queries.cases.masked`)."""
     yes_no = lambda v: t("case.yes", lang) if v else t("case.no", lang)
     used = f"{case_row['used_days'] if case_row['used_days'] is not None else '—'} / {case_row['promised_days'] or '—'}"
     pairs = [
@@ -347,7 +176,7 @@ def facts_block(case_row: dict, reference: Reference, lang: str, zone):
         ("case.dept", reference.dept_name(case_row["dept_id"])),
         ("case.window", reference.window_label(case_row["window_id"])),
         ("case.staff", reference.staff_name(case_row["staff_id"])),
-        ("case.phone", mask_phone(case_row.get("applicant_phone")) or "—"),  # masked: 138****1234
+        ("case.phone", case_row.get("applicant_phone") or "—"),  # masked: 138****1234
         ("case.received", local(case_row["received_at"], zone)),
         ("case.start", case_row["start_date"].isoformat() if case_row["start_date"] else "—"),
         ("case.deemed", yes_no(case_row["deemed_accepted"])),
@@ -375,7 +204,7 @@ def cell(text: str, cap=CELL):
     return html.Td(shown(text, cap), title=tooltip(text, cap))
 
 
-def clocks_table(clocks: list[ClockView], calendar, today: date, lang: str):
+def clocks_table(clocks: list, calendar, today: date, lang: str):
     head = html.Tr(
         [
             html.Th(t(k, lang))
@@ -435,7 +264,7 @@ def alarms_table(alarm_rows: list[dict], actions: list[dict], lang: str, zone):
     return html.Table(html.Tbody(rows), className="case-table", id="case-alarms")
 
 
-def live_block(case_row: dict, reference: Reference, scope: Scope, lang: str):
+def live_block(case_row: dict, reference, scope, lang: str):
     cameras = [c for c in reference.cameras_of_window(case_row["window_id"]) if c.enabled]
     if not cameras or not scope.allows_camera(reference, cameras[0].camera_id):
         return html.Div(t("case.no_camera", lang), id="case-live", className="case-live")
@@ -479,38 +308,24 @@ def evidence_block(stills: list[dict], lang: str, zone):
     )
 
 
-def layout(services, scope: Scope, lang: str, case_no: str):
-    from app.auth import actor_name, audit, remote_addr
+def not_found(lang: str, case_no: str):
+    """No such case, or one outside the user's scope: the two look the same."""
+    return html.Div(
+        [
+            search_block(lang),
+            html.P(
+                t("case.not_found", lang, case_no=shown(case_no, TITLE)),
+                className="page-message",
+                id="case-not-found",
+            ),
+        ]
+    )
 
-    reference = services.reference.get()
-    case_row = case_queries.case(services.engine, scope, case_no)
-    if case_row is None:
-        audit(
-            services.engine,
-            actor_name(),
-            "denied",
-            f"case:{case_no}",
-            {"view": "case_page"},
-            services.clock(),
-            remote_addr(services.settings),
-        )
-        return html.Div(
-            [
-                search_block(lang),
-                html.P(
-                    t("case.not_found", lang, case_no=shown(case_no, TITLE)),
-                    className="page-message",
-                    id="case-not-found",
-                ),
-            ]
-        )
-    now, zone = services.clock(), services.zone
-    events = case_queries.case_events(services.engine, scope, case_no)
-    clocks = read_clocks(case_row)
-    spans, markers = timeline(case_row, events, clocks, lang, now, zone)
-    alarm_rows = alarm_queries.for_case(services.engine, scope, case_no)
-    actions = alarm_queries.actions(services.engine, scope, [a["id"] for a in alarm_rows])
-    calendar = services.calendar(case_row["center_id"])
+
+def layout(page, spans: list, markers: list, reference, scope, lang: str, now: datetime, zone, calendar, today: date):
+    """The page of one case: `page` is an :class:`app.queries.cases.CasePage` read within `scope`,
+    `spans` and `markers` its :func:`app.case_view.timeline`."""
+    case_row, case_no = page.case, page.case["case_no"]
     return html.Div(
         className="case-page",
         children=[
@@ -545,9 +360,9 @@ def layout(services, scope: Scope, lang: str, case_no: str):
                                 config={"displaylogo": False},
                             ),
                             html.H3(t("case.clocks", lang)),
-                            clocks_table(clocks, calendar, services.today(), lang),
+                            clocks_table(page.clocks, calendar, today, lang),
                             html.H3(t("case.alarms", lang)),
-                            alarms_table(alarm_rows, actions, lang, zone),
+                            alarms_table(page.alarms, page.actions, lang, zone),
                         ]
                     ),
                     html.Div(
@@ -555,10 +370,7 @@ def layout(services, scope: Scope, lang: str, case_no: str):
                             html.H3(t("case.live", lang)),
                             live_block(case_row, reference, scope, lang),
                             html.H3(t("case.evidence", lang)),
-                            html.Div(
-                                evidence_block(case_queries.case_evidence(services.engine, scope, case_no), lang, zone),
-                                id="case-evidence-block",
-                            ),
+                            html.Div(evidence_block(page.evidence, lang, zone), id="case-evidence-block"),
                         ]
                     ),
                 ],

@@ -8,27 +8,21 @@ every patch alike.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from dash import dcc, html
 
 from app import links
-from app.base.display import CELL, DETAIL, LABEL, TITLE, TOOLTIP, option, shown, tooltip
+from app.base.display import CELL, DETAIL, LABEL, TITLE, TOOLTIP, local, option, shown, tooltip
 from app.catalogue import STRINGS
 from app.i18n import action_note, actor_label, kind_label, level_label, state_label, subject_label, t
-from app.queries.alarms import is_escalated
-from app.queries.reference import Reference
-from app.scope import Scope
+from app.wording import place
 
 KINDS = tuple(key.split(".", 1)[1] for key in STRINGS if key.startswith("kind."))
 POLL_MS = 1000
 
 
-def local(instant: datetime | None, zone, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return instant.astimezone(zone).strftime(fmt) if instant else ""
-
-
-def center_options(reference: Reference, scope: Scope) -> list[dict]:
+def center_options(reference, scope) -> list[dict]:
     choices = (
         option(c.center_id, c.name)
         for c in sorted(reference.centers.values(), key=lambda c: c.center_id)
@@ -37,7 +31,7 @@ def center_options(reference: Reference, scope: Scope) -> list[dict]:
     return [c for c in choices if c]
 
 
-def dept_options(reference: Reference, scope: Scope, center_id: str | None) -> list[dict]:
+def dept_options(reference, scope, center_id: str | None) -> list[dict]:
     def choice(d):
         if center_id:
             return option(d.dept_id, d.name)
@@ -52,28 +46,13 @@ def dept_options(reference: Reference, scope: Scope, center_id: str | None) -> l
     return [c for c in choices if c]
 
 
-def place_names(row: dict, reference: Reference, staff: bool = False) -> list[str]:
-    """Where an alarm stands, as upstream names it: center, department, window (and staff)."""
-    parts = (
-        reference.center_name(row["center_id"]),
-        reference.dept_name(row["dept_id"]),
-        reference.window_label(row["window_id"]),
-    ) + ((reference.staff_name(row["staff_id"]),) if staff else ())
-    return [p for p in parts if p]
-
-
-def place(row: dict, reference: Reference, cap, staff: bool = False) -> str:
-    """center / department / window (/ staff), each name capped on its own: a long one never hides the next."""
-    return " / ".join(shown(name, cap) for name in place_names(row, reference, staff))
-
-
-def row_signature(row: dict, now: datetime, escalate_after: timedelta) -> str:
+def row_signature(row: dict, escalated: bool) -> str:
     """What makes a drawn row out of date: a change of state, an urge, an escalation."""
-    return f"{row['state']}|{row['urged_at']}|{int(is_escalated(row, now, escalate_after))}"
+    return f"{row['state']}|{row['urged_at']}|{int(escalated)}"
 
 
 def row_view(
-    row: dict, reference: Reference, lang: str, zone, now: datetime, escalate_after: timedelta, fresh: bool = False
+    row: dict, reference, lang: str, zone, escalated: bool, escalate_after: timedelta, fresh: bool = False
 ) -> dict:
     """One board row as the browser draws it (assets/control_room.js): every text already in the user's language.
 
@@ -81,7 +60,6 @@ def row_view(
     child of a component whose children change, which would redraw (and flash)
     the whole board for each new alarm. The browser inserts and deletes single rows.
     """
-    escalated = is_escalated(row, now, escalate_after)
     minutes = int(escalate_after.total_seconds() // 60)
     upstream = {  # capped in the row, more in the cell's hover; the alarm's panel shows the most
         "kind": kind_label(row["kind"], lang)
@@ -90,7 +68,7 @@ def row_view(
         "camera": row["camera_id"] or "",
     }
     titles = {name: hover for name, text in upstream.items() if (hover := tooltip(text, CELL))}
-    if any(tooltip(name, LABEL) for name in place_names(row, reference)):
+    if any(tooltip(name, LABEL) for name in reference.place_names(row)):
         titles["place"] = place(row, reference, TOOLTIP)
     return {
         "id": row["id"],
@@ -131,7 +109,7 @@ def board_header(lang: str):
     )
 
 
-def board_block(lang: str, query: dict, reference: Reference, scope: Scope, kiosk: bool = False):
+def board_block(lang: str, query: dict, reference, scope, kiosk: bool = False):
     """The board with its filters and counters: all the ids the poll callback needs."""
     center = query.get("center") if query.get("center") and scope.allows_center(query.get("center")) else None
     dropdown = dict(clearable=True, className="control-room-filter")
@@ -245,7 +223,7 @@ def action_panel(lang: str, may_act: bool):
     )
 
 
-def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str, zone):
+def alarm_detail(row: dict, actions: list[dict], reference, lang: str, zone):
     """The alarm's panel: its detail view, where upstream text is shown whole."""
     lines = [
         html.H3(f"#{row['id']} {kind_label(row['kind'], lang)}", id="control-room-detail-title"),
@@ -279,8 +257,7 @@ def alarm_detail(row: dict, actions: list[dict], reference: Reference, lang: str
     return lines
 
 
-def layout(services, scope: Scope, lang: str, query: dict):
-    reference = services.reference.get()
+def layout(reference, scope, lang: str, query: dict):
     return html.Div(
         className="control-room",
         children=[

@@ -14,16 +14,15 @@ from layouts import control_room, overview, wall
 VIEWS = ("board", "overview", "wall")
 
 
-def layout(services, scope, lang: str, query: dict):
+def layout(reference, scope, lang: str, query: dict):
     views = [v for v in (query.get("views") or ",".join(VIEWS)).split(",") if v in VIEWS] or list(VIEWS)
     seconds = str(query.get("seconds") or "20")
     # Between 5 s and an hour: a browser runs a longer interval at once, over and over.
     seconds = min(max(5, int(seconds)), 3600) if seconds.isascii() and seconds.isdigit() else 20
-    reference = services.reference.get()
     blocks = {
         "board": control_room.board_block(lang, query, reference, scope, kiosk=True),
         "overview": overview.overview_block(lang, dark=True),
-        "wall": wall.wall_block(services, scope, lang, query, kiosk=True),
+        "wall": wall.wall_block(reference, scope, lang, query, kiosk=True),
     }
     # Every block is present (their callbacks need their ids); only the chosen ones rotate.
     return html.Div(

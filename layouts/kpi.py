@@ -1,65 +1,16 @@
 """The KPI page (效能指标) for center managers: any date range, any part of their
 scope, with roll-ups by level, rankings of centers, departments, windows and
-staff, and weekly trends. :func:`report_view` draws an :class:`app.kpi.Report`."""
+staff, and weekly trends. :func:`report_view` draws an :class:`app.kpi.report.Report`."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from dash import dcc, html
 
 from app.base.display import CELL, LABEL, option, shown, tooltip
 from app.i18n import t
-from app.kpi import Report, Totals, default_range
-from app.queries.reference import Reference
-from app.scope import Scope
-
-RANK_ROWS = 10
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
-
-
-def num(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def cards(totals: Totals, overdue_open: int, lang: str, cut: int) -> list[tuple[str, str, str]]:
-    """(id, label, value) of each headline indicator, shared with the PDF."""
-    return [
-        ("on-time", t("kpi.on_time_rate", lang), pct(totals.on_time_rate)),
-        ("early", t("kpi.early_rate", lang), pct(totals.early_rate)),
-        ("overdue-open", t("kpi.overdue_open", lang), str(overdue_open)),
-        ("avg-days", t("kpi.avg_days", lang), f"{num(totals.avg_used)} / {num(totals.avg_promised)}"),
-        ("correction", t("kpi.correction_rate", lang), pct(totals.correction_rate)),
-        ("one-visit", t("kpi.one_visit_rate", lang), pct(totals.one_visit_rate)),
-        ("score", t("kpi.satisfaction", lang), num(totals.avg_score)),
-        ("satisfied", t("kpi.satisfied_rate", lang, cut=cut), pct(totals.satisfied_rate)),
-        ("received", t("kpi.received", lang), str(totals.received)),
-        ("completed", t("kpi.completed", lang), str(totals.completed)),
-        ("ratings", t("kpi.ratings", lang), str(totals.ratings)),
-    ]
-
-
-def metric_columns(lang: str, cut: int) -> list[str]:
-    return [
-        t("kpi.name", lang),
-        t("kpi.completed", lang),
-        t("kpi.on_time_rate", lang),
-        t("kpi.early_rate", lang),
-        t("kpi.one_visit_rate", lang),
-        t("kpi.satisfied_rate", lang, cut=cut),
-    ]
-
-
-def metric_cells(name: str, totals: Totals) -> list[str]:
-    return [
-        name,
-        str(totals.completed),
-        pct(totals.on_time_rate),
-        pct(totals.early_rate),
-        pct(totals.one_visit_rate),
-        pct(totals.satisfied_rate),
-    ]
+from app.wording import RANK_ROWS, cards, metric_cells, metric_columns
 
 
 def _table(header: list[str], rows: list[list[str]], table_id: str):
@@ -74,7 +25,7 @@ def _table(header: list[str], rows: list[list[str]], table_id: str):
     )
 
 
-def trend_figure(report: Report, lang: str) -> dict:
+def trend_figure(report, lang: str) -> dict:
     """The weekly trend as a plain figure dict (plotly's validating objects cost tens of ms per call)."""
     weeks = [w.isoformat() for w, _ in report.trend]
     return {
@@ -113,7 +64,7 @@ def trend_figure(report: Report, lang: str) -> dict:
     }
 
 
-def report_view(report: Report, lang: str):
+def report_view(report, lang: str):
     cut = report.satisfied_score
     header = metric_columns(lang, cut)
     rollup_rows = [metric_cells("　" * r.depth + r.name, r.totals) for r in report.rollup]
@@ -165,7 +116,7 @@ def report_view(report: Report, lang: str):
     ]
 
 
-def scope_options(reference: Reference, scope: Scope) -> list[dict]:
+def scope_options(reference, scope) -> list[dict]:
     options = []
     for center in sorted(reference.centers.values(), key=lambda c: c.center_id):
         if scope.dept is None and scope.allows_center(center.center_id):
@@ -177,8 +128,9 @@ def scope_options(reference: Reference, scope: Scope) -> list[dict]:
     return [o for o in options if o]
 
 
-def layout(services, scope: Scope, lang: str, query: dict):
-    start, end = default_range(services.today())
+def layout(reference, scope, lang: str, query: dict, default_range: tuple[date, date]):
+    """The page's frame; the callback draws the report into it. `default_range` is shown when the link names none."""
+    start, end = default_range
     return html.Div(
         className="kpi-page",
         children=[
@@ -196,7 +148,7 @@ def layout(services, scope: Scope, lang: str, query: dict):
                     html.Span(t("kpi.scope", lang)),
                     dcc.Dropdown(
                         id="kpi-scope",
-                        options=scope_options(services.reference.get(), scope),
+                        options=scope_options(reference, scope),
                         value=query.get("scope") or scope.scope_id,
                         clearable=False,
                         style={"width": "320px"},

@@ -12,8 +12,6 @@ from dash import dcc, html
 
 from app.base.display import CELL, CHART, DETAIL, LABEL, in_plotly, shown, tooltip
 from app.i18n import t
-from app.queries.reference import Reference
-from app.scope import Scope
 
 POLL_MS = 10_000
 
@@ -23,7 +21,7 @@ def weight(load: dict) -> int:
     return 3 * load.get("alarm", 0) + load.get("warning", 0)
 
 
-def tree_figure(reference: Reference, scope: Scope, load: dict[str, dict], lang: str, dark: bool = False) -> go.Figure:
+def tree_figure(reference, scope, load: dict[str, dict], lang: str, dark: bool = False) -> go.Figure:
     visible = [c for c in reference.centers.values() if scope.allows_center(c.center_id)]
     ids = {c.center_id for c in visible}
     ids_list, labels, parents, values, colours, hover = [], [], [], [], [], []
@@ -66,7 +64,7 @@ def tree_figure(reference: Reference, scope: Scope, load: dict[str, dict], lang:
     return figure
 
 
-def departments_view(reference: Reference, scope: Scope, center_id: str, load: dict[str, dict], lang: str):
+def departments_view(reference, scope, center_id: str, load: dict[str, dict], lang: str):
     center = reference.centers.get(center_id)
     if center is None or not scope.allows_center(center_id):
         return html.Div()
@@ -112,7 +110,7 @@ def overview_block(lang: str, dark: bool = False):
     )
 
 
-def layout(services, scope: Scope, lang: str, query: dict):
+def layout(lang: str):
     return html.Div(
         className="overview-page",
         children=[

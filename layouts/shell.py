@@ -6,14 +6,12 @@ In kiosk mode (``?kiosk``) the frame hides itself and the page goes dark.
 from __future__ import annotations
 
 from dash import dcc, html
-from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 
-from app.i18n import current_lang, t
+from app.i18n import t
 
 
-def shell_layout(services):
-    lang = current_lang()
+def shell_layout(lang: str, user_name: str, csrf_token: str):
+    """The frame for the user `user_name` ("" before log-in); `csrf_token` goes with the log-out form."""
     other = "en" if lang != "en" else "zh"
     nav = [
         dcc.Link(t("nav.control_room", lang), href="/", id="shell-nav-control-room"),
@@ -24,7 +22,7 @@ def shell_layout(services):
         dcc.Link(t("nav.orders", lang), href="/orders", id="shell-nav-orders"),
         html.A(t("nav.kiosk", lang), href="/?kiosk", id="shell-nav-kiosk"),
     ]
-    user = html.Span(current_user.name if current_user.is_authenticated else "", id="shell-user")
+    user = html.Span(user_name, id="shell-user")
     return html.Div(
         id="shell-root",
         className="shell",
@@ -46,7 +44,7 @@ def shell_layout(services):
                         id="shell-logout-form",
                         className="shell-logout-form",
                         children=[
-                            dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="shell-logout-token"),
+                            dcc.Input(type="hidden", name="csrf_token", value=csrf_token, id="shell-logout-token"),
                             html.Button(
                                 t("nav.logout", lang), type="submit", id="shell-logout", className="shell-link"
                             ),

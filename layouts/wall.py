@@ -15,15 +15,13 @@ from dash import dcc, html
 
 from app.base.display import LABEL, option, shown, tooltip
 from app.i18n import t
-from app.queries.reference import Reference
-from app.scope import Scope
 
 DEFAULT_TILES = 16
 MAX_TILES = 36
 SNAPSHOT_SECONDS = 2
 
 
-def camera_options(reference: Reference, scope: Scope) -> list[dict]:
+def camera_options(reference, scope) -> list[dict]:
     options = []
     for camera in sorted(reference.cameras.values(), key=lambda c: c.camera_id):
         if camera.enabled and scope.allows_camera(reference, camera.camera_id):
@@ -35,7 +33,7 @@ def camera_options(reference: Reference, scope: Scope) -> list[dict]:
     return options
 
 
-def tiles(reference: Reference, scope: Scope, camera_ids: list[str], lang: str):
+def tiles(reference, scope, camera_ids: list[str], lang: str):
     chosen = [c for c in camera_ids if scope.allows_camera(reference, c)][:MAX_TILES]
     children = []
     for camera_id in chosen:
@@ -59,8 +57,7 @@ def tiles(reference: Reference, scope: Scope, camera_ids: list[str], lang: str):
     return children
 
 
-def wall_block(services, scope: Scope, lang: str, query: dict, kiosk: bool = False):
-    reference = services.reference.get()
+def wall_block(reference, scope, lang: str, query: dict, kiosk: bool = False):
     options = camera_options(reference, scope)
     wanted = [c for c in (query.get("cameras") or "").split(",") if c] or [o["value"] for o in options[:DEFAULT_TILES]]
     return html.Div(
@@ -79,5 +76,5 @@ def wall_block(services, scope: Scope, lang: str, query: dict, kiosk: bool = Fal
     )
 
 
-def layout(services, scope: Scope, lang: str, query: dict):
-    return html.Div([html.H2(t("wall.title", lang)), wall_block(services, scope, lang, query)])
+def layout(reference, scope, lang: str, query: dict):
+    return html.Div([html.H2(t("wall.title", lang)), wall_block(reference, scope, lang, query)])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -179,3 +180,8 @@ def option(value: str, text, label: str | None = None) -> dict | None:
     label = shown(text, LABEL) if label is None else label
     hover = shown(text, TOOLTIP)
     return {"label": label, "value": value, **({"title": hover} if hover != label else {})}
+
+
+def local(instant: datetime | None, zone: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as a person reads it, in the deployment's time zone; "" for none (pages, PDFs, hovers)."""
+    return instant.astimezone(zone).strftime(fmt) if instant else ""

@@ -1,4 +1,5 @@
-"""The case page's wiring: search by number, item, department, window or phone suffix."""
+"""The case page's wiring: the page of one case (read, audited when refused), search by number,
+item, department, window or phone suffix, and taking an evidence still."""
 
 from __future__ import annotations
 
@@ -6,12 +7,44 @@ from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 from redis import RedisError
 
-from app.auth import current_scope
+from app.auth import actor_name, audit, current_scope, remote_addr
+from app.case_view import timeline
 from app.i18n import current_lang
 from app.queries import cases as case_queries
 from layouts import case as view
 
 EVIDENCE_TIMEOUT = 10.0
+
+
+def page(services, scope, lang: str, case_no: str):
+    """/case/<case_no>: the case read within `scope`; a case it cannot see is audited and looks absent."""
+    reference = services.reference.get()
+    found = case_queries.case_page(services.engine, scope, case_no)
+    if found is None:
+        audit(
+            services.engine,
+            actor_name(),
+            "denied",
+            f"case:{case_no}",
+            {"view": "case_page"},
+            services.clock(),
+            remote_addr(services.settings),
+        )
+        return view.not_found(lang, case_no)
+    now, zone = services.clock(), services.zone
+    spans, markers = timeline(found.case, found.events, found.clocks, lang, now, zone)
+    calendar = services.calendar(found.case["center_id"])
+    return view.layout(found, spans, markers, reference, scope, lang, now, zone, calendar, services.today())
+
+
+def search_page(services, scope, lang: str, query: dict):
+    """/case, or /case?q=TEXT: the search box, with the results of TEXT within `scope`."""
+    text = (query.get("q") or "").strip()
+    if not text:
+        return view.search_layout(lang)
+    reference = services.reference.get()
+    rows = case_queries.search(services.engine, scope, text, reference)
+    return view.search_layout(lang, text, view.search_results(rows, reference, lang, services.zone))
 
 
 def take_evidence(services, scope, case_no: str) -> tuple[bool, str]:
@@ -20,7 +53,6 @@ def take_evidence(services, scope, case_no: str) -> tuple[bool, str]:
     from datetime import datetime
     from pathlib import Path
 
-    from app.auth import actor_name, audit, remote_addr
     from app.i18n import t
     from video import evidence as video_evidence
 

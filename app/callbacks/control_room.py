@@ -178,15 +178,17 @@ def _draw(services, scope, filters: BoardFilters, lang: str) -> DrawnBoard:
     now = services.clock()
     board = alarm_queries.board(services.engine, scope, filters, now, services.escalate_after)
     reference = services.reference.get()
-    rows = [
-        (
-            r["id"],
-            view.row_signature(r, now, services.escalate_after),
-            r["level"],
-            view.row_view(r, reference, lang, services.zone, now, services.escalate_after),
+    rows = []
+    for r in board.rows:
+        escalated = alarm_queries.is_escalated(r, now, services.escalate_after)
+        rows.append(
+            (
+                r["id"],
+                view.row_signature(r, escalated),
+                r["level"],
+                view.row_view(r, reference, lang, services.zone, escalated, services.escalate_after),
+            )
         )
-        for r in board.rows
-    ]
     counts = json.loads(to_json(view.counts_children(board, len(rows), lang)))
     return DrawnBoard(rows, counts)
 

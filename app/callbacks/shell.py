@@ -15,7 +15,9 @@ KIOSK_CLASS = "shell kiosk"
 
 def page_for(services, pathname: str, search: str):
     """The page layout for a path, built for the current user's scope."""
-    from layouts import case, control_room, kiosk, kpi, overview, shell, wall
+    from app.callbacks.case import page, search_page
+    from app.kpi import default_range
+    from layouts import control_room, kiosk, kpi, overview, shell, wall
 
     lang = current_lang()
     scope = current_scope(services)
@@ -23,19 +25,19 @@ def page_for(services, pathname: str, search: str):
     path = (pathname or "/").rstrip("/") or "/"
     if path == "/":
         if "kiosk" in query:
-            return kiosk.layout(services, scope, lang, query)
-        return control_room.layout(services, scope, lang, query)
+            return kiosk.layout(services.reference.get(), scope, lang, query)
+        return control_room.layout(services.reference.get(), scope, lang, query)
     if path == "/overview":
-        return overview.layout(services, scope, lang, query)
+        return overview.layout(lang)
     case_no = case_no_from_page(path, query)
     if case_no is not None:
-        return case.layout(services, scope, lang, case_no)
+        return page(services, scope, lang, case_no)
     if path == "/case":
-        return case.search_layout(services, scope, lang, query)
+        return search_page(services, scope, lang, query)
     if path == "/kpi":
-        return kpi.layout(services, scope, lang, query)
+        return kpi.layout(services.reference.get(), scope, lang, query, default_range(services.today()))
     if path == "/wall":
-        return wall.layout(services, scope, lang, query)
+        return wall.layout(services.reference.get(), scope, lang, query)
     if path == "/orders":
         from layouts import orders
 

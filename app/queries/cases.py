@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, or_, select
 
 from app.base.tables import cases, events, evidence, is_row_id
+from app.case_view import ClockView, read_clocks
+from app.queries import alarms as alarm_queries
 from app.queries.reference import Reference
 from app.scope import Scope
+from app.sms.phones import mask_phone
 
 SEARCH_LIMIT = 50
 _SUMMARY = (
@@ -71,6 +75,39 @@ def case(engine: Engine, scope: Scope, case_no: str) -> dict | None:
             .first()
         )
     return dict(row) if row else None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """What the case page shows of one case, all read within one user's scope."""
+
+    case: dict  # the case row, its applicant's phone masked (:func:`masked`)
+    events: list[dict]
+    clocks: list[ClockView]
+    alarms: list[dict]  # closed ones too: history is evidence
+    actions: list[dict]  # officers' and the system's actions on those alarms
+    evidence: list[dict]
+
+
+def masked(case_row: dict) -> dict:
+    """The case row as a page may show it: the applicant's phone masked, 138****1234."""
+    return {**case_row, "applicant_phone": mask_phone(case_row.get("applicant_phone"))}
+
+
+def case_page(engine: Engine, scope: Scope, case_no: str) -> CasePage | None:
+    """The case page's view of a case, or None when it does not exist or lies outside `scope`."""
+    row = case(engine, scope, case_no)
+    if row is None:
+        return None
+    alarm_rows = alarm_queries.for_case(engine, scope, case_no)
+    return CasePage(
+        case=masked(row),
+        events=case_events(engine, scope, case_no),
+        clocks=read_clocks(row),
+        alarms=alarm_rows,
+        actions=alarm_queries.actions(engine, scope, [a["id"] for a in alarm_rows]),
+        evidence=case_evidence(engine, scope, case_no),
+    )
 
 
 def case_events(engine: Engine, scope: Scope, case_no: str) -> list[dict]:

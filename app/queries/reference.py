@@ -112,6 +112,15 @@ class Reference:
         item = self.items.get(item_code or "")
         return item.name if item else (item_code or "")
 
+    def place_names(self, row: dict, staff: bool = False) -> list[str]:
+        """Where a row (an alarm, a case) stands, as upstream names it: center, department, window (and staff)."""
+        parts = (
+            self.center_name(row["center_id"]),
+            self.dept_name(row["dept_id"]),
+            self.window_label(row["window_id"]),
+        ) + ((self.staff_name(row["staff_id"]),) if staff else ())
+        return [p for p in parts if p]
+
     def cameras_of_window(self, window_id: str | None) -> list[Camera]:
         return sorted((c for c in self.cameras.values() if c.window_id == window_id), key=lambda c: c.camera_id)
 

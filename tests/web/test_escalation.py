@@ -158,18 +158,18 @@ def test_case_page_and_dossier_show_the_escalation(region, web_app, tmp_path):
     from dash._utils import to_json
 
     from app.base.exchange import exchange_engine
+    from app.callbacks.case import page
     from app.pdf import Sources, case_dossier
     from app.queries.reference import read_reference
     from app.scope import scope_for
-    from layouts.case import layout
 
     escalate(region.engine, NOW, LIMIT)
     case_no = region.case_nos["GX-450102:MZ"][0]
     services = web_app.extensions["supervise"]
     scope = scope_for("region", "GX-450000", services.reference.get())
     with web_app.test_request_context("/"):
-        page = to_json(layout(services, scope, "zh", case_no))
-    assert "升级" in page and "已超 30 分钟未确认" in page and "系统" in page and '"system"' not in page
+        drawn = to_json(page(services, scope, "zh", case_no))
+    assert "升级" in drawn and "已超 30 分钟未确认" in drawn and "系统" in drawn and '"system"' not in drawn
     reference = read_reference(exchange_engine(region.settings.exchange_url_resolved))
     sources = Sources(
         region.engine, reference, NOW, region.settings.zone, services.calendar, region.settings.var_dir, "tester"

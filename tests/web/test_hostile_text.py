@@ -133,7 +133,7 @@ def test_cli_exports_cap_long_text(hostile, monkeypatch, tmp_path):
 
 def test_board_rows_cap_neutralise_and_link(hostile):
     from app.base.exchange import exchange_engine
-    from app.queries.alarms import BoardFilters, board
+    from app.queries.alarms import BoardFilters, board, is_escalated
     from app.queries.reference import read_reference
     from app.scope import Scope
     from layouts.control_room import center_options, dept_options, row_view
@@ -141,7 +141,9 @@ def test_board_rows_cap_neutralise_and_link(hostile):
     reference = read_reference(exchange_engine(hostile.settings.exchange_url_resolved))
     scope = Scope("region", "GX-450000", None)
     rows = board(hostile.engine, scope, BoardFilters(), NOW, NOW - NOW).rows
-    views = [row_view(r, reference, "zh", hostile.settings.zone, NOW, NOW - NOW) for r in rows]
+    views = [
+        row_view(r, reference, "zh", hostile.settings.zone, is_escalated(r, NOW, NOW - NOW), NOW - NOW) for r in rows
+    ]
     for view, row in zip(views, rows):
         assert all(len(text) <= CELL.chars for text in view["cells"].values())
         assert not any(RLO in text for text in view["cells"].values())
