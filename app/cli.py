@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "front": ("app.front:front_command", "Print the nginx front's site (slow clients, TLS, live video)."),
     "user": ("app.users:user_command", "Dashboard users: add (password from stdin) or remove a user."),
     "export": ("app.export:export_command", "Write PDF snapshots: case dossier, KPI report, control room."),
-    "kpi": ("app.kpi:kpi_command", "Maintain the KPI pre-aggregation (refresh, rebuild)."),
+    "kpi": ("app.kpi.command:kpi_command", "Maintain the KPI pre-aggregation (refresh, rebuild)."),
     "sms": ("app.sms.command:sms_command", "Completion SMS and satisfaction replies: outbox, inbox, send."),
     "rating": ("app.sms.command:rating_command", "Satisfaction ratings: list, follow-up (整改) of low ones."),
     "contact": ("app.notify.command:contact_command", "Who is responsible where: add, list, remove contacts."),

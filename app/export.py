@@ -108,21 +108,20 @@ def export_kpi(
     scope_id: str | None, start: datetime, end: datetime, output: Path, lang: str, user_name: str | None
 ) -> None:
     """The KPI report of a scope over a date range, charts as vector graphics."""
-    from app import kpi
+    from app.kpi.aggregate import refresh
+    from app.kpi.report import compute_report, narrow_scope
     from app.pdf import kpi_report
 
     context = _Context(user_name, lang)
     try:
-        scope = kpi.narrow_scope(context.reference, context.scope, scope_id)
+        scope = narrow_scope(context.reference, context.scope, scope_id)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     first, last = start.date(), end.date()
     if last < first:
         raise click.ClickException("--to is before --from")
-    kpi.refresh(context.engine, context.settings.zone, context.now)
-    report = kpi.compute_report(
-        context.engine, context.reference, scope, first, last, context.now, context.settings.zone
-    )
+    refresh(context.engine, context.settings.zone, context.now)
+    report = compute_report(context.engine, context.reference, scope, first, last, context.now, context.settings.zone)
     body = kpi_report(context.sources(), report)
     output.write_bytes(body)
     context.audit(f"kpi:{scope.scope_id}", {"kind": "kpi", "from": str(first), "to": str(last)})

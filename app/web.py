@@ -271,7 +271,7 @@ def create_app(
 
     headers.install(server, dash_app, settings)
     if background:
-        from app.kpi import start_refresher
+        from app.kpi.refresher import start_refresher
 
         start_refresher(services)
         services.relay.start()
@@ -440,11 +440,11 @@ API_LIMIT = 10_000  # the most alarms one /api/alarms answer holds
 
 def _install_api(server: Flask, services: Services) -> None:
     """JSON for scripts, under the same login (session cookie or HTTP basic) and scopes as the pages."""
-    from app import kpi
     from app.auth import actor_name, audit, current_scope, remote_addr
     from app.base.alarm_json import alarm_json
     from app.case_view import read_clocks
     from app.i18n import current_lang, t
+    from app.kpi import report as kpi
     from app.queries import alarms as alarm_queries
     from app.queries import cases as case_queries
 
@@ -622,7 +622,7 @@ def _install_downloads(server: Flask, services: Services) -> None:
 
     @server.route("/pdf/kpi.pdf")
     def kpi_pdf():
-        from app import kpi
+        from app.kpi import report as kpi
 
         scope = current_scope(services)
         try:

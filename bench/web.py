@@ -756,10 +756,12 @@ def main() -> int:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from app import kpi
     from app.base.database import open_database
     from app.base.exchange import exchange_engine
     from app.base.settings import Settings
+    from app.kpi.aggregate import refresh
+    from app.kpi.refresher import prewarm
+    from app.kpi.report import compute_report
     from app.queries import alarms as alarm_queries
     from app.queries.reference import read_reference
     from app.scope import scope_for
@@ -801,7 +803,7 @@ def main() -> int:
         )
 
         started = time.perf_counter()
-        days = kpi.refresh(engine, ZONE, now)
+        days = refresh(engine, ZONE, now)
         report["kpi_full_build_seconds"] = round(time.perf_counter() - started, 1)
         with engine.connect() as conn:
             report["kpi_daily_rows"] = conn.execute(text("SELECT count(*) FROM kpi_daily")).scalar()
@@ -826,7 +828,7 @@ def main() -> int:
 
         started = time.perf_counter()
         warm_app = create_app(settings, engine=engine, background=False)
-        report["kpi_prewarmed_scopes"] = kpi.prewarm(warm_app.extensions["supervise"])
+        report["kpi_prewarmed_scopes"] = prewarm(warm_app.extensions["supervise"])
         report["kpi_prewarm_seconds"] = round(time.perf_counter() - started, 1)
         env = {
             **os.environ,
@@ -912,7 +914,7 @@ def main() -> int:
         kpi_uncached = [
             t
             for s in scopes[:10]
-            for t in timed(lambda s=s: kpi.compute_report(engine, reference, s, first, last, now, ZONE), 1)
+            for t in timed(lambda s=s: compute_report(engine, reference, s, first, last, now, ZONE), 1)
         ]
         kpi_raw = [t for s in scopes[:10] for t in timed(lambda s=s: raw_kpi_totals(engine, s, first, last), 1)]
         year_first = date.fromisoformat(year_range[0])

@@ -15,6 +15,9 @@ from rules.alarms import AlarmFact, make_fact
 from rules.calendar import WorkCalendar
 
 LOW_SCORE = 60  # below this a rating is unsatisfied
+# 满意率 counts ratings at or above this as satisfied (the KPI page, its PDF and the SMS ratings' figures).
+# The four-button devices send 100/80/60/0: "满意" and "基本满意" count, 60 ("一般") does not.
+SATISFIED_SCORE = 80
 RECTIFY_DAYS = 15  # working days to record a rectification
 
 

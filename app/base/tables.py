@@ -259,7 +259,7 @@ Index("evidence_case", evidence.c.case_no)
 Index("evidence_alarm", evidence.c.alarm_id)
 
 
-# --- Web dashboard (app/web.py, app/kpi.py): migration 0003 -------------------------------
+# --- Web dashboard (app/web.py, app/kpi/): migration 0003 -------------------------------
 # Owned by the dashboard. Indexes on the tables above serve its queries: the
 # board's change check (alarms.updated_at), the KPI refresh (cases.judged_at),
 # date-range scans (received_at, completed_at) and overdue open cases.
@@ -323,7 +323,7 @@ Index("web_login_failures_at", web_login_failures.c.at)
 # KPI pre-aggregation: one row per local day and place (center, department,
 # window, staff; '' where unknown). Cases count on the day they were received
 # (received) and on the day they ended (completed/rejected/withdrawn); ratings
-# on the day they were given. Rebuilt a day at a time by app.kpi.refresh.
+# on the day they were given. Rebuilt a day at a time by app.kpi.aggregate.refresh.
 kpi_daily = Table(
     "kpi_daily",
     metadata,
@@ -343,7 +343,7 @@ kpi_daily = Table(
     Column("ended", Integer, nullable=False, default=0),  # completed + rejected + withdrawn
     Column("ratings", Integer, nullable=False, default=0),
     Column("rating_sum", Integer, nullable=False, default=0),
-    Column("satisfied", Integer, nullable=False, default=0),  # score >= app.kpi.SATISFIED_SCORE
+    Column("satisfied", Integer, nullable=False, default=0),  # score >= rules.ratings.SATISFIED_SCORE
 )
 Index("kpi_daily_center_day", kpi_daily.c.center_id, kpi_daily.c.day)
 Index("kpi_daily_dept_day", kpi_daily.c.dept_id, kpi_daily.c.day)

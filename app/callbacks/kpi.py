@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from dash import Input, Output, html, no_update
 from dash._utils import to_json
 
-from app import kpi
 from app.auth import actor_name, audit, current_scope, remote_addr
 from app.i18n import current_lang, t
+from app.kpi import report as kpi
 from layouts import kpi as view
 
 

@@ -16,7 +16,7 @@ KIOSK_CLASS = "shell kiosk"
 def page_for(services, pathname: str, search: str):
     """The page layout for a path, built for the current user's scope."""
     from app.callbacks.case import page, search_page
-    from app.kpi import default_range
+    from app.kpi.report import default_range
     from layouts import control_room, kiosk, kpi, overview, shell, wall
 
     lang = current_lang()

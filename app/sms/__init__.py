@@ -21,7 +21,7 @@ Decisions where the brief and the contract are silent:
 * Replies: first readable score counts; an unreadable reply gets one polite question
   per case; replies later than 7 days or from numbers never texted are kept, not
   counted, not answered (see :mod:`.inbound`).
-* 满意率 cut-off: score ≥ ``app.kpi.SATISFIED_SCORE`` (80); low: < 60 (``rules.ratings``).
+* 满意率 cut-off: score ≥ ``rules.ratings.SATISFIED_SCORE`` (80); low: < 60 (``rules.ratings``).
 * Phone numbers: full only in the database and to the gateway; everywhere a person
   looks they go through :func:`.phones.mask_phone` (``138****1234``).
 """

@@ -2,10 +2,10 @@
 per center, department, window and staff member, with trends and the low
 ratings awaiting follow-up (整改).
 
-Definitions (the KPI page's, :mod:`app.kpi`):
+Definitions (the KPI page's, :mod:`app.kpi.report`):
 
 * a rating is a score 0–100, from an on-site device (100/80/60/0) or an SMS reply;
-* 满意率 satisfied rate = ratings with score ≥ ``app.kpi.SATISFIED_SCORE`` (80) ÷ all ratings,
+* 满意率 satisfied rate = ratings with score ≥ ``rules.ratings.SATISFIED_SCORE`` (80) ÷ all ratings,
   in per cent: 满意 and 非常满意 count, 60 (一般) does not;
 * 不满意 low = score < ``rules.ratings.LOW_SCORE`` (60): each one raises ``low_satisfaction``
   and must be followed up within 15 working days;
@@ -26,9 +26,8 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy import case as sql_case
 
 from app.base.tables import ratings
-from app.kpi import SATISFIED_SCORE
 from app.scope import Scope
-from rules.ratings import LOW_SCORE, RECTIFY_DAYS
+from rules.ratings import LOW_SCORE, RECTIFY_DAYS, SATISFIED_SCORE
 
 Level = Literal["center", "dept", "window", "staff"]
 Source = Literal["onsite", "sms"]

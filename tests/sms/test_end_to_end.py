@@ -15,13 +15,13 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import func, select
 
-from app import kpi
 from app.base import exchange as x
 from app.base.calendars import CalendarBook
 from app.base.database import make_engine
 from app.base.settings import SmsSettings
 from app.base.tables import kpi_daily
 from app.cli import cli
+from app.kpi.aggregate import refresh
 from app.scope import Scope
 from app.sms import satisfaction
 from app.sms.routes import PATH, register
@@ -156,7 +156,7 @@ def test_completion_sms_to_rectification_overdue(world):
     # 4. The score is in the satisfaction queries and the KPI pre-aggregation.
     day = satisfaction.totals(world.db, REGION, local("2026-11-27 00:00").date(), local("2026-11-27 00:00").date(), CST)
     assert (day.ratings, day.sms, day.onsite, day.low, day.avg_score) == (2, 1, 1, 2, 20.0)
-    kpi.refresh(world.db, CST, local("2026-11-27 10:10"))
+    refresh(world.db, CST, local("2026-11-27 10:10"))
     with world.db.connect() as conn:
         assert conn.execute(select(func.sum(kpi_daily.c.ratings), func.sum(kpi_daily.c.rating_sum))).one() == (2, 40)
 

@@ -97,9 +97,9 @@ def add_hostile_text(region: Region) -> None:
 
 
 def make_hostile_region(settings) -> Region:
-    from app import kpi
+    from app.kpi.aggregate import refresh
 
     region = make_region(settings)
     add_hostile_text(region)
-    kpi.refresh(region.engine, settings.zone, region.now)  # the rankings name the long department, window, staff
+    refresh(region.engine, settings.zone, region.now)  # the rankings name the long department, window, staff
     return region

@@ -242,11 +242,11 @@ def hostile_site(tmp_path):
 @pytest.fixture
 def plain_site(tmp_path):
     """The same region with its own names: the same run's baseline of how fast this machine draws a page."""
-    from app import kpi
+    from app.kpi.aggregate import refresh
 
     def plain(settings):
         region = make_region(settings)
-        kpi.refresh(region.engine, settings.zone, region.now)
+        refresh(region.engine, settings.zone, region.now)
         region.hostile_case = region.case_nos[LONG_DEPT_ID][0]
         return region
 

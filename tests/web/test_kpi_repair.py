@@ -1,7 +1,7 @@
 """The KPI pre-aggregation follows late data that moves or retracts a completion.
 
 The real ingest judges the cases (so `cases` is written exactly as in
-production), then `app.kpi.refresh` runs as the web server's refresher would.
+production), then `app.kpi.aggregate.refresh` runs as the web server's refresher would.
 After each late row, the incremental aggregates must equal a rebuild from
 scratch, day by day and month by month, with no manual `kpi rebuild`.
 """
@@ -41,9 +41,9 @@ class Region:
         return self._engine
 
     def refresh(self, now: str) -> None:
-        from app import kpi
+        from app.kpi.aggregate import refresh
 
-        kpi.refresh(self.engine, self.settings.zone, datetime.fromisoformat(now))
+        refresh(self.engine, self.settings.zone, datetime.fromisoformat(now))
 
     def aggregates(self) -> tuple[list, list]:
         with self.engine.connect() as conn:
@@ -118,17 +118,17 @@ def test_a_completion_moved_or_retracted_by_late_data_leaves_no_stale_day(kpi_re
 def test_a_refresh_with_nothing_new_keeps_the_cache_version(kpi_region):
     """Each refresh looks again at the cases judged just before its mark; unchanged days must not move the
     version, or every cached report is thrown away (and the prewarm recomputed) once a minute for nothing."""
-    from app import kpi
+    from app.kpi.report import version as kpi_version
 
     region, x = kpi_region, kpi_region.exchange
     x.event("C1", "received", "2025-09-29 09:00", item_code="ITEM-W")
     x.event("C1", "completed", "2025-10-13 16:00", {"result": "approved"})
     region.ingest("2025-10-14T10:00:00+08:00")
     region.refresh("2025-10-14T10:01:00+08:00")
-    version = kpi.version(region.engine)
+    version = kpi_version(region.engine)
     region.refresh("2025-10-14T10:02:00+08:00")  # C1 still lies within the safety margin of the mark
-    assert kpi.version(region.engine) == version
+    assert kpi_version(region.engine) == version
     x.event("C1", "completed", "2025-10-09 11:00", {"result": "approved"}, recorded="2025-10-15 09:00")
     region.ingest("2025-10-15T10:00:00+08:00")
     region.refresh("2025-10-15T10:01:00+08:00")
-    assert kpi.version(region.engine) != version
+    assert kpi_version(region.engine) != version

@@ -33,10 +33,11 @@ def test_postgres_schema_matches_tables(pg_url):
 
 @pytest.mark.slow
 def test_kpi_and_secret_on_postgres(pg_url, tmp_path):
-    from app import kpi
     from app.auth import shared_secret
     from app.base.exchange import exchange_engine
     from app.base.settings import Settings
+    from app.kpi.aggregate import refresh
+    from app.kpi.report import compute_report
     from app.queries.reference import read_reference
     from app.scope import scope_for
     from tests.web.conftest import NOW, make_region
@@ -44,9 +45,9 @@ def test_kpi_and_secret_on_postgres(pg_url, tmp_path):
     (tmp_path / "var").mkdir()
     region = make_region(Settings(var_dir=tmp_path / "var", db_url=pg_url))
     assert shared_secret(region.engine, NOW) == shared_secret(region.engine, NOW)
-    assert kpi.refresh(region.engine, region.settings.zone, NOW) > 0
+    assert refresh(region.engine, region.settings.zone, NOW) > 0
     reference = read_reference(exchange_engine(region.settings.exchange_url_resolved))
-    report = kpi.compute_report(
+    report = compute_report(
         region.engine,
         reference,
         scope_for("city", "GX-450100", reference),

@@ -216,13 +216,14 @@ def test_ensure_demo_user(region):
 
 
 def test_kpi_preaggregation_matches_the_cases(region):
-    from app import kpi
+    from app.kpi.aggregate import refresh
+    from app.kpi.report import compute_report
 
     reference = read_reference(_exchange(region))
     zone = region.settings.zone
-    assert kpi.refresh(region.engine, zone, NOW) > 0
+    assert refresh(region.engine, zone, NOW) > 0
     scope = scope_for("region", "GX-450000", reference)
-    report = kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), NOW, zone)
+    report = compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), NOW, zone)
     totals = report.totals
     # 12 departments x 3 cases received; 1 completed each (MZ on time and early, SC late); 3 ratings each.
     assert (totals.received, totals.completed, totals.on_time, totals.early) == (36, 12, 6, 6)
@@ -240,12 +241,12 @@ def test_kpi_preaggregation_matches_the_cases(region):
             .where(cases.c.case_no == region.case_nos["GX-450102:MZ"][0])
             .values(status="completed", completed_at=later, on_time=True, early=False, used_days=5, judged_at=later)
         )
-    assert kpi.refresh(region.engine, zone, later) >= 1
-    report = kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later, zone)
+    assert refresh(region.engine, zone, later) >= 1
+    report = compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later, zone)
     assert (report.totals.completed, report.totals.on_time) == (13, 7)
-    kpi.refresh(region.engine, zone, later)
+    refresh(region.engine, zone, later)
     assert (
-        kpi.compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later, zone).totals
+        compute_report(region.engine, reference, scope, date(2026, 11, 1), date(2026, 11, 30), later, zone).totals
         == report.totals
     )  # idempotent
 
@@ -347,23 +348,24 @@ def test_healthz_metrics_and_stale_banner(web_app, region):
     ],
 )
 def test_split_range(start, end, spans, months):
-    from app.kpi import split_range
+    from app.kpi.report import split_range
 
     assert split_range(start, end) == (spans, months)
 
 
 def test_monthly_and_daily_reads_agree(region):
-    from app import kpi
+    from app.kpi.aggregate import refresh
+    from app.kpi.report import compute_report
 
     reference = read_reference(_exchange(region))
     zone = region.settings.zone
-    kpi.refresh(region.engine, zone, NOW)
+    refresh(region.engine, zone, NOW)
     scope = scope_for("city", "GX-450100", reference)
     # 2026-10-16 .. 2026-11-30: October's second half from days, November whole from its monthly row.
-    mixed = kpi.compute_report(region.engine, reference, scope, date(2026, 10, 16), date(2026, 11, 30), NOW, zone)
-    days_only = kpi.compute_report(region.engine, reference, scope, date(2026, 10, 16), date(2026, 11, 29), NOW, zone)
+    mixed = compute_report(region.engine, reference, scope, date(2026, 10, 16), date(2026, 11, 30), NOW, zone)
+    days_only = compute_report(region.engine, reference, scope, date(2026, 10, 16), date(2026, 11, 29), NOW, zone)
     assert mixed.totals == days_only.totals and mixed.totals.received == 18
-    year = kpi.compute_report(region.engine, reference, scope, date(2025, 11, 28), date(2026, 11, 27), NOW, zone)
+    year = compute_report(region.engine, reference, scope, date(2025, 11, 28), date(2026, 11, 27), NOW, zone)
     assert year.trend_unit == "month" and year.totals.completed == 6
 
 
