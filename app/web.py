@@ -413,12 +413,6 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
         return response
 
 
-def _iso(value, zone) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(zone).isoformat() if isinstance(value, datetime) else value.isoformat()
-
-
 def _totals_json(totals) -> dict:
     from dataclasses import asdict
 
@@ -442,6 +436,7 @@ def _install_api(server: Flask, services: Services) -> None:
     """JSON for scripts, under the same login (session cookie or HTTP basic) and scopes as the pages."""
     from app.auth import actor_name, audit, current_scope, remote_addr
     from app.base.alarm_json import alarm_json
+    from app.base.json_lines import iso
     from app.case_view import read_clocks
     from app.i18n import current_lang, t
     from app.kpi import report as kpi
@@ -516,15 +511,15 @@ def _install_api(server: Flask, services: Services) -> None:
             )
         }
         body |= {
-            k: _iso(row[k], zone) for k in ("received_at", "start_date", "promise_due", "statutory_due", "completed_at")
+            k: iso(row[k], zone) for k in ("received_at", "start_date", "promise_due", "statutory_due", "completed_at")
         }
         body["alarms"] = [alarm_json(a, zone) for a in alarm_rows]
         body["clocks"] = [
             {
                 "name": c.name,
-                "start": _iso(c.start, zone),
-                "due": _iso(c.due, zone),
-                "stopped_at": _iso(c.stopped_at, zone),
+                "start": iso(c.start, zone),
+                "due": iso(c.due, zone),
+                "stopped_at": iso(c.stopped_at, zone),
                 "paused_days": c.paused_days,
                 "extension_days": c.extension_days,
                 "working_days_left": c.days_left(calendar, today),
