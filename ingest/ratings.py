@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
@@ -37,91 +36,22 @@ from app.base.tables import alarm_actions, alarms, audit_log, cases, ratings
 from ingest import metrics, store
 from ingest.source import RATING_COLUMNS, read_batch
 from rules.alarms import reconcile
-from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp
-from rules.ratings import LOW_SCORE, Rating, low_satisfaction, next_change, rectification_overdue
+from rules.ratings import (
+    LOW_SCORE,
+    OnsiteRow,
+    Rating,
+    Refused,
+    check_onsite_row,
+    low_satisfaction,
+    next_change,
+    rectification_overdue,
+)
 
 log = logging.getLogger(__name__)
 
 SOURCE = "onsite_ratings"
 RATING_KINDS = frozenset({"low_satisfaction", "rectification_overdue"})
 CHUNK = 900
-
-
-# --- one row of onsite_ratings --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OnsiteRow:
-    rating_id: int
-    case_no: str | None
-    window_id: str | None
-    staff_id: str | None
-    score: int
-    rated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    rating_id: int
-    reason: str
-
-
-def check_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: tzinfo) -> OnsiteRow | Refused:
-    """One raw ``onsite_ratings`` row as an OnsiteRow, or Refused with a reason a person can read.
-
-    A rated_at without an offset is local time; a rated_at after `now` is kept and
-    judged when it comes (a replay), exactly like a case event.
-    """
-
-    def text(name, value):
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if not isinstance(value, str):
-            raise _Bad(f"{name} {value!r} is not text")
-        if "\x00" in value:
-            raise _Bad(f"{name} {_show(value)} holds a NUL character, which cannot be stored")
-        if len(value.strip()) > MAX_ID_CHARS:
-            raise _Bad(
-                f"{name} {_show(value)} is {len(value):,} characters long, longer than any id may be "
-                f"(at most {MAX_ID_CHARS})"
-            )
-        return value.strip()
-
-    try:
-        case_no, window_id, staff_id = (
-            text("case_no", case_no),
-            text("window_id", window_id),
-            text("staff_id", staff_id),
-        )
-        if score is None:
-            raise _Bad("score is NULL")
-        if isinstance(score, bool) or not isinstance(score, int):
-            raise _Bad(f"score {_show(score)} is not a whole number")
-        if not 0 <= score <= 100:
-            raise _Bad(f"score {score} is outside 0–100")
-        if rated_at is None:
-            raise _Bad("rated_at is NULL")
-        moment = parse_timestamp(rated_at, tz)
-        if moment is None:
-            raise _Bad(f"rated_at {_show(rated_at)} is not an ISO-8601 timestamp")
-        if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-            raise _Bad(
-                f"rated_at {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a rating can fall in"
-            )
-        if case_no is None and window_id is None:
-            raise _Bad("the rating names neither a case nor a window, so nobody can be held to it")
-    except _Bad as bad:
-        return Refused(rating_id, str(bad))
-    return OnsiteRow(rating_id, case_no, window_id, staff_id, score, moment)
-
-
-class _Bad(Exception):
-    pass
-
-
-def _show(value: object) -> str:
-    shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 # --- the cycle --------------------------------------------------------------------------------
@@ -147,7 +77,7 @@ def take_onsite(exchange: Engine, db: Engine, tz: tzinfo, now: datetime, limit: 
         batch = read_batch(exchange, SOURCE, cursor, limit)
         good, refused = [], []
         for raw in batch.rows:
-            result = check_row(*raw, tz=tz)
+            result = check_onsite_row(*raw, tz=tz)
             if isinstance(result, Refused):
                 refused.append((result.rating_id, result.reason, store.raw_row(RATING_COLUMNS, raw)))
             else:

@@ -37,10 +37,10 @@ from sqlalchemy import Connection, Engine, select
 
 from app.base.tables import exchange_row_checks, quality_log, ratings
 from ingest import bulk, metrics, store
-from ingest.ratings import OnsiteRow
-from ingest.ratings import check_row as check_rating
 from ingest.source import EVENT_COLUMNS, RATING_COLUMNS, read_between
 from rules.events import Event, check_row, parse_timestamp
+from rules.ratings import OnsiteRow
+from rules.ratings import check_onsite_row as check_rating
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 A rating below 60 — from an on-site rating device (评价器) or an SMS reply — is a
 yellow `low_satisfaction` warning at the moment it was given. An officer must
 follow it up (整改) by add_working(date(rated), 15); if not, the red
-`rectification_overdue` fires at 00:00 after that day.
+`rectification_overdue` fires at 00:00 after that day. A row of the exchange's
+``onsite_ratings`` is usable or refused by :func:`check_onsite_row`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from rules.alarms import AlarmFact, make_fact
 from rules.calendar import WorkCalendar
+from rules.events import FIRST_YEAR, LAST_YEAR, MAX_ID_CHARS, parse_timestamp
 
 LOW_SCORE = 60  # below this a rating is unsatisfied
 # 满意率 counts ratings at or above this as satisfied (the KPI page, its PDF and the SMS ratings' figures).
@@ -105,3 +107,84 @@ def rectification_overdue(
         due=due,
         place=rating._place(),
     )
+
+
+# --- one row of onsite_ratings --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OnsiteRow:
+    """A usable row of the exchange's ``onsite_ratings`` (评价器), as checked."""
+
+    rating_id: int
+    case_no: str | None
+    window_id: str | None
+    staff_id: str | None
+    score: int
+    rated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A row of ``onsite_ratings`` that cannot be used, with the reason a person can read."""
+
+    rating_id: int
+    reason: str
+
+
+def check_onsite_row(rating_id, case_no, window_id, staff_id, score, rated_at, *, tz: tzinfo) -> OnsiteRow | Refused:
+    """One raw ``onsite_ratings`` row as an OnsiteRow, or Refused with a reason a person can read.
+
+    A rated_at without an offset is local time; a rated_at after `now` is kept and
+    judged when it comes (a replay), exactly like a case event.
+    """
+
+    def text(name, value):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise _Bad(f"{name} {value!r} is not text")
+        if "\x00" in value:
+            raise _Bad(f"{name} {_show(value)} holds a NUL character, which cannot be stored")
+        if len(value.strip()) > MAX_ID_CHARS:
+            raise _Bad(
+                f"{name} {_show(value)} is {len(value):,} characters long, longer than any id may be "
+                f"(at most {MAX_ID_CHARS})"
+            )
+        return value.strip()
+
+    try:
+        case_no, window_id, staff_id = (
+            text("case_no", case_no),
+            text("window_id", window_id),
+            text("staff_id", staff_id),
+        )
+        if score is None:
+            raise _Bad("score is NULL")
+        if isinstance(score, bool) or not isinstance(score, int):
+            raise _Bad(f"score {_show(score)} is not a whole number")
+        if not 0 <= score <= 100:
+            raise _Bad(f"score {score} is outside 0–100")
+        if rated_at is None:
+            raise _Bad("rated_at is NULL")
+        moment = parse_timestamp(rated_at, tz)
+        if moment is None:
+            raise _Bad(f"rated_at {_show(rated_at)} is not an ISO-8601 timestamp")
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            raise _Bad(
+                f"rated_at {moment.isoformat()} is outside the years {FIRST_YEAR}–{LAST_YEAR} a rating can fall in"
+            )
+        if case_no is None and window_id is None:
+            raise _Bad("the rating names neither a case nor a window, so nobody can be held to it")
+    except _Bad as bad:
+        return Refused(rating_id, str(bad))
+    return OnsiteRow(rating_id, case_no, window_id, staff_id, score, moment)
+
+
+class _Bad(Exception):
+    pass
+
+
+def _show(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -12,8 +12,10 @@ from sqlalchemy import insert, select
 from app.base import exchange as x
 from app.base.calendars import CalendarBook
 from app.base.tables import alarm_actions, alarms, audit_log, quality_log, ratings
-from ingest.ratings import FollowUpRefused, Refused, check_row, follow_up, judge_due, take_ratings
+from ingest.ratings import FollowUpRefused, follow_up, judge_due, take_ratings
 from ingest.store import JUDGE_NOW
+from rules.ratings import Refused
+from rules.ratings import check_onsite_row as check_row
 
 from ..ingest.exchange_builder import Exchange
 from .conftest import CST, add_case, local
