@@ -313,7 +313,7 @@ _RECEIVER_SETTINGS = {
     "sms": set(),
     "wecom": {"url", "msgtype", "mention"},
     "dingtalk": {"url", "secret", "mention"},
-    "email": {"host", "port", "username", "password", "sender", "addresses", "starttls", "timeout"},
+    "email": {"host", "port", "username", "password", "sender", "addresses", "starttls", "timeout", "cafile"},
     "webhook": {"url", "timeout"},
 }
 _NEEDS = {"wecom": ("url",), "dingtalk": ("url", "secret"), "email": ("host", "sender"), "webhook": ("url",)}

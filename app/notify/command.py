@@ -174,3 +174,91 @@ def routes_test(kind, level, center_id, dept_id, at_text, path) -> None:
                     "escalates_to": list(tree.above(center_id)) if route.escalate_after else [],
                 }
             )
+
+
+# --- supervise notify -------------------------------------------------------------------------
+
+
+def build(settings, engine=None, redis=None):
+    """A Notifier on the configured database, Redis, routes, centers, calendars and SMS gateway."""
+    from app.base.database import open_database
+    from app.base.messaging import connect
+    from app.notify.config import read_routes
+    from app.notify.notifier import Notifier
+    from app.notify.places import tree_of
+    from app.notify.receivers import Sender
+    from app.sms.gateway import make_gateway
+    from ingest.calendars import CalendarBook
+    from rules.routing import RoutesError
+
+    try:
+        routes = read_routes(settings.routes)
+        calendars = CalendarBook.from_dir(settings.calendar_dir)
+    except (RoutesError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    return Notifier(
+        engine or open_database(settings),
+        redis or connect(settings),
+        routes,
+        tree_of(settings),
+        calendars.for_center,
+        settings.zone,
+        Sender(make_gateway(settings.sms, settings.var_dir)),
+    )
+
+
+@click.group("notify", invoke_without_command=True)
+@click.option("--once", is_flag=True, help="One round: take what is on the stream, send what is due, exit.")
+@click.option("--now", "now_text", metavar="ISO8601", help="With --once: the instant of the round.")
+@click.pass_context
+def notify_command(ctx: click.Context, once: bool, now_text: str | None) -> None:
+    """Follow the alarm stream and send alarms to the people responsible, by the routes
+    (SUPERVISE_ROUTES): grouped, inhibited, silenced, in active times, escalated by level."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import signal
+    import threading
+
+    from ingest.command import parse_now
+
+    settings = _settings()
+    notifier = build(settings)
+    if once:
+        result = notifier.run_once(parse_now(now_text, settings) or datetime.now(UTC))
+        click.echo(str(result), err=True)
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    notifier.run(lambda: datetime.now(UTC), stop)
+
+
+@notify_command.command("log")
+@click.option("--json", "as_json", is_flag=True, required=True, help="One JSON object per line (the only format).")
+@click.option(
+    "--state", type=click.Choice(["queued", "sending", "sent", "failed"]), help="Only messages in this state."
+)
+@limit_option("notifications")
+def notify_log(as_json: bool, state: str | None, limit: int) -> None:
+    """The notification log, newest first: to whom (masked), through which receiver, its state and answer."""
+    from app.base.database import open_database
+    from app.base.json_lines import fetch_size, iso
+    from app.notify import outbox
+
+    settings = _settings()
+    rows = outbox.listing(open_database(settings), state, fetch_size(limit))
+    keys = ("id", "receiver", "channel", "recipient", "state", "attempts", "alarm_ids", "answer", "last_error")
+    emit_listing(
+        (
+            {
+                **{k: row[k] for k in keys},
+                "group": row["group_key"],
+                "created_at": iso(row["created_at"], settings.zone),
+                "sent_at": iso(row["sent_at"], settings.zone),
+                "text": row["text"] if row["channel"] in ("sms", "wecom", "dingtalk") else row["text"][:2000],
+            }
+            for row in rows
+        ),
+        limit,
+        "notifications",
+    )
