@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "contact": ("app.notify.command:contact_command", "Who is responsible where: add, list, remove contacts."),
     "routes": ("app.notify.command:routes_command", "The notification routing file: check it, test an alarm."),
     "notify": ("app.notify.command:notify_command", "Send alarms to the people responsible (routes, groups)."),
+    "silence": ("app.notify.command:silence_command", "Mute matching alarms' notifications for a while (audited)."),
     "order": ("app.orders.command:order_command", "Supervision orders (督办单): issue, answer, accept, return."),
     "assess": (
         "app.assessment.command:assess_command",

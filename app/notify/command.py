@@ -262,3 +262,77 @@ def notify_log(as_json: bool, state: str | None, limit: int) -> None:
         limit,
         "notifications",
     )
+
+
+# --- supervise silence ------------------------------------------------------------------------
+
+
+@click.group("silence")
+def silence_command() -> None:
+    """Mute matching alarms' notifications for a while, with a note (audited, expiring by themselves)."""
+
+
+def _matchers(pairs: tuple[str, ...]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for pair in pairs:
+        label, sep, value = pair.partition("=")
+        if not sep or not value:
+            raise click.UsageError(f"--match {pair!r} is not LABEL=VALUE (e.g. kind=camera_offline)")
+        found.setdefault(label.strip(), []).append(value.strip())
+    return found
+
+
+@silence_command.command("add")
+@click.option("--match", "pairs", multiple=True, required=True, help="LABEL=VALUE: level, kind, center, department.")
+@click.option("--for", "duration", required=True, help="How long, e.g. 2h, 1d.")
+@click.option("--from", "from_text", metavar="ISO8601", help="When it starts (default now).")
+@click.option("--by", "actor", required=True, help="The officer (audited).")
+@click.option("--note", required=True, help="Why.")
+def silence_add(pairs, duration, from_text, actor, note) -> None:
+    """Add a silence."""
+    from app.base.database import open_database
+    from app.notify import silences
+    from ingest.command import parse_now
+    from rules.routing import parse_duration
+
+    settings = _settings()
+    now = datetime.now(UTC)
+    starts = parse_now(from_text, settings) or now
+    try:
+        ends = starts + parse_duration(duration)
+        silence_id = silences.add(open_database(settings), _matchers(pairs), starts, ends, by=actor, note=note, now=now)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    emit(
+        {
+            "id": silence_id,
+            "starts_at": starts.astimezone(settings.zone).isoformat(),
+            "ends_at": ends.astimezone(settings.zone).isoformat(),
+        }
+    )
+
+
+@silence_command.command("list")
+@click.option("--json", "as_json", is_flag=True, required=True, help="One JSON object per line (the only format).")
+@limit_option("silences")
+def silence_list(as_json: bool, limit: int) -> None:
+    """Silences, newest first, with their state (pending, active, expired)."""
+    from app.base.database import open_database
+    from app.base.json_lines import fetch_size, iso
+    from app.notify import silences
+
+    settings = _settings()
+    rows = silences.listing(open_database(settings), datetime.now(UTC), fetch_size(limit))
+    emit_listing(({k: iso(v, settings.zone) for k, v in row.items()} for row in rows), limit, "silences")
+
+
+@silence_command.command("expire")
+@click.argument("silence_id", type=click.IntRange(min=1, max=2**63 - 1))
+@click.option("--by", "actor", required=True, help="The officer (audited).")
+def silence_expire(silence_id: int, actor: str) -> None:
+    """End a silence now."""
+    from app.base.database import open_database
+    from app.notify import silences
+
+    if not silences.expire(open_database(_settings()), silence_id, by=actor, now=datetime.now(UTC)):
+        raise click.UsageError(f"no silence {silence_id} in force or to come")

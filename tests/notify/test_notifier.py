@@ -336,3 +336,27 @@ group_wait = "0s"
         assert sent(engine)[0]["recipient"] == "王科长 1***@example.gov.cn"
     finally:
         controller.stop()
+
+
+def test_a_silence_mutes_its_alarms_until_it_expires(world):
+    from app.base.tables import audit_log
+    from app.notify import silences
+
+    engine, redis, tmp_path = world
+    gateway = FileGateway(tmp_path / "sms.jsonl")
+    n = notifier(engine, redis, SMS_ROUTES, gateway)
+    n.run_once(at("2026-10-09 08:59"))
+    t0 = at("2026-10-09 09:00")
+    silence = silences.add(
+        engine, {"center": ["C03"]}, t0, t0 + timedelta(hours=1), by="周主任", note="系统割接", now=t0
+    )  # a city's silence mutes its counties
+    fire(engine, redis, [change(1, t0)])
+    assert n.run_once(t0 + timedelta(minutes=5)).sent == 0
+    assert [s["state"] for s in silences.listing(engine, t0 + timedelta(minutes=5))] == ["active"]
+    # it expires by itself: the alarm still firing is sent then
+    assert n.run_once(t0 + timedelta(hours=1)).sent == 2
+    assert not silences.expire(engine, silence, by="周主任", now=t0 + timedelta(hours=2))  # already over
+    with engine.connect() as conn:
+        assert conn.execute(select(audit_log.c.action).where(audit_log.c.actor == "周主任")).scalars().all() == [
+            "silence_add"
+        ]

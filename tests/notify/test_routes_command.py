@@ -96,3 +96,26 @@ def test_test_names_receivers_group_and_time_across_national_day(tmp_path):
     assert [(x["route"], x["receiver"], x["first_message_at"]) for x in lines] == [
         ("0", "responsible-sms", "2026-09-30T17:50:30+08:00")
     ]
+
+
+def test_silence_commands(tmp_path):
+    args = ["silence", "add", "--match", "kind=camera_offline", "--match", "center=C03", "--for", "2h"]
+    added = CliRunner().invoke(cli, [*args, "--by", "周主任", "--note", "机房断电"], env=env(tmp_path))
+    assert added.exit_code == 0, added.output
+    listed = [
+        json.loads(x)
+        for x in CliRunner().invoke(cli, ["silence", "list", "--json"], env=env(tmp_path)).output.splitlines()
+    ]
+    assert [(s["state"], s["matchers"]) for s in listed] == [
+        ("active", {"kind": ["camera_offline"], "center": ["C03"]})
+    ]
+    assert (
+        CliRunner()
+        .invoke(cli, ["silence", "expire", str(listed[0]["id"]), "--by", "周主任"], env=env(tmp_path))
+        .exit_code
+        == 0
+    )
+    bad = CliRunner().invoke(
+        cli, ["silence", "add", "--match", "colour=red", "--for", "2h", "--by", "x", "--note", "y"], env=env(tmp_path)
+    )
+    assert bad.exit_code == 2 and "unknown label 'colour'" in bad.output and "Traceback" not in bad.output
