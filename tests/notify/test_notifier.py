@@ -167,7 +167,9 @@ def test_escalation_climbs_to_the_city_and_is_on_the_alarms_trail(world):
     fire(engine, redis, [change(1, t0), change(2, t0)])
     n.run_once(t0 + timedelta(minutes=1))
     fire(engine, redis, [change(2, t0, action="ack")])  # acknowledged: it does not climb
-    result = n.run_once(t0 + timedelta(hours=4))
+    # 13:00, four hours on, is the lunch break: the climb waits for the afternoon's active time
+    assert n.run_once(t0 + timedelta(hours=4)).flushed.escalations == 0
+    result = n.run_once(at("2026-10-09 14:30"))
     assert result.flushed.escalations == 1
     up = [line for line in gateway.lines() if line["phone"] == "13800000003"]
     assert (
@@ -177,7 +179,7 @@ def test_escalation_climbs_to_the_city_and_is_on_the_alarms_trail(world):
     with engine.connect() as conn:
         trail = conn.execute(select(alarm_actions.c.alarm_id, alarm_actions.c.action)).all()
     assert trail == [(1, "notified_up")]
-    assert n.run_once(t0 + timedelta(hours=4, minutes=1)).flushed.escalations == 0
+    assert n.run_once(at("2026-10-09 14:31")).flushed.escalations == 0
 
 
 ROBOTS = """
