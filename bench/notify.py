@@ -2,8 +2,8 @@
 
 A region of 127 centers (1 region, 14 cities, 112 counties) with 30 departments each, a
 window head (窗口负责人) per department and a supervisor (中心督查员) per center. 10,000 red
-alarms fire at 2026-10-09 00:00 (a clock-run midnight: most kinds, skewed towards a few
-busy departments), are written to the alarm outbox and relayed onto the stream, and the
+alarms fire at 2026-10-09 00:00 (a clock-run midnight: the four clock kinds, skewed towards
+busy centers and departments), are written to the alarm outbox and relayed onto the stream, and the
 notifier, on an injected clock, takes them in, groups them and delivers to local receivers:
 the SMS file gateway (department and center contacts) and an Alertmanager webhook on a
 local HTTP server. Under the default active time (working days 08:30–12:00, 14:30–17:30)
@@ -47,7 +47,6 @@ from app.notify.notifier import Notifier
 from app.notify.places import CenterTree
 from app.notify.receivers import Sender
 from app.sms.gateway import FileGateway
-from rules.alarms import KINDS, Level
 from rules.calendar import WorkCalendar
 from rules.routing import parse_routes
 from tests.notify.servers import start_robot
@@ -133,13 +132,16 @@ def run(url: str, redis_url: str, robot) -> None:
         conn.execute(insert(contacts), people)
 
     rng = random.Random(12)
-    red_kinds = [k for k, v in KINDS.items() if v.level == Level.ALARM and k != "camera_offline"]
-    weights = [1 / (i + 1) for i in range(len(red_kinds))]
+    # The clock kinds a midnight fires, the busy ones most; busy centers and departments most.
+    clock_kinds = ["promise_overdue", "statutory_overdue", "receipt_unprocessed", "step_overdue"]
+    kind_weights = [8, 4, 2, 1]
+    places = centers[1:]
+    place_weights = [1 / (i + 1) ** 0.5 for i in range(len(places))]
     changes = []
     for alarm_id in range(1, ALARMS + 1):
-        center = rng.choice(centers[1:])
-        dept = f"{center}-D{min(int(rng.expovariate(0.25)), 29):02d}"  # a few busy departments
-        kind = rng.choices(red_kinds, weights)[0]
+        center = rng.choices(places, place_weights)[0]
+        dept = f"{center}-D{min(int(rng.expovariate(0.3)), 29):02d}"  # a few busy departments
+        kind = rng.choices(clock_kinds, kind_weights)[0]
         changes.append(
             AlarmChange(
                 alarm_id=alarm_id,

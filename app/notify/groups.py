@@ -52,6 +52,7 @@ FOLLOWER = "notify"
 FIRING_ACTIONS = {"fired", "reopened"}
 ENDING_ACTIONS = {"resolved", "retracted", "close"}
 QUEUED = "queued"
+FLUSH_CHUNK = 200
 
 
 def _insert(conn: Connection, table):
@@ -212,33 +213,41 @@ def flush(engine: Engine, context: Context, now: datetime) -> Flushed:
         members: dict[str, list] = {}
         for row in conn.execute(select(notify_group_alarms).where(notify_group_alarms.c.firing.is_(True))).mappings():
             members.setdefault(row["group_key"], []).append(row)
-    for group in groups:
-        route = context.routes.route(group["route"])
-        receiver = context.routes.receivers.get(group["receiver"])
-        if route is None or receiver is None:
-            continue  # the routes changed since: the group has no one to speak to
-        firing = [
-            row
-            for row in members.get(group["group_key"], [])
-            if not inhibited(row["level"], row["case_no"], red_cases)
-            and not any(s.mutes(_labels(row, context.tree), now) for s in muting)
-        ]
-        firing.sort(key=lambda row: (row["level"] != "alarm", row["fired_at"], row["alarm_id"]))
-        state = GroupState(group["first_at"], group["flushed_at"], group["changed"], len(firing))
-        due = next_message(state, route)
-        if due is not None:
-            # Due by now, and now within the active time (a due instant that fell in it while
-            # nobody was looking does not open it again).
-            at = send_at(max(due, now), route, context.calendar_of(group["center_id"]), context.zone)
-            if at <= now:
-                result.messages += _speak(engine, group, route, receiver, firing, context, now)
-                result.groups += 1
-            elif due <= now:
-                result.held += 1
-        calendar = context.calendar_of(group["center_id"])
-        if route.escalate_after is not None and send_at(now, route, calendar, context.zone) == now:
-            result.escalations += _escalate(engine, group, route, receiver, firing, context, now)
+    book = contact_book.Book(engine)
+    # One transaction per chunk of groups: a midnight's thousands of groups are not a
+    # transaction each (each group still moves by compare-and-set on its seq).
+    for start in range(0, len(groups), FLUSH_CHUNK):
+        with engine.begin() as conn:
+            for group in groups[start : start + FLUSH_CHUNK]:
+                _flush_group(conn, group, members, red_cases, muting, book, context, now, result)
     return result
+
+
+def _flush_group(conn, group, members, red_cases, muting, book, context: Context, now: datetime, result: Flushed):
+    route = context.routes.route(group["route"])
+    receiver = context.routes.receivers.get(group["receiver"])
+    if route is None or receiver is None:
+        return  # the routes changed since: the group has no one to speak to
+    firing = [
+        row
+        for row in members.get(group["group_key"], [])
+        if not inhibited(row["level"], row["case_no"], red_cases)
+        and not any(s.mutes(_labels(row, context.tree), now) for s in muting)
+    ]
+    firing.sort(key=lambda row: (row["level"] != "alarm", row["fired_at"], row["alarm_id"]))
+    state = GroupState(group["first_at"], group["flushed_at"], group["changed"], len(firing))
+    due = next_message(state, route)
+    calendar = context.calendar_of(group["center_id"])
+    if due is not None:
+        # Due by now, and now within the active time (a due instant that fell in it while
+        # nobody was looking does not open it again).
+        if send_at(max(due, now), route, calendar, context.zone) <= now:
+            result.messages += _speak(conn, book, group, route, receiver, firing, context, now)
+            result.groups += 1
+        elif due <= now:
+            result.held += 1
+    if route.escalate_after is not None and send_at(now, route, calendar, context.zone) == now:
+        result.escalations += _escalate(conn, book, group, route, receiver, firing, context, now)
 
 
 def _labels(row, tree: CenterTree) -> AlarmLabels:
@@ -252,7 +261,7 @@ def _alarms(rows) -> list[texts.Alarm]:
     ]
 
 
-def _speak(engine: Engine, group, route: Route, receiver: Receiver, firing, context: Context, now: datetime) -> int:
+def _speak(conn, book, group, route: Route, receiver: Receiver, firing, context: Context, now: datetime) -> int:
     center_id = group["labels"].get("center") or group["center_id"]
     dept_id = group["labels"].get("department")
     message = texts.Message(
@@ -266,19 +275,16 @@ def _speak(engine: Engine, group, route: Route, receiver: Receiver, firing, cont
     places = [(center_id, dept_id or "") if place == "department" else (center_id, "") for place in receiver.to]
     if "department" in receiver.to and not dept_id:
         places = [(center_id, "")]
-    people = contact_book.responsible(engine, places, receiver.roles) if center_id else []
+    people = book.responsible(places, receiver.roles) if center_id else []
     rows = outgoing(receiver, message, people, context.zone)
-    with engine.begin() as conn:
-        moved = conn.execute(
-            update(notify_groups)
-            .where(notify_groups.c.group_key == group["group_key"], notify_groups.c.seq == group["seq"])
-            .values(seq=group["seq"] + 1, flushed_at=now, changed=False, updated_at=now)
-        ).rowcount
-        if moved != 1:
-            return 0  # another notifier spoke for this group just now
-        return _queue(
-            conn, rows, group["group_key"], group["seq"] + 1, receiver, [a.alarm_id for a in message.alarms], now
-        )
+    moved = conn.execute(
+        update(notify_groups)
+        .where(notify_groups.c.group_key == group["group_key"], notify_groups.c.seq == group["seq"])
+        .values(seq=group["seq"] + 1, flushed_at=now, changed=False, updated_at=now)
+    ).rowcount
+    if moved != 1:
+        return 0  # another notifier spoke for this group just now
+    return _queue(conn, rows, group["group_key"], group["seq"] + 1, receiver, [a.alarm_id for a in message.alarms], now)
 
 
 def _queue(conn, rows, key: str, seq: int, receiver: Receiver, alarm_ids: list[int], now: datetime) -> int:
@@ -349,7 +355,7 @@ def outgoing(receiver: Receiver, message: texts.Message, people, zone: tzinfo) -
 # --- escalation by level ---------------------------------------------------------------------------
 
 
-def _escalate(engine: Engine, group, route: Route, receiver: Receiver, firing, context: Context, now: datetime) -> int:
+def _escalate(conn, book, group, route: Route, receiver: Receiver, firing, context: Context, now: datetime) -> int:
     """Unacknowledged alarms past escalate_after go to the contacts of the centers above, a level a period."""
     sent = 0
     above = context.tree.above(group["center_id"])
@@ -368,35 +374,33 @@ def _escalate(engine: Engine, group, route: Route, receiver: Receiver, firing, c
         message = texts.Message(
             receiver.name, group["group_key"], dict(group["labels"]), context.tree.name(upper), "", _alarms(rows), lower
         )
-        people = contact_book.responsible(engine, [(upper, "")], receiver.roles)
+        people = book.responsible([(upper, "")], receiver.roles)
         key = f"{group['group_key']}/up{step}"
         out = outgoing(receiver, message, people, context.zone)
         ids = [r["alarm_id"] for r in rows]
-        with engine.begin() as conn:
-            moved = conn.execute(
-                update(notify_group_alarms)
-                .where(
-                    notify_group_alarms.c.group_key == group["group_key"],
-                    notify_group_alarms.c.alarm_id.in_(ids),
-                    notify_group_alarms.c.escalated_to < step,
-                )
-                .values(escalated_to=step)
-            ).rowcount
-            if moved != len(ids):
-                continue  # another notifier climbed for some of them: it sends
-            seq = int(now.timestamp())
-            sent += _queue(conn, out, key, seq, receiver, ids, now)
-            conn.execute(
-                insert(alarm_actions),
-                [
-                    {
-                        "alarm_id": i,
-                        "action": "notified_up",
-                        "actor": "system",
-                        "note": f"上报 {upper} 第{step}级",
-                        "at": now,
-                    }
-                    for i in ids
-                ],
+        moved = conn.execute(
+            update(notify_group_alarms)
+            .where(
+                notify_group_alarms.c.group_key == group["group_key"],
+                notify_group_alarms.c.alarm_id.in_(ids),
+                notify_group_alarms.c.escalated_to < step,
             )
+            .values(escalated_to=step)
+        ).rowcount
+        if moved != len(ids):
+            continue  # another notifier climbed for some of them: it sends
+        sent += _queue(conn, out, key, int(now.timestamp()), receiver, ids, now)
+        conn.execute(
+            insert(alarm_actions),
+            [
+                {
+                    "alarm_id": i,
+                    "action": "notified_up",
+                    "actor": "system",
+                    "note": f"上报 {upper} 第{step}级",
+                    "at": now,
+                }
+                for i in ids
+            ],
+        )
     return sent

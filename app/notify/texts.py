@@ -58,21 +58,23 @@ def _headline(message: Message) -> str:
 
 
 def sms_text(message: Message) -> str:
-    """One SMS segment: the headline, then as many of the worst cases as fit."""
-    text = SIGNATURE + _headline(message)
+    """One SMS segment: the headline, then as many of the worst cases as fit; the closing
+    courtesy goes before the oldest case does."""
+    head = SIGNATURE + _headline(message)
+    if len(head) > SMS_SEGMENT:
+        return head[: SMS_SEGMENT - 1] + "…"
     cases = [a.case_no for a in message.alarms if a.case_no]
-    tail = "，请及时处理。"
-    if len(text) + len(tail) > SMS_SEGMENT:
-        return (text[: SMS_SEGMENT - 1] + "…") if len(text) > SMS_SEGMENT else text
-    shown = []
-    for case_no in cases:
-        candidate = "。最早：" + "、".join([*shown, case_no]) + ("等" if len(shown) + 1 < len(cases) else "")
-        if len(text) + len(candidate) + len(tail) > SMS_SEGMENT:
-            break
-        shown.append(case_no)
-    if shown:
-        text += "。最早：" + "、".join(shown) + ("等" if len(shown) < len(cases) else "")
-    return text + tail
+    for tail in ("，请及时处理。", "。"):
+        shown: list[str] = []
+        for case_no in cases:
+            more = "等" if len(shown) + 1 < len(cases) else ""
+            if len(head + "。最早：" + "、".join([*shown, case_no]) + more + tail) > SMS_SEGMENT:
+                break
+            shown.append(case_no)
+        if shown or not cases:
+            more = "等" if len(shown) < len(cases) else ""
+            return head + ("。最早：" + "、".join(shown) + more if shown else "") + tail
+    return head + "，请及时处理。" if len(head) + 7 <= SMS_SEGMENT else head
 
 
 def markdown(message: Message, zone: tzinfo, limit_bytes: int = WECOM_MARKDOWN_BYTES) -> str:
