@@ -40,8 +40,8 @@ log = logging.getLogger("notify")
 MAX_ATTEMPTS = 8
 RETRY_SECONDS = 30.0
 RETRY_MAX_SECONDS = 3600.0
-LEASE = timedelta(minutes=2)
-BATCH = 500
+LEASE = timedelta(seconds=60)  # a claim older than this was left by a notifier that died
+BATCH = 50  # claimed at once: at a second an answer, sent well within the lease
 RATE_LIMITED = ("wecom", "dingtalk")
 
 
