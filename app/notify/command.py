@@ -181,6 +181,7 @@ def routes_test(kind, level, center_id, dept_id, at_text, path) -> None:
 
 def build(settings, engine=None, redis=None):
     """A Notifier on the configured database, Redis, routes, centers, calendars and SMS gateway."""
+    from app.base.calendars import CalendarBook
     from app.base.database import open_database
     from app.base.messaging import connect
     from app.notify.config import read_routes
@@ -188,7 +189,6 @@ def build(settings, engine=None, redis=None):
     from app.notify.places import tree_of
     from app.notify.receivers import Sender
     from app.sms.gateway import make_gateway
-    from ingest.calendars import CalendarBook
     from rules.routing import RoutesError
 
     try:

@@ -119,3 +119,13 @@ def test_silence_commands(tmp_path):
         cli, ["silence", "add", "--match", "colour=red", "--for", "2h", "--by", "x", "--note", "y"], env=env(tmp_path)
     )
     assert bad.exit_code == 2 and "unknown label 'colour'" in bad.output and "Traceback" not in bad.output
+
+
+def test_notify_once_runs_and_refuses_a_bad_routing_file(tmp_path):
+    result = CliRunner().invoke(cli, ["notify", "--once", "--now", "2026-10-09T09:00:00+08:00"], env=env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "0 changes taken" in result.output
+    (tmp_path / "bad.toml").write_text('[route]\ngroup_wait = "soon"\n', encoding="utf-8")
+    bad = CliRunner().invoke(cli, ["notify", "--once"], env=env(tmp_path, SUPERVISE_ROUTES=str(tmp_path / "bad.toml")))
+    assert bad.exit_code == 2 and "line 2: route 0: group_wait 'soon' is not a duration" in bad.output
+    assert "Traceback" not in bad.output
