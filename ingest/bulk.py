@@ -40,6 +40,7 @@ from sqlalchemy import (
     TypeDecorator,
     any_,
     bindparam,
+    event,
     func,
     literal_column,
     select,
@@ -273,15 +274,53 @@ def prepare_stages(conn: Connection, tables: Iterable[Table]) -> None:
 def _stage(conn: Connection, table: Table) -> str:
     """A temporary table shaped like `table`, emptied at every commit (one per connection)."""
     name = f"stage_{table.name}"
-    made = conn.connection.info.setdefault("supervise_stages", set())
-    if name not in made:
+    made, new = _stages(conn)
+    if name not in made and name not in new:
         # Its columns without their NOT NULL constraints: an update stages only some of them.
         conn.exec_driver_sql(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS "
             f"AS SELECT * FROM {table.name} WITH NO DATA"
         )
-        made.add(name)
+        new.add(name)
     return name
+
+
+# The stage tables of a link: those made by a transaction that committed, and those made in the
+# one under way, which its rollback (a statement timeout, say) takes away again. After an error
+# nothing is sure and the next use makes them all again (IF NOT EXISTS: a statement each).
+_STAGES = "supervise_stages"
+
+
+def _stages(conn: Connection) -> tuple[set[str], set[str]]:
+    """The link's (made, new) stage names, kept told of every commit and rollback on it."""
+    if not event.contains(conn.engine, "commit", _committed):
+        event.listen(conn.engine, "commit", _committed)
+        event.listen(conn.engine, "rollback", _rolled_back)
+        event.listen(conn.engine, "rollback_savepoint", _rolled_back)
+        event.listen(conn.engine, "handle_error", _failed)
+    return conn.connection.info.setdefault(_STAGES, (set(), set()))
+
+
+def _stages_of(conn: Connection) -> tuple[set[str], set[str]]:
+    if conn.closed or conn.invalidated:  # an invalidated link's stages went with it
+        return set(), set()
+    return conn.connection.info.get(_STAGES, (set(), set()))
+
+
+def _committed(conn: Connection) -> None:
+    made, new = _stages_of(conn)
+    made |= new
+    new.clear()
+
+
+def _rolled_back(conn: Connection, *savepoint) -> None:
+    _stages_of(conn)[1].clear()
+
+
+def _failed(context) -> None:
+    if context.connection is not None:
+        for names in _stages_of(context.connection):
+            names.clear()
 
 
 # --- reading --------------------------------------------------------------
