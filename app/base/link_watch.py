@@ -15,7 +15,10 @@ that is alive answers a statement it cancels with an error; work allowed to run
 longer (:func:`allow`) gets its own limit.
 
 The kernel keeps the instants a socket last sent and last received data
-(``TCP_INFO``), so watching costs nothing on the links themselves. Linux only;
+(``TCP_INFO``), so watching costs nothing on the links themselves. A link is
+waiting while it sent after it last received, and while the driver has a
+command in progress: a hang can stop an answer half way, after its first rows
+came in. Linux only;
 elsewhere, and on Unix-domain sockets, links are not watched.
 """
 
@@ -37,6 +40,7 @@ MARGIN = 5.0  # seconds beyond the statement timeout before a silent link is tak
 # tcpi_last_ack_sent, tcpi_last_data_recv: milliseconds since.
 _LAST_DATA_SENT, _LAST_DATA_RECV = 44, 52
 _TCP_INFO_SIZE = 104
+_ACTIVE = 1  # libpq's PQTRANS_ACTIVE: a command is in progress
 
 
 class _Link:
@@ -98,7 +102,7 @@ def _look(key: int, link: _Link) -> None:
             if _links.get(key) is link:
                 del _links[key]
         return
-    silence = _silence(connection.pgconn.socket)
+    silence = _silence(connection.pgconn.socket, busy=connection.pgconn.transaction_status == _ACTIVE)
     limit = link.allowed or link.limit
     if silence is not None and silence > limit:
         _cut[link.database] = (time.monotonic(), silence)
@@ -107,15 +111,19 @@ def _look(key: int, link: _Link) -> None:
         _shut(connection.pgconn.socket)
 
 
-def _silence(fd: int) -> float | None:
-    """Seconds since the socket last received data, if it sent data after that; None when it is not waiting."""
+def _silence(fd: int, busy: bool) -> float | None:
+    """Seconds nothing has moved either way on the socket while it waits for an answer; None
+    when it is not waiting. It waits when it sent after it last received, and while the driver
+    has a command in progress (`busy`): an answer that stopped half way came in after the request."""
     with socket.socket(fileno=os.dup(fd)) as sock:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
             return None
         info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
     (sent_ago,) = struct.unpack_from("I", info, _LAST_DATA_SENT)
     (received_ago,) = struct.unpack_from("I", info, _LAST_DATA_RECV)
-    return received_ago / 1000 if sent_ago < received_ago else None
+    if sent_ago < received_ago or busy:
+        return min(sent_ago, received_ago) / 1000
+    return None
 
 
 def _shut(fd: int) -> None:
