@@ -20,13 +20,18 @@ Afterwards, for each:
   change ids, the outbox empty;
 * the board answered 503 during the cut (never 500) and 200 after.
 
-Time line (seconds after the ingests start; their clock starts at START):
+Time line (seconds after the active ingest said it is active; its clock reads START then, and
+the standby's the same):
   0-FEED_UNTIL   a case every half second, completed with an overcharged fee: a fee alarm at once,
                  escalated ESCALATE_SECONDS later
   LEAD           00:00 local: the receipt clocks of COHORT cases run out (alarms with no new row)
   CUT_AT         PostgreSQL cut, SQLite disk full, for CUT_SECONDS
   HANG_AT        PostgreSQL hung for HANG_SECONDS
-  RUN_UNTIL      the processes stop
+  RUN_UNTIL      the feed has stopped and its last escalation fell due; then, once the deployment
+                 has settled (every row taken in, the escalation sweep past every alarm, the outbox
+                 empty), the processes stop
+On a loaded machine the standby may come up late: the faults then wait for it, all of them moved
+by the same amount, and so do FEED_UNTIL and RUN_UNTIL.
 
 TEST_DB_CUT_SECONDS and TEST_DB_HANG_SECONDS lengthen the faults (the issue's own outage was
 60 s); the defaults keep the test near two minutes.
@@ -47,11 +52,11 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.base.database import make_engine, open_database
 from app.base.settings import Settings
-from app.base.tables import alarm_actions, alarm_outbox, events
+from app.base.tables import alarm_actions, alarm_outbox, alarms, escalation_sweep, events
 from tests.conftest import REDIS_URL
 from tests.faultproxy import FaultProxy
 from tests.ingest.exchange_builder import CST, Exchange
@@ -71,7 +76,9 @@ from tests.test_redis_outage import (
     contents,
 )
 
-pytestmark = pytest.mark.slow
+# Each step waits for what it needs, not a fixed time: on a loaded machine a process can take a
+# minute to start, so the whole may take many more than its usual three minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 LEAD = 15
 START = datetime(2026, 11, 24, 0, 0, tzinfo=CST) - timedelta(seconds=LEAD)  # a Tuesday, 00:00 local
@@ -82,6 +89,7 @@ HANG_AT = CUT_AT + CUT_SECONDS + 10
 HANG_SECONDS = float(os.environ.get("TEST_DB_HANG_SECONDS", 20))  # more than a silent link is allowed (below)
 FEED_UNTIL = HANG_AT + HANG_SECONDS + 5
 RUN_UNTIL = FEED_UNTIL + ESCALATE_SECONDS + 10
+SETTLE_SECONDS = 300  # the longest a deployment may take to settle after RUN_UNTIL
 CLEAN_AT = START + timedelta(hours=1)  # after every escalation, before anything else falls due
 # A link silent for the statement timeout + 5 s is taken for hung (app.link_watch): 10 s here.
 LIMITS = {"SUPERVISE_DB_STATEMENT_TIMEOUT": "5", "SUPERVISE_DB_CONNECT_TIMEOUT": "3"}
@@ -113,6 +121,7 @@ class Deployment:
     polls: list[tuple[float, int, str]] = field(default_factory=list)  # (at, status, body start)
     fed: list[float] = field(default_factory=list)  # instants cases were written to the exchange
     exited: dict[str, int | None] = field(default_factory=dict)  # ingest -> its exit code before we stopped it
+    late: float = 0.0  # seconds the faults, the feed and the stop were moved for a standby that came up late
     failures: list[BaseException] = field(default_factory=list)
 
     def __post_init__(self):
@@ -120,6 +129,7 @@ class Deployment:
         self.var.mkdir(parents=True)
         self.exchange_url = f"sqlite:///{self.tmp / 'exchange.db'}"
         self.exchange = Exchange(self.exchange_url)
+        self.exchange_engine = make_engine(self.exchange_url, database="exchange")
         for n in range(COHORT):
             self.exchange.event(f"COHORT-{n:03d}", "received", "2026-11-16 10:00", item_code="ITEM-W")
         self.env = _env(
@@ -161,12 +171,12 @@ class Deployment:
             )
         try:
             if web:
-                _wait(lambda: requests.get(self.base + "/healthz", timeout=5).status_code == 200, 90, "the web server")
+                _wait(lambda: requests.get(self.base + "/healthz", timeout=5).status_code == 200, 180, "the web server")
                 self.session = _log_in(self.base)  # before any fault: a login needs the database
             ingests = {}
             for name in ("active", "standby"):
                 # One clock for both, as on one wall: the standby's starts where the active's is now.
-                now = START + timedelta(seconds=time.monotonic() - self.t0) if name == "standby" else START
+                now = START + timedelta(seconds=self.elapsed()) if name == "standby" else START
                 ingests[name] = _supervise(
                     self.env,
                     "ingest",
@@ -176,8 +186,8 @@ class Deployment:
                     stderr=open(self.logs[name], "w"),
                 )
                 if name == "active":
-                    self.t0 = time.monotonic()
-                    _wait(lambda: "now the active one" in self.logs["active"].read_text(), 60, "the active ingest")
+                    _wait(lambda: "now the active one" in self.logs["active"].read_text(), 120, "the active ingest")
+                    self.t0 = time.monotonic()  # its clock started just before: it reads START now
             stop = threading.Event()
             threads = [threading.Thread(target=self._feed, args=(stop,), name=f"{self.backend}.feed")]
             if web:
@@ -185,13 +195,22 @@ class Deployment:
             try:
                 for thread in threads:
                     thread.start()
+                # Each process meets every fault: the first waits for the standby to come up.
+                _wait(lambda: "standing by" in self.logs["standby"].read_text(), 120, "the standby ingest")
+                self.late = max(self.elapsed() - self.faults[0].at + 1, 0)
                 for fault in self.faults:
+                    fault.at += self.late
                     self._sleep_until(fault.at)
                     fault.begin()
                     self._sleep_until(fault.at + fault.seconds)
                     fault.end()
                     fault.healed_at = datetime.now()
-                self._sleep_until(RUN_UNTIL)
+                self._sleep_until(RUN_UNTIL + self.late)
+                _wait(
+                    self.settled,
+                    SETTLE_SECONDS,
+                    f"{self.backend}: the end state (every row taken in, swept, published)",
+                )
             finally:
                 stop.set()
                 for thread in threads:
@@ -212,7 +231,7 @@ class Deployment:
     def _feed(self, stop: threading.Event) -> None:
         """New cases as an upstream system writes them: received and completed, overcharged."""
         n = 0
-        while not stop.wait(0.5) and self.elapsed() < FEED_UNTIL:
+        while not stop.wait(0.5) and self.elapsed() < FEED_UNTIL + self.late:
             at = START + timedelta(seconds=self.elapsed() - 5)  # a little in the past of the ingests' clock
             self.exchange.event(f"LIVE-{n:04d}", "received", at, item_code="ITEM-FEE", recorded=at)
             self.exchange.event(
@@ -238,6 +257,18 @@ class Deployment:
     def events_taken_in(self) -> int:
         with self.db.connect() as conn:
             return conn.execute(select(func.count()).select_from(events)).scalar_one()
+
+    def settled(self) -> bool:
+        """The end state a clean run is compared with: every exchange row taken in, the escalation
+        sweep past every alarm (it looked at each once its limit had passed) and the outbox empty."""
+        with self.exchange_engine.connect() as conn:
+            written = conn.execute(text("SELECT count(*) FROM case_events")).scalar_one()
+        with self.db.connect() as conn:
+            taken_in = conn.execute(select(func.count()).select_from(events)).scalar_one()
+            newest = conn.execute(select(func.max(alarms.c.fired_at))).scalar()
+            swept = conn.execute(select(escalation_sweep.c.fired_until)).scalar()
+            waiting = conn.execute(select(func.count()).where(alarm_outbox.c.published_at.is_(None))).scalar_one()
+        return taken_in == written and swept is not None and newest is not None and swept >= newest and waiting == 0
 
 
 # --- the faults ---------------------------------------------------------------------------------------
