@@ -159,3 +159,22 @@ def _jpeg_size(jpeg: bytes) -> tuple[int, int]:
 
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     return image.shape[1], image.shape[0]
+
+
+@slow
+@pytest.mark.parametrize("audio", ["pcma", "aac"])
+def test_an_audio_track_never_reaches_the_live_view(rtsp_server, pools, audio):
+    import io
+
+    import av
+
+    server = rtsp_server(audio=audio, user=USER, password=HALL_PASSWORD, auth="digest")
+    pool = pools([Camera("AUDIO", "W1", server.url("cam1", raw=True))])
+    chunks = []
+    for chunk in pool.live_feed("AUDIO").fmp4(idle_timeout=15):
+        chunks.append(chunk)
+        if len(chunks) > 15:
+            break
+    with av.open(io.BytesIO(b"".join(chunks))) as container:
+        assert [s.type for s in container.streams] == ["video"]
+        assert len(list(container.decode(video=0))) >= 10
