@@ -93,7 +93,26 @@ def take(
     now: datetime,
 ) -> bool:
     """Put `changes` into their groups and move the position from `before` to `after`, in one
-    transaction; False (nothing done) if another notifier moved it first."""
+    transaction; False (nothing done) if another notifier moved it first. A batch is a few
+    statements, whatever its size (a midnight brings thousands of changes at once)."""
+    groups: dict[str, dict] = {}
+    members: dict[tuple[str, int], dict] = {}
+    last: dict[int, str] = {}  # alarm id -> 'firing' or 'ended', by its last change in the batch
+    acknowledged: set[int] = set()
+    for change in changes:
+        if change.action in FIRING_ACTIONS and change.state == "open":
+            last[change.alarm_id] = "firing"
+            labels = labels_of(change, tree)
+            for route in routes.match(labels):
+                for receiver in route.receivers:
+                    key = group_key(route, receiver, labels)
+                    groups.setdefault(key, _group_row(key, route, receiver, labels, change, now))
+                    members[(key, change.alarm_id)] = _member_row(key, change)
+        elif change.action in ENDING_ACTIONS or change.state == "closed":
+            last[change.alarm_id] = "ended"
+        elif change.action == "ack":
+            acknowledged.add(change.alarm_id)
+    ended = [alarm_id for alarm_id, state in last.items() if state == "ended"]
     with engine.begin() as conn:
         moved = conn.execute(
             update(notify_position)
@@ -102,8 +121,35 @@ def take(
         ).rowcount
         if moved != 1:
             return False
-        for change in changes:
-            _take_one(conn, change, routes, tree, now)
+        changed = set(groups)
+        if groups:
+            conn.execute(_insert(conn, notify_groups).on_conflict_do_nothing(), list(groups.values()))
+            statement = _insert(conn, notify_group_alarms)
+            conn.execute(
+                statement.on_conflict_do_update(index_elements=["group_key", "alarm_id"], set_={"firing": True}),
+                list(members.values()),
+            )
+        if ended:
+            changed |= set(
+                conn.execute(
+                    update(notify_group_alarms)
+                    .where(notify_group_alarms.c.alarm_id.in_(ended), notify_group_alarms.c.firing.is_(True))
+                    .values(firing=False)
+                    .returning(notify_group_alarms.c.group_key)
+                ).scalars()
+            )
+        if acknowledged:
+            conn.execute(
+                update(notify_group_alarms)
+                .where(notify_group_alarms.c.alarm_id.in_(sorted(acknowledged)))
+                .values(acknowledged=True)
+            )
+        if changed:
+            conn.execute(
+                update(notify_groups)
+                .where(notify_groups.c.group_key.in_(sorted(changed)))
+                .values(changed=True, updated_at=now)
+            )
     return True
 
 
@@ -111,66 +157,35 @@ def labels_of(change, tree: CenterTree) -> AlarmLabels:
     return AlarmLabels(change.level, change.kind, change.center_id, change.dept_id, tree.above(change.center_id))
 
 
-def _take_one(conn: Connection, change: AlarmChange, routes: Routes, tree: CenterTree, now: datetime) -> None:
-    if change.action in FIRING_ACTIONS and change.state == "open":
-        labels = labels_of(change, tree)
-        for route in routes.match(labels):
-            for receiver in route.receivers:
-                key = group_key(route, receiver, labels)
-                conn.execute(
-                    _insert(conn, notify_groups)
-                    .values(
-                        group_key=key,
-                        route=route.path,
-                        receiver=receiver,
-                        labels=group_labels(route, labels),
-                        center_id=change.center_id,
-                        first_at=now,
-                        flushed_at=None,
-                        changed=True,
-                        seq=0,
-                        updated_at=now,
-                    )
-                    .on_conflict_do_nothing()
-                )
-                added = conn.execute(
-                    _insert(conn, notify_group_alarms)
-                    .values(
-                        group_key=key,
-                        alarm_id=change.alarm_id,
-                        kind=change.kind,
-                        level=change.level,
-                        case_no=change.case_no,
-                        center_id=change.center_id,
-                        dept_id=change.dept_id,
-                        fired_at=change.fired_at,
-                        firing=True,
-                        acknowledged=False,
-                        escalated_to=0,
-                    )
-                    .on_conflict_do_update(index_elements=["group_key", "alarm_id"], set_={"firing": True})
-                ).rowcount
-                if added:
-                    _changed(conn, key, now)
-    elif change.action in ENDING_ACTIONS or change.state == "closed":
-        keys = conn.execute(
-            update(notify_group_alarms)
-            .where(notify_group_alarms.c.alarm_id == change.alarm_id, notify_group_alarms.c.firing.is_(True))
-            .values(firing=False)
-            .returning(notify_group_alarms.c.group_key)
-        ).scalars()
-        for key in set(keys):
-            _changed(conn, key, now)
-    elif change.action == "ack":
-        conn.execute(
-            update(notify_group_alarms)
-            .where(notify_group_alarms.c.alarm_id == change.alarm_id)
-            .values(acknowledged=True)
-        )
+def _group_row(key: str, route: Route, receiver: str, labels: AlarmLabels, change: AlarmChange, now: datetime) -> dict:
+    return {
+        "group_key": key,
+        "route": route.path,
+        "receiver": receiver,
+        "labels": group_labels(route, labels),
+        "center_id": change.center_id,
+        "first_at": now,
+        "flushed_at": None,
+        "changed": True,
+        "seq": 0,
+        "updated_at": now,
+    }
 
 
-def _changed(conn: Connection, key: str, now: datetime) -> None:
-    conn.execute(update(notify_groups).where(notify_groups.c.group_key == key).values(changed=True, updated_at=now))
+def _member_row(key: str, change: AlarmChange) -> dict:
+    return {
+        "group_key": key,
+        "alarm_id": change.alarm_id,
+        "kind": change.kind,
+        "level": change.level,
+        "case_no": change.case_no,
+        "center_id": change.center_id,
+        "dept_id": change.dept_id,
+        "fired_at": change.fired_at,
+        "firing": True,
+        "acknowledged": False,
+        "escalated_to": 0,
+    }
 
 
 # --- groups into messages --------------------------------------------------------------------------
