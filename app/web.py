@@ -339,6 +339,7 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
     @server.route("/healthz")
     def healthz():
         from app.base.outbox import refresh_gauges
+        from app.notify.outbox import counts as notify_counts
 
         db_ok = database_ok(services.engine)
         exchange = exchange_problem(services.exchange_engine)
@@ -371,6 +372,9 @@ def _install_plain_routes(server: Flask, services: Services) -> None:
             body["outbox"] = {"backlog": waiting.count, "oldest_seconds": round(waiting.oldest_seconds, 1)}
             if waiting.oldest_seconds > OUTBOX_LATE_SECONDS:
                 body["status"] = "degraded"
+            # Notifications to the people responsible: those undeliverable after every try (app/notify/).
+            sent_or_not = notify_counts(services.engine)
+            body["notifications"] = {"failed": sent_or_not.get("failed", 0), "queued": sent_or_not.get("queued", 0)}
         return jsonify(body), (200 if db_ok else 503)
 
     @server.route("/metrics")

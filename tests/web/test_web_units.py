@@ -316,6 +316,7 @@ def test_healthz_metrics_and_stale_banner(web_app, region):
     client = web_app.test_client()
     health = client.get("/healthz").json
     assert health["database"] and health["redis"] and health["stale"] is False  # judged a minute before NOW
+    assert health["notifications"] == {"failed": 0, "queued": 0}  # none undeliverable
     services = web_app.extensions["supervise"]
     with web_app.test_request_context():
         assert banner_messages(services, "zh") == []
