@@ -87,6 +87,7 @@ class Ingest:
     escalate_after: timedelta | None = None  # an alarm unacknowledged this long is escalated (None: never)
     not_supervised_days: int = 0  # a red alarm without an order this long: not_supervised (0: off)
     ahead: Ahead = field(default_factory=Ahead)  # cases judged ahead of the next clock instant
+    unattended: dict = field(default_factory=dict)  # 空岗: office `hours` and `limits` (ingest.presence_alarms)
     _camera_places: dict | None = None  # camera -> its window's place; reloaded with the items
     # Told how far a long backlog is: (phase, done, total), phase "take-in" (ids) or "judge" (cases).
     on_progress: Callable[[str, int, int], None] | None = None
@@ -188,6 +189,7 @@ class Ingest:
         the escalation of alarms left unacknowledged past `escalate_after`."""
         from ingest.camera_alarms import camera_places, take_outages
         from ingest.escalation import escalate
+        from ingest.presence_alarms import take_presence
         from ingest.ratings import take_ratings
 
         changes = take_ratings(self.exchange, self.db, self.calendars, self.tz, now, self.batch_size)
@@ -202,6 +204,9 @@ class Ingest:
                 self._camera_places = camera_places(self.exchange)
             try:
                 changes += take_outages(self.redis, self.db, self._camera_places, now)
+                changes += take_presence(
+                    self.redis, self.db, self.calendars, self.tz, self._camera_places, now, **self.unattended
+                )
             except RedisError:  # its link logs the outage, once
                 pass
         self._publish(changes)

@@ -53,6 +53,13 @@ def build(settings: Settings, batch_size: int = 5000) -> Ingest:
         batch_size,
         escalate_after=timedelta(minutes=settings.escalate_minutes),
         not_supervised_days=settings.not_supervised_days,
+        unattended={
+            "hours": settings.office,
+            "limits": (
+                timedelta(minutes=settings.unattended_minutes),
+                timedelta(minutes=settings.unattended_long_minutes),
+            ),
+        },
     )
 
 

@@ -88,6 +88,7 @@ class CameraWorker(threading.Thread):
         self._thumbnail_due = 0.0
         self._thumbnail: Thumbnail | None = None  # made, not yet published
         self.latest_still: Thumbnail | None = None  # the newest decoded keyframe, as a thumbnail
+        self.seat = None  # a video.presence.SeatWatch, attached by video.presence.follow: 空岗 from the thumbnails
         self._logged: tuple[CameraState, str | None] | None = None
 
     def stop(self) -> None:
@@ -185,6 +186,8 @@ class CameraWorker(threading.Thread):
             jpeg = keyframes.to_jpeg(frame, max_width=self.config.thumbnail_width, quality=quality)
             self._thumbnail = self.latest_still = Thumbnail(jpeg, instant(now))
             self._thumbnail_due = now + self.config.thumbnail_interval
+            if self.seat is not None:
+                self.seat.keyframe(frame, now)
         if self.live.wants_stills:
             self.live.still(keyframes.to_jpeg(frame, max_width=MJPEG_WIDTH, quality=quality))
 

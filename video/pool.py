@@ -381,6 +381,7 @@ def start_workers(
     if isinstance(assignment, Membership):
         threading.Thread(target=beat_until_stopped, name="video.membership", daemon=True).start()
     _keep_alarm_evidence(settings, redis, pool, db, windows, stop)
+    _watch_seats(settings, redis, pool, windows, stop)
     return pool
 
 
@@ -391,6 +392,18 @@ def _vendor_substream(camera: Camera, config: VideoSettings) -> str | None:
         if vendor is None
         else Camera(camera.camera_id, None, camera.url).with_vendor_substream(vendor).substream_url
     )
+
+
+def _watch_seats(settings, redis, pool: CameraPool, windows: dict[str, str], stop: threading.Event) -> None:
+    """Seat presence (空岗) from every camera's thumbnails, to the seat-presence stream (video.presence)."""
+    from video import presence
+
+    threading.Thread(
+        target=presence.follow,
+        name="video.seats",
+        daemon=True,
+        args=(pool, redis, windows.get, settings.var_dir, stop),
+    ).start()
 
 
 def _keep_alarm_evidence(settings, redis, pool: CameraPool, db, windows: dict[str, str], stop: threading.Event) -> None:

@@ -32,12 +32,20 @@ against OpenCV's HOG people detector.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
+import redis as redis_lib
+
+from app.base import seat as seat_messages
+
+log = logging.getLogger(__name__)
 
 WIDTH = 320  # pictures are looked at this wide, like a substream
 
@@ -201,3 +209,59 @@ def jpeg(picture: np.ndarray | None, quality: int = 80) -> bytes | None:
 
 def _instant(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+# --- publishing: from the workers of a pool to the seat-presence stream --------------------------
+
+
+def follow(pool, redis, window_of, var_dir: Path, stop: threading.Event, interval: float = 1.0) -> None:
+    """Until `stop`: give every worker of `pool` a SeatWatch and append their changes to the
+    ``supervise:seat-presence`` stream (app/base/seat.py), stills under ``<var_dir>/evidence/seat/``.
+    A Redis outage delays the messages (kept in order, up to 10,000); it never stalls a camera."""
+    backlog: deque[seat_messages.SeatEvent] = deque(maxlen=10_000)
+    while not stop.wait(interval):
+        publish_round(pool, redis, window_of, var_dir, backlog)
+
+
+def publish_round(pool, redis, window_of, var_dir: Path, backlog: deque) -> None:
+    for camera_id in pool.camera_ids:
+        worker = pool.worker(camera_id)
+        if worker is None:
+            continue
+        if worker.seat is None:
+            worker.seat = SeatWatch(camera_id)
+        if worker.outage.open_since is not None:
+            worker.seat.lost(worker.outage.open_since, "offline")
+        for change in worker.seat.take_changes():
+            backlog.append(_event(change, window_of(camera_id), var_dir))
+    while backlog:
+        try:
+            seat_messages.append(redis, backlog[0])
+        except redis_lib.RedisError:
+            return  # kept for the next round; the Redis link logs the outage
+        backlog.popleft()
+
+
+def _event(change: SeatChange, window_id: str | None, var_dir: Path) -> seat_messages.SeatEvent:
+    stamp = change.since.strftime("%Y%m%dT%H%M%S")
+    stills = {}
+    for name, picture in (("before", change.before), ("after", change.after)):
+        if picture is None:
+            stills[name] = None
+            continue
+        relative = Path("evidence", "seat", change.camera_id, f"{stamp}-{change.state}-{name}.jpg")
+        try:
+            (var_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (var_dir / relative).write_bytes(picture)
+            stills[name] = str(relative)
+        except OSError as exc:
+            log.warning("cannot keep the seat still %s: %s", relative, exc)
+            stills[name] = None
+    return seat_messages.SeatEvent(
+        camera_id=change.camera_id,
+        window_id=window_id,
+        state=change.state,
+        since=change.since,
+        reason=change.reason,
+        **stills,
+    )

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         substream_vendors(value)
         return value
 
+    # 空岗 (window unattended, rules/presence.py): office time and its two limits.
+    office_hours: str = Field("09:00-17:00", description="Office hours of the centers on working days (HH:MM-HH:MM).")
+    lunch_break: str = Field("12:00-13:30", description="Lunch break within office hours (HH:MM-HH:MM; empty: none).")
+    unattended_minutes: int = Field(15, gt=0, le=480, description="A seat empty this long in office time: 空岗.")
+    unattended_long_minutes: int = Field(30, gt=0, le=480, description="...this long: 空岗超时 (red).")
+
     # Both databases: how long to wait for what, and how a process waits out an outage.
     db_connect_timeout: float = Field(
         10.0, gt=0, le=300, description="Seconds to wait for a PostgreSQL connection to open."
@@ -189,6 +195,31 @@ class Settings(BaseSettings):
         if backend == "sqlite" and driver == "pysqlite" or backend == "postgresql" and driver == "psycopg":
             return value
         raise ValueError(f"{backend}+{driver} is not supported: use postgresql+psycopg://… or sqlite:///…")
+
+    @field_validator("office_hours", "lunch_break")
+    @classmethod
+    def _span_of_day(cls, value: str) -> str:
+        if value.strip():
+            _span(value)
+        return value
+
+    @model_validator(mode="after")
+    def _office_time(self) -> Settings:
+        try:
+            _ = self.office
+        except ValueError as exc:
+            raise ValueError(f"SUPERVISE_LUNCH_BREAK: {exc}") from None
+        if self.unattended_long_minutes < self.unattended_minutes:
+            raise ValueError("SUPERVISE_UNATTENDED_LONG_MINUTES must not be below SUPERVISE_UNATTENDED_MINUTES")
+        return self
+
+    @property
+    def office(self):
+        """The office hours (rules.presence.OfficeHours) of SUPERVISE_OFFICE_HOURS and SUPERVISE_LUNCH_BREAK."""
+        from rules.presence import OfficeHours
+
+        opens, closes = _span(self.office_hours)
+        return OfficeHours(opens, closes, _span(self.lunch_break) if self.lunch_break.strip() else None)
 
     @field_validator("tz")
     @classmethod
@@ -393,6 +424,17 @@ def substream_vendors(text: str) -> tuple[str | None, dict[str, str]]:
     return default, by_camera
 
 
+def _span(text: str) -> tuple[time, time]:
+    """'09:00-17:00' as two times; ValueError in words for anything else."""
+    try:
+        first, last = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a span of the day (write HH:MM-HH:MM)") from None
+    if not first < last:
+        raise ValueError(f"{text!r} ends before it begins")
+    return first, last
+
+
 def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
     """SUPERVISE_* variables that match no setting (typos), so start-up can refuse them."""
     environ = os.environ if environ is None else environ
@@ -417,5 +459,6 @@ def one_line(error: ValidationError) -> str:
     parts = []
     for found in error.errors(include_url=False, include_input=False):
         name = PREFIX + "_".join(str(part) for part in found["loc"]).upper()
-        parts.append(f"{name}: {found['msg'].removeprefix('Value error, ')}")
+        message = found["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {message}" if found["loc"] else message)  # a check of several names them itself
     return "; ".join(parts)

@@ -785,3 +785,31 @@ assessment_adjustments = Table(
     Column("at", UtcDateTime, nullable=False),
 )
 Index("assessment_adjustments_month", assessment_adjustments.c.month)
+
+# --- 空岗, window unattended (ingest/presence_alarms.py, issue 15): migration 0013 -----------------
+# Each stretch of time a window's seat was seen empty, from the seat-presence stream (app/base/seat.py).
+seat_absences = Table(
+    "seat_absences",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("camera_id", Text, nullable=False),
+    Column("window_id", Text),
+    Column("empty_since", UtcDateTime, nullable=False),
+    Column("empty_until", UtcDateTime),  # someone sat down, or the view was lost; NULL while it lasts
+    Column("before_still", Text),  # relative to SUPERVISE_VAR_DIR: the last keyframe with someone seated
+    Column("after_still", Text),  # the first keyframe of the empty seat
+    Column("judged", Boolean, nullable=False),  # over, and every alarm of it has ended
+    UniqueConstraint("camera_id", "empty_since", name="seat_absences_identity"),
+)
+Index("seat_absences_judged", seat_absences.c.judged)
+
+# A window closed for the day (no 空岗 that day), marked by an officer.
+window_closures = Table(
+    "window_closures",
+    metadata,
+    Column("window_id", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("closed_by", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)

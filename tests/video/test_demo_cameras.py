@@ -70,3 +70,28 @@ def test_the_demo_server_writes_its_scenes_truth_while_watched(_cairo, tmp_path)
     first_at, present = read_truth(tmp_path, 2)[0]
     assert present == Scene(2).staff_present(first_at.timestamp())
     assert not (tmp_path / "scene1.jsonl").exists()  # scene 1 was never watched
+
+
+def test_a_pool_publishes_its_seats_presence_with_stills(_cairo, redis_url, tmp_path):
+    from collections import deque
+
+    from app.base import seat
+    from video.presence import publish_round
+
+    client = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
+    backlog = deque()
+    with start_demo_cameras(1, port=free_port()) as demo:
+        pool = CameraPool(client, FAST)
+        pool.sync([Camera("D1", "W1", demo.url(1))])
+        try:
+
+            def published():
+                publish_round(pool, client, {"D1": "W1"}.get, tmp_path, backlog)
+                return client.xrange(seat.STREAM)
+
+            entries = wait_until(published, 40)
+        finally:
+            assert pool.stop() == []
+    first = seat.SeatEvent.model_validate_json(entries[0][1][b"event"])
+    assert (first.camera_id, first.window_id) == ("D1", "W1") and first.state in ("present", "empty")
+    assert first.after and (tmp_path / first.after).read_bytes()[:2] == b"\xff\xd8"  # a JPEG kept under var/
