@@ -14,11 +14,12 @@ from urllib.parse import quote
 from dash import dcc, html
 
 from app.base.display import LABEL, option, shown, tooltip
-from app.i18n import t
+from app.i18n import kind_label, t
 
 DEFAULT_TILES = 16
 MAX_TILES = 36
 SNAPSHOT_SECONDS = 2
+BADGE_SECONDS = 15  # how often the 空岗 badges are asked for
 
 
 def camera_options(reference, scope) -> list[dict]:
@@ -51,6 +52,7 @@ def tiles(reference, scope, camera_ids: list[str], lang: str):
                         alt=shown(camera_id, LABEL),
                     ),
                     html.Span(shown(name, LABEL), className="wall-label", title=tooltip(name, LABEL)),
+                    html.Span(id={"type": "wall-badge", "camera": camera_id}, className="wall-badge"),
                 ],
             )
         )
@@ -72,8 +74,17 @@ def wall_block(reference, scope, lang: str, query: dict, kiosk: bool = False):
                 ],
             ),
             html.Div(id="wall-grid", className="wall-grid", **{"data-interval": str(SNAPSHOT_SECONDS)}),
+            dcc.Interval(id="wall-badge-tick", interval=BADGE_SECONDS * 1000),
         ],
     )
+
+
+def badge(kind: str | None, lang: str):
+    """The 空岗 badge of a tile: the alarm's name on yellow or red, or nothing."""
+    if kind is None:
+        return None
+    level = "alarm" if kind.endswith("_long") else "warning"
+    return html.Span(kind_label(kind, lang), className=f"badge badge-{level}")
 
 
 def layout(reference, scope, lang: str, query: dict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dash import Input, Output
+from dash import ALL, Input, Output, ctx
 
 from app.auth import current_scope
 from app.i18n import current_lang
@@ -14,3 +14,15 @@ def register(app, services) -> None:
     def show(camera_ids):
         scope = current_scope(services)
         return view.tiles(services.reference.get(), scope, list(camera_ids or []), current_lang())
+
+    @app.callback(
+        Output({"type": "wall-badge", "camera": ALL}, "children"),
+        Input("wall-badge-tick", "n_intervals"),
+        Input("wall-grid", "children"),
+    )
+    def badges(_tick, _tiles):
+        from app.queries.presence import unattended
+
+        shown = [output["id"]["camera"] for output in ctx.outputs_list]
+        found = unattended(services.engine, shown)  # the tiles were checked against the scope
+        return [view.badge(found.get(camera_id), current_lang()) for camera_id in shown]
