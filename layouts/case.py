@@ -285,6 +285,9 @@ def live_block(case_row: dict, reference, scope, lang: str):
                 className="wall-label",
                 title=tooltip(reference.window_label(case_row["window_id"]), LABEL),
             ),
+            # 空岗 while the window's alarm is open (app/callbacks/wall.py)
+            html.Span(id={"type": "live-badge", "camera": camera}, className="wall-badge"),
+            dcc.Interval(id="live-badge-tick", interval=15_000),
             *(
                 [
                     html.Button(t("case.take_evidence", lang), id="case-take-evidence", className="button"),

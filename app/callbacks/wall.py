@@ -21,8 +21,15 @@ def register(app, services) -> None:
         Input("wall-grid", "children"),
     )
     def badges(_tick, _tiles):
+        return _badges()
+
+    @app.callback(Output({"type": "live-badge", "camera": ALL}, "children"), Input("live-badge-tick", "n_intervals"))
+    def live_badge(_tick):  # the case page's live view
+        return _badges()
+
+    def _badges():
         from app.queries.presence import unattended
 
         shown = [output["id"]["camera"] for output in ctx.outputs_list]
-        found = unattended(services.engine, shown)  # the tiles were checked against the scope
+        found = unattended(services.engine, shown)  # the tiles and the live view were checked against the scope
         return [view.badge(found.get(camera_id), current_lang()) for camera_id in shown]
