@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, tzinfo
+from weakref import WeakKeyDictionary
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
@@ -30,6 +31,8 @@ from rules.presence import KINDS, RED_AFTER, YELLOW_AFTER, Office, OfficeHours, 
 log = logging.getLogger(__name__)
 
 POSITION_KEY = "supervise:seat-presence:read-position"
+JUDGE_EVERY = timedelta(seconds=5)  # with no new message, open stretches are judged this often (fired_at is exact)
+_judged_at: WeakKeyDictionary = WeakKeyDictionary()  # supervision database -> the last `now` it was judged at
 
 
 def take_presence(
@@ -48,6 +51,9 @@ def take_presence(
     position = redis.get(POSITION_KEY) or b"0-0"
     reply = redis.xread({STREAM: position}, count=count)
     entries = reply[0][1] if reply else []
+    last = _judged_at.get(db)
+    if not entries and last is not None and last <= now < last + JUDGE_EVERY:
+        return []  # the ingest cycles every 0.2 s; thousands of open stretches need not be judged that often
     with db.begin() as conn:
         for entry_id, fields in entries:
             raw = fields.get(b"event", fields.get("event"))
@@ -56,6 +62,7 @@ def take_presence(
             except (ValidationError, TypeError, ValueError) as exc:
                 log.warning("seat message %s is unreadable and is skipped: %s", entry_id, str(exc).splitlines()[0])
         published = _judge(conn, calendars, zone, places, now, hours or OfficeHours(), limits)
+    _judged_at[db] = now
     if entries:
         redis.set(POSITION_KEY, entries[-1][0])
     return published
