@@ -31,5 +31,9 @@ def register(app, services) -> None:
         from app.queries.presence import unattended
 
         shown = [output["id"]["camera"] for output in ctx.outputs_list]
-        found = unattended(services.engine, shown)  # the tiles and the live view were checked against the scope
+        scope, reference = current_scope(services), services.reference.get()
+        allowed = [
+            c for c in shown if reference.cameras.get(c) and scope.allows_camera(reference, c)
+        ]  # ids come from the browser
+        found = unattended(services.engine, allowed)
         return [view.badge(found.get(camera_id), current_lang()) for camera_id in shown]
