@@ -21,10 +21,10 @@ from weakref import WeakKeyDictionary
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
+from app.base.calendars import CalendarBook
 from app.base.seat import STREAM, SeatEvent
 from app.base.tables import alarms, evidence, seat_absences, window_closures
 from ingest import store
-from ingest.calendars import CalendarBook
 from rules.alarms import reconcile
 from rules.presence import KINDS, RED_AFTER, YELLOW_AFTER, Office, OfficeHours, window_unattended
 

@@ -9,11 +9,11 @@ import redis as redis_lib
 from sqlalchemy import insert, select
 
 from app.base import seat
+from app.base.calendars import CalendarBook
 from app.base.database import open_database
 from app.base.settings import Settings
 from app.base.tables import evidence, seat_absences, window_closures
 from app.queries.presence import unattended
-from ingest.calendars import CalendarBook
 from ingest.camera_alarms import camera_places
 from ingest.presence_alarms import POSITION_KEY, take_presence
 from layouts import wall
