@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.base.alarm_stream import AlarmChange
+from app.base.database import insert_for
 from app.base.tables import alarm_actions, notifications, notify_group_alarms, notify_groups, notify_position, silences
 from app.notify import contacts as contact_book
 from app.notify import texts
@@ -55,10 +55,6 @@ QUEUED = "queued"
 FLUSH_CHUNK = 200
 
 
-def _insert(conn: Connection, table):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
 # --- the stream's position ---------------------------------------------------------------------
 
 
@@ -73,7 +69,7 @@ def start_at(engine: Engine, stream_position: str, now: datetime) -> str:
     """The stored position, or `stream_position` stored as the first one (a new notifier starts at the end)."""
     with engine.begin() as conn:
         conn.execute(
-            _insert(conn, notify_position)
+            insert_for(conn, notify_position)
             .values(name=FOLLOWER, stream_position=stream_position, updated_at=now)
             .on_conflict_do_nothing()
         )
@@ -123,8 +119,8 @@ def take(
             return False
         changed = set(groups)
         if groups:
-            conn.execute(_insert(conn, notify_groups).on_conflict_do_nothing(), list(groups.values()))
-            statement = _insert(conn, notify_group_alarms)
+            conn.execute(insert_for(conn, notify_groups).on_conflict_do_nothing(), list(groups.values()))
+            statement = insert_for(conn, notify_group_alarms)
             conn.execute(
                 statement.on_conflict_do_update(index_elements=["group_key", "alarm_id"], set_={"firing": True}),
                 list(members.values()),
@@ -324,7 +320,9 @@ def _queue(conn, rows, key: str, seq: int, receiver: Receiver, alarm_ids: list[i
         for target, recipient, text in rows
     ]
     return len(
-        conn.execute(_insert(conn, notifications).on_conflict_do_nothing().returning(notifications.c.id), values).all()
+        conn.execute(
+            insert_for(conn, notifications).on_conflict_do_nothing().returning(notifications.c.id), values
+        ).all()
     )
 
 

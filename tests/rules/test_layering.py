@@ -97,12 +97,6 @@ def graph(root: Path = ROOT) -> dict[str, set[str]]:
     return edges
 
 
-# Breaches being taken apart by issue 11's other halves (ingest/ untangled, pages that only draw). The list
-# only shrinks: the tests below fail on a new breach, and on an entry here that no longer happens.
-KNOWN_BREACHES: set[str] = set()
-KNOWN_CIRCLES: list[list[str]] = []
-
-
 def breaches(root: Path = ROOT) -> list[str]:
     modules = _modules(root)
     found = []
@@ -163,13 +157,11 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_every_floor_imports_only_what_is_below_it():
-    found = {re.sub(r":\d+ ", " ", breach) for breach in breaches()}  # lines move as files change
-    assert found - KNOWN_BREACHES == set(), "new imports that break the floors"
-    assert KNOWN_BREACHES - found == set(), "mended: take these out of KNOWN_BREACHES"
+    assert breaches() == []
 
 
 def test_no_module_takes_part_in_an_import_circle():
-    assert circles(graph()) == KNOWN_CIRCLES
+    assert circles(graph()) == []
 
 
 # The checks themselves: each must catch the fault it names, or the tests above prove nothing.
