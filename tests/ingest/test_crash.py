@@ -26,7 +26,8 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_ADMIN_URL, _libpq
 
-pytestmark = pytest.mark.slow
+# Three full backfills with kills between: minutes on a loaded machine, past pytest's default 300 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-20T00:00:00+08:00"
