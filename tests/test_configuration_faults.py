@@ -104,9 +104,10 @@ def test_an_unreadable_exchange_url_names_its_own_setting(tmp_path, url):
 
 @pytest.mark.slow
 def test_a_database_that_does_not_exist_is_refused_at_once(tmp_path, exchange_url):
-    started = time.monotonic()
+    # Were the refusal waited out like an outage, the command would wait 600 s and _run's 60 s would end it.
     result = _run(
         {
+            "SUPERVISE_DB_START_WAIT": "600",
             "SUPERVISE_VAR_DIR": str(tmp_path),
             "SUPERVISE_EXCHANGE_URL": exchange_url,
             "SUPERVISE_DB_URL": f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:5432/no_such_db_i10",
@@ -116,7 +117,6 @@ def test_a_database_that_does_not_exist_is_refused_at_once(tmp_path, exchange_ur
     )
     last = _refused(result, "supervision database", "SUPERVISE_DB_URL", "does not exist")
     assert "refuses" in last
-    assert time.monotonic() - started < 20, "a refusal is not waited out"
 
 
 @pytest.mark.slow
