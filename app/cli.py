@@ -64,26 +64,9 @@ class LazyGroup(click.Group):
             return None
         target, short_help = COMMANDS[name]
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module_name.startswith(exc.name):
-                raise
-            return _not_yet(name, short_help)
-        command = getattr(module, attr, None)
-        if command is None:
-            return _not_yet(name, short_help)
+        command = getattr(importlib.import_module(module_name), attr)
         command.short_help = command.short_help or short_help
         return command
-
-
-def _not_yet(name: str, short_help: str) -> click.Command:
-    @click.command(name, help=short_help + "\n\nNot available in this build yet.")
-    def missing() -> None:
-        raise click.ClickException(f"'supervise {name}' is not available in this build yet")
-
-    missing.short_help = short_help + " (not in this build yet)"
-    return missing
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

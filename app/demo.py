@@ -173,19 +173,6 @@ def _start_video(settings: Settings, wall: list[str], password: str, port: int, 
     return _DemoLive(start_workers(settings, stop, only=set(wall)), on_demand)
 
 
-@click.command("demo")
-@click.option("--port", default=8050, show_default=True, help="Port of the dashboard.")
-@click.option("--days", default=21, show_default=True, help="Days of history simulated on the first run.")
-@click.option(
-    "--scale",
-    default=0.02,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Share of the region's real traffic to simulate (1.0 ≈ 26,000 cases a working day).",
-)
-@click.option("--cameras", default=16, show_default=True, help="Windows whose cameras the demo streams over RTSP.")
-@click.option("--rtsp-port", default=8554, show_default=True, help="Port of the demo RTSP server.")
-@click.pass_context
 def _start_loop(settings: Settings, engine, stop: threading.Event) -> threading.Thread:
     """Officers and departments play the supervision loop (app/simulate/loop.py) every half minute."""
     from app.base import exchange
@@ -211,6 +198,19 @@ def _start_loop(settings: Settings, engine, stop: threading.Event) -> threading.
     return thread
 
 
+@click.command("demo")
+@click.option("--port", default=8050, show_default=True, help="Port of the dashboard.")
+@click.option("--days", default=21, show_default=True, help="Days of history simulated on the first run.")
+@click.option(
+    "--scale",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Share of the region's real traffic to simulate (1.0 ≈ 26,000 cases a working day).",
+)
+@click.option("--cameras", default=16, show_default=True, help="Windows whose cameras the demo streams over RTSP.")
+@click.option("--rtsp-port", default=8554, show_default=True, help="Port of the demo RTSP server.")
+@click.pass_context
 def demo_command(ctx: click.Context, port: int, days: int, scale: float, cameras: int, rtsp_port: int) -> None:
     """Run everything on embedded defaults and print the URL.
 
